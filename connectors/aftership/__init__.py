@@ -1,0 +1,1 @@
+"""aftership connector: inbound webhook verification (more roles come with the sync issues)."""

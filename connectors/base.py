@@ -1,0 +1,116 @@
+"""The inbound roles every platform package implements, and the helpers they share.
+
+A ``Verifier`` answers two questions about one raw delivery: is it genuinely from the
+platform (``verify``), and what is it (``identify``: topic, the platform's own event id used
+as the dedupe key, when it happened). Both are pure apart from PayPal's certificate fetch.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+
+class Unauthorized(Exception):
+    """Signature missing or wrong: answer 401, store nothing. The message holds no secret."""
+
+
+class Unparseable(Exception):
+    """Genuine but unusable body: keep it as ``rejected`` with this reason, answer 400."""
+
+
+class Unavailable(Exception):
+    """Cannot verify right now (e.g. a certificate cannot be fetched): answer 503 so the
+    platform retries."""
+
+
+class Acknowledge(Exception):
+    """A platform handshake (e.g. WooCommerce's ping on save): answer 200, start nothing."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    topic: str
+    dedupe_key: str
+    occurred_at: datetime | None
+
+
+class Verifier(Protocol):
+    def verify(self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> None:
+        """Raise Unauthorized (or Unavailable / Acknowledge); return None when genuine."""
+
+    def identify(self, body: bytes, headers: Mapping[str, str]) -> Delivery:
+        """Raise Unparseable when the body cannot be understood."""
+
+
+def hmac_sha256(key: bytes, msg: bytes) -> bytes:
+    return hmac.new(key, msg, hashlib.sha256).digest()
+
+
+def any_secret_matches(secrets: Iterable[str], given: bytes, sign: Any) -> bool:
+    """Constant-time compare of ``given`` with ``sign(secret)`` for every configured secret.
+
+    All secrets are tried (no early exit) so timing does not reveal which one matched.
+    """
+    ok = False
+    for secret in secrets:
+        ok |= hmac.compare_digest(sign(secret), given)
+    return ok
+
+
+def check_base64_hmac(secrets: Iterable[str], body: bytes, header_value: str | None, header_name: str) -> None:
+    """The common scheme: header = base64(HMAC-SHA256(secret, raw body))."""
+    if not header_value:
+        raise Unauthorized(f"missing {header_name}")
+    given = header_value.strip().encode("ascii", "replace")
+    if not any_secret_matches(secrets, given,
+                              lambda s: base64.b64encode(hmac_sha256(s.encode(), body))):
+        raise Unauthorized(f"bad {header_name}")
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Unparseable(f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise Unparseable("body is JSON but not an object")
+    return data
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def parse_time(value: Any) -> datetime | None:
+    """ISO 8601 (any fraction length, Z or offset) or unix seconds -> aware UTC; None if absent."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    text = str(value).strip()
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text), UTC)
+    text = text.replace("Z", "+00:00").replace("z", "+00:00")
+    if "." in text:  # trim nanoseconds (Shopify sends 9 digits) to what datetime holds
+        head, _, rest = text.partition(".")
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = f"{head}.{rest[:min(digits, 6)].ljust(6, '0')}{rest[digits:]}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def require(data: Mapping[str, Any], key: str, what: str) -> Any:
+    value = data.get(key)
+    if value in (None, ""):
+        raise Unparseable(f"{what} body has no '{key}'")
+    return value

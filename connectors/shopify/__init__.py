@@ -1,0 +1,1 @@
+"""shopify connector: inbound webhook verification (more roles come with the sync issues)."""

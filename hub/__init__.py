@@ -1,0 +1,54 @@
+"""The hub: webhooks in from every platform, one canonical store, every system kept in step.
+
+``create_app`` builds the Flask app: defaults, then the YAML config and the environment, then
+the database, Redis and the channel verifiers (in ``app.extensions["hub"]``), then blueprints.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.exceptions import HTTPException
+
+from .config import Config, load_config, load_config_dict
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(test_config: Config | dict[str, Any] | None = None) -> Flask:
+    from connectors import verifier_for
+
+    from . import admin, ops, webhooks
+    from .db import make_engine
+    from .redis import connect
+    from .state import Hub
+
+    app = Flask(__name__)
+    if isinstance(test_config, Config):
+        config = test_config
+    elif isinstance(test_config, dict):
+        config = load_config_dict(test_config)
+    else:
+        config = load_config()
+    app.config.update(MAX_CONTENT_LENGTH=config.max_body_bytes, JSON_SORT_KEYS=False, HUB_CONFIG=config)
+
+    engine = make_engine(config.database_url, config.db_busy_timeout_s, config.var_dir)
+    redis_handle = connect(config.redis_url, config.var_dir)
+    verifiers = {cid: verifier_for(ch) for cid, ch in config.channels.items()}
+    app.extensions["hub"] = Hub(config=config, engine=engine, redis=redis_handle, verifiers=verifiers)
+    if not config.admin_token:
+        logger.warning("admin_token is empty: the admin API answers 401 to everyone")
+
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(ops.bp)
+
+    @app.errorhandler(HTTPException)
+    def _json_errors(exc: HTTPException):  # noqa: ANN202
+        if request.path.startswith(("/webhooks/", "/api/")) or request.path in ("/healthz", "/readyz"):
+            return {"error": exc.description or exc.name}, exc.code
+        return exc
+
+    return app

@@ -1,0 +1,248 @@
+"""The ``hub`` command: run the hub (all in one, or web / worker / scheduler apart), migrate the
+database, check the config, and send a signed test delivery."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .config import ConfigError, load_config
+
+DEFAULT_BIND = "127.0.0.1:8000"
+
+
+def _config():  # noqa: ANN202
+    try:
+        return load_config()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="HUB_CONFIG",
+              help="YAML config file (default ./hub.yaml, or $HUB_CONFIG).")
+def cli(config_path: str | None) -> None:
+    """The hub: webhooks in from every sales channel, every system kept in step."""
+    if config_path:
+        os.environ["HUB_CONFIG"] = config_path
+
+
+@cli.command("check-config")
+def check_config() -> None:
+    """Validate the config file and print what it configures (no secret is printed)."""
+    from sqlalchemy.engine import make_url
+
+    from .redis import redacted_url
+
+    cfg = _config()
+    click.echo(f"config: {cfg.source} OK")
+    click.echo(f"database: {make_url(cfg.database_url).render_as_string(hide_password=True)}")
+    click.echo(f"redis: {redacted_url(cfg.redis_url)}")
+    click.echo(f"admin API: {'enabled' if cfg.admin_token else 'DISABLED (admin_token is empty)'}")
+    for cid, ch in cfg.channels.items():
+        secrets = f"{len(ch.webhook_secrets)} secret(s)" if ch.webhook_secrets else f"webhook_id {ch.webhook_id}"
+        click.echo(f"channel {cid}: kind={ch.kind}, {secrets}")
+
+
+@cli.group()
+def db() -> None:
+    """Database commands."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations (safe to run repeatedly)."""
+    from .db import make_engine, upgrade
+
+    cfg = _config()
+    upgrade(make_engine(cfg.database_url, cfg.db_busy_timeout_s, cfg.var_dir))
+    click.echo("database is up to date")
+
+
+def _embedded_redis_env(cfg) -> object | None:  # noqa: ANN001
+    """Start the embedded Redis here and hand its socket to child processes via HUB_REDIS_URL."""
+    from .redis import EMBEDDED, embedded_url, start_embedded
+
+    if cfg.redis_url != EMBEDDED or os.environ.get("HUB_REDIS_URL"):
+        return None
+    server = start_embedded(cfg.var_dir)
+    os.environ["HUB_REDIS_URL"] = embedded_url(server)
+    return server
+
+
+@cli.command()
+@click.option("--bind", default=DEFAULT_BIND, show_default=True)
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
+@click.option("--threads", default=4, show_default=True, help="threads per gunicorn worker")
+def web(bind: str, workers: int, threads: int) -> None:
+    """Serve the hub with gunicorn."""
+    from gunicorn.app.base import BaseApplication
+
+    cfg = _config()
+    server = _embedded_redis_env(cfg)  # noqa: F841 - keeps the embedded server alive
+    metrics_dir = Path(cfg.var_dir, "metrics").resolve()
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+
+    class Gunicorn(BaseApplication):
+        def load_config(self) -> None:
+            opts = {"bind": bind, "workers": workers, "threads": threads, "accesslog": None,
+                    "worker_class": "gthread" if threads > 1 else "sync", "timeout": 30,
+                    "child_exit": _mark_process_dead}
+            for key, value in opts.items():
+                self.cfg.set(key, value)
+
+        def load(self):  # noqa: ANN202
+            from . import create_app
+            from .logs import configure_logging
+
+            app = create_app()
+            configure_logging(app.config["HUB_CONFIG"].log_level)
+            return app
+
+    Gunicorn().run()
+
+
+def _mark_process_dead(server, worker) -> None:  # noqa: ANN001
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker (with RQ's scheduler for delayed retries) on the hub's queues."""
+    from rq import Worker
+
+    from . import create_app
+    from .logs import configure_logging
+    from .redis import EVENTS_QUEUE
+
+    cfg = _config()
+    server = _embedded_redis_env(cfg)  # noqa: F841
+    configure_logging(cfg.log_level)
+    app = create_app()
+    hub = app.extensions["hub"]
+    with app.app_context():
+        Worker([EVENTS_QUEUE], connection=hub.redis.client).work(burst=burst, with_scheduler=True,
+                                                                 logging_level=cfg.log_level)
+
+
+@cli.command()
+def scheduler() -> None:
+    """Run the periodic jobs (the outbox sweeper) with RQ's cron scheduler."""
+    from rq.cron import CronScheduler
+
+    from jobs.outbox import sweep_outbox
+
+    from .logs import configure_logging
+    from .redis import EVENTS_QUEUE, connect
+
+    cfg = _config()
+    server = _embedded_redis_env(cfg)  # noqa: F841
+    configure_logging(cfg.log_level)
+    cron = CronScheduler(connection=connect(os.environ.get("HUB_REDIS_URL") or cfg.redis_url, cfg.var_dir).client)
+    cron.register(sweep_outbox, queue_name=EVENTS_QUEUE, interval=cfg.outbox_interval_s)
+    cron.start()
+
+
+@cli.command()
+@click.option("--bind", default=DEFAULT_BIND, show_default=True)
+def run(bind: str) -> None:
+    """Web + worker + scheduler in one command, on the configured (embedded by default) stores."""
+    from .db import make_engine, upgrade
+    from .redis import redacted_url
+
+    cfg = _config()
+    upgrade(make_engine(cfg.database_url, cfg.db_busy_timeout_s, cfg.var_dir))
+    server = _embedded_redis_env(cfg)  # noqa: F841 - the children share this server
+    base = [sys.executable, "-m", "hub.cli"]
+    children = [subprocess.Popen(base + args) for args in
+                (["web", "--bind", bind], ["worker"], ["scheduler"])]
+    url = f"http://{bind}"
+    click.echo(f"\nhub is running ({cfg.source})\n"
+               f"  webhooks   {url}/webhooks/<channel>   channels: {', '.join(cfg.channels) or '(none)'}\n"
+               f"  admin API  {url}/api/events   (Authorization: Bearer <admin_token>)\n"
+               f"  health     {url}/healthz  {url}/readyz  metrics {url}/metrics\n"
+               f"  database   {cfg.database_url}\n"
+               f"  redis      {redacted_url(os.environ.get('HUB_REDIS_URL', cfg.redis_url))}\n"
+               f"Press Ctrl-C to stop.\n")
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    code = 0
+    while not stopping:
+        dead = [c for c in children if c.poll() is not None]
+        if dead:
+            click.echo(f"a hub process exited ({dead[0].args[3]}, code {dead[0].returncode}); stopping", err=True)
+            code = 1
+            break
+        time.sleep(0.5)
+    for c in children:
+        if c.poll() is None:
+            c.send_signal(signal.SIGTERM)
+    for c in children:
+        try:
+            c.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            c.kill()
+    sys.exit(code)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--channel", "channel_id", required=True, help="Configured channel id to post to.")
+@click.option("--topic", help="Topic header for shopify / woocommerce (guessed from names like orders.create.json).")
+@click.option("--url", "base_url", default=f"http://{DEFAULT_BIND}", show_default=True)
+def send(file: str, channel_id: str, topic: str | None, base_url: str) -> None:
+    """Sign FILE with the channel's (first) secret and post it, as the platform would."""
+    import requests
+
+    from sandbox.signing import sign_for_channel
+
+    cfg = _config()
+    channel = cfg.channels.get(channel_id)
+    if channel is None:
+        raise click.ClickException(f"no channel '{channel_id}' in {cfg.source} (have: {', '.join(cfg.channels)})")
+    body = Path(file).read_bytes()
+    topic = topic or _guess_topic(channel.kind, Path(file).name)
+    try:
+        signed = sign_for_channel(channel.kind, channel.webhook_secrets[0] if channel.webhook_secrets else "",
+                                  body, topic)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    resp = requests.post(f"{base_url.rstrip('/')}/webhooks/{channel_id}", data=signed.body,
+                         headers=signed.headers, params=signed.query, timeout=30)
+    click.echo(f"{resp.status_code} {resp.text.strip()}")
+    if resp.status_code >= 400:
+        sys.exit(1)
+
+
+def _guess_topic(kind: str, name: str) -> str | None:
+    """``orders.create.json`` -> orders/create (shopify), ``order.created.json`` -> order.created."""
+    parts = name.split(".")
+    if len(parts) != 3 or parts[2] != "json":
+        return None
+    return f"{parts[0]}/{parts[1]}" if kind == "shopify" else f"{parts[0]}.{parts[1]}"
+
+
+def main() -> None:
+    cli(prog_name="hub")
+
+
+if __name__ == "__main__":
+    main()

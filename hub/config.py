@@ -1,0 +1,192 @@
+"""Loading and validating the hub's YAML configuration.
+
+The file path comes from ``HUB_CONFIG`` (default ``./hub.yaml``). ``${VAR}`` and
+``${VAR:-default}`` read the environment; ``HUB_DATABASE_URL``, ``HUB_REDIS_URL`` and
+``HUB_ADMIN_TOKEN`` override their keys. Validation is marshmallow; every error names the
+dotted path of the bad key so a person can fix the file at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+DEFAULT_CONFIG_PATH = "hub.yaml"
+DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+DEFAULT_STRIPE_TOLERANCE_S = 300
+DEFAULT_PAYPAL_CERT_HOSTS = [
+    "api.paypal.com",
+    "api-m.paypal.com",
+    "api.sandbox.paypal.com",
+    "api-m.sandbox.paypal.com",
+]
+ENV_OVERRIDES = {
+    "HUB_DATABASE_URL": "database_url",
+    "HUB_REDIS_URL": "redis_url",
+    "HUB_ADMIN_TOKEN": "admin_token",
+}
+KINDS = ("shopify", "woocommerce", "stripe", "paypal", "easypost", "aftership", "shippo")
+SECRET_KINDS = frozenset(KINDS) - {"paypal"}
+CHANNEL_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the key at fault."""
+
+
+class ChannelSchema(Schema):
+    """One connection. Outbound keys (API URLs, credentials) are kept as given."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    webhook_secrets = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
+    tolerance_s = fields.Integer(load_default=DEFAULT_STRIPE_TOLERANCE_S, validate=validate.Range(min=1))
+    webhook_id = fields.String(load_default=None)
+    cert_hosts = fields.List(fields.String(), load_default=lambda: list(DEFAULT_PAYPAL_CERT_HOSTS))
+    cert_ca_bundle = fields.String(load_default=None)
+
+    @validates_schema
+    def _per_kind(self, data: dict[str, Any], **_: Any) -> None:
+        kind = data.get("kind")
+        if kind in SECRET_KINDS and not data.get("webhook_secrets"):
+            raise ValidationError("at least one secret is required", "webhook_secrets")
+        if kind == "paypal" and not data.get("webhook_id"):
+            raise ValidationError("required for paypal (the id PayPal shows for this webhook)", "webhook_id")
+
+
+class ConfigSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    database_url = fields.String(load_default="sqlite:///var/hub.db")
+    redis_url = fields.String(load_default="embedded")
+    admin_token = fields.String(load_default="")
+    max_body_bytes = fields.Integer(load_default=DEFAULT_MAX_BODY_BYTES, validate=validate.Range(min=1))
+    var_dir = fields.String(load_default="var")
+    outbox_grace_s = fields.Integer(load_default=30, validate=validate.Range(min=0))
+    outbox_interval_s = fields.Integer(load_default=30, validate=validate.Range(min=1))
+    db_busy_timeout_s = fields.Float(load_default=5.0, validate=validate.Range(min=0))
+    log_level = fields.String(load_default="INFO")
+    channels = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(CHANNEL_ID_RE, error="not a valid channel id")),
+        values=fields.Nested(ChannelSchema),
+        load_default=dict,
+    )
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    id: str
+    kind: str
+    webhook_secrets: tuple[str, ...] = ()
+    tolerance_s: int = DEFAULT_STRIPE_TOLERANCE_S
+    webhook_id: str | None = None
+    cert_hosts: tuple[str, ...] = tuple(DEFAULT_PAYPAL_CERT_HOSTS)
+    cert_ca_bundle: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str
+    redis_url: str
+    admin_token: str
+    max_body_bytes: int
+    var_dir: str
+    outbox_grace_s: int
+    outbox_interval_s: int
+    db_busy_timeout_s: float
+    log_level: str
+    channels: dict[str, ChannelConfig]
+    source: str = "<dict>"
+
+
+def _expand_env(value: Any, path: str, environ: dict[str, str]) -> Any:
+    """Replace ${VAR} / ${VAR:-default} in every string of the parsed YAML."""
+    if isinstance(value, dict):
+        return {k: _expand_env(v, f"{path}.{k}" if path else str(k), environ) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, f"{path}[{i}]", environ) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def repl(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in environ:
+            return environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{path}: environment variable {name} is not set")
+
+    return _ENV_RE.sub(repl, value)
+
+
+def _flatten_errors(messages: Any, prefix: str = "") -> list[str]:
+    if isinstance(messages, dict):
+        out: list[str] = []
+        for key, sub in messages.items():
+            if key == "value" and prefix:  # marshmallow's Dict(values=...) nesting
+                out += _flatten_errors(sub, prefix)
+                continue
+            out += _flatten_errors(sub, f"{prefix}.{key}" if prefix else str(key))
+        return out
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return [f"{prefix}: {' '.join(messages)}"]
+    if isinstance(messages, list):
+        return [e for m in messages for e in _flatten_errors(m, prefix)]
+    return [f"{prefix}: {messages}"]
+
+
+def load_config_dict(raw: dict[str, Any] | None, environ: dict[str, str] | None = None,
+                     source: str = "<dict>") -> Config:
+    """Validate an already-parsed config mapping (env expansion and overrides included)."""
+    environ = dict(os.environ) if environ is None else environ
+    raw = _expand_env(raw or {}, "", environ)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys")
+    for env_name, key in ENV_OVERRIDES.items():
+        if environ.get(env_name):
+            raw[key] = environ[env_name]
+    try:
+        data = ConfigSchema().load(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: " + "; ".join(_flatten_errors(exc.messages))) from None
+    channels = {}
+    known = set(ChannelSchema().fields)
+    for cid, ch in data["channels"].items():
+        channels[cid] = ChannelConfig(
+            id=cid,
+            kind=ch["kind"],
+            webhook_secrets=tuple(ch["webhook_secrets"]),
+            tolerance_s=ch["tolerance_s"],
+            webhook_id=ch["webhook_id"],
+            cert_hosts=tuple(h.lower() for h in ch["cert_hosts"]),
+            cert_ca_bundle=ch["cert_ca_bundle"],
+            extra={k: v for k, v in ch.items() if k not in known},
+        )
+    data["channels"] = channels
+    return Config(source=source, **data)
+
+
+def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None) -> Config:
+    """Read, expand and validate the YAML file at ``path`` (or ``$HUB_CONFIG``, or ./hub.yaml)."""
+    environ = dict(os.environ) if environ is None else environ
+    p = Path(path or environ.get("HUB_CONFIG") or DEFAULT_CONFIG_PATH)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found (set HUB_CONFIG or pass --config)") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+    return load_config_dict(raw, environ, source=str(p))

@@ -1,0 +1,143 @@
+"""The durable event store: one row per delivery, exactly once per (channel, dedupe key).
+
+``insert_delivery`` is the ingest hot path: a single ``INSERT .. ON CONFLICT DO NOTHING
+RETURNING id`` (plus a lookup only for duplicates), so concurrent copies of one delivery end
+as one row without an IntegrityError dance. Status moves are recorded in ``event_history``.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import Insert
+
+from .models import EventStatus, event_history, events
+
+MAX_LIST_LIMIT = 500
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Stored:
+    event_id: int
+    created: bool
+    status: str
+
+
+@functools.cache
+def _insert_stmt(dialect: str) -> Insert:
+    mod = postgresql if dialect == "postgresql" else sqlite
+    return (mod.insert(events)
+            .on_conflict_do_nothing(index_elements=["channel", "dedupe_key"])
+            .returning(events.c.id))
+
+
+def insert_delivery(engine: Engine, *, channel: str, kind: str, topic: str, dedupe_key: str,
+                    occurred_at: datetime | None, headers: dict[str, str], body: bytes,
+                    status: EventStatus = EventStatus.RECEIVED, reason: str | None = None) -> Stored:
+    """Store one delivery; a second copy (same channel + dedupe key) returns the first row."""
+    now = utcnow()
+    row = {"channel": channel, "kind": kind, "topic": topic[:128], "dedupe_key": dedupe_key[:255],
+           "received_at": now, "occurred_at": occurred_at, "status": status.value,
+           "status_reason": reason, "updated_at": now, "headers": headers, "body": body}
+    with engine.begin() as conn:
+        new_id = conn.execute(_insert_stmt(engine.dialect.name), row).scalar()
+        if new_id is not None:
+            if status is not EventStatus.RECEIVED:
+                _history(conn, new_id, status, reason, now)
+            return Stored(new_id, True, status.value)
+        existing = conn.execute(
+            select(events.c.id, events.c.status).where(events.c.channel == channel,
+                                                       events.c.dedupe_key == row["dedupe_key"])
+        ).one()
+        return Stored(existing.id, False, existing.status)
+
+
+def _history(conn: Connection, event_id: int, status: EventStatus, note: str | None, at: datetime) -> None:
+    conn.execute(event_history.insert().values(event_id=event_id, at=at, status=status.value, note=note))
+
+
+def set_status(conn: Connection, event_id: int, status: EventStatus, note: str | None = None) -> None:
+    now = utcnow()
+    conn.execute(update(events).where(events.c.id == event_id)
+                 .values(status=status.value, status_reason=note, updated_at=now))
+    _history(conn, event_id, status, note, now)
+
+
+def event_summary(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id, "channel": row.channel, "kind": row.kind, "topic": row.topic,
+        "dedupe_key": row.dedupe_key, "status": row.status, "status_reason": row.status_reason,
+        "received_at": _iso(row.received_at), "occurred_at": _iso(row.occurred_at),
+        "updated_at": _iso(row.updated_at),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+_SUMMARY_COLS = [events.c.id, events.c.channel, events.c.kind, events.c.topic, events.c.dedupe_key,
+                 events.c.status, events.c.status_reason, events.c.received_at, events.c.occurred_at,
+                 events.c.updated_at]
+
+
+def list_events(engine: Engine, *, channel: str | None = None, topic: str | None = None,
+                status: str | None = None, limit: int = 50, before: int | None = None) -> list[dict[str, Any]]:
+    """Newest first; ``before`` is the id cursor of the next page."""
+    q = select(*_SUMMARY_COLS).order_by(events.c.id.desc()).limit(max(1, min(limit, MAX_LIST_LIMIT)))
+    if channel:
+        q = q.where(events.c.channel == channel)
+    if topic:
+        q = q.where(events.c.topic == topic)
+    if status:
+        q = q.where(events.c.status == status)
+    if before:
+        q = q.where(events.c.id < before)
+    with engine.connect() as conn:
+        return [event_summary(r) for r in conn.execute(q)]
+
+
+def get_event(engine: Engine, event_id: int) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(events).where(events.c.id == event_id)).one_or_none()
+        if row is None:
+            return None
+        hist = conn.execute(select(event_history).where(event_history.c.event_id == event_id)
+                            .order_by(event_history.c.id)).all()
+    out = event_summary(row)
+    out["headers"] = row.headers
+    out["body"] = bytes(row.body).decode("utf-8", "replace")
+    out["history"] = [{"status": EventStatus.RECEIVED.value, "at": _iso(row.received_at), "note": None}]
+    out["history"] += [{"status": h.status, "at": _iso(h.at), "note": h.note} for h in hist]
+    return out
+
+
+def load_event(conn: Connection, event_id: int, for_update: bool = False) -> Any:
+    q = select(events).where(events.c.id == event_id)
+    return conn.execute(q.with_for_update() if for_update else q).one_or_none()
+
+
+def stuck_received(engine: Engine, older_than: datetime, limit: int = 1000) -> list[int]:
+    """Ids of deliveries still ``received`` since before ``older_than`` (their job was lost)."""
+    q = (select(events.c.id).where(events.c.status == EventStatus.RECEIVED.value,
+                                   events.c.received_at < older_than)
+         .order_by(events.c.id).limit(limit))
+    with engine.connect() as conn:
+        return [r.id for r in conn.execute(q)]
+
+
+def counts_by_channel_status(engine: Engine) -> list[tuple[str, str, int]]:
+    from sqlalchemy import func
+
+    q = select(events.c.channel, events.c.status, func.count()).group_by(events.c.channel, events.c.status)
+    with engine.connect() as conn:
+        return [(r[0], r[1], r[2]) for r in conn.execute(q)]

@@ -1,0 +1,88 @@
+"""The webhook receiver: raw bytes, verify, store, enqueue by id, answer. Nothing else.
+
+No outbound call (PayPal's certificate fetch, once per URL, is the documented exception), no
+business logic: mapping and every consequence happen in the workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from flask import Blueprint, request
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from connectors.base import Acknowledge, Delivery, Unauthorized, Unavailable, Unparseable, body_digest
+
+from .models import EventStatus
+from .state import current_hub
+from .store import insert_delivery
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__)
+_CREDENTIAL_HEADER = re.compile(r"authorization|cookie|signature|hmac|token|transmission-sig|api-key",
+                                re.IGNORECASE)
+
+
+def redact(headers: dict[str, str]) -> dict[str, str]:
+    return {k: ("[redacted]" if _CREDENTIAL_HEADER.search(k) else v) for k, v in headers.items()}
+
+
+@bp.post("/webhooks/<channel_id>")
+def receive(channel_id: str):  # noqa: ANN201 - a Flask response tuple
+    started = time.perf_counter()
+    hub = current_hub()
+    verifier = hub.verifiers.get(channel_id)
+    if verifier is None:
+        return {"error": "unknown channel"}, 404
+    body = request.get_data(cache=False)  # 413 past max_body_bytes, before reading the body
+    headers = request.headers
+    try:
+        verifier.verify(body, headers, request.args)
+    except Acknowledge:
+        return {"status": "ignored"}, 200
+    except Unauthorized as exc:
+        hub.metrics.verification_failures.labels(channel_id).inc()
+        logger.warning("webhook refused", extra={"channel": channel_id, "reason": str(exc)})
+        return {"error": "invalid signature"}, 401
+    except Unavailable as exc:
+        logger.warning("webhook cannot be verified now", extra={"channel": channel_id, "reason": str(exc)})
+        return {"error": "verification unavailable, retry later"}, 503
+    status, reason = EventStatus.RECEIVED, None
+    try:
+        delivery = verifier.identify(body, headers)
+    except Unparseable as exc:
+        status, reason = EventStatus.REJECTED, str(exc)
+        delivery = Delivery(_topic_hint(headers), f"rejected:{body_digest(body)}", None)
+    try:
+        stored = insert_delivery(hub.engine, channel=channel_id, kind=hub.config.channels[channel_id].kind,
+                                 topic=delivery.topic, dedupe_key=delivery.dedupe_key,
+                                 occurred_at=delivery.occurred_at, headers=redact(dict(headers)), body=body,
+                                 status=status, reason=reason)
+    except SQLAlchemyError as exc:
+        logger.error("event store unavailable", extra={"channel": channel_id, "error": type(exc).__name__})
+        hub.metrics.deliveries.labels(channel_id, "unavailable").inc()
+        return {"error": "store unavailable, retry later"}, 503
+    if stored.created and status is EventStatus.RECEIVED:
+        try:
+            hub.enqueue_event(stored.event_id)
+        except RedisError as exc:  # the row is safe; the outbox sweeper queues it later
+            logger.warning("enqueue failed; left for the outbox sweeper",
+                           extra={"event_id": stored.event_id, "channel": channel_id, "error": type(exc).__name__})
+    outcome = "rejected" if status is EventStatus.REJECTED else ("accepted" if stored.created else "duplicate")
+    hub.metrics.deliveries.labels(channel_id, outcome).inc()
+    hub.metrics.ingest_seconds.labels(channel_id).observe(time.perf_counter() - started)
+    logger.info("webhook %s", outcome, extra={"event_id": stored.event_id, "channel": channel_id,
+                                              "topic": delivery.topic})
+    if status is EventStatus.REJECTED:
+        return {"status": "rejected", "event_id": stored.event_id, "reason": reason}, 400
+    return {"status": outcome, "event_id": stored.event_id}, 200
+
+
+def _topic_hint(headers) -> str:  # noqa: ANN001
+    for name in ("X-Shopify-Topic", "X-WC-Webhook-Topic"):
+        if headers.get(name):
+            return headers[name]
+    return "unknown"

@@ -1,0 +1,1 @@
+"""Wire-faithful simulators of the platforms the hub talks to (for the demo, tests and benches)."""
