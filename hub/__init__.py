@@ -29,7 +29,7 @@ def create_app(test_config: Config | dict[str, Any] | None = None) -> Flask:
     if isinstance(test_config, Config):
         config = test_config
     elif isinstance(test_config, dict):
-        config = load_config_dict(test_config)
+        config = load_config_dict(test_config, environ={})  # explicit: no env overrides
     else:
         config = load_config()
     app.config.update(MAX_CONTENT_LENGTH=config.max_body_bytes, JSON_SORT_KEYS=False, HUB_CONFIG=config)
