@@ -117,7 +117,8 @@ def test_easypost_corpus_vector_needs_nfkd(make_app):
     # the same secret typed in its NFC form is still the same secret to EasyPost
     import unicodedata
 
-    nfc = make_app(channels={"ep": {"kind": "easypost", "webhook_secrets": [unicodedata.normalize("NFC", vec["secret"])]}})
+    nfc_secret = unicodedata.normalize("NFC", vec["secret"])
+    nfc = make_app(channels={"ep": {"kind": "easypost", "webhook_secrets": [nfc_secret]}})
     assert nfc.test_client().post("/webhooks/ep", data=body,
                                   headers={"X-Hmac-Signature": vec["expected_x_hmac_signature"]}).status_code == 200
 

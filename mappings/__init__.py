@@ -1,0 +1,1 @@
+"""Canonical model and one pure mapper module per platform (next issue)."""

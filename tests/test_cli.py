@@ -1,0 +1,104 @@
+"""The hub command: check-config, db upgrade, send, and `hub run` end to end on embedded defaults."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from click.testing import CliRunner
+
+from hub.cli import cli
+
+from .support import ADMIN_TOKEN, corpus_path, event_rows, live_server
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_send_signs_and_posts_a_corpus_payload(app, tmp_path, monkeypatch):
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text("channels:\n  shop-eu: {kind: shopify, webhook_secrets: [shpss_new_secret]}\n"
+                   "  stripe: {kind: stripe, webhook_secrets: [whsec_new]}\n")
+    with live_server(app) as url:
+        runner = CliRunner()
+        res = runner.invoke(cli, ["--config", str(cfg), "send", "--channel", "shop-eu", "--url", url,
+                                  str(corpus_path("shopify/webhook-examples-2026-07/orders.create.json"))])
+        assert res.exit_code == 0, res.output
+        assert res.output.startswith('200 {"event_id":')
+        res = runner.invoke(cli, ["--config", str(cfg), "send", "--channel", "stripe", "--url", url,
+                                  str(corpus_path("stripe/object_event_fixtures3.json"))])
+        assert res.exit_code == 0, res.output
+        res = runner.invoke(cli, ["--config", str(cfg), "send", "--channel", "shop-eu", "--url", url,
+                                  str(corpus_path("shopify/webhook_orders_docs_2022-10.json"))])
+        assert res.exit_code == 1 and "give one (e.g. orders/create)" in res.output
+    assert [(r.channel, r.topic) for r in event_rows(app)] == [("shop-eu", "orders/create"), ("stripe", "plan.created")]
+
+
+def test_check_config_and_db_upgrade(tmp_path, monkeypatch):
+    for var in ("HUB_DATABASE_URL", "HUB_REDIS_URL", "HUB_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text(f"database_url: sqlite:///{tmp_path}/x.db\nadmin_token: sekrit-token\n"
+                   "channels:\n  s: {kind: stripe, webhook_secrets: [whsec_zzz]}\n")
+    runner = CliRunner()
+    res = runner.invoke(cli, ["--config", str(cfg), "check-config"])
+    assert res.exit_code == 0 and "channel s: kind=stripe, 1 secret(s)" in res.output
+    assert "whsec_zzz" not in res.output and "sekrit-token" not in res.output
+    res = runner.invoke(cli, ["--config", str(cfg), "db", "upgrade"])
+    assert res.exit_code == 0 and "up to date" in res.output
+    assert runner.invoke(cli, ["--config", str(cfg), "db", "upgrade"]).exit_code == 0
+    cfg.write_text("channels:\n  s: {kind: stripe}\n")
+    res = runner.invoke(cli, ["--config", str(cfg), "check-config"])
+    assert res.exit_code == 1 and "channels.s.webhook_secrets" in res.output
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_hub_run_on_embedded_defaults_end_to_end(tmp_path):
+    """README command 1's path: `hub run` with the example config, then `hub send`, then the API."""
+    shutil.copy(ROOT / "hub.example.yaml", tmp_path / "hub.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env["HUB_ADMIN_TOKEN"] = ADMIN_TOKEN
+    port = _free_port()
+    hub_cmd = [sys.executable, "-m", "hub.cli"]
+    proc = subprocess.Popen(hub_cmd + ["run", "--bind", f"127.0.0.1:{port}"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.3)
+        else:
+            raise AssertionError("hub run did not become ready")
+        sent = subprocess.run(hub_cmd + ["send", "--channel", "shop-eu", "--url", base,
+                                         str(corpus_path("shopify/webhook-examples-2026-07/orders.create.json"))],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        assert sent.stdout.startswith("200 ")
+        auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            events = requests.get(f"{base}/api/events", headers=auth, timeout=5).json()["events"]
+            if events and events[0]["status"] == "processed":
+                break
+            time.sleep(0.3)
+        assert [(e["channel"], e["topic"], e["status"]) for e in events] == [("shop-eu", "orders/create", "processed")]
+        assert (tmp_path / "var" / "hub.db").exists()
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert f"webhooks   {base}/webhooks/<channel>" in out

@@ -1,0 +1,61 @@
+"""Config loading: validation names the bad key; ${VAR} and env overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.config import ConfigError, load_config
+
+
+def write(tmp_path, text):
+    p = tmp_path / "hub.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_example_config_loads():
+    from pathlib import Path
+
+    cfg = load_config(Path(__file__).parents[1] / "hub.example.yaml", environ={})
+    assert cfg.redis_url == "embedded" and cfg.admin_token == "dev-admin-token"
+    assert {c.kind for c in cfg.channels.values()} == {"shopify", "woocommerce", "stripe", "paypal", "easypost",
+                                                        "aftership", "shippo"}
+    assert cfg.channels["stripe"].tolerance_s == 300
+
+
+def test_env_expansion_and_overrides(tmp_path):
+    p = write(tmp_path, "admin_token: ${TOKEN}\nchannels:\n  s: {kind: stripe, webhook_secrets: ['${S1}', b]}\n")
+    cfg = load_config(p, environ={"TOKEN": "t0k", "S1": "whsec_1", "HUB_DATABASE_URL": "postgresql://x/y"})
+    assert cfg.admin_token == "t0k" and cfg.channels["s"].webhook_secrets == ("whsec_1", "b")
+    assert cfg.database_url == "postgresql://x/y"
+    cfg = load_config(p, environ={"TOKEN": "t0k", "S1": "a", "HUB_ADMIN_TOKEN": "over"})
+    assert cfg.admin_token == "over"
+
+
+def test_outbound_keys_are_kept(tmp_path):
+    p = write(tmp_path, "channels:\n  shop: {kind: shopify, webhook_secrets: [x], shop: a.myshopify.com, "
+                        "access_token: shpat_1, locations: {'1': main}}\n")
+    ch = load_config(p, environ={}).channels["shop"]
+    assert ch.extra == {"shop": "a.myshopify.com", "access_token": "shpat_1", "locations": {"1": "main"}}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("channels:\n  s: {kind: stripe}\n", "channels.s.webhook_secrets: at least one secret is required"),
+    ("channels:\n  s: {kind: magento, webhook_secrets: [x]}\n", "channels.s.kind: Must be one of"),
+    ("channels:\n  p: {kind: paypal}\n", "channels.p.webhook_id: required for paypal"),
+    ("max_body_bytes: lots\n", "max_body_bytes: Not a valid integer."),
+    ("databse_url: sqlite://\n", "databse_url: Unknown field."),
+    ("admin_token: ${NOPE}\n", "admin_token: environment variable NOPE is not set"),
+    ("channels:\n  s: {kind: stripe, webhook_secrets: [x], tolerance_s: 0}\n", "channels.s.tolerance_s:"),
+    ("- a\n- b\n", "top level must be a mapping"),
+    ("a: [\n", "not valid YAML"),
+])
+def test_errors_name_the_bad_key(tmp_path, text, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), environ={})
+    assert message in str(err.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml", environ={})
