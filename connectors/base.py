@@ -10,11 +10,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
+
+import orjson
 
 
 class Unauthorized(Exception):
@@ -76,8 +77,8 @@ def check_base64_hmac(secrets: Iterable[str], body: bytes, header_value: str | N
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = orjson.loads(body)  # on the ingest hot path: ~5x faster than json.loads
+    except orjson.JSONDecodeError as exc:
         raise Unparseable(f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise Unparseable("body is JSON but not an object")

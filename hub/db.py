@@ -49,7 +49,9 @@ def make_engine(url: str, busy_timeout_s: float = 5.0, var_dir: str = "var") -> 
             # IMMEDIATE takes the write lock up front: no deadlock-prone lock upgrades.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:
-        engine = create_engine(url, pool_size=PG_POOL_SIZE, max_overflow=10, pool_pre_ping=True,
+        # No pre-ping (a round trip per checkout on the hot path); a dropped connection is
+        # invalidated on its first error and that delivery gets 503, which the platform retries.
+        engine = create_engine(url, pool_size=PG_POOL_SIZE, max_overflow=10, pool_recycle=1800,
                                pool_timeout=5, connect_args={"connect_timeout": 5})
     _guard_fork(engine)
     return engine

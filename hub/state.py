@@ -38,6 +38,12 @@ class Hub:
     def __post_init__(self) -> None:
         self.events_queue = Queue(EVENTS_QUEUE, connection=self.redis.client)
 
+    def enqueue_new_event(self, event_id: int) -> None:
+        """Queue the job of a delivery stored just now (no job can exist for it yet)."""
+        self.events_queue.enqueue_call(PROCESS_EVENT, args=(event_id,), job_id=event_job_id(event_id),
+                                       description=f"process_event({event_id})", timeout=EVENT_JOB_TIMEOUT_S,
+                                       result_ttl=EVENT_JOB_RESULT_TTL_S)
+
     def enqueue_event(self, event_id: int) -> bool:
         """Queue ``process_event(event_id)`` once; False if a live job for it already exists.
 
