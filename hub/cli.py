@@ -1,8 +1,9 @@
-"""The ``hub`` command: run the hub (all in one, or web / worker / scheduler apart), migrate the
+"""The ``hub`` command: run the hub (all in one, or web / relay / worker / scheduler apart), migrate the
 database, check the config, and send a signed test delivery."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -16,6 +17,8 @@ import click
 from .config import ConfigError, load_config
 
 DEFAULT_BIND = "127.0.0.1:8000"
+RELAY_BLOCK_S = 1  # how long the relay waits for an id before checking for a stop request
+logger = logging.getLogger("hub.cli")
 
 
 def _config():  # noqa: ANN202
@@ -138,6 +141,35 @@ def worker(burst: bool) -> None:
 
 
 @cli.command()
+def relay() -> None:
+    """Turn the deliveries the receiver announces into process_event jobs, in batches."""
+    from redis.exceptions import RedisError
+
+    from . import create_app
+    from .logs import configure_logging
+
+    cfg = _config()
+    server = _embedded_redis_env(cfg)  # noqa: F841
+    configure_logging(cfg.log_level)
+    hub = create_app().extensions["hub"]
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    logger.info("relay started")
+    while not stopping:
+        try:
+            hub.relay_inbox(block_s=RELAY_BLOCK_S)
+        except RedisError as exc:
+            logger.warning("relay: redis unavailable", extra={"error": type(exc).__name__})
+            time.sleep(1)
+
+
+@cli.command()
 def scheduler() -> None:
     """Run the periodic jobs (the outbox sweeper) with RQ's cron scheduler."""
     from rq.cron import CronScheduler
@@ -158,7 +190,7 @@ def scheduler() -> None:
 @cli.command()
 @click.option("--bind", default=DEFAULT_BIND, show_default=True)
 def run(bind: str) -> None:
-    """Web + worker + scheduler in one command, on the configured (embedded by default) stores."""
+    """Web + relay + worker + scheduler in one command, on the configured (embedded by default) stores."""
     from .db import make_engine, upgrade
     from .redis import redacted_url
 
@@ -167,7 +199,7 @@ def run(bind: str) -> None:
     server = _embedded_redis_env(cfg)  # noqa: F841 - the children share this server
     base = [sys.executable, "-m", "hub.cli"]
     children = [subprocess.Popen(base + args) for args in
-                (["web", "--bind", bind], ["worker"], ["scheduler"])]
+                (["web", "--bind", bind], ["relay"], ["worker"], ["scheduler"])]
     url = f"http://{bind}"
     click.echo(f"\nhub is running ({cfg.source})\n"
                f"  webhooks   {url}/webhooks/<channel>   channels: {', '.join(cfg.channels) or '(none)'}\n"

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from .metrics import gauge
+from .redis import INBOX_KEY
 from .state import Hub, current_hub
 from .store import counts_by_channel_status
 
@@ -56,7 +57,9 @@ class _Live:
         try:
             names = [q.name for q in Queue.all(connection=self.hub.redis.client)] or ["events"]
             depths = [([n], Queue(n, connection=self.hub.redis.client).count) for n in names]
-            yield gauge("hub_queue_depth", "Jobs waiting per RQ queue", ["queue"], depths)
+            depths.append((["inbox"], self.hub.redis.client.llen(INBOX_KEY)))  # announced, not yet relayed
+            yield gauge("hub_queue_depth", "Jobs waiting per RQ queue (inbox: ids awaiting the relay)",
+                    ["queue"], depths)
         except RedisError as exc:
             logger.warning("metrics: redis unreachable", extra={"error": type(exc).__name__})
 

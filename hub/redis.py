@@ -19,6 +19,7 @@ EMBEDDED = "embedded"
 SOCKET_TIMEOUT_S = 5.0  # bounded, so an outage costs the receiver seconds at most, never a hang
 CONNECT_TIMEOUT_S = 1.0
 EVENTS_QUEUE = "events"
+INBOX_KEY = "hub:inbox"  # ids of deliveries stored since the relay last ran (LPUSH in, RPOP out)
 
 
 @dataclass

@@ -18,7 +18,6 @@ from connectors.base import Acknowledge, Delivery, Unauthorized, Unavailable, Un
 
 from .models import EventStatus
 from .state import current_hub
-from .store import insert_delivery
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -57,7 +56,7 @@ def receive(channel_id: str):  # noqa: ANN201 - a Flask response tuple
         status, reason = EventStatus.REJECTED, str(exc)
         delivery = Delivery(_topic_hint(headers), f"rejected:{body_digest(body)}", None)
     try:
-        stored = insert_delivery(hub.engine, channel=channel_id, kind=hub.config.channels[channel_id].kind,
+        stored = hub.deliveries.add(channel=channel_id, kind=hub.config.channels[channel_id].kind,
                                  topic=delivery.topic, dedupe_key=delivery.dedupe_key,
                                  occurred_at=delivery.occurred_at, headers=redact(dict(headers)), body=body,
                                  status=status, reason=reason)
@@ -67,7 +66,7 @@ def receive(channel_id: str):  # noqa: ANN201 - a Flask response tuple
         return {"error": "store unavailable, retry later"}, 503
     if stored.created and status is EventStatus.RECEIVED:
         try:
-            hub.enqueue_new_event(stored.event_id)
+            hub.announce_event(stored.event_id)
         except RedisError as exc:  # the row is safe; the outbox sweeper queues it later
             logger.warning("enqueue failed; left for the outbox sweeper",
                            extra={"event_id": stored.event_id, "channel": channel_id, "error": type(exc).__name__})

@@ -114,6 +114,7 @@ def run_worker(app) -> None:  # noqa: ANN001
     from hub.redis import EVENTS_QUEUE
 
     hub = app.extensions["hub"]
+    relay(app)
     with app.app_context():
         SimpleWorker([EVENTS_QUEUE], connection=hub.redis.client).work(burst=True)
 
@@ -127,5 +128,16 @@ def event_rows(app) -> list:  # noqa: ANN001
         return conn.execute(select(events).order_by(events.c.id)).all()
 
 
+def relay(app) -> int:  # noqa: ANN001
+    """What `hub relay` does: turn announced deliveries into process_event jobs."""
+    hub = app.extensions["hub"]
+    moved = 0
+    while n := hub.relay_inbox():
+        moved += n
+    return moved
+
+
 def queued_job_ids(app) -> list[str]:  # noqa: ANN001
+    """The jobs waiting, once the relay has run (as it does within a second in `hub run`)."""
+    relay(app)
     return app.extensions["hub"].events_queue.get_job_ids()

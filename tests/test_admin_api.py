@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .support import ADMIN_TOKEN, event_rows, post, run_worker, signed
+from .support import ADMIN_TOKEN, event_rows, post, relay, run_worker, signed
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": ADMIN_TOKEN},
@@ -76,4 +76,7 @@ def test_healthz_and_metrics(app, client):
     assert 'hub_webhook_verification_failures_total{channel="stripe"} 1.0' in text
     assert 'hub_webhook_ingest_seconds_count{channel="stripe"} 2.0' in text
     assert 'hub_events{channel="stripe",status="received"} 1.0' in text
-    assert 'hub_queue_depth{queue="events"} 1.0' in text
+    assert 'hub_queue_depth{queue="inbox"} 1.0' in text
+    relay(app)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'hub_queue_depth{queue="events"} 1.0' in text and 'hub_queue_depth{queue="inbox"} 0.0' in text

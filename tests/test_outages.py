@@ -86,3 +86,26 @@ def test_readyz_reports_each_dependency(make_app, path):
     assert bad.json["checks"]["database"] == "ok" and bad.json["checks"]["redis"].startswith("unavailable")
 
 
+
+
+def test_relay_batches_announced_deliveries_into_jobs(app):
+    ids = [post(app.test_client(), ch, signed(ch)).json["event_id"] for ch in ("shop-eu", "woo", "stripe")]
+    hub = app.extensions["hub"]
+    assert hub.events_queue.get_job_ids() == []  # announced only: the receiver built no job
+    assert hub.relay_inbox(batch=2) == 2 and hub.relay_inbox(batch=2) == 1 and hub.relay_inbox() == 0
+    assert hub.events_queue.get_job_ids() == [f"event-{i}" for i in ids]
+
+
+def test_ids_lost_by_a_crashed_relay_are_swept(app):
+    post(app.test_client(), "stripe", signed("stripe"))
+    hub = app.extensions["hub"]
+    from hub.redis import INBOX_KEY
+
+    hub.redis.client.delete(INBOX_KEY)  # the relay popped them, then died before enqueueing
+    assert queued_job_ids(app) == []
+    from jobs.outbox import sweep_outbox
+
+    with app.app_context():
+        assert sweep_outbox(grace_s=0) == 1
+    run_worker(app)
+    assert [r.status for r in event_rows(app)] == ["processed"]
