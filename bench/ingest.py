@@ -6,10 +6,10 @@ Runs two servers with the same gunicorn settings: the hub (`hub web`) on Postgre
 unique X-Shopify-Event-Id per request, so every request is a new delivery that is verified,
 stored and queued. Prints req/s, p50, p99 and errors for both, and their ratio.
 
-    .venv/bin/python bench/ingest.py [--duration 20] [--connections 16] [--workers 4] [--embedded]
+    .venv/bin/python bench/ingest.py [--duration 20] [--connections 12] [--workers 4] [--embedded]
 
-Needs wrk (Debian: apt-get install wrk). No RQ worker runs during the measurement: the queued
-jobs are left in Redis, as they would be for workers on other machines.
+Needs wrk (Debian: apt-get install wrk). No relay or RQ worker runs during the measurement: the
+announced ids are left in Redis, as they would be for consumers on other machines.
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def backends(args: argparse.Namespace, work: Path) -> tuple[str, str, callable]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=int, default=20, help="seconds per run")
-    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--connections", type=int, default=12)
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
     ap.add_argument("--workers", type=int, default=4, help="gunicorn workers (both servers)")
     ap.add_argument("--gthreads", type=int, default=1, help="threads per gunicorn worker (1 = sync worker)")
