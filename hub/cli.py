@@ -22,6 +22,18 @@ RELAY_BLOCK_S = 1  # how long the relay waits for an id before checking for a st
 logger = logging.getLogger("hub.cli")
 
 
+class StopOnSignal:
+    """Set by SIGTERM or SIGINT; long-running loops check it between steps."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        signal.signal(signal.SIGTERM, self._set)
+        signal.signal(signal.SIGINT, self._set)
+
+    def _set(self, *_: object) -> None:
+        self.requested = True
+
+
 def _config():  # noqa: ANN202
     try:
         return load_config()
@@ -155,16 +167,9 @@ def relay() -> None:
     server = _embedded_redis_env(cfg)  # noqa: F841
     configure_logging(cfg.log_level)
     hub = create_app().extensions["hub"]
-    stopping = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = StopOnSignal()
     logger.info("relay started")
-    while not stopping:
+    while not stop.requested:
         try:
             hub.relay_inbox(block_s=RELAY_BLOCK_S)
         except RedisError as exc:
@@ -194,6 +199,8 @@ def scheduler() -> None:
 @click.option("--bind", default=DEFAULT_BIND, show_default=True)
 def run(bind: str) -> None:
     """Web + relay + worker + scheduler in one command, on the configured (embedded by default) stores."""
+    from sqlalchemy.engine import make_url
+
     from .db import make_engine, upgrade
     from .redis import redacted_url
 
@@ -208,19 +215,12 @@ def run(bind: str) -> None:
                f"  webhooks   {url}/webhooks/<channel>   channels: {', '.join(cfg.channels) or '(none)'}\n"
                f"  admin API  {url}/api/events   (Authorization: Bearer <admin_token>)\n"
                f"  health     {url}/healthz  {url}/readyz  metrics {url}/metrics\n"
-               f"  database   {cfg.database_url}\n"
+               f"  database   {make_url(cfg.database_url).render_as_string(hide_password=True)}\n"
                f"  redis      {redacted_url(os.environ.get('HUB_REDIS_URL', cfg.redis_url))}\n"
                f"Press Ctrl-C to stop.\n")
-    stopping = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = StopOnSignal()
     code = 0
-    while not stopping:
+    while not stop.requested:
         dead = [c for c in children if c.poll() is not None]
         if dead:
             click.echo(f"a hub process exited ({dead[0].args[3]}, code {dead[0].returncode}); stopping", err=True)

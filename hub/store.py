@@ -88,6 +88,7 @@ class DeliveryStore:
         return Stored(existing.id, False, existing.status)
 
     def _insert_autocommit(self, row: dict[str, Any]) -> int | None:
+        row = dict(row)
         for key in ("received_at", "occurred_at", "updated_at"):
             row[key] = self._time.process_bind_param(row[key], self.dialect)
         row["headers"] = orjson.dumps(row["headers"]).decode()
