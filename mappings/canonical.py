@@ -1,0 +1,420 @@
+"""The canonical model: what every platform's events become inside the hub.
+
+Money is ``Decimal`` + ISO 4217 currency, never float; times are aware UTC; every record
+carries its origin (channel, external id) and ``source_updated_at`` for the version guard.
+The dataclasses are the objects mappers return; the marshmallow schemas (``unknown = RAISE``)
+validate them and turn them into JSON and back for storage and the API.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import RAISE, Schema, fields, post_load, validate
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    PARTIALLY_PAID = "partially_paid"
+    FULFILLED = "fulfilled"
+    PARTIALLY_FULFILLED = "partially_fulfilled"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+
+
+class PaymentStatus(enum.StrEnum):
+    AUTHORIZED = "authorized"
+    CAPTURED = "captured"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    DISPUTED = "disputed"
+
+
+class ShipmentStatus(enum.StrEnum):
+    PRE_TRANSIT = "pre_transit"
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    EXCEPTION = "exception"
+    RETURNED = "returned"
+
+
+class MovementReason(enum.StrEnum):
+    SALE = "sale"
+    CANCEL = "cancel"
+    RETURN = "return"
+    ADJUSTMENT = "adjustment"
+    ERP_SNAPSHOT = "erp_snapshot"
+    CHANNEL_EDIT = "channel_edit"
+
+
+class EventType(enum.StrEnum):
+    ORDER_CREATED = "order.created"
+    ORDER_UPDATED = "order.updated"
+    ORDER_CANCELLED = "order.cancelled"
+    ORDER_PAID = "order.paid"
+    STOCK_CHANGED = "stock.changed"
+    CUSTOMER_UPSERTED = "customer.upserted"
+    PAYMENT_SUCCEEDED = "payment.succeeded"
+    PAYMENT_FAILED = "payment.failed"
+    PAYMENT_REFUNDED = "payment.refunded"
+    PAYMENT_DISPUTED = "payment.disputed"
+    SHIPMENT_UPDATED = "shipment.updated"
+    PRODUCT_UPDATED = "product.updated"
+
+
+# ISO 4217 minor-unit exponents that differ from 2 (the rest use 2).
+ZERO_DECIMAL = frozenset("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split())
+THREE_DECIMAL = frozenset("BHD IQD JOD KWD LYD OMR TND".split())
+
+
+def currency_exponent(currency: str) -> int:
+    cur = currency.upper()
+    return 0 if cur in ZERO_DECIMAL else 3 if cur in THREE_DECIMAL else 2
+
+
+def from_minor_units(amount: int, currency: str) -> Decimal:
+    """Stripe-style integer minor units -> Decimal major units (JPY 1000 -> 1000, EUR 1000 -> 10.00)."""
+    exp = currency_exponent(currency)
+    return (Decimal(int(amount)) / (Decimal(10) ** exp)).quantize(Decimal(1).scaleb(-exp))
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, Decimal):
+            raise TypeError("Money.amount must be a Decimal")
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+
+@dataclass
+class Address:
+    name: str | None = None
+    company: str | None = None
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None  # ISO 3166-1 alpha-2 when the platform gives it
+    phone: str | None = None
+
+
+@dataclass
+class Origin:
+    channel: str
+    external_id: str
+
+
+@dataclass
+class Customer:
+    email: str | None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    addresses: list[Address] = field(default_factory=list)
+    accepts_marketing: bool | None = None
+    origin: Origin | None = None
+    source_updated_at: datetime | None = None
+
+
+@dataclass
+class OrderLine:
+    sku: str | None
+    quantity: int
+    unit_price: Money
+    title: str | None = None
+    tax: Money | None = None
+    discount: Money | None = None
+    external_id: str | None = None
+    product_id: str | None = None
+    variant_id: str | None = None
+
+
+@dataclass
+class Order:
+    origin: Origin
+    number: str
+    status: OrderStatus
+    currency: str
+    subtotal: Money
+    shipping: Money
+    tax: Money
+    discount: Money
+    total: Money
+    lines: list[OrderLine]
+    placed_at: datetime | None
+    source_updated_at: datetime | None
+    email: str | None = None
+    customer: Customer | None = None
+    shipping_address: Address | None = None
+    billing_address: Address | None = None
+    presentment_total: Money | None = None
+    payment_method: str | None = None
+    cancelled_at: datetime | None = None
+
+
+@dataclass
+class StockLevel:
+    sku: str
+    warehouse: str
+    on_hand: int
+    committed: int = 0
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.committed
+
+
+@dataclass
+class StockMovement:
+    sku: str
+    warehouse: str
+    delta: int
+    reason: MovementReason
+    source_event: int | None = None
+
+
+@dataclass
+class ChannelStockReport:
+    """A channel says: this item has ``available`` units at this location (a manual edit, a sale,
+    or our own write coming back). Mapped to a ledger movement once the links resolve it."""
+
+    origin: Origin  # channel + the channel's item id (Shopify inventory_item_id, Woo product id)
+    location_id: str | None
+    available: int
+    sku: str | None = None
+    source_updated_at: datetime | None = None
+
+
+@dataclass
+class Variant:
+    sku: str
+    origin: Origin
+    product_id: str
+    variant_id: str | None = None
+    inventory_item_id: str | None = None
+    title: str | None = None
+    price: Money | None = None
+    stock_quantity: int | None = None
+
+
+@dataclass
+class Product:
+    origin: Origin
+    title: str | None
+    variants: list[Variant]
+    source_updated_at: datetime | None = None
+
+
+@dataclass
+class Payment:
+    provider: str
+    external_id: str
+    amount: Money
+    status: PaymentStatus
+    order_reference: str | None = None
+    refunded: Money | None = None
+    customer_email: str | None = None
+    occurred_at: datetime | None = None
+    source_updated_at: datetime | None = None
+    origin: Origin | None = None
+
+
+@dataclass
+class Refund:
+    origin: Origin
+    amount: Money
+    order_reference: str | None = None
+    payment_external_id: str | None = None
+    reason: str | None = None
+    restock: list[OrderLine] = field(default_factory=list)
+    occurred_at: datetime | None = None
+
+
+@dataclass
+class TrackingEvent:
+    status: ShipmentStatus
+    occurred_at: datetime | None
+    message: str | None = None
+    location: str | None = None
+
+
+@dataclass
+class Shipment:
+    carrier: str
+    tracking_number: str
+    status: ShipmentStatus
+    events: list[TrackingEvent] = field(default_factory=list)
+    origin: Origin | None = None
+    order_reference: str | None = None
+    estimated_delivery: datetime | None = None
+    delivered_at: datetime | None = None
+    source_updated_at: datetime | None = None
+
+
+@dataclass
+class Return:
+    origin: Origin
+    order_reference: str | None
+    lines: list[OrderLine] = field(default_factory=list)
+    occurred_at: datetime | None = None
+
+
+Record = (Order | Customer | Product | ChannelStockReport | Payment | Refund | Shipment | Return |
+          StockMovement | StockLevel)
+
+
+@dataclass
+class Mapped:
+    """What a mapper returns for one delivery: the canonical event type and its records."""
+
+    event_type: EventType
+    records: list[Any]
+
+
+# ---- schemas (RAISE): validation and JSON round trips of the canonical objects ----------------
+
+
+class AwareDateTime(fields.AwareDateTime):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="iso", default_timezone=None, **kwargs)
+
+
+class _Canonical(Schema):
+    class Meta:
+        unknown = RAISE
+
+    __model__: type = object
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> Any:
+        return self.__model__(**data)
+
+
+class MoneySchema(_Canonical):
+    __model__ = Money
+    amount = fields.Decimal(required=True, as_string=True)
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
+
+
+class AddressSchema(_Canonical):
+    __model__ = Address
+    name = fields.String(allow_none=True)
+    company = fields.String(allow_none=True)
+    line1 = fields.String(allow_none=True)
+    line2 = fields.String(allow_none=True)
+    city = fields.String(allow_none=True)
+    region = fields.String(allow_none=True)
+    postal_code = fields.String(allow_none=True)
+    country = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+
+
+class OriginSchema(_Canonical):
+    __model__ = Origin
+    channel = fields.String(required=True)
+    external_id = fields.String(required=True)
+
+
+class CustomerSchema(_Canonical):
+    __model__ = Customer
+    email = fields.Email(required=True, allow_none=True)
+    first_name = fields.String(allow_none=True)
+    last_name = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    addresses = fields.List(fields.Nested(AddressSchema), load_default=list)
+    accepts_marketing = fields.Boolean(allow_none=True)
+    origin = fields.Nested(OriginSchema, allow_none=True)
+    source_updated_at = AwareDateTime(allow_none=True)
+
+
+class OrderLineSchema(_Canonical):
+    __model__ = OrderLine
+    sku = fields.String(required=True, allow_none=True)
+    quantity = fields.Integer(required=True, validate=validate.Range(min=0))
+    unit_price = fields.Nested(MoneySchema, required=True)
+    title = fields.String(allow_none=True)
+    tax = fields.Nested(MoneySchema, allow_none=True)
+    discount = fields.Nested(MoneySchema, allow_none=True)
+    external_id = fields.String(allow_none=True)
+    product_id = fields.String(allow_none=True)
+    variant_id = fields.String(allow_none=True)
+
+
+class OrderSchema(_Canonical):
+    __model__ = Order
+    origin = fields.Nested(OriginSchema, required=True)
+    number = fields.String(required=True)
+    status = fields.Enum(OrderStatus, required=True)
+    currency = fields.String(required=True)
+    subtotal = fields.Nested(MoneySchema, required=True)
+    shipping = fields.Nested(MoneySchema, required=True)
+    tax = fields.Nested(MoneySchema, required=True)
+    discount = fields.Nested(MoneySchema, required=True)
+    total = fields.Nested(MoneySchema, required=True)
+    lines = fields.List(fields.Nested(OrderLineSchema), required=True)
+    placed_at = AwareDateTime(required=True, allow_none=True)
+    source_updated_at = AwareDateTime(required=True, allow_none=True)
+    email = fields.String(allow_none=True)
+    customer = fields.Nested(CustomerSchema, allow_none=True)
+    shipping_address = fields.Nested(AddressSchema, allow_none=True)
+    billing_address = fields.Nested(AddressSchema, allow_none=True)
+    presentment_total = fields.Nested(MoneySchema, allow_none=True)
+    payment_method = fields.String(allow_none=True)
+    cancelled_at = AwareDateTime(allow_none=True)
+
+
+class PaymentSchema(_Canonical):
+    __model__ = Payment
+    provider = fields.String(required=True)
+    external_id = fields.String(required=True)
+    amount = fields.Nested(MoneySchema, required=True)
+    status = fields.Enum(PaymentStatus, required=True)
+    order_reference = fields.String(allow_none=True)
+    refunded = fields.Nested(MoneySchema, allow_none=True)
+    customer_email = fields.String(allow_none=True)
+    occurred_at = AwareDateTime(allow_none=True)
+    source_updated_at = AwareDateTime(allow_none=True)
+    origin = fields.Nested(OriginSchema, allow_none=True)
+
+
+class TrackingEventSchema(_Canonical):
+    __model__ = TrackingEvent
+    status = fields.Enum(ShipmentStatus, required=True)
+    occurred_at = AwareDateTime(required=True, allow_none=True)
+    message = fields.String(allow_none=True)
+    location = fields.String(allow_none=True)
+
+
+class ShipmentSchema(_Canonical):
+    __model__ = Shipment
+    carrier = fields.String(required=True)
+    tracking_number = fields.String(required=True)
+    status = fields.Enum(ShipmentStatus, required=True)
+    events = fields.List(fields.Nested(TrackingEventSchema), load_default=list)
+    origin = fields.Nested(OriginSchema, allow_none=True)
+    order_reference = fields.String(allow_none=True)
+    estimated_delivery = AwareDateTime(allow_none=True)
+    delivered_at = AwareDateTime(allow_none=True)
+    source_updated_at = AwareDateTime(allow_none=True)
+
+
+def validate_record(schema: Schema, record: Any) -> Any:
+    """Round-trip a mapper's object through its canonical schema; raises ValidationError."""
+    return schema.load(schema.dump(record))
+
+
