@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
@@ -96,4 +98,218 @@ event_history = Table(
     Column("status", String(16), nullable=False),
     Column("note", Text(), nullable=True),
     Index("ix_event_history_event_id", "event_id", "id"),
+)
+
+
+# ---- canonical store (migration 0003) --------------------------------------------------------
+
+Money = Numeric(18, 4)
+
+customers = Table(
+    "customers", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=True, unique=True),  # normalised: stripped, lower-case
+    Column("first_name", String(255)),
+    Column("last_name", String(255)),
+    Column("phone", String(64)),
+    Column("accepts_marketing", Boolean()),
+    Column("addresses", JSON(), nullable=False),
+    Column("source_updated_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+customer_links = Table(
+    "customer_links", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("customer_id", BigId, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    UniqueConstraint("channel", "external_id", name="uq_customer_links_channel_external_id"),
+)
+
+orders = Table(
+    "orders", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    Column("number", String(64), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("subtotal", Money, nullable=False),
+    Column("shipping", Money, nullable=False),
+    Column("tax", Money, nullable=False),
+    Column("discount", Money, nullable=False),
+    Column("total", Money, nullable=False),
+    Column("presentment_total", Money),
+    Column("presentment_currency", String(3)),
+    Column("email", String(320)),
+    Column("customer_id", BigId, ForeignKey("customers.id", ondelete="SET NULL")),
+    Column("shipping_address", JSON()),
+    Column("billing_address", JSON()),
+    Column("payment_method", String(64)),
+    Column("placed_at", UTCDateTime()),
+    Column("cancelled_at", UTCDateTime()),
+    Column("source_updated_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("channel", "external_id", name="uq_orders_channel_external_id"),
+    Index("ix_orders_status", "status"),
+    Index("ix_orders_email", "email"),
+)
+
+order_lines = Table(
+    "order_lines", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("order_id", BigId, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer(), nullable=False),
+    Column("sku", String(128)),
+    Column("title", String(512)),
+    Column("quantity", Integer(), nullable=False),
+    Column("unit_price", Money, nullable=False),
+    Column("tax", Money),
+    Column("discount", Money),
+    Column("external_id", String(255)),
+    Column("product_id", String(255)),
+    Column("variant_id", String(255)),
+    Index("ix_order_lines_order_id", "order_id", "position"),
+)
+
+payments = Table(
+    "payments", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("provider", String(32), nullable=False),
+    Column("channel", String(64)),
+    Column("external_id", String(255), nullable=False),
+    Column("order_id", BigId, ForeignKey("orders.id", ondelete="SET NULL")),
+    Column("order_reference", String(255)),
+    Column("amount", Money, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("refunded", Money),
+    Column("status", String(24), nullable=False),
+    Column("customer_email", String(320)),
+    Column("occurred_at", UTCDateTime()),
+    Column("source_updated_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("provider", "external_id", name="uq_payments_provider_external_id"),
+    Index("ix_payments_order_reference", "order_reference"),
+)
+
+refunds = Table(
+    "refunds", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    Column("order_reference", String(255)),
+    Column("payment_external_id", String(255)),
+    Column("amount", Money, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reason", Text()),
+    Column("occurred_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("channel", "external_id", name="uq_refunds_channel_external_id"),
+)
+
+shipments = Table(
+    "shipments", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("carrier", String(64), nullable=False),
+    Column("tracking_number", String(128), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("channel", String(64)),
+    Column("external_id", String(255)),
+    Column("order_reference", String(255)),
+    Column("order_id", BigId, ForeignKey("orders.id", ondelete="SET NULL")),
+    Column("events", JSON(), nullable=False),
+    Column("estimated_delivery", UTCDateTime()),
+    Column("delivered_at", UTCDateTime()),
+    Column("source_updated_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("carrier", "tracking_number", name="uq_shipments_carrier_tracking_number"),
+    Index("ix_shipments_status", "status"),
+)
+
+sku_links = Table(
+    "sku_links", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("sku", String(128), nullable=False),
+    Column("product_id", String(255)),
+    Column("variant_id", String(255)),
+    Column("inventory_item_id", String(255)),
+    Column("title", String(512)),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("channel", "sku", name="uq_sku_links_channel_sku"),
+    Index("ix_sku_links_inventory_item", "channel", "inventory_item_id"),
+    Index("ix_sku_links_product_variant", "channel", "product_id", "variant_id"),
+)
+
+location_links = Table(
+    "location_links", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("location_id", String(255), nullable=False),
+    Column("warehouse", String(64), nullable=False),
+    UniqueConstraint("channel", "location_id", name="uq_location_links_channel_location_id"),
+)
+
+parked = Table(
+    "parked", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("event_id", BigId, ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("missing", String(32), nullable=False),  # inventory_item_id | product_id | location_id
+    Column("key", String(255), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("event_id", "missing", "key", name="uq_parked_event_id"),
+    Index("ix_parked_lookup", "channel", "missing", "key"),
+)
+
+stock_levels = Table(
+    "stock_levels", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("sku", String(128), nullable=False),
+    Column("warehouse", String(64), nullable=False),
+    Column("on_hand", Integer(), nullable=False),
+    Column("committed", Integer(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("sku", "warehouse", name="uq_stock_levels_sku_warehouse"),
+)
+
+stock_movements = Table(
+    "stock_movements", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("sku", String(128), nullable=False),
+    Column("warehouse", String(64), nullable=False),
+    Column("delta", Integer(), nullable=False),
+    Column("reason", String(24), nullable=False),
+    Column("channel", String(64)),
+    Column("source_event", BigId, ForeignKey("events.id", ondelete="SET NULL")),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_stock_movements_sku", "sku", "id"),
+)
+
+channel_stock = Table(
+    "channel_stock", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("sku", String(128), nullable=False),
+    Column("warehouse", String(64), nullable=False),
+    Column("quantity", Integer(), nullable=False),  # what the channel last reported
+    Column("source_updated_at", UTCDateTime()),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("channel", "sku", "warehouse", name="uq_channel_stock_channel_sku_warehouse"),
+)
+
+event_records = Table(
+    "event_records", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("event_id", BigId, ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(24), nullable=False),  # order | customer | payment | shipment | ...
+    Column("record_id", BigId, nullable=False),
+    Column("effect", String(16), nullable=False),  # created | updated | stale
+    Index("ix_event_records_event_id", "event_id"),
+    Index("ix_event_records_record", "kind", "record_id"),
 )

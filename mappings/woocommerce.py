@@ -1,0 +1,232 @@
+"""WooCommerce webhook bodies (the wc/v3 REST resource JSON) -> canonical records.
+
+Woo has no stock locations: a product's ``stock_quantity`` is reported at the location id
+``default``, which a location link maps to a hub warehouse like any other channel location.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import fields, post_load, pre_load
+
+from . import Handler, MapContext, Unmappable, current_ctx, load_with
+from .canonical import (
+    Address,
+    ChannelStockReport,
+    Customer,
+    EventType,
+    Mapped,
+    Money,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Origin,
+    Product,
+    Variant,
+)
+from .common import IdString, Lenient, decimal_str, normalise_email, when
+
+WOO_LOCATION = "default"
+
+# Woo order statuses (wc_get_order_statuses, without the "wc-" prefix) -> canonical
+ORDER_STATUS = {
+    "pending": OrderStatus.PENDING,  # awaiting payment
+    "processing": OrderStatus.PAID,  # paid (or cash on delivery accepted), awaiting fulfilment
+    "on-hold": OrderStatus.PENDING,  # awaiting payment confirmation (e.g. bank transfer)
+    "completed": OrderStatus.FULFILLED,
+    "cancelled": OrderStatus.CANCELLED,
+    "refunded": OrderStatus.REFUNDED,
+    "failed": OrderStatus.PENDING,  # payment failed or declined; the shopper may pay again
+    "checkout-draft": OrderStatus.PENDING,
+    "draft": OrderStatus.PENDING,
+    "trash": OrderStatus.CANCELLED,
+}
+
+
+def _blank(value: Any) -> Any:
+    return value if value not in ("", None) else None
+
+
+class AddressSchema(Lenient):
+    first_name = fields.String(allow_none=True)
+    last_name = fields.String(allow_none=True)
+    company = fields.String(allow_none=True)
+    address_1 = fields.String(allow_none=True)
+    address_2 = fields.String(allow_none=True)
+    city = fields.String(allow_none=True)
+    state = fields.String(allow_none=True)
+    postcode = fields.String(allow_none=True)
+    country = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+
+    @post_load
+    def _make(self, d: dict[str, Any], **_: Any) -> Address | None:
+        if not any(_blank(d.get(k)) for k in ("address_1", "city", "postcode", "country")):
+            return None  # Woo sends every key, empty, when there is no address
+        name = " ".join(p for p in (d.get("first_name"), d.get("last_name")) if p) or None
+        return Address(name=name, company=_blank(d.get("company")), line1=_blank(d.get("address_1")),
+                       line2=_blank(d.get("address_2")), city=_blank(d.get("city")), region=_blank(d.get("state")),
+                       postal_code=_blank(d.get("postcode")), country=_blank(d.get("country")),
+                       phone=_blank(d.get("phone")))
+
+
+class CustomerSchema(Lenient):
+    id = IdString(required=True)
+    email = fields.String(allow_none=True)
+    first_name = fields.String(allow_none=True)
+    last_name = fields.String(allow_none=True)
+    billing = fields.Dict(allow_none=True)
+    shipping = fields.Dict(allow_none=True)
+    date_modified_gmt = fields.String(allow_none=True)
+
+    @post_load
+    def _make(self, d: dict[str, Any], **_: Any) -> Customer:
+        ctx = current_ctx()
+        billing, shipping = d.get("billing") or {}, d.get("shipping") or {}
+        addresses = [a for a in (load_with(AddressSchema(), billing, ctx), load_with(AddressSchema(), shipping, ctx))
+                     if a]
+        return Customer(email=normalise_email(d.get("email") or billing.get("email")),
+                        first_name=_blank(d.get("first_name")), last_name=_blank(d.get("last_name")),
+                        phone=_blank(billing.get("phone")), addresses=addresses,
+                        origin=Origin(ctx.channel, d["id"]), source_updated_at=when(d.get("date_modified_gmt")))
+
+
+class LineSchema(Lenient):
+    id = IdString(allow_none=True)
+    name = fields.String(allow_none=True)
+    sku = fields.String(allow_none=True)
+    product_id = IdString(allow_none=True)
+    variation_id = IdString(allow_none=True)
+    quantity = fields.Integer(required=True)
+    subtotal = fields.Raw(required=True)
+    total = fields.Raw(required=True)
+    total_tax = fields.Raw(load_default="0")
+
+
+class OrderSchema(Lenient):
+    id = IdString(required=True)
+    number = fields.String(allow_none=True)
+    status = fields.String(required=True)
+    currency = fields.String(required=True)
+    total = fields.Raw(required=True)
+    total_tax = fields.Raw(load_default="0")
+    shipping_total = fields.Raw(load_default="0")
+    discount_total = fields.Raw(load_default="0")
+    customer_id = IdString(allow_none=True)
+    payment_method = fields.String(allow_none=True)
+    date_created_gmt = fields.String(allow_none=True)
+    date_modified_gmt = fields.String(allow_none=True)
+    billing = fields.Dict(load_default=dict)
+    shipping = fields.Dict(load_default=dict)
+    line_items = fields.List(fields.Nested(LineSchema), load_default=list)
+    fee_lines = fields.List(fields.Dict(), load_default=list)
+
+    @pre_load
+    def _envelope(self, data: Any, **_: Any) -> Any:
+        # legacy wc-api v3 deliveries wrap the resource: {"order": {...}}
+        return data["order"] if isinstance(data, dict) and set(data) == {"order"} else data
+
+    @post_load
+    def _make(self, d: dict[str, Any], **_: Any) -> Order:
+        ctx, cur = current_ctx(), d["currency"].upper()
+        status = ORDER_STATUS.get(d["status"])
+        if status is None:
+            raise Unmappable(f"status: unknown WooCommerce order status {d['status']!r}")
+        lines = [_line(li, cur) for li in d["line_items"]]
+        fees = sum((decimal_str(f.get("total") or "0", "fee_lines.total") for f in d["fee_lines"]), Decimal("0"))
+        subtotal = sum((decimal_str(li["subtotal"], "line_items.subtotal") for li in d["line_items"]), fees)
+        billing = d["billing"]
+        email = normalise_email(billing.get("email"))
+        customer = Customer(email=email, first_name=_blank(billing.get("first_name")),
+                            last_name=_blank(billing.get("last_name")), phone=_blank(billing.get("phone")),
+                            addresses=[a for a in (load_with(AddressSchema(), billing, ctx),) if a],
+                            origin=Origin(ctx.channel, d["customer_id"]) if d.get("customer_id") not in (None, "0")
+                            else None) if email else None
+        return Order(
+            origin=Origin(ctx.channel, d["id"]), number=d.get("number") or d["id"], status=status, currency=cur,
+            subtotal=Money(subtotal, cur), shipping=Money(decimal_str(d["shipping_total"], "shipping_total"), cur),
+            tax=Money(decimal_str(d["total_tax"], "total_tax"), cur),
+            discount=Money(decimal_str(d["discount_total"], "discount_total"), cur),
+            total=Money(decimal_str(d["total"], "total"), cur), lines=lines,
+            placed_at=when(d.get("date_created_gmt")), source_updated_at=when(d.get("date_modified_gmt")),
+            email=email, customer=customer, shipping_address=load_with(AddressSchema(), d["shipping"], ctx),
+            billing_address=load_with(AddressSchema(), billing, ctx), payment_method=_blank(d.get("payment_method")))
+
+
+def _line(li: dict[str, Any], cur: str) -> OrderLine:
+    subtotal, total = decimal_str(li["subtotal"], "line_items.subtotal"), decimal_str(li["total"], "line_items.total")
+    qty = li["quantity"]
+    variation = li.get("variation_id") if li.get("variation_id") not in (None, "0") else None
+    return OrderLine(sku=_blank(li.get("sku")), quantity=qty,
+                     unit_price=Money(subtotal / qty if qty else subtotal, cur), title=li.get("name"),
+                     tax=Money(decimal_str(li.get("total_tax") or "0", "line_items.total_tax"), cur),
+                     discount=Money(subtotal - total, cur), external_id=li.get("id"),
+                     product_id=li.get("product_id"), variant_id=variation)
+
+
+class ProductSchema(Lenient):
+    id = IdString(required=True)
+    type = fields.String(load_default="simple")
+    parent_id = IdString(allow_none=True)
+    name = fields.String(allow_none=True)
+    sku = fields.String(allow_none=True)
+    price = fields.Raw(allow_none=True)
+    manage_stock = fields.Raw(allow_none=True)  # bool, or "parent" on variations
+    stock_quantity = fields.Integer(allow_none=True)
+    date_modified_gmt = fields.String(allow_none=True)
+
+    @post_load
+    def _make(self, d: dict[str, Any], **_: Any) -> list[Any]:
+        """A product (with its one sellable variant, if it has a SKU) and its stock report."""
+        ch = current_ctx().channel
+        is_variation = d["type"] == "variation" and d.get("parent_id") not in (None, "0")
+        product_id = d["parent_id"] if is_variation else d["id"]
+        sku = _blank(d.get("sku"))
+        variants = [Variant(sku=sku, origin=Origin(ch, d["id"]), product_id=product_id,
+                            variant_id=d["id"] if is_variation else None, title=d.get("name"),
+                            stock_quantity=d.get("stock_quantity"))] if sku and d["type"] != "variable" else []
+        out: list[Any] = [Product(origin=Origin(ch, product_id), title=d.get("name"), variants=variants,
+                                  source_updated_at=when(d.get("date_modified_gmt")))]
+        if d.get("manage_stock") is True and d.get("stock_quantity") is not None and d["type"] != "variable":
+            out.append(ChannelStockReport(origin=Origin(ch, d["id"]), location_id=WOO_LOCATION,
+                                          available=d["stock_quantity"], sku=sku,
+                                          source_updated_at=when(d.get("date_modified_gmt"))))
+        return out
+
+
+def _order(event: EventType) -> Handler:
+    def handle(payload: dict[str, Any], ctx: MapContext) -> Mapped:
+        order = load_with(OrderSchema(), payload, ctx)
+        return Mapped(EventType.ORDER_CANCELLED if order.status is OrderStatus.CANCELLED else event, [order])
+    return handle
+
+
+def _order_deleted(payload: dict[str, Any], ctx: MapContext) -> Mapped:
+    """order.deleted carries the order as it was; deleting (or trashing) it cancels it here."""
+    if set(payload) <= {"id"}:
+        raise Unmappable("order.deleted body has only the id; the order's state is unknown")
+    order = load_with(OrderSchema(), payload, ctx)
+    order.status = OrderStatus.CANCELLED
+    return Mapped(EventType.ORDER_CANCELLED, [order])
+
+
+def _product(payload: dict[str, Any], ctx: MapContext) -> Mapped:
+    return Mapped(EventType.PRODUCT_UPDATED, load_with(ProductSchema(), payload, ctx))
+
+
+def _customer(payload: dict[str, Any], ctx: MapContext) -> Mapped:
+    return Mapped(EventType.CUSTOMER_UPSERTED, [load_with(CustomerSchema(), payload, ctx)])
+
+
+TOPICS: dict[str, Handler] = {
+    "order.created": _order(EventType.ORDER_CREATED),
+    "order.updated": _order(EventType.ORDER_UPDATED),
+    "order.deleted": _order_deleted,
+    "product.created": _product,
+    "product.updated": _product,
+    "customer.created": _customer,
+    "customer.updated": _customer,
+}
