@@ -14,8 +14,8 @@ bp = Blueprint("admin", __name__, url_prefix="/api")
 _STATUSES = {s.value for s in EventStatus}
 
 
-@bp.before_request
-def _require_token() -> tuple[dict, int, dict] | None:
+def require_token() -> tuple[dict, int, dict] | None:
+    """before_request guard of every /api blueprint: a bearer token equal to ``admin_token``."""
     token = current_hub().config.admin_token
     given = request.headers.get("Authorization", "")
     scheme, _, value = given.partition(" ")
@@ -26,7 +26,10 @@ def _require_token() -> tuple[dict, int, dict] | None:
     return None
 
 
-def _int_arg(name: str, default: int | None = None) -> int | None:
+bp.before_request(require_token)
+
+
+def int_arg(name: str, default: int | None = None) -> int | None:
     raw = request.args.get(name)
     if raw in (None, ""):
         return default
@@ -46,7 +49,7 @@ def events_list():  # noqa: ANN201
         abort(400, description=f"'status' must be one of {sorted(_STATUSES)}")
     rows = list_events(current_hub().engine, channel=request.args.get("channel") or None,
                        topic=request.args.get("topic") or None, status=status,
-                       limit=_int_arg("limit", 50), before=_int_arg("before"))
+                       limit=int_arg("limit", 50), before=int_arg("before"))
     return {"events": rows, "next_before": rows[-1]["id"] if rows else None}
 
 

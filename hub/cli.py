@@ -238,6 +238,37 @@ def run(bind: str) -> None:
     sys.exit(code)
 
 
+@cli.group()
+def links() -> None:
+    """Links between hub SKUs / warehouses and each channel's ids."""
+
+
+@links.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def links_import(file: str) -> None:
+    """Import FILE.csv (header: sku,channel,product_id,variant_id,inventory_item_id,location_id,warehouse).
+
+    Every row is checked first; one bad row and nothing of the file is applied. Events parked
+    for want of these links resume by themselves.
+    """
+    from . import create_app
+    from .links import LinkError, parse_csv, release_parked, upsert_link
+
+    cfg = _config()
+    server = _embedded_redis_env(cfg)  # noqa: F841
+    hub = create_app().extensions["hub"]
+    try:
+        rows = parse_csv(Path(file).read_text(encoding="utf-8-sig"), set(cfg.channels))
+    except LinkError as exc:
+        raise click.ClickException(f"{file}: {exc}; nothing was imported") from None
+    with hub.engine.begin() as conn:
+        resolves = [r for link in rows for r in upsert_link(conn, link)]
+        resumed = release_parked(conn, resolves)
+    for event_id in resumed:
+        hub.enqueue_event(event_id)
+    click.echo(f"imported {len(rows)} link(s) from {file}; {len(resumed)} parked event(s) resumed")
+
+
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--channel", "channel_id", required=True, help="Configured channel id to post to.")

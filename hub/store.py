@@ -42,6 +42,12 @@ def _insert_stmt(dialect: str) -> Insert:
             .returning(events.c.id))
 
 
+def insert_ignore(conn: Connection, table: Any, row: dict[str, Any]) -> None:
+    """INSERT that is a no-op when a unique constraint already holds the row (both backends)."""
+    mod = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(mod.insert(table).on_conflict_do_nothing(), row)
+
+
 _ROW_KEYS = ["channel", "kind", "topic", "dedupe_key", "received_at", "occurred_at", "status", "status_reason",
              "updated_at", "headers", "body"]
 
@@ -133,12 +139,12 @@ def event_summary(row: Any) -> dict[str, Any]:
     return {
         "id": row.id, "channel": row.channel, "kind": row.kind, "topic": row.topic,
         "dedupe_key": row.dedupe_key, "status": row.status, "status_reason": row.status_reason,
-        "received_at": _iso(row.received_at), "occurred_at": _iso(row.occurred_at),
-        "updated_at": _iso(row.updated_at),
+        "received_at": iso(row.received_at), "occurred_at": iso(row.occurred_at),
+        "updated_at": iso(row.updated_at),
     }
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
@@ -173,8 +179,8 @@ def get_event(engine: Engine, event_id: int) -> dict[str, Any] | None:
     out = event_summary(row)
     out["headers"] = row.headers
     out["body"] = bytes(row.body).decode("utf-8", "replace")
-    out["history"] = [{"status": EventStatus.RECEIVED.value, "at": _iso(row.received_at), "note": None}]
-    out["history"] += [{"status": h.status, "at": _iso(h.at), "note": h.note} for h in hist]
+    out["history"] = [{"status": EventStatus.RECEIVED.value, "at": iso(row.received_at), "note": None}]
+    out["history"] += [{"status": h.status, "at": iso(h.at), "note": h.note} for h in hist]
     return out
 
 

@@ -1,30 +1,79 @@
-"""process_event: turn one stored delivery into its effects.
+"""process_event: one stored delivery -> canonical records in the hub's store, exactly once.
 
-In this first version it only marks the delivery ``processed``; mapping to the canonical
-model comes with the canonical-model issue. It is idempotent: a delivery that has already left
-``received`` is not touched again, so a duplicate job changes nothing.
+Dispatch is by table: the channel's kind picks the mapper module, the topic its handler. A
+topic nobody handles is ``ignored`` (with the topic), a payload that does not fit is ``failed``
+with a reason a person can act on, a record that lacks a link is parked ``needs_mapping`` and
+resumes when the link is added. The delivery row is locked for the whole step, so duplicate
+jobs for one event serialise and the second one changes nothing.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from decimal import Decimal
+from types import ModuleType
 
-from hub.models import EventStatus
+from hub.links import StoreLinks, release_parked
+from hub.models import EventStatus, parked
 from hub.state import current_hub
-from hub.store import load_event, set_status
+from hub.store import insert_ignore, load_event, set_status, utcnow
+from mappings import MapContext, Unmappable, aftership, easypost, paypal, shippo, shopify, stripe, woocommerce
+
+from .apply import NeedsMapping, apply_records
 
 logger = logging.getLogger(__name__)
+
+MAPPERS: dict[str, ModuleType] = {
+    "shopify": shopify,
+    "woocommerce": woocommerce,
+    "stripe": stripe,
+    "paypal": paypal,
+    "easypost": easypost,
+    "shippo": shippo,
+    "aftership": aftership,
+}
+PROCESSABLE = {EventStatus.RECEIVED.value, EventStatus.NEEDS_MAPPING.value}
 
 
 def process_event(event_id: int) -> str:
     hub = current_hub()
+    resumed: list[int] = []
     with hub.engine.begin() as conn:
         row = load_event(conn, event_id, for_update=True)
         if row is None:
             logger.warning("process_event: no such event", extra={"event_id": event_id})
             return "missing"
-        if row.status != EventStatus.RECEIVED.value:
+        if row.status not in PROCESSABLE:
             return row.status
-        set_status(conn, event_id, EventStatus.PROCESSED)
+        handler = MAPPERS[row.kind].TOPICS.get(row.topic)
+        if handler is None:
+            set_status(conn, event_id, EventStatus.IGNORED, f"topic {row.topic!r} is not handled by the hub")
+            return EventStatus.IGNORED.value
+        channel = hub.config.channels.get(row.channel)
+        ctx = MapContext(row.channel, links=StoreLinks(conn), settings=channel.extra if channel else {})
+        try:
+            payload = json.loads(bytes(row.body), parse_float=Decimal)  # money never passes through float
+            mapped = handler(payload, ctx)
+        except (Unmappable, ValueError) as exc:
+            set_status(conn, event_id, EventStatus.FAILED, f"cannot map {row.topic}: {exc}")
+            return EventStatus.FAILED.value
+        savepoint = conn.begin_nested()
+        try:
+            outcome = apply_records(conn, event_id, mapped.records)
+        except NeedsMapping as exc:
+            savepoint.rollback()
+            now = utcnow()
+            for ch, missing, key in exc.missing:
+                insert_ignore(conn, parked, {"event_id": event_id, "channel": ch, "missing": missing, "key": key,
+                                             "created_at": now})
+            set_status(conn, event_id, EventStatus.NEEDS_MAPPING, str(exc))
+            return EventStatus.NEEDS_MAPPING.value
+        savepoint.commit()
+        resumed = release_parked(conn, outcome.resolves)
+        set_status(conn, event_id, EventStatus.PROCESSED,
+                   f"{mapped.event_type.value}: " + ("; ".join(outcome.notes) or "no records"))
+    for parked_id in resumed:  # after the commit: the links they wait for are now visible
+        hub.enqueue_event(parked_id)
     logger.info("event processed", extra={"event_id": event_id, "channel": row.channel, "topic": row.topic})
     return EventStatus.PROCESSED.value

@@ -57,9 +57,10 @@ def test_process_event_is_idempotent(app, client):
     from jobs.events import process_event
 
     with app.app_context():
-        assert process_event(event_id) == "processed"  # a second run changes nothing
+        assert process_event(event_id) == "ignored"  # plan.created: not a topic the hub handles
+        assert process_event(event_id) == "ignored"  # a second run changes nothing
         assert process_event(123456789) == "missing"
-    assert [r.status for r in event_rows(app)] == ["processed"]
+    assert [r.status for r in event_rows(app)] == ["ignored"]
     hist = app.test_client().get(f"/api/events/{event_id}",
                                  headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json["history"]
     assert len(hist) == 2

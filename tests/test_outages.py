@@ -65,7 +65,7 @@ def test_redis_down_keeps_the_row_and_the_sweeper_requeues_it(make_app):
         assert sweep_outbox(grace_s=0) == 0  # already queued: not queued twice
     assert queued_job_ids(app) == [f"event-{event_id}"]
     run_worker(app)
-    assert [r.status for r in event_rows(app)] == ["processed"]
+    assert [r.status for r in event_rows(app)] == ["ignored"]  # processed: plan.created is not handled
 
 
 def test_sweeper_runs_as_a_queued_job(make_app):
@@ -108,4 +108,4 @@ def test_ids_lost_by_a_crashed_relay_are_swept(app):
     with app.app_context():
         assert sweep_outbox(grace_s=0) == 1
     run_worker(app)
-    assert [r.status for r in event_rows(app)] == ["processed"]
+    assert [r.status for r in event_rows(app)] == ["ignored"]  # processed: plan.created is not handled

@@ -1,0 +1,197 @@
+"""Read API for the canonical store (orders, customers, payments, shipments, stock) and the
+links API, under /api behind the admin token. Money is rendered as a decimal string with its
+currency."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, abort, request
+from sqlalchemy import Row, func, or_, select
+
+from mappings.canonical import currency_exponent
+
+from .admin import int_arg, require_token
+from .links import Link, LinkError, list_links, release_parked, upsert_link
+from .models import (
+    customer_links,
+    customers,
+    event_records,
+    events,
+    order_lines,
+    orders,
+    payments,
+    shipments,
+    stock_levels,
+    stock_movements,
+)
+from .state import current_hub
+from .store import iso
+
+bp = Blueprint("records", __name__, url_prefix="/api")
+bp.before_request(require_token)
+
+
+def money(amount: Decimal | None, currency: str | None) -> dict[str, str] | None:
+    """``{"amount": "10.00", "currency": "EUR"}``: the currency's minor units, or more if the value has them."""
+    if amount is None:
+        return None
+    places = currency_exponent(currency or "")
+    exact = amount.normalize()
+    shown = exact if -exact.as_tuple().exponent > places else amount.quantize(Decimal(1).scaleb(-places))
+    return {"amount": str(shown), "currency": currency or ""}
+
+
+def _order_summary(r: Row[Any]) -> dict[str, Any]:
+    out = {k: r._mapping[k] for k in ("id", "channel", "external_id", "number", "status", "email", "customer_id",
+                                      "payment_method")}
+    for key in ("subtotal", "shipping", "tax", "discount", "total"):
+        out[key] = money(r._mapping[key], r.currency)
+    out["presentment_total"] = money(r.presentment_total, r.presentment_currency)
+    out.update(placed_at=iso(r.placed_at), updated_at=iso(r.source_updated_at))
+    return out
+
+
+@bp.get("/orders")
+def orders_list():  # noqa: ANN201
+    q = select(orders).order_by(orders.c.id.desc()).limit(int_arg("limit", 50) or 50)
+    if request.args.get("channel"):
+        q = q.where(orders.c.channel == request.args["channel"])
+    if request.args.get("status"):
+        q = q.where(orders.c.status == request.args["status"])
+    if request.args.get("q"):
+        term = request.args["q"].strip()
+        q = q.where(or_(orders.c.number == term, orders.c.external_id == term, orders.c.email == term.lower()))
+    with current_hub().engine.connect() as conn:
+        return {"orders": [_order_summary(r) for r in conn.execute(q)]}
+
+
+@bp.get("/orders/<int:order_id>")
+def orders_show(order_id: int):  # noqa: ANN201
+    with current_hub().engine.connect() as conn:
+        row = conn.execute(select(orders).where(orders.c.id == order_id)).one_or_none()
+        if row is None:
+            abort(404, description="no such order")
+        out = _order_summary(row)
+        out["shipping_address"], out["billing_address"] = row.shipping_address, row.billing_address
+        out["lines"] = [{"sku": li.sku, "title": li.title, "quantity": li.quantity,
+                         "unit_price": money(li.unit_price, row.currency), "tax": money(li.tax, row.currency),
+                         "discount": money(li.discount, row.currency)}
+                        for li in conn.execute(select(order_lines).where(order_lines.c.order_id == order_id)
+                                               .order_by(order_lines.c.position))]
+        cust = conn.execute(select(customers).where(customers.c.id == row.customer_id)).one_or_none()
+        out["customer"] = _customer(conn, cust) if cust else None
+        out["payments"] = [_payment(p) for p in conn.execute(select(payments).where(payments.c.order_id == order_id))]
+        out["shipments"] = [_shipment(s) for s in conn.execute(select(shipments)
+                                                               .where(shipments.c.order_id == order_id))]
+        out["events"] = [{"id": e.id, "topic": e.topic, "channel": e.channel, "effect": e.effect,
+                          "received_at": iso(e.received_at)}
+                         for e in conn.execute(select(events.c.id, events.c.topic, events.c.channel,
+                                                      events.c.received_at, event_records.c.effect)
+                                               .join(event_records, event_records.c.event_id == events.c.id)
+                                               .where(event_records.c.kind == "order",
+                                                      event_records.c.record_id == order_id)
+                                               .order_by(events.c.id))]
+    return out
+
+
+def _customer(conn: Any, c: Row[Any]) -> dict[str, Any]:
+    out = {k: c._mapping[k] for k in ("id", "email", "first_name", "last_name", "phone", "accepts_marketing",
+                                      "addresses")}
+    out["channels"] = [{"channel": link.channel, "external_id": link.external_id} for link in conn.execute(
+        select(customer_links).where(customer_links.c.customer_id == c.id))]
+    return out
+
+
+@bp.get("/customers")
+def customers_list():  # noqa: ANN201
+    q = select(customers).order_by(customers.c.id.desc()).limit(int_arg("limit", 50) or 50)
+    if request.args.get("email"):
+        q = q.where(customers.c.email == request.args["email"].strip().lower())
+    with current_hub().engine.connect() as conn:
+        return {"customers": [_customer(conn, c) for c in conn.execute(q)]}
+
+
+def _payment(p: Row[Any]) -> dict[str, Any]:
+    out = {k: p._mapping[k] for k in ("id", "provider", "channel", "external_id", "order_id", "order_reference",
+                                      "status", "customer_email")}
+    out.update(amount=money(p.amount, p.currency), refunded=money(p.refunded, p.currency),
+               occurred_at=iso(p.occurred_at))
+    return out
+
+
+@bp.get("/payments")
+def payments_list():  # noqa: ANN201
+    q = select(payments).order_by(payments.c.id.desc()).limit(int_arg("limit", 50) or 50)
+    if request.args.get("unmatched") in ("1", "true", "yes"):
+        q = q.where(payments.c.order_id.is_(None))
+    with current_hub().engine.connect() as conn:
+        return {"payments": [_payment(p) for p in conn.execute(q)]}
+
+
+def _shipment(s: Row[Any]) -> dict[str, Any]:
+    out = {k: s._mapping[k] for k in ("id", "carrier", "tracking_number", "status", "channel", "order_id",
+                                      "order_reference", "events")}
+    out.update(estimated_delivery=iso(s.estimated_delivery), delivered_at=iso(s.delivered_at))
+    return out
+
+
+@bp.get("/shipments")
+def shipments_list():  # noqa: ANN201
+    q = select(shipments).order_by(shipments.c.id.desc()).limit(int_arg("limit", 50) or 50)
+    if request.args.get("status"):
+        q = q.where(shipments.c.status == request.args["status"])
+    with current_hub().engine.connect() as conn:
+        return {"shipments": [_shipment(s) for s in conn.execute(q)]}
+
+
+@bp.get("/stock")
+def stock_list():  # noqa: ANN201
+    q = select(stock_levels).order_by(stock_levels.c.sku, stock_levels.c.warehouse)
+    sku = request.args.get("sku")
+    if sku:
+        q = q.where(stock_levels.c.sku == sku)
+    with current_hub().engine.connect() as conn:
+        levels = [{"sku": r.sku, "warehouse": r.warehouse, "on_hand": r.on_hand, "committed": r.committed,
+                   "available": r.on_hand - r.committed, "updated_at": iso(r.updated_at)} for r in conn.execute(q)]
+        moves = []
+        if sku:
+            moves = [{"warehouse": m.warehouse, "delta": m.delta, "reason": m.reason, "channel": m.channel,
+                      "event_id": m.source_event, "at": iso(m.created_at)}
+                     for m in conn.execute(select(stock_movements).where(stock_movements.c.sku == sku)
+                                           .order_by(stock_movements.c.id))]
+        total = conn.execute(select(func.count()).select_from(stock_levels)).scalar()
+    return {"levels": levels, "movements": moves, "skus_total": total}
+
+
+@bp.get("/links")
+def links_list():  # noqa: ANN201
+    with current_hub().engine.connect() as conn:
+        return list_links(conn, channel=request.args.get("channel"), sku=request.args.get("sku"))
+
+
+@bp.post("/links")
+def links_add():  # noqa: ANN201
+    """One link or a list: ``{"channel", "sku", "product_id", "variant_id", "inventory_item_id"}``
+    and/or ``{"channel", "location_id", "warehouse"}``. All or nothing; parked events resume."""
+    hub = current_hub()
+    body = request.get_json(silent=True)
+    items = body if isinstance(body, list) else [body]
+    fields = set(Link.__dataclass_fields__)
+    try:
+        links = []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict) or set(item) - fields:
+                raise LinkError(f"item {i}: an object with keys from {sorted(fields)}")
+            if item.get("channel") not in hub.config.channels:
+                raise LinkError(f"item {i}: unknown channel {item.get('channel')!r}")
+            links.append(Link(**{k: None if v is None else str(v) for k, v in item.items()}))
+        with hub.engine.begin() as conn:
+            resolves = [r for link in links for r in upsert_link(conn, link)]
+            resumed = release_parked(conn, resolves)
+    except LinkError as exc:
+        abort(400, description=str(exc))
+    for event_id in resumed:
+        hub.enqueue_event(event_id)
+    return {"stored": len(links), "resumed_events": resumed}, 201

@@ -1,0 +1,295 @@
+"""Apply canonical records to the hub's store, in the caller's transaction.
+
+Every upsert is keyed by the record's origin and guarded by ``source_updated_at``: a record
+older than what the store holds changes nothing (out-of-order deliveries are normal) and says
+so. Customers are one per normalised email across channels. A record that needs a link the hub
+lacks raises ``NeedsMapping`` with what is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, select
+
+from hub.links import Link, StoreLinks, upsert_link
+from hub.models import (
+    channel_stock,
+    customer_links,
+    customers,
+    event_records,
+    order_lines,
+    orders,
+    payments,
+    refunds,
+    shipments,
+    stock_levels,
+    stock_movements,
+)
+from hub.store import utcnow
+from mappings.canonical import (
+    Address,
+    ChannelStockReport,
+    Customer,
+    MovementReason,
+    Order,
+    Payment,
+    Product,
+    Refund,
+    Shipment,
+    ShipmentStatus,
+)
+
+
+class NeedsMapping(Exception):
+    def __init__(self, missing: list[tuple[str, str, str]], message: str) -> None:
+        super().__init__(message)
+        self.missing = missing  # (channel, what, key)
+
+
+@dataclass
+class Outcome:
+    notes: list[str] = field(default_factory=list)
+    resolves: list[tuple[str, str, str]] = field(default_factory=list)  # links added by this event
+
+
+def _is_stale(incoming: datetime | None, stored: datetime | None) -> bool:
+    return incoming is not None and stored is not None and incoming < stored
+
+
+def _record(conn: Connection, event_id: int, kind: str, record_id: int, effect: str) -> None:
+    conn.execute(event_records.insert().values(event_id=event_id, kind=kind, record_id=record_id, effect=effect))
+
+
+def _upsert(conn: Connection, table: Table, key: dict[str, Any], values: dict[str, Any],
+            incoming: datetime | None) -> tuple[int, str]:
+    """Insert or update the row at ``key`` unless the stored one is newer; -> (id, effect)."""
+    where = [table.c[k] == v for k, v in key.items()]
+    row = conn.execute(select(table.c.id, table.c.source_updated_at).where(*where).with_for_update()).one_or_none()
+    now = utcnow()
+    if row is None:
+        new_id = conn.execute(table.insert().values(**key, **values, source_updated_at=incoming,
+                                                    created_at=now, updated_at=now)).inserted_primary_key[0]
+        return new_id, "created"
+    if _is_stale(incoming, row.source_updated_at):
+        return row.id, "stale"
+    conn.execute(table.update().where(table.c.id == row.id).values(
+        **values, source_updated_at=incoming or row.source_updated_at, updated_at=now))
+    return row.id, "updated"
+
+
+def _addr(a: Address | None) -> dict[str, Any] | None:
+    return asdict(a) if a else None
+
+
+def upsert_customer(conn: Connection, event_id: int, c: Customer) -> int | None:
+    """One customer per normalised email; a channel's customer id is kept as a customer link."""
+    linked = None
+    if c.origin:
+        linked = conn.execute(select(customer_links.c.customer_id).where(
+            customer_links.c.channel == c.origin.channel,
+            customer_links.c.external_id == c.origin.external_id)).scalar()
+    existing = linked
+    if existing is None and c.email:
+        existing = conn.execute(select(customers.c.id).where(customers.c.email == c.email)).scalar()
+    values = {"first_name": c.first_name, "last_name": c.last_name, "phone": c.phone,
+              "accepts_marketing": c.accepts_marketing, "addresses": [_addr(a) for a in c.addresses]}
+    if existing is None:
+        if not c.email and not c.origin:
+            return None
+        now = utcnow()
+        cid = conn.execute(customers.insert().values(email=c.email, source_updated_at=c.source_updated_at,
+                                                     created_at=now, updated_at=now, **values)).inserted_primary_key[0]
+        effect = "created"
+    else:
+        cid, effect = _update_customer(conn, existing, c, values)
+    if c.origin and linked is None:
+        conn.execute(customer_links.insert().values(customer_id=cid, channel=c.origin.channel,
+                                                    external_id=c.origin.external_id))
+    _record(conn, event_id, "customer", cid, effect)
+    return cid
+
+
+def _update_customer(conn: Connection, cid: int, c: Customer, values: dict[str, Any]) -> tuple[int, str]:
+    row = conn.execute(select(customers).where(customers.c.id == cid).with_for_update()).one()
+    if _is_stale(c.source_updated_at, row.source_updated_at):
+        return cid, "stale"
+    if c.source_updated_at is None and row.source_updated_at is not None:
+        # undated (e.g. an order's billing contact): only fill what the store lacks
+        values = {k: v for k, v in values.items() if row._mapping[k] in (None, []) and v not in (None, [])}
+    else:
+        values = {k: v for k, v in values.items() if v not in (None, [])}
+    if c.email and not row.email:
+        values["email"] = c.email
+    if c.source_updated_at and (row.source_updated_at is None or c.source_updated_at > row.source_updated_at):
+        values["source_updated_at"] = c.source_updated_at
+    if values:
+        conn.execute(customers.update().where(customers.c.id == cid).values(**values, updated_at=utcnow()))
+    return cid, "updated"
+
+
+def apply_order(conn: Connection, event_id: int, o: Order, out: Outcome) -> None:
+    customer_id = upsert_customer(conn, event_id, o.customer) if o.customer else None
+    if customer_id is None and o.email:
+        customer_id = upsert_customer(conn, event_id, Customer(email=o.email))
+    values = {"number": o.number, "status": o.status.value, "currency": o.currency,
+              "subtotal": o.subtotal.amount, "shipping": o.shipping.amount, "tax": o.tax.amount,
+              "discount": o.discount.amount, "total": o.total.amount,
+              "presentment_total": o.presentment_total.amount if o.presentment_total else None,
+              "presentment_currency": o.presentment_total.currency if o.presentment_total else None,
+              "email": o.email, "customer_id": customer_id, "shipping_address": _addr(o.shipping_address),
+              "billing_address": _addr(o.billing_address), "payment_method": o.payment_method,
+              "placed_at": o.placed_at, "cancelled_at": o.cancelled_at}
+    key = {"channel": o.origin.channel, "external_id": o.origin.external_id}
+    order_id, effect = _upsert(conn, orders, key, values, o.source_updated_at)
+    _record(conn, event_id, "order", order_id, effect)
+    if effect == "stale":
+        out.notes.append(f"order {o.number}: stale (older than the stored version), not applied")
+        return
+    conn.execute(order_lines.delete().where(order_lines.c.order_id == order_id))
+    if o.lines:
+        conn.execute(order_lines.insert(), [
+            {"order_id": order_id, "position": i, "sku": li.sku, "title": li.title, "quantity": li.quantity,
+             "unit_price": li.unit_price.amount, "tax": li.tax.amount if li.tax else None,
+             "discount": li.discount.amount if li.discount else None, "external_id": li.external_id,
+             "product_id": li.product_id, "variant_id": li.variant_id} for i, li in enumerate(o.lines)])
+    out.notes.append(f"order {o.number} {effect} ({o.status.value})")
+
+
+def _order_id(conn: Connection, reference: str | None, channel: str | None = None) -> int | None:
+    if not reference:
+        return None
+    q = select(orders.c.id).where((orders.c.external_id == reference) | (orders.c.number == reference))
+    if channel:
+        q = q.where(orders.c.channel == channel)
+    return conn.execute(q.order_by(orders.c.id).limit(1)).scalar()
+
+
+def apply_payment(conn: Connection, event_id: int, p: Payment, out: Outcome) -> None:
+    values = {"channel": p.origin.channel if p.origin else None, "order_reference": p.order_reference,
+              "order_id": _order_id(conn, p.order_reference), "amount": p.amount.amount,
+              "currency": p.amount.currency, "refunded": p.refunded.amount if p.refunded else None,
+              "status": p.status.value, "customer_email": p.customer_email, "occurred_at": p.occurred_at}
+    pid, effect = _upsert(conn, payments, {"provider": p.provider, "external_id": p.external_id}, values,
+                          p.source_updated_at)
+    _record(conn, event_id, "payment", pid, effect)
+    out.notes.append(f"payment {p.external_id} {effect} ({p.status.value})")
+
+
+def apply_refund(conn: Connection, event_id: int, r: Refund, out: Outcome) -> None:
+    key = {"channel": r.origin.channel, "external_id": r.origin.external_id}
+    existing = conn.execute(select(refunds.c.id).where(*[refunds.c[k] == v for k, v in key.items()])).scalar()
+    if existing is None:
+        existing = conn.execute(refunds.insert().values(
+            **key, order_reference=r.order_reference, payment_external_id=r.payment_external_id,
+            amount=r.amount.amount, currency=r.amount.currency, reason=r.reason, occurred_at=r.occurred_at,
+            created_at=utcnow())).inserted_primary_key[0]
+    _record(conn, event_id, "refund", existing, "created")
+    out.notes.append(f"refund {r.origin.external_id}: {r.amount}")
+
+
+def apply_shipment(conn: Connection, event_id: int, s: Shipment, out: Outcome) -> None:
+    channel = s.origin.channel if s.origin else None
+    values = {"status": s.status.value, "channel": channel,
+              "external_id": s.origin.external_id if s.origin else None, "order_reference": s.order_reference,
+              "order_id": _order_id(conn, s.order_reference, channel if s.order_reference else None),
+              "events": [{"status": e.status.value, "at": e.occurred_at.isoformat() if e.occurred_at else None,
+                          "message": e.message, "location": e.location} for e in s.events],
+              "estimated_delivery": s.estimated_delivery,
+              "delivered_at": s.delivered_at if s.status is ShipmentStatus.DELIVERED else None}
+    if not s.events:
+        values.pop("events")
+    if not s.order_reference:
+        values.pop("order_reference"), values.pop("order_id")  # a carrier update keeps the known order
+    existing = conn.execute(select(shipments.c.id).where(shipments.c.carrier == s.carrier,
+                                                         shipments.c.tracking_number == s.tracking_number)).scalar()
+    if existing is None:
+        values.setdefault("events", [])
+    sid, effect = _upsert(conn, shipments, {"carrier": s.carrier, "tracking_number": s.tracking_number}, values,
+                          s.source_updated_at)
+    _record(conn, event_id, "shipment", sid, effect)
+    out.notes.append(f"shipment {s.carrier} {s.tracking_number} {effect} ({s.status.value})")
+
+
+def apply_product(conn: Connection, event_id: int, p: Product, out: Outcome) -> None:
+    for v in p.variants:
+        out.resolves += upsert_link(conn, Link(channel=v.origin.channel, sku=v.sku, product_id=v.product_id,
+                                               variant_id=v.variant_id, inventory_item_id=v.inventory_item_id,
+                                               title=v.title or p.title))
+    out.notes.append(f"product {p.origin.external_id}: {len(p.variants)} SKU link(s) refreshed")
+
+
+def apply_stock_report(conn: Connection, event_id: int, r: ChannelStockReport, out: Outcome) -> None:
+    """The channel's count becomes a ``channel_edit`` movement against the hub's ledger."""
+    links, ch = StoreLinks(conn), r.origin.channel
+    is_item = r.location_id != "default"  # Shopify reports by inventory item; Woo by product/variation id
+    sku = r.sku or (links.sku_for(ch, inventory_item_id=r.origin.external_id) if is_item
+                    else links.sku_for(ch, product_id=r.origin.external_id))
+    warehouse = links.warehouse_for(ch, r.location_id)
+    missing = []
+    if sku is None:
+        what = "inventory_item_id" if is_item else "product_id"
+        missing.append((ch, what, r.origin.external_id))
+    if warehouse is None:
+        missing.append((ch, "location_id", r.location_id or ""))
+    if missing:
+        raise NeedsMapping(missing, "; ".join(f"no link for {c} {w} {k}" for c, w, k in missing))
+    seen = conn.execute(select(channel_stock).where(channel_stock.c.channel == ch, channel_stock.c.sku == sku,
+                                                    channel_stock.c.warehouse == warehouse)).one_or_none()
+    if seen is not None and _is_stale(r.source_updated_at, seen.source_updated_at):
+        out.notes.append(f"stock {sku}@{warehouse} from {ch}: stale report, not applied")
+        return
+    now = utcnow()
+    if seen is None:
+        conn.execute(channel_stock.insert().values(channel=ch, sku=sku, warehouse=warehouse, quantity=r.available,
+                                                   source_updated_at=r.source_updated_at, updated_at=now))
+    else:
+        conn.execute(channel_stock.update().where(channel_stock.c.id == seen.id).values(
+            quantity=r.available, source_updated_at=r.source_updated_at or seen.source_updated_at, updated_at=now))
+    level = conn.execute(select(stock_levels).where(stock_levels.c.sku == sku, stock_levels.c.warehouse == warehouse)
+                         .with_for_update()).one_or_none()
+    available = (level.on_hand - level.committed) if level else 0
+    delta = r.available - available
+    if delta:
+        record_movement(conn, sku, warehouse, delta, MovementReason.CHANNEL_EDIT, ch, event_id)
+    out.notes.append(f"stock {sku}@{warehouse}: {ch} reports {r.available} (movement {delta:+d})")
+
+
+def record_movement(conn: Connection, sku: str, warehouse: str, delta: int, reason: MovementReason,
+                    channel: str | None, event_id: int | None) -> None:
+    """Append to the ledger and move ``on_hand`` by ``delta`` (the level is created at 0)."""
+    now = utcnow()
+    done = conn.execute(stock_levels.update().where(stock_levels.c.sku == sku, stock_levels.c.warehouse == warehouse)
+                        .values(on_hand=stock_levels.c.on_hand + delta, updated_at=now)).rowcount
+    if not done:
+        conn.execute(stock_levels.insert().values(sku=sku, warehouse=warehouse, on_hand=delta, committed=0,
+                                                  updated_at=now))
+    mid = conn.execute(stock_movements.insert().values(sku=sku, warehouse=warehouse, delta=delta, reason=reason.value,
+                                                       channel=channel, source_event=event_id, created_at=now)
+                       ).inserted_primary_key[0]
+    if event_id is not None:
+        _record(conn, event_id, "stock_movement", mid, "created")
+
+
+APPLY = {
+    Order: apply_order,
+    Customer: lambda conn, event_id, c, out: out.notes.append(
+        f"customer {c.email or c.origin.external_id}: id {upsert_customer(conn, event_id, c)}"),
+    Payment: apply_payment,
+    Refund: apply_refund,
+    Shipment: apply_shipment,
+    Product: apply_product,
+    ChannelStockReport: apply_stock_report,
+}
+
+
+def apply_records(conn: Connection, event_id: int, records: list[Any]) -> Outcome:
+    out = Outcome()
+    for record in records:
+        handler = APPLY.get(type(record))
+        if handler is None:
+            raise TypeError(f"no apply rule for {type(record).__name__}")  # a programming error: fail loudly
+        handler(conn, event_id, record, out)
+    return out
