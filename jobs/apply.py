@@ -179,15 +179,20 @@ def apply_payment(conn: Connection, event_id: int, p: Payment, out: Outcome) -> 
 
 
 def apply_refund(conn: Connection, event_id: int, r: Refund, out: Outcome) -> None:
+    """Keyed by the refund's own id; a later version (e.g. a refund that failed: amount 0) replaces it."""
     key = {"channel": r.origin.channel, "external_id": r.origin.external_id}
+    values = {"order_reference": r.order_reference, "payment_external_id": r.payment_external_id,
+              "amount": r.amount.amount, "currency": r.amount.currency, "reason": r.reason,
+              "occurred_at": r.occurred_at}
     existing = conn.execute(select(refunds.c.id).where(*[refunds.c[k] == v for k, v in key.items()])).scalar()
     if existing is None:
-        existing = conn.execute(refunds.insert().values(
-            **key, order_reference=r.order_reference, payment_external_id=r.payment_external_id,
-            amount=r.amount.amount, currency=r.amount.currency, reason=r.reason, occurred_at=r.occurred_at,
-            created_at=utcnow())).inserted_primary_key[0]
-    _record(conn, event_id, "refund", existing, "created")
-    out.notes.append(f"refund {r.origin.external_id}: {r.amount}")
+        existing = conn.execute(refunds.insert().values(**key, **values, created_at=utcnow())).inserted_primary_key[0]
+        effect = "created"
+    else:
+        conn.execute(refunds.update().where(refunds.c.id == existing).values(**values))
+        effect = "updated"
+    _record(conn, event_id, "refund", existing, effect)
+    out.notes.append(f"refund {r.origin.external_id} {effect}: {r.amount}")
 
 
 def apply_shipment(conn: Connection, event_id: int, s: Shipment, out: Outcome) -> None:

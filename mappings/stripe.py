@@ -168,11 +168,11 @@ class ChargeSchema(_StripeObject):
 
 
 class RefundedChargeSchema(ChargeSchema):
-    """charge.refunded: the payment's refunded total, and one Refund for the charge.
+    """charge.refunded: the payment with its cumulative refunded total (``amount_refunded``).
 
-    The Refund's origin is the charge, not a ``re_`` id: since API 2022-11-15 a charge no longer
-    embeds its refunds, so what the event carries is the cumulative ``amount_refunded``. Keyed by
-    the charge, a second partial refund updates the same record instead of adding to it.
+    No Refund record here: since API 2022-11-15 a charge no longer embeds its refunds, and each
+    refund arrives on its own as refund.created / refund.updated (keyed by its ``re_`` id), so
+    emitting one here too would count the same money twice.
     """
 
     captured = fields.Boolean(load_default=None, allow_none=True)
@@ -180,10 +180,7 @@ class RefundedChargeSchema(ChargeSchema):
     def records(self, data: dict[str, Any]) -> list[Any]:
         refunded = _money(data["amount_refunded"], data["currency"])
         full = data["amount_refunded"] >= data["amount"]
-        payment = self.payment(data, PaymentStatus.REFUNDED if full else PaymentStatus.PARTIALLY_REFUNDED, refunded)
-        refund = Refund(origin=_origin(data["id"]), amount=refunded, order_reference=payment.order_reference,
-                        payment_external_id=payment.external_id, occurred_at=data["event_created"])
-        return [payment, refund]
+        return [self.payment(data, PaymentStatus.REFUNDED if full else PaymentStatus.PARTIALLY_REFUNDED, refunded)]
 
 
 class DisputeSchema(_StripeObject):
@@ -229,17 +226,21 @@ CHECKOUT_STATUSES = {
 
 
 class CheckoutSessionSchema(_StripeObject):
-    """checkout.session.completed. A session without amount_total/currency (setup mode, or a
-    trimmed test event) is not a payment and is refused as Unmappable, naming the field."""
+    """checkout.session.completed. A session without an amount (setup mode saves a card and
+    takes no money) is not a payment: it maps to no record, and the event is processed as such."""
 
-    amount_total = _minor_units(required=True)
-    payment_status = fields.String(required=True, validate=validate.OneOf(CHECKOUT_STATUSES))
+    currency = _Currency(load_default=None, allow_none=True)
+    amount_total = _minor_units(load_default=None, allow_none=True)
+    payment_status = fields.String(load_default=None, allow_none=True,
+                                   validate=validate.OneOf(CHECKOUT_STATUSES))
     payment_intent = _optional_string()
     client_reference_id = _optional_string()
     customer_email = _optional_string()
     customer_details = fields.Nested(_CustomerDetails, load_default=None, allow_none=True)
 
     def records(self, data: dict[str, Any]) -> list[Any]:
+        if data["amount_total"] is None or data["currency"] is None or data["payment_status"] is None:
+            return []
         external_id = data["payment_intent"] or data["id"]
         details_email = (data["customer_details"] or {}).get("email")
         return [Payment(
