@@ -85,7 +85,7 @@ def upsert_link(conn: Connection, link: Link) -> list[tuple[str, str, str]]:
         done = conn.execute(sku_links.update().where(sku_links.c.channel == link.channel,
                                                      sku_links.c.sku == link.sku).values(**values)).rowcount
         if not done:
-            conn.execute(sku_links.insert().values(channel=link.channel, sku=link.sku, title=link.title, **values))
+            conn.execute(sku_links.insert().values(channel=link.channel, sku=link.sku, **values))
         for key, value in (("inventory_item_id", link.inventory_item_id), ("product_id", link.product_id),
                            ("product_id", link.variant_id)):
             if value:

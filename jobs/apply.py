@@ -53,6 +53,7 @@ class NeedsMapping(Exception):
 class Outcome:
     notes: list[str] = field(default_factory=list)
     resolves: list[tuple[str, str, str]] = field(default_factory=list)  # links added by this event
+    missing: list[tuple[str, str, str]] = field(default_factory=list)  # links it waits for (parked)
 
 
 def _is_stale(incoming: datetime | None, stored: datetime | None) -> bool:
@@ -291,10 +292,20 @@ APPLY = {
 
 
 def apply_records(conn: Connection, event_id: int, records: list[Any]) -> Outcome:
+    """Apply each record in its own savepoint: one that lacks a link is parked (``out.missing``)
+    while the others still apply. Every rule is idempotent, so a resumed event simply re-runs."""
     out = Outcome()
     for record in records:
         handler = APPLY.get(type(record))
         if handler is None:
             raise TypeError(f"no apply rule for {type(record).__name__}")  # a programming error: fail loudly
-        handler(conn, event_id, record, out)
+        savepoint = conn.begin_nested()
+        try:
+            handler(conn, event_id, record, out)
+        except NeedsMapping as exc:
+            savepoint.rollback()
+            out.missing += exc.missing
+            out.notes.append(str(exc))
+            continue
+        savepoint.commit()
     return out

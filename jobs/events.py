@@ -20,7 +20,7 @@ from hub.state import current_hub
 from hub.store import insert_ignore, load_event, set_status, utcnow
 from mappings import MapContext, Unmappable, aftership, easypost, paypal, shippo, shopify, stripe, woocommerce
 
-from .apply import NeedsMapping, apply_records
+from .apply import apply_records
 
 logger = logging.getLogger(__name__)
 
@@ -58,22 +58,19 @@ def process_event(event_id: int) -> str:
         except (Unmappable, ValueError) as exc:
             set_status(conn, event_id, EventStatus.FAILED, f"cannot map {row.topic}: {exc}")
             return EventStatus.FAILED.value
-        savepoint = conn.begin_nested()
-        try:
-            outcome = apply_records(conn, event_id, mapped.records)
-        except NeedsMapping as exc:
-            savepoint.rollback()
+        outcome = apply_records(conn, event_id, mapped.records)
+        resumed = release_parked(conn, outcome.resolves)
+        summary = f"{mapped.event_type.value}: " + ("; ".join(outcome.notes) or "no records")
+        if outcome.missing:
             now = utcnow()
-            for ch, missing, key in exc.missing:
+            for ch, missing, key in outcome.missing:
                 insert_ignore(conn, parked, {"event_id": event_id, "channel": ch, "missing": missing, "key": key,
                                              "created_at": now})
-            set_status(conn, event_id, EventStatus.NEEDS_MAPPING, str(exc))
-            return EventStatus.NEEDS_MAPPING.value
-        savepoint.commit()
-        resumed = release_parked(conn, outcome.resolves)
-        set_status(conn, event_id, EventStatus.PROCESSED,
-                   f"{mapped.event_type.value}: " + ("; ".join(outcome.notes) or "no records"))
+            set_status(conn, event_id, EventStatus.NEEDS_MAPPING, summary)
+        else:
+            set_status(conn, event_id, EventStatus.PROCESSED, summary)
     for parked_id in resumed:  # after the commit: the links they wait for are now visible
         hub.enqueue_event(parked_id)
-    logger.info("event processed", extra={"event_id": event_id, "channel": row.channel, "topic": row.topic})
-    return EventStatus.PROCESSED.value
+    status = EventStatus.NEEDS_MAPPING if outcome.missing else EventStatus.PROCESSED
+    logger.info("event %s", status.value, extra={"event_id": event_id, "channel": row.channel, "topic": row.topic})
+    return status.value
