@@ -413,6 +413,78 @@ class ShipmentSchema(_Canonical):
     source_updated_at = AwareDateTime(allow_none=True)
 
 
+class StockLevelSchema(_Canonical):
+    __model__ = StockLevel
+    sku = fields.String(required=True)
+    warehouse = fields.String(required=True)
+    on_hand = fields.Integer(required=True)
+    committed = fields.Integer(load_default=0)
+
+
+class StockMovementSchema(_Canonical):
+    __model__ = StockMovement
+    sku = fields.String(required=True)
+    warehouse = fields.String(required=True)
+    delta = fields.Integer(required=True)
+    reason = fields.Enum(MovementReason, required=True)
+    source_event = fields.Integer(allow_none=True)
+
+
+class ChannelStockReportSchema(_Canonical):
+    __model__ = ChannelStockReport
+    origin = fields.Nested(OriginSchema, required=True)
+    location_id = fields.String(required=True, allow_none=True)
+    available = fields.Integer(required=True)
+    sku = fields.String(allow_none=True)
+    source_updated_at = AwareDateTime(allow_none=True)
+
+
+class VariantSchema(_Canonical):
+    __model__ = Variant
+    sku = fields.String(required=True)
+    origin = fields.Nested(OriginSchema, required=True)
+    product_id = fields.String(required=True)
+    variant_id = fields.String(allow_none=True)
+    inventory_item_id = fields.String(allow_none=True)
+    title = fields.String(allow_none=True)
+    price = fields.Nested(MoneySchema, allow_none=True)
+    stock_quantity = fields.Integer(allow_none=True)
+
+
+class ProductSchema(_Canonical):
+    __model__ = Product
+    origin = fields.Nested(OriginSchema, required=True)
+    title = fields.String(required=True, allow_none=True)
+    variants = fields.List(fields.Nested(VariantSchema), required=True)
+    source_updated_at = AwareDateTime(allow_none=True)
+
+
+class RefundSchema(_Canonical):
+    __model__ = Refund
+    origin = fields.Nested(OriginSchema, required=True)
+    amount = fields.Nested(MoneySchema, required=True)
+    order_reference = fields.String(allow_none=True)
+    payment_external_id = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    restock = fields.List(fields.Nested(OrderLineSchema), load_default=list)
+    occurred_at = AwareDateTime(allow_none=True)
+
+
+class ReturnSchema(_Canonical):
+    __model__ = Return
+    origin = fields.Nested(OriginSchema, required=True)
+    order_reference = fields.String(required=True, allow_none=True)
+    lines = fields.List(fields.Nested(OrderLineSchema), load_default=list)
+    occurred_at = AwareDateTime(allow_none=True)
+
+
+SCHEMA_FOR: dict[type, type[Schema]] = {
+    Customer: CustomerSchema, Order: OrderSchema, Payment: PaymentSchema, Shipment: ShipmentSchema,
+    StockLevel: StockLevelSchema, StockMovement: StockMovementSchema, ChannelStockReport: ChannelStockReportSchema,
+    Product: ProductSchema, Refund: RefundSchema, Return: ReturnSchema,
+}
+
+
 def validate_record(schema: Schema, record: Any) -> Any:
     """Round-trip a mapper's object through its canonical schema; raises ValidationError."""
     return schema.load(schema.dump(record))

@@ -158,7 +158,8 @@ def test_money_is_exact_three_lines_with_discounts_and_tax(app, client, auth):
     body = shopify_order("2026-11-20T10:00:00Z", "paid")
     usd = lambda v: {"shop_money": {"amount": v, "currency_code": "USD"},  # noqa: E731
                      "presentment_money": {"amount": v, "currency_code": "USD"}}
-    lines = [("A-1", 3, "19.99", "1.20", "4.50"), ("B-2", 1, "0.10", "0.00", "0.01"), ("C-3", 2, "33.33", "2.00", "5.33")]
+    lines = [("A-1", 3, "19.99", "1.20", "4.50"), ("B-2", 1, "0.10", "0.00", "0.01"),
+             ("C-3", 2, "33.33", "2.00", "5.33")]
     body["line_items"] = [{"id": i + 1, "sku": sku, "quantity": q, "price": p, "price_set": usd(p),
                            "total_discount": d, "total_discount_set": usd(d), "title": sku,
                            "tax_lines": [{"price": t, "price_set": usd(t), "rate": "0.08", "title": "VAT"}]}
@@ -204,7 +205,8 @@ def test_unknown_topic_is_ignored_and_bad_payload_fails_readably(app, client, au
     broken["line_items"][0]["quantity"] = "lots"
     failed = deliver(client, "shop-eu", "orders/create", broken)[0]
     run_worker(app)
-    assert history(client, auth, ignored["event_id"])[-1] == ("ignored", "topic 'carts/update' is not handled by the hub")
+    assert history(client, auth, ignored["event_id"])[-1] == ("ignored",
+                                                              "topic 'carts/update' is not handled by the hub")
     status, note = history(client, auth, failed["event_id"])[-1]
     assert status == "failed" and "quantity: Not a valid integer." in note
     detail = client.get(f"/api/events/{failed['event_id']}", headers=auth).json
