@@ -7,13 +7,14 @@ with every checkpoint normalised through one status table. Pure: no I/O.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import ValidationError, fields, post_load, validate
 
 from . import Handler, MapContext, current_ctx, load_with
 from .canonical import EventType, Mapped, Origin, Shipment, ShipmentStatus, TrackingEvent
+from .common import Lenient, UtcDateTime, optional
 
 # Tracking.tag and Checkpoint.tag -> canonical. Source: AfterShip Tracking API, "Delivery Statuses" enum
 # (aftership.com/docs/tracking/2025-01/enum/delivery-statuses, the 9 documented tags). Judgement calls:
@@ -45,48 +46,29 @@ def _status(value: Any) -> ShipmentStatus:
     raise ValidationError(f"unknown AfterShip tag {value!r}")
 
 
-class _UtcDateTime(fields.AwareDateTime):
-    """ISO 8601 -> aware UTC. AfterShip sometimes writes ``checkpoint_time`` without an offset (the carrier's
-    local time, zone unknown to us); such a naive time is taken as UTC -- the SDK's update response agrees,
-    its naive checkpoint times equal the offset ones of the same tracking in the list response. A bare date
-    (estimated delivery dates, ``2019-05-20``) is midnight UTC of that day."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(format="iso", default_timezone=UTC, **kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
-        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
 
 
-def _optional(field: type[fields.Field], **kwargs: Any) -> fields.Field:
-    return field(load_default=None, allow_none=True, **kwargs)
 
-
-class _Input(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-
-class EstimatedDeliverySchema(_Input):
+class EstimatedDeliverySchema(Lenient):
     """``courier_estimated_delivery_date`` / ``aftership_estimated_delivery_date``: ``{estimated_delivery_date,
     ..._min, ..._max}``; the point estimate is what we keep."""
 
-    estimated_delivery_date = _optional(_UtcDateTime)
+    estimated_delivery_date = optional(UtcDateTime)
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> datetime | None:
         return data["estimated_delivery_date"]
 
 
-class CheckpointSchema(_Input):
+class CheckpointSchema(Lenient):
     status = fields.Function(data_key="tag", deserialize=_status, required=True)
-    occurred_at = _optional(_UtcDateTime, data_key="checkpoint_time")
-    message = _optional(fields.String)
-    city = _optional(fields.String)
-    state = _optional(fields.String)
-    country_name = _optional(fields.String)
-    country_iso3 = _optional(fields.String)
-    raw_location = _optional(fields.String, data_key="location")
+    occurred_at = optional(UtcDateTime, data_key="checkpoint_time")
+    message = optional(fields.String)
+    city = optional(fields.String)
+    state = optional(fields.String)
+    country_name = optional(fields.String)
+    country_iso3 = optional(fields.String)
+    raw_location = optional(fields.String, data_key="location")
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> TrackingEvent:
@@ -102,20 +84,20 @@ def _location(data: dict[str, Any]) -> str | None:
     return ", ".join(part for part in (data["city"], data["state"], country) if part) or None
 
 
-class TrackingSchema(_Input):
+class TrackingSchema(Lenient):
     id = fields.String(required=True, validate=validate.Length(min=1))
     slug = fields.String(required=True, validate=validate.Length(min=1))
     tracking_number = fields.String(required=True, validate=validate.Length(min=1))
     status = fields.Function(data_key="tag", deserialize=_status, required=True)
     events = fields.List(fields.Nested(CheckpointSchema), data_key="checkpoints", load_default=list)
-    order_id = _optional(fields.String)
-    expected_delivery = _optional(_UtcDateTime)
+    order_id = optional(fields.String)
+    expected_delivery = optional(UtcDateTime)
     courier_edd = fields.Nested(EstimatedDeliverySchema, data_key="courier_estimated_delivery_date",
                                 load_default=None, allow_none=True)
     aftership_edd = fields.Nested(EstimatedDeliverySchema, data_key="aftership_estimated_delivery_date",
                                   load_default=None, allow_none=True)
-    shipment_delivery_date = _optional(_UtcDateTime)
-    updated_at = _optional(_UtcDateTime)
+    shipment_delivery_date = optional(UtcDateTime)
+    updated_at = optional(UtcDateTime)
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> Shipment:
@@ -137,7 +119,7 @@ class TrackingSchema(_Input):
         )
 
 
-class TrackingWebhookSchema(_Input):
+class TrackingWebhookSchema(Lenient):
     """The webhook envelope: ``{"event": "tracking_update", "event_id": ..., "msg": {Tracking}, "ts": ...}``."""
 
     msg = fields.Nested(TrackingSchema, required=True)

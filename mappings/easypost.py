@@ -8,13 +8,13 @@ through one status table. Pure: no I/O.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import ValidationError, fields, post_load, validate
 
 from . import Handler, MapContext, current_ctx, load_with
 from .canonical import EventType, Mapped, Origin, Shipment, ShipmentStatus, TrackingEvent
+from .common import Lenient, PlaceSchema, UtcDateTime, optional
 
 # Tracker.status and TrackingDetail.status -> canonical. Source: EasyPost API reference, Tracker object
 # ("status ... Possible values", docs.easypost.com/docs/trackers) and the definitions in EasyPost's support
@@ -47,41 +47,14 @@ def _status(value: Any) -> ShipmentStatus:
     raise ValidationError(f"unknown EasyPost tracker status {value!r}")
 
 
-class _UtcDateTime(fields.AwareDateTime):
-    """ISO 8601 (offset or Z) -> aware UTC. EasyPost gives the scan's local offset when it can geocode the
-    location and UTC otherwise (Tracker docs); a time without offset is therefore UTC."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(format="iso", default_timezone=UTC, **kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
-        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
 
 
-def _optional(field: type[fields.Field], **kwargs: Any) -> fields.Field:
-    return field(load_default=None, allow_none=True, **kwargs)
 
-
-class _Input(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-
-class TrackingLocationSchema(_Input):
-    city = _optional(fields.String)
-    state = _optional(fields.String)
-    country = _optional(fields.String)
-
-    @post_load
-    def _join(self, data: dict[str, Any], **_: Any) -> str | None:
-        return ", ".join(part for part in (data["city"], data["state"], data["country"]) if part) or None
-
-
-class TrackingDetailSchema(_Input):
+class TrackingDetailSchema(Lenient):
     status = fields.Function(deserialize=_status, required=True)
-    occurred_at = _optional(_UtcDateTime, data_key="datetime")
-    message = _optional(fields.String)
-    location = fields.Nested(TrackingLocationSchema, data_key="tracking_location", load_default=None,
+    occurred_at = optional(UtcDateTime, data_key="datetime")
+    message = optional(fields.String)
+    location = fields.Nested(PlaceSchema, data_key="tracking_location", load_default=None,
                              allow_none=True)
 
     @post_load
@@ -89,14 +62,14 @@ class TrackingDetailSchema(_Input):
         return TrackingEvent(**data)
 
 
-class TrackerSchema(_Input):
+class TrackerSchema(Lenient):
     id = fields.String(required=True, validate=validate.Length(min=1))
     object = fields.String(load_default="Tracker", validate=validate.Equal("Tracker", error="not a Tracker: {input!r}"))
     tracking_number = fields.String(data_key="tracking_code", required=True, validate=validate.Length(min=1))
     carrier = fields.String(required=True, validate=validate.Length(min=1))
     status = fields.Function(deserialize=_status, required=True)
-    estimated_delivery = _optional(_UtcDateTime, data_key="est_delivery_date")
-    updated_at = _optional(_UtcDateTime)
+    estimated_delivery = optional(UtcDateTime, data_key="est_delivery_date")
+    updated_at = optional(UtcDateTime)
     events = fields.List(fields.Nested(TrackingDetailSchema), data_key="tracking_details", load_default=list)
 
     @post_load
@@ -116,11 +89,11 @@ class TrackerSchema(_Input):
         )
 
 
-class TrackerEventSchema(_Input):
+class TrackerEventSchema(Lenient):
     """The webhook Event envelope: ``{"description": "tracker.updated", "result": {Tracker}, ...}``."""
 
     result = fields.Nested(TrackerSchema, required=True)
-    updated_at = _optional(_UtcDateTime)
+    updated_at = optional(UtcDateTime)
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> Shipment:

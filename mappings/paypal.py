@@ -16,10 +16,11 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
+from marshmallow import ValidationError, fields, post_load, pre_load, validate
 
-from . import Handler, MapContext, current_ctx, load_with
-from .canonical import EventType, Mapped, Money, Origin, Payment, PaymentStatus, Refund
+from . import Handler, current_ctx
+from .canonical import EventType, Money, Origin, Payment, PaymentStatus, Refund
+from .common import Lenient, schema_handler
 
 PROVIDER = "paypal"
 # The envelope's ``create_time`` travels into the resource's schema under this key (a dotted
@@ -67,12 +68,7 @@ def _origin(external_id: str) -> Origin:
     return Origin(current_ctx().channel, external_id)
 
 
-class _Lenient(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-
-class _Money(_Lenient):
+class _Money(Lenient):
     """v2 money: ``{"currency_code": "EUR", "value": "10.99"}``."""
 
     value = _amount()
@@ -83,7 +79,7 @@ class _Money(_Lenient):
         return Money(data["value"], data["currency_code"])
 
 
-class _LegacyAmount(_Lenient):
+class _LegacyAmount(Lenient):
     """v1 amount: ``{"total": "6.01", "currency": "USD", "details": {...}}``."""
 
     total = _amount()
@@ -94,12 +90,12 @@ class _LegacyAmount(_Lenient):
         return Money(data["total"], data["currency"])
 
 
-class _Link(_Lenient):
+class _Link(Lenient):
     href = fields.String(required=True)
     rel = fields.String(required=True)
 
 
-class _Resource(_Lenient):
+class _Resource(Lenient):
     """The ``resource`` of an event; subclasses turn it into records in ``records``."""
 
     create_time = _UtcDateTime()
@@ -187,13 +183,13 @@ def _capture_id(links: list[dict[str, Any]]) -> str | None:
     return None
 
 
-class _PurchaseUnit(_Lenient):
+class _PurchaseUnit(Lenient):
     amount = fields.Nested(_Money, required=True)
     custom_id = _optional_string()
     invoice_id = _optional_string()
 
 
-class _Payer(_Lenient):
+class _Payer(Lenient):
     email_address = _optional_string()
 
 
@@ -217,7 +213,7 @@ class OrderSchema(_Resource):
         )]
 
 
-class _DisputedTransaction(_Lenient):
+class _DisputedTransaction(Lenient):
     seller_transaction_id = _optional_string()
     custom = _optional_string()
     invoice_number = _optional_string()
@@ -258,23 +254,15 @@ class SaleSchema(_Resource):
         )]
 
 
-def _handler(schema: type[_Resource], event_type: EventType) -> Handler:
-    def handle(payload: dict[str, Any], ctx: MapContext) -> Mapped:
-        return Mapped(event_type, load_with(schema(), payload, ctx))
-
-    handle.__qualname__ = f"handle_{schema.__name__}"
-    return handle
-
-
 # Not mapped, so the hub records them as ignored: PAYMENT.AUTHORIZATION.CREATED (a v1 hold, no
 # money moved) and PAYMENTS.PAYMENT.CREATED (the v1 payment wrapper; its sale arrives on its own
 # as PAYMENT.SALE.COMPLETED, mapping both would report one payment twice).
 TOPICS: dict[str, Handler] = {
-    "PAYMENT.CAPTURE.COMPLETED": _handler(CaptureSchema, EventType.PAYMENT_SUCCEEDED),
-    "PAYMENT.CAPTURE.DENIED": _handler(DeniedCaptureSchema, EventType.PAYMENT_FAILED),
-    "PAYMENT.CAPTURE.REFUNDED": _handler(RefundSchema, EventType.PAYMENT_REFUNDED),
+    "PAYMENT.CAPTURE.COMPLETED": schema_handler(CaptureSchema, EventType.PAYMENT_SUCCEEDED),
+    "PAYMENT.CAPTURE.DENIED": schema_handler(DeniedCaptureSchema, EventType.PAYMENT_FAILED),
+    "PAYMENT.CAPTURE.REFUNDED": schema_handler(RefundSchema, EventType.PAYMENT_REFUNDED),
     # No "authorized" event type exists; the status says the money is not captured yet.
-    "CHECKOUT.ORDER.APPROVED": _handler(OrderSchema, EventType.PAYMENT_SUCCEEDED),
-    "CUSTOMER.DISPUTE.CREATED": _handler(DisputeSchema, EventType.PAYMENT_DISPUTED),
-    "PAYMENT.SALE.COMPLETED": _handler(SaleSchema, EventType.PAYMENT_SUCCEEDED),
+    "CHECKOUT.ORDER.APPROVED": schema_handler(OrderSchema, EventType.PAYMENT_SUCCEEDED),
+    "CUSTOMER.DISPUTE.CREATED": schema_handler(DisputeSchema, EventType.PAYMENT_DISPUTED),
+    "PAYMENT.SALE.COMPLETED": schema_handler(SaleSchema, EventType.PAYMENT_SUCCEEDED),
 }

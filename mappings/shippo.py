@@ -7,13 +7,13 @@ Shipment with every history entry normalised through one status table. Pure: no 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import ValidationError, fields, post_load, validate
 
 from . import Handler, MapContext, current_ctx, load_with
 from .canonical import EventType, Mapped, Origin, Shipment, ShipmentStatus, TrackingEvent
+from .common import Lenient, PlaceSchema, UtcDateTime, optional
 
 # Track.tracking_status.status (and each tracking_history entry) -> canonical. Source: Shippo API reference,
 # Track object, tracking_status.status enum (PRE_TRANSIT, TRANSIT, DELIVERED, RETURNED, FAILURE, UNKNOWN) and
@@ -40,52 +40,25 @@ def _status(value: Any) -> ShipmentStatus:
     raise ValidationError(f"unknown Shippo tracking status {value!r}")
 
 
-class _UtcDateTime(fields.AwareDateTime):
-    """ISO 8601 as Shippo writes it (``2016-12-08T15:19:00Z``, ``2016-12-09T01:40:17.515Z``) -> aware UTC;
-    Shippo's times are UTC, so one without an offset is taken as UTC."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(format="iso", default_timezone=UTC, **kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
-        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
 
 
-def _optional(field: type[fields.Field], **kwargs: Any) -> fields.Field:
-    return field(load_default=None, allow_none=True, **kwargs)
 
-
-class _Input(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-
-class LocationSchema(_Input):
-    city = _optional(fields.String)
-    state = _optional(fields.String)
-    country = _optional(fields.String)
-
-    @post_load
-    def _join(self, data: dict[str, Any], **_: Any) -> str | None:
-        return ", ".join(part for part in (data["city"], data["state"], data["country"]) if part) or None
-
-
-class TrackingStatusSchema(_Input):
+class TrackingStatusSchema(Lenient):
     status = fields.Function(deserialize=_status, required=True)
-    occurred_at = _optional(_UtcDateTime, data_key="status_date")
-    message = _optional(fields.String, data_key="status_details")
-    location = fields.Nested(LocationSchema, load_default=None, allow_none=True)
+    occurred_at = optional(UtcDateTime, data_key="status_date")
+    message = optional(fields.String, data_key="status_details")
+    location = fields.Nested(PlaceSchema, load_default=None, allow_none=True)
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> TrackingEvent:
         return TrackingEvent(**data)
 
 
-class TrackSchema(_Input):
+class TrackSchema(Lenient):
     carrier = fields.String(required=True, validate=validate.Length(min=1))
     tracking_number = fields.String(required=True, validate=validate.Length(min=1))
-    eta = _optional(_UtcDateTime)
-    metadata = _optional(fields.String)
+    eta = optional(UtcDateTime)
+    metadata = optional(fields.String)
     current = fields.Nested(TrackingStatusSchema, data_key="tracking_status", required=True)
     history = fields.List(fields.Nested(TrackingStatusSchema), data_key="tracking_history", load_default=list)
 
@@ -111,7 +84,7 @@ class TrackSchema(_Input):
         )
 
 
-class TrackWebhookSchema(_Input):
+class TrackWebhookSchema(Lenient):
     """The webhook envelope: ``{"event": "track_updated", "test": bool, "data": {Track}}``."""
 
     data = fields.Nested(TrackSchema, required=True)

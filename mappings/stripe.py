@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
+from marshmallow import ValidationError, fields, post_load, pre_load, validate
 
-from . import Handler, MapContext, current_ctx, load_with
-from .canonical import EventType, Mapped, Money, Origin, Payment, PaymentStatus, Refund, from_minor_units
+from . import Handler, current_ctx
+from .canonical import EventType, Money, Origin, Payment, PaymentStatus, Refund, from_minor_units
+from .common import Lenient, schema_handler
 
 PROVIDER = "stripe"
 # Metadata keys tried in order for our order number; a channel overrides them with the
@@ -80,11 +81,8 @@ def _origin(external_id: str) -> Origin:
     return Origin(current_ctx().channel, external_id)
 
 
-class _StripeObject(Schema):
+class _StripeObject(Lenient):
     """The ``data.object`` of an event; subclasses turn it into records in ``records``."""
-
-    class Meta:
-        unknown = EXCLUDE
 
     id = fields.String(required=True, validate=validate.Length(min=1))
     currency = _Currency(required=True)
@@ -134,10 +132,7 @@ class FailedPaymentIntentSchema(PaymentIntentSchema):
     STATUS = PaymentStatus.FAILED
 
 
-class _BillingDetails(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class _BillingDetails(Lenient):
     email = _optional_string()
 
 
@@ -204,10 +199,7 @@ class DisputeSchema(_StripeObject):
         )]
 
 
-class _CustomerDetails(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class _CustomerDetails(Lenient):
     email = _optional_string()
 
 
@@ -278,21 +270,13 @@ class RefundSchema(_StripeObject):
         )]
 
 
-def _handler(schema: type[_StripeObject], event_type: EventType) -> Handler:
-    def handle(payload: dict[str, Any], ctx: MapContext) -> Mapped:
-        return Mapped(event_type, load_with(schema(), payload, ctx))
-
-    handle.__qualname__ = f"handle_{schema.__name__}"
-    return handle
-
-
 TOPICS: dict[str, Handler] = {
-    "payment_intent.succeeded": _handler(PaymentIntentSchema, EventType.PAYMENT_SUCCEEDED),
-    "payment_intent.payment_failed": _handler(FailedPaymentIntentSchema, EventType.PAYMENT_FAILED),
-    "charge.succeeded": _handler(ChargeSchema, EventType.PAYMENT_SUCCEEDED),
-    "charge.refunded": _handler(RefundedChargeSchema, EventType.PAYMENT_REFUNDED),
-    "charge.dispute.created": _handler(DisputeSchema, EventType.PAYMENT_DISPUTED),
-    "checkout.session.completed": _handler(CheckoutSessionSchema, EventType.PAYMENT_SUCCEEDED),
-    "refund.created": _handler(RefundSchema, EventType.PAYMENT_REFUNDED),
-    "refund.updated": _handler(RefundSchema, EventType.PAYMENT_REFUNDED),
+    "payment_intent.succeeded": schema_handler(PaymentIntentSchema, EventType.PAYMENT_SUCCEEDED),
+    "payment_intent.payment_failed": schema_handler(FailedPaymentIntentSchema, EventType.PAYMENT_FAILED),
+    "charge.succeeded": schema_handler(ChargeSchema, EventType.PAYMENT_SUCCEEDED),
+    "charge.refunded": schema_handler(RefundedChargeSchema, EventType.PAYMENT_REFUNDED),
+    "charge.dispute.created": schema_handler(DisputeSchema, EventType.PAYMENT_DISPUTED),
+    "checkout.session.completed": schema_handler(CheckoutSessionSchema, EventType.PAYMENT_SUCCEEDED),
+    "refund.created": schema_handler(RefundSchema, EventType.PAYMENT_REFUNDED),
+    "refund.updated": schema_handler(RefundSchema, EventType.PAYMENT_REFUNDED),
 }
