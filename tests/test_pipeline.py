@@ -83,6 +83,16 @@ def test_one_customer_across_shopify_and_woocommerce(app, client, auth):
     assert {o["customer_id"] for o in orders} == {customers[0]["id"]}
 
 
+def import_links(csv, database_url: str, redis_url: str, monkeypatch):
+    """`hub links import CSV` with a config file on the test's database and Redis."""
+    cfg = csv.with_name("hub.yaml")
+    cfg.write_text(json.dumps({"database_url": database_url, "redis_url": redis_url,
+                               "channels": {"shop-eu": {"kind": "shopify", "webhook_secrets": ["x"]}}}))
+    for var in ("HUB_DATABASE_URL", "HUB_REDIS_URL"):
+        monkeypatch.delenv(var, raising=False)
+    return CliRunner().invoke(cli, ["--config", str(cfg), "links", "import", str(csv)])
+
+
 def test_unlinked_inventory_item_parks_then_resumes_on_csv_import(app, client, auth, tmp_path, database_url,
                                                                    redis_url, monkeypatch):
     body = corpus_json("shopify/webhook-examples-2026-07/inventory_levels.update.json")
@@ -97,12 +107,7 @@ def test_unlinked_inventory_item_parks_then_resumes_on_csv_import(app, client, a
     csv.write_text("sku,channel,product_id,variant_id,inventory_item_id,location_id,warehouse\n"
                    "SKU-AVIATOR,shop-eu,632910392,808950810,271878346596884000,,\n"
                    ",shop-eu,,,,24826418,main\n")
-    cfg = tmp_path / "hub.yaml"
-    cfg.write_text(json.dumps({"database_url": database_url, "redis_url": redis_url,
-                               "channels": {"shop-eu": {"kind": "shopify", "webhook_secrets": ["x"]}}}))
-    for var in ("HUB_DATABASE_URL", "HUB_REDIS_URL"):
-        monkeypatch.delenv(var, raising=False)
-    res = CliRunner().invoke(cli, ["--config", str(cfg), "links", "import", str(csv)])
+    res = import_links(csv, database_url, redis_url, monkeypatch)
     assert res.exit_code == 0, res.output
     assert "imported 2 link(s)" in res.output and "1 parked event(s) resumed" in res.output
     run_worker(app)
@@ -121,12 +126,7 @@ def test_bad_csv_is_reported_by_line_and_nothing_applied(app, client, auth, tmp_
                    "SKU-1,shop-eu,1,,,,\n"
                    "SKU-2,nowhere,2,,,,\n"
                    ",shop-eu,,,,99,\n")
-    cfg = tmp_path / "hub.yaml"
-    cfg.write_text(json.dumps({"database_url": database_url, "redis_url": redis_url,
-                               "channels": {"shop-eu": {"kind": "shopify", "webhook_secrets": ["x"]}}}))
-    for var in ("HUB_DATABASE_URL", "HUB_REDIS_URL"):
-        monkeypatch.delenv(var, raising=False)
-    res = CliRunner().invoke(cli, ["--config", str(cfg), "links", "import", str(csv)])
+    res = import_links(csv, database_url, redis_url, monkeypatch)
     assert res.exit_code == 1
     assert "line 3: unknown channel 'nowhere'" in res.output and "line 4: a location link needs both" in res.output
     assert "nothing was imported" in res.output
