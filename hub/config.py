@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 DEFAULT_CONFIG_PATH = "hub.yaml"
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -33,6 +33,13 @@ ENV_OVERRIDES = {
 }
 KINDS = ("shopify", "woocommerce", "stripe", "paypal", "easypost", "aftership", "shippo")
 SECRET_KINDS = frozenset(KINDS) - {"paypal"}
+STOCK_AUTHORITIES = ("hub", "channel")
+DEFAULT_CALL_TIMEOUT_S = 10.0
+# the keys that together let the hub call a channel's API (all or none)
+OUTBOUND_KEYS = {
+    "shopify": ("shop", "access_token"),
+    "woocommerce": ("url", "consumer_key", "consumer_secret"),
+}
 CHANNEL_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -53,6 +60,19 @@ class ChannelSchema(Schema):
     webhook_id = fields.String(load_default=None)
     cert_hosts = fields.List(fields.String(), load_default=lambda: list(DEFAULT_PAYPAL_CERT_HOSTS))
     cert_ca_bundle = fields.String(load_default=None)
+    # stock sync (shopify, woocommerce): where the channel's locations sit in the hub's warehouses
+    locations = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.Length(min=1)),
+                            load_default=dict)
+    stock_buffer = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    stock_authority = fields.String(load_default="hub", validate=validate.OneOf(STOCK_AUTHORITIES))
+    timeout_s = fields.Float(load_default=DEFAULT_CALL_TIMEOUT_S, validate=validate.Range(min=0.1))
+
+    @pre_load
+    def _location_ids_as_text(self, data: Any, **_: Any) -> Any:
+        """YAML reads ``71234567: main`` with an int key; channel location ids are text here."""
+        if isinstance(data, dict) and isinstance(data.get("locations"), dict):
+            data = {**data, "locations": {str(k): v for k, v in data["locations"].items()}}
+        return data
 
     @validates_schema
     def _per_kind(self, data: dict[str, Any], **_: Any) -> None:
@@ -61,6 +81,10 @@ class ChannelSchema(Schema):
             raise ValidationError("at least one secret is required", "webhook_secrets")
         if kind == "paypal" and not data.get("webhook_id"):
             raise ValidationError("required for paypal (the id PayPal shows for this webhook)", "webhook_id")
+        for key in OUTBOUND_KEYS.get(kind, ()):
+            if any(data.get(k) for k in OUTBOUND_KEYS[kind]) and not data.get(key):
+                raise ValidationError(f"required with the other {kind} API keys ({', '.join(OUTBOUND_KEYS[kind])})",
+                                      key)
 
 
 class ConfigSchema(Schema):
@@ -76,6 +100,9 @@ class ConfigSchema(Schema):
     outbox_interval_s = fields.Integer(load_default=30, validate=validate.Range(min=1))
     db_busy_timeout_s = fields.Float(load_default=5.0, validate=validate.Range(min=0))
     log_level = fields.String(load_default="INFO")
+    stock_push_debounce_s = fields.Float(load_default=0.5, validate=validate.Range(min=0))
+    stock_reconcile_interval_s = fields.Integer(load_default=3600, validate=validate.Range(min=0))
+    echo_ttl_s = fields.Integer(load_default=600, validate=validate.Range(min=1))
     channels = fields.Dict(
         keys=fields.String(validate=validate.Regexp(CHANNEL_ID_RE, error="not a valid channel id")),
         values=fields.Nested(ChannelSchema),
@@ -92,7 +119,17 @@ class ChannelConfig:
     webhook_id: str | None = None
     cert_hosts: tuple[str, ...] = tuple(DEFAULT_PAYPAL_CERT_HOSTS)
     cert_ca_bundle: str | None = None
+    locations: dict[str, str] = field(default_factory=dict)
+    stock_buffer: int = 0
+    stock_authority: str = "hub"
+    timeout_s: float = DEFAULT_CALL_TIMEOUT_S
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pushes_stock(self) -> bool:
+        """The hub holds this channel's API keys and a location to write stock to."""
+        keys = OUTBOUND_KEYS.get(self.kind)
+        return bool(keys and all(self.extra.get(k) for k in keys) and self.locations)
 
 
 @dataclass(frozen=True)
@@ -107,6 +144,9 @@ class Config:
     db_busy_timeout_s: float
     log_level: str
     channels: dict[str, ChannelConfig]
+    stock_push_debounce_s: float = 0.5
+    stock_reconcile_interval_s: int = 3600
+    echo_ttl_s: int = 600
     source: str = "<dict>"
 
 
@@ -171,6 +211,10 @@ def load_config_dict(raw: dict[str, Any] | None, environ: dict[str, str] | None 
             webhook_id=ch["webhook_id"],
             cert_hosts=tuple(h.lower() for h in ch["cert_hosts"]),
             cert_ca_bundle=ch["cert_ca_bundle"],
+            locations={str(k): v for k, v in ch["locations"].items()},
+            stock_buffer=ch["stock_buffer"],
+            stock_authority=ch["stock_authority"],
+            timeout_s=ch["timeout_s"],
             extra={k: v for k, v in ch.items() if k not in known},
         )
     data["channels"] = channels

@@ -48,8 +48,9 @@ class Link:
 class StoreLinks:
     """The mappers' LinkLookup, answered from the store inside the caller's transaction."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, locations: dict[str, dict[str, str]] | None = None) -> None:
         self.conn = conn
+        self.locations = locations or {}  # from the config (channels.<id>.locations), ahead of stored links
 
     def sku_for(self, channel: str, *, inventory_item_id: str | None = None, product_id: str | None = None,
                 variant_id: str | None = None) -> str | None:
@@ -68,6 +69,8 @@ class StoreLinks:
     def warehouse_for(self, channel: str, location_id: str | None) -> str | None:
         if location_id is None:
             return None
+        if location_id in self.locations.get(channel, {}):
+            return self.locations[channel][location_id]
         return self.conn.execute(select(location_links.c.warehouse).where(
             location_links.c.channel == channel, location_links.c.location_id == location_id)).scalar()
 

@@ -283,7 +283,8 @@ stock_movements = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("sku", String(128), nullable=False),
     Column("warehouse", String(64), nullable=False),
-    Column("delta", Integer(), nullable=False),
+    Column("delta", Integer(), nullable=False),  # change of on_hand
+    Column("committed_delta", Integer(), nullable=False, server_default="0"),  # change of committed
     Column("reason", String(24), nullable=False),
     Column("channel", String(64)),
     Column("source_event", BigId, ForeignKey("events.id", ondelete="SET NULL")),
@@ -301,6 +302,56 @@ channel_stock = Table(
     Column("source_updated_at", UTCDateTime()),
     Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("channel", "sku", "warehouse", name="uq_channel_stock_channel_sku_warehouse"),
+)
+
+order_stock = Table(
+    # what the ledger holds for each order line now, so every later version of the order moves
+    # stock by the difference only (a re-delivered or updated order never commits twice)
+    "order_stock", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("order_id", BigId, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("sku", String(128), nullable=False),
+    Column("warehouse", String(64), nullable=False),
+    Column("committed", Integer(), nullable=False),
+    Column("shipped", Integer(), nullable=False),
+    UniqueConstraint("order_id", "sku", "warehouse", name="uq_order_stock_order_id"),
+)
+
+stock_sync = Table(
+    # one row per (channel, SKU) the hub publishes: what the channel shows as far as the hub
+    # knows, what it last wrote, and whether a push is owed (``dirty``, versioned so a change
+    # that lands during a push is not lost when the push clears the flag)
+    "stock_sync", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("sku", String(128), nullable=False),
+    Column("believed", Integer()),
+    Column("believed_mark", BigId),  # stock_movements.id when ``believed`` was last known true
+    Column("pushed", Integer()),
+    Column("pushed_at", UTCDateTime()),
+    Column("dirty", Boolean(), nullable=False, server_default="0"),
+    Column("dirty_version", Integer(), nullable=False, server_default="0"),
+    Column("dirty_since", UTCDateTime()),
+    Column("unlisted", Boolean(), nullable=False, server_default="0"),  # the channel does not sell it
+    Column("read_quantity", Integer()),  # the last reconcile's reading
+    Column("read_at", UTCDateTime()),
+    Column("drift", Integer()),  # reading - what the hub published, at that reconcile
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("channel", "sku", name="uq_stock_sync_channel_sku"),
+    Index("ix_stock_sync_dirty", "channel", "dirty"),
+)
+
+alerts = Table(
+    "alerts", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),  # oversell | ...
+    Column("key", String(255), nullable=False),  # what it is about, e.g. the SKU; one open alert per key
+    Column("message", Text(), nullable=False),
+    Column("detail", JSON(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("resolved_at", UTCDateTime()),
+    Index("ix_alerts_kind_key", "kind", "key", "resolved_at"),
 )
 
 event_records = Table(

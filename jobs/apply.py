@@ -26,7 +26,6 @@ from hub.models import (
     refunds,
     shipments,
     stock_levels,
-    stock_movements,
 )
 from hub.store import utcnow
 from mappings.canonical import (
@@ -42,6 +41,8 @@ from mappings.canonical import (
     ShipmentStatus,
 )
 
+from . import ledger
+
 
 class NeedsMapping(Exception):
     def __init__(self, missing: list[tuple[str, str, str]], message: str) -> None:
@@ -51,6 +52,8 @@ class NeedsMapping(Exception):
 
 @dataclass
 class Outcome:
+    policy: ledger.StockPolicy
+    touch: ledger.StockTouch = field(default_factory=ledger.StockTouch)
     notes: list[str] = field(default_factory=list)
     resolves: list[tuple[str, str, str]] = field(default_factory=list)  # links added by this event
     missing: list[tuple[str, str, str]] = field(default_factory=list)  # links it waits for (parked)
@@ -149,6 +152,8 @@ def apply_order(conn: Connection, event_id: int, o: Order, out: Outcome) -> None
     if effect == "stale":
         out.notes.append(f"order {o.number}: stale (older than the stored version), not applied")
         return
+    stock = ledger.apply_order_stock(conn, out.touch, out.policy, event_id, order_id, o.origin.channel, o.status,
+                                     o.lines)
     conn.execute(order_lines.delete().where(order_lines.c.order_id == order_id))
     if o.lines:
         conn.execute(order_lines.insert(), [
@@ -156,7 +161,7 @@ def apply_order(conn: Connection, event_id: int, o: Order, out: Outcome) -> None
              "unit_price": li.unit_price.amount, "tax": li.tax.amount if li.tax else None,
              "discount": li.discount.amount if li.discount else None, "external_id": li.external_id,
              "product_id": li.product_id, "variant_id": li.variant_id} for i, li in enumerate(o.lines)])
-    out.notes.append(f"order {o.number} {effect} ({o.status.value})")
+    out.notes.append(f"order {o.number} {effect} ({o.status.value})" + (f"; stock {', '.join(stock)}" if stock else ""))
 
 
 def _order_id(conn: Connection, reference: str | None, channel: str | None = None) -> int | None:
@@ -228,8 +233,8 @@ def apply_product(conn: Connection, event_id: int, p: Product, out: Outcome) -> 
 
 
 def apply_stock_report(conn: Connection, event_id: int, r: ChannelStockReport, out: Outcome) -> None:
-    """The channel's count becomes a ``channel_edit`` movement against the hub's ledger."""
-    links, ch = StoreLinks(conn), r.origin.channel
+    """A channel's count, compared with what the hub expects it to show (see ``jobs.ledger``)."""
+    links, ch = StoreLinks(conn, out.policy.locations), r.origin.channel
     is_item = r.location_id != "default"  # Shopify reports by inventory item; Woo by product/variation id
     sku = r.sku or (links.sku_for(ch, inventory_item_id=r.origin.external_id) if is_item
                     else links.sku_for(ch, product_id=r.origin.external_id))
@@ -254,29 +259,42 @@ def apply_stock_report(conn: Connection, event_id: int, r: ChannelStockReport, o
     else:
         conn.execute(channel_stock.update().where(channel_stock.c.id == seen.id).values(
             quantity=r.available, source_updated_at=r.source_updated_at or seen.source_updated_at, updated_at=now))
-    level = conn.execute(select(stock_levels).where(stock_levels.c.sku == sku, stock_levels.c.warehouse == warehouse)
-                         .with_for_update()).one_or_none()
-    available = (level.on_hand - level.committed) if level else 0
-    delta = r.available - available
-    if delta:
-        record_movement(conn, sku, warehouse, delta, MovementReason.CHANNEL_EDIT, ch, event_id)
-    out.notes.append(f"stock {sku}@{warehouse}: {ch} reports {r.available} (movement {delta:+d})")
+    note = _interpret_report(conn, event_id, ch, sku, warehouse, r, out)
+    out.notes.append(f"stock {sku}@{warehouse}: {ch} reports {r.available}, {note}")
 
 
-def record_movement(conn: Connection, sku: str, warehouse: str, delta: int, reason: MovementReason,
-                    channel: str | None, event_id: int | None) -> None:
-    """Append to the ledger and move ``on_hand`` by ``delta`` (the level is created at 0)."""
-    now = utcnow()
-    done = conn.execute(stock_levels.update().where(stock_levels.c.sku == sku, stock_levels.c.warehouse == warehouse)
-                        .values(on_hand=stock_levels.c.on_hand + delta, updated_at=now)).rowcount
-    if not done:
-        conn.execute(stock_levels.insert().values(sku=sku, warehouse=warehouse, on_hand=delta, committed=0,
-                                                  updated_at=now))
-    mid = conn.execute(stock_movements.insert().values(sku=sku, warehouse=warehouse, delta=delta, reason=reason.value,
-                                                       channel=channel, source_event=event_id, created_at=now)
-                       ).inserted_primary_key[0]
-    if event_id is not None:
-        _record(conn, event_id, "stock_movement", mid, "created")
+def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, warehouse: str, r: ChannelStockReport,
+                      out: Outcome) -> str:
+    """Expected = what the channel was last known to show + its own orders since; the rest is an
+    edit made in the channel: applied when the channel is the stock authority, else overwritten."""
+    policy, touch = out.policy, out.touch
+    sync = ledger.sync_row(conn, ch, sku, lock=True)
+    if sync is not None and sync.pushed_at and r.source_updated_at and r.source_updated_at < sync.pushed_at:
+        return "older than the hub's last write to it (superseded)"
+    has_level = conn.execute(select(stock_levels.c.id).where(stock_levels.c.sku == sku,
+                                                             stock_levels.c.warehouse == warehouse)).first()
+    expected = None
+    if sync is not None and sync.believed is not None:
+        expected = sync.believed + ledger.own_moves_since(conn, ch, sku, sync.believed_mark)
+    if not has_level:
+        ledger.set_on_hand(conn, touch, sku, warehouse, r.available, MovementReason.CHANNEL_EDIT, ch, event_id)
+        note = "the hub's first count of it"
+    elif policy.authority.get(ch) == "channel":
+        if expected is None:  # its first report: the channel's count is the truth for what it holds
+            expected = ledger.available(conn, [sku], (warehouse,))[sku]
+        edit = r.available - expected
+        if edit:
+            ledger.record_movement(conn, touch, sku, warehouse, MovementReason.CHANNEL_EDIT, ch, event_id,
+                                   on_hand=edit)
+        note = f"edit {edit:+d} applied (the channel is the stock authority)" if edit else "as expected"
+    else:
+        should = ledger.published(conn, policy, ch, [sku])[sku]
+        note = "as expected"
+        if r.available != should and ch in policy.pushing:
+            ledger.mark_dirty(conn, (ch,), {sku})
+            note = f"differs from the {should} the hub publishes: overwritten back (the hub is the authority)"
+    ledger.set_believed(conn, ch, sku, r.available, ledger.last_movement_id(conn))
+    return note
 
 
 APPLY = {
@@ -291,10 +309,10 @@ APPLY = {
 }
 
 
-def apply_records(conn: Connection, event_id: int, records: list[Any]) -> Outcome:
+def apply_records(conn: Connection, event_id: int, records: list[Any], policy: ledger.StockPolicy) -> Outcome:
     """Apply each record in its own savepoint: one that lacks a link is parked (``out.missing``)
     while the others still apply. Every rule is idempotent, so a resumed event simply re-runs."""
-    out = Outcome()
+    out = Outcome(policy)
     for record in records:
         handler = APPLY.get(type(record))
         if handler is None:
@@ -308,4 +326,5 @@ def apply_records(conn: Connection, event_id: int, records: list[Any]) -> Outcom
             out.notes.append(str(exc))
             continue
         savepoint.commit()
+    ledger.finish(conn, out.touch, policy)
     return out

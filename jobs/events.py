@@ -21,6 +21,7 @@ from hub.store import insert_ignore, load_event, set_status, utcnow
 from mappings import MapContext, Unmappable, aftership, easypost, paypal, shippo, shopify, stripe, woocommerce
 
 from .apply import apply_records
+from .ledger import StockPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def process_event(event_id: int) -> str:
         except (Unmappable, ValueError) as exc:
             set_status(conn, event_id, EventStatus.FAILED, f"cannot map {row.topic}: {exc}")
             return EventStatus.FAILED.value
-        outcome = apply_records(conn, event_id, mapped.records)
+        outcome = apply_records(conn, event_id, mapped.records, StockPolicy.from_config(hub.config))
         resumed = release_parked(conn, outcome.resolves)
         summary = f"{mapped.event_type.value}: " + ("; ".join(outcome.notes) or "no records")
         if outcome.missing:

@@ -34,12 +34,20 @@ def test_env_expansion_and_overrides(tmp_path):
 
 def test_outbound_keys_are_kept(tmp_path):
     p = write(tmp_path, "channels:\n  shop: {kind: shopify, webhook_secrets: [x], shop: a.myshopify.com, "
-                        "access_token: shpat_1, locations: {'1': main}}\n")
+                        "access_token: shpat_1, locations: {71234567: main}, stock_authority: channel}\n")
     ch = load_config(p, environ={}).channels["shop"]
-    assert ch.extra == {"shop": "a.myshopify.com", "access_token": "shpat_1", "locations": {"1": "main"}}
+    assert ch.extra == {"shop": "a.myshopify.com", "access_token": "shpat_1"}
+    assert ch.locations == {"71234567": "main"} and ch.stock_authority == "channel" and ch.stock_buffer == 0
+    assert ch.pushes_stock
 
 
 @pytest.mark.parametrize("text, message", [
+    ("channels:\n  s: {kind: shopify, webhook_secrets: [x], shop: a.myshopify.com}\n",
+     "channels.s.access_token: required with the other shopify API keys (shop, access_token)"),
+    ("channels:\n  w: {kind: woocommerce, webhook_secrets: [x], stock_authority: erp}\n",
+     "channels.w.stock_authority: Must be one of: hub, channel."),
+    ("channels:\n  w: {kind: woocommerce, webhook_secrets: [x], stock_buffer: -1}\n",
+     "channels.w.stock_buffer: Must be greater than or equal to 0."),
     ("channels:\n  s: {kind: stripe}\n", "channels.s.webhook_secrets: at least one secret is required"),
     ("channels:\n  s: {kind: magento, webhook_secrets: [x]}\n", "channels.s.kind: Must be one of"),
     ("channels:\n  p: {kind: paypal}\n", "channels.p.webhook_id: required for paypal"),

@@ -1,0 +1,218 @@
+"""The stock ledger: the rules that move stock, in the caller's transaction.
+
+``available = on_hand - committed`` per (SKU, warehouse). An order commits its lines at its
+channel's warehouse and ships them when fulfilled; a cancel releases them. A channel's own
+report of a quantity is compared with what the hub expects that channel to show: the
+difference is a manual edit there, which moves ``on_hand`` when the channel is the stock
+authority and is overwritten back otherwise. An ERP or warehouse snapshot sets ``on_hand``.
+
+Every movement is appended to ``stock_movements`` and marks the SKU dirty for every channel
+the hub publishes to (see ``jobs.push``); available below zero opens an oversell alert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from hub.config import Config
+from hub.models import alerts, order_stock, stock_levels, stock_movements, stock_sync
+from hub.store import utcnow
+from mappings.canonical import MovementReason, OrderLine, OrderStatus
+
+# order statuses whose lines have left the warehouse (committed -> shipped)
+SHIPPED_STATUSES = frozenset({OrderStatus.FULFILLED})
+RELEASED_STATUSES = frozenset({OrderStatus.CANCELLED})
+# movements a channel makes by itself when it sells (or restocks a cancel): the channel's own
+# count already includes them, so they explain a change in what it reports
+OWN_CHANNEL_REASONS = (MovementReason.SALE.value, MovementReason.CANCEL.value)
+
+
+@dataclass(frozen=True)
+class StockPolicy:
+    """Where each channel's stock lives and how the hub treats it, read from the config."""
+
+    warehouses: dict[str, tuple[str, ...]]  # channel -> the warehouses its locations map to
+    buffers: dict[str, int]
+    authority: dict[str, str]
+    pushing: tuple[str, ...]  # channels the hub writes stock to
+    locations: dict[str, dict[str, str]] = field(default_factory=dict)  # channel -> location id -> warehouse
+    default_warehouse: str = "main"
+
+    @classmethod
+    def from_config(cls, config: Config) -> StockPolicy:
+        chans = config.channels.values()
+        return cls(warehouses={c.id: tuple(dict.fromkeys(c.locations.values())) for c in chans},
+                   buffers={c.id: c.stock_buffer for c in chans},
+                   authority={c.id: c.stock_authority for c in chans},
+                   pushing=tuple(c.id for c in chans if c.pushes_stock),
+                   locations={c.id: dict(c.locations) for c in chans})
+
+    def order_warehouse(self, channel: str) -> str:
+        """An order's lines are taken from its channel's first mapped warehouse."""
+        return (self.warehouses.get(channel) or (self.default_warehouse,))[0]
+
+
+@dataclass
+class StockTouch:
+    """What a transaction did to stock, for the caller to act on once it commits."""
+
+    skus: set[str] = field(default_factory=set)
+    oversold: list[str] = field(default_factory=list)
+
+
+def record_movement(conn: Connection, touch: StockTouch, sku: str, warehouse: str, reason: MovementReason,
+                    channel: str | None, event_id: int | None, *, on_hand: int = 0, committed: int = 0) -> int:
+    """Append to the ledger and move the level (created at 0); returns the movement id."""
+    now = utcnow()
+    done = conn.execute(stock_levels.update().where(stock_levels.c.sku == sku, stock_levels.c.warehouse == warehouse)
+                        .values(on_hand=stock_levels.c.on_hand + on_hand,
+                                committed=stock_levels.c.committed + committed, updated_at=now)).rowcount
+    if not done:
+        conn.execute(stock_levels.insert().values(sku=sku, warehouse=warehouse, on_hand=on_hand, committed=committed,
+                                                  updated_at=now))
+    mid = conn.execute(stock_movements.insert().values(
+        sku=sku, warehouse=warehouse, delta=on_hand, committed_delta=committed, reason=reason.value, channel=channel,
+        source_event=event_id, created_at=now)).inserted_primary_key[0]
+    touch.skus.add(sku)
+    return mid
+
+
+def apply_order_stock(conn: Connection, touch: StockTouch, policy: StockPolicy, event_id: int, order_id: int,
+                      channel: str, status: OrderStatus, lines: list[OrderLine]) -> list[str]:
+    """Bring the ledger to what this version of the order implies; moves only the difference."""
+    warehouse = policy.order_warehouse(channel)
+    want: dict[str, tuple[int, int]] = {}  # sku -> (committed, shipped)
+    if status not in RELEASED_STATUSES:
+        for li in lines:
+            if li.sku and li.quantity > 0:
+                c, s = want.get(li.sku, (0, 0))
+                want[li.sku] = (c, s + li.quantity) if status in SHIPPED_STATUSES else (c + li.quantity, s)
+    held = {r.sku: r for r in conn.execute(select(order_stock).where(order_stock.c.order_id == order_id,
+                                                                    order_stock.c.warehouse == warehouse))}
+    notes = []
+    for sku in sorted(set(want) | set(held)):
+        was = (held[sku].committed, held[sku].shipped) if sku in held else (0, 0)
+        now = want.get(sku, (0, 0))
+        if now == was:
+            continue
+        d_committed, d_shipped = now[0] - was[0], now[1] - was[1]
+        change = -d_shipped - d_committed  # to available: shipping what was committed changes nothing
+        reason = MovementReason.SALE if change <= 0 else MovementReason.CANCEL
+        record_movement(conn, touch, sku, warehouse, reason, channel, event_id,
+                        on_hand=-d_shipped, committed=d_committed)
+        if sku in held:
+            conn.execute(order_stock.update().where(order_stock.c.id == held[sku].id)
+                         .values(committed=now[0], shipped=now[1]))
+        else:
+            conn.execute(order_stock.insert().values(order_id=order_id, sku=sku, warehouse=warehouse,
+                                                     committed=now[0], shipped=now[1]))
+        notes.append(f"{sku} {reason.value} {change:+d}")
+    return notes
+
+
+def available(conn: Connection, skus: list[str], warehouses: tuple[str, ...] | None = None) -> dict[str, int]:
+    """Available per SKU, summed over ``warehouses`` (all when None); unknown SKUs are 0."""
+    q = (select(stock_levels.c.sku, func.sum(stock_levels.c.on_hand - stock_levels.c.committed))
+         .where(stock_levels.c.sku.in_(skus)).group_by(stock_levels.c.sku))
+    if warehouses is not None:
+        q = q.where(stock_levels.c.warehouse.in_(warehouses))
+    got = {sku: int(n) for sku, n in conn.execute(q)}
+    return {sku: got.get(sku, 0) for sku in skus}
+
+
+def published(conn: Connection, policy: StockPolicy, channel: str, skus: list[str]) -> dict[str, int]:
+    """What ``channel`` should show: available over its warehouses, minus its buffer, never below 0."""
+    whs = policy.warehouses.get(channel) or (policy.default_warehouse,)
+    buffer = policy.buffers.get(channel, 0)
+    return {sku: max(0, n - buffer) for sku, n in available(conn, skus, whs).items()}
+
+
+def last_movement_id(conn: Connection) -> int:
+    return conn.execute(select(func.max(stock_movements.c.id))).scalar() or 0
+
+
+def own_moves_since(conn: Connection, channel: str, sku: str, mark: int | None) -> int:
+    """The change to available the channel's own orders made after ``mark`` (it counted them itself)."""
+    q = (select(func.sum(stock_movements.c.delta - stock_movements.c.committed_delta))
+         .where(stock_movements.c.channel == channel, stock_movements.c.sku == sku,
+                stock_movements.c.reason.in_(OWN_CHANNEL_REASONS), stock_movements.c.id > (mark or 0)))
+    return int(conn.execute(q).scalar() or 0)
+
+
+def sync_row(conn: Connection, channel: str, sku: str, *, lock: bool = False) -> Any:
+    q = select(stock_sync).where(stock_sync.c.channel == channel, stock_sync.c.sku == sku)
+    return conn.execute(q.with_for_update() if lock else q).one_or_none()
+
+
+def set_believed(conn: Connection, channel: str, sku: str, quantity: int, mark: int) -> None:
+    """Record what the channel shows now (after a write, a read or its own report)."""
+    now = utcnow()
+    done = conn.execute(update(stock_sync).where(stock_sync.c.channel == channel, stock_sync.c.sku == sku)
+                        .values(believed=quantity, believed_mark=mark, updated_at=now)).rowcount
+    if not done:
+        conn.execute(stock_sync.insert().values(channel=channel, sku=sku, believed=quantity, believed_mark=mark,
+                                                updated_at=now))
+
+
+def mark_dirty(conn: Connection, channels: tuple[str, ...], skus: set[str]) -> None:
+    """Owe a push of ``skus`` to each of ``channels`` (rows created as needed)."""
+    if not channels or not skus:
+        return
+    now = utcnow()
+    ordered = sorted(skus)
+    for ch in channels:
+        for i in range(0, len(ordered), 500):
+            chunk = ordered[i:i + 500]
+            have = set(conn.execute(select(stock_sync.c.sku).where(stock_sync.c.channel == ch,
+                                                                   stock_sync.c.sku.in_(chunk))).scalars())
+            new = [{"channel": ch, "sku": s, "dirty": True, "dirty_version": 1, "dirty_since": now, "updated_at": now}
+                   for s in chunk if s not in have]
+            if new:
+                conn.execute(stock_sync.insert(), new)
+            if have:
+                conn.execute(update(stock_sync).where(stock_sync.c.channel == ch, stock_sync.c.sku.in_(have)).values(
+                    dirty=True, dirty_version=stock_sync.c.dirty_version + 1,
+                    dirty_since=func.coalesce(stock_sync.c.dirty_since, now), updated_at=now))
+
+
+def check_oversell(conn: Connection, touch: StockTouch) -> None:
+    """Open (or refresh) one oversell alert per SKU whose total available is below zero; close
+    the alert once it is back at zero or above."""
+    if not touch.skus:
+        return
+    now = utcnow()
+    for sku, n in available(conn, sorted(touch.skus)).items():
+        open_alert = conn.execute(select(alerts.c.id).where(alerts.c.kind == "oversell", alerts.c.key == sku,
+                                                            alerts.c.resolved_at.is_(None))).scalar()
+        if n < 0:
+            detail = {"sku": sku, "available": n}
+            msg = f"{sku} oversold: available {n}"
+            if open_alert is None:
+                conn.execute(alerts.insert().values(kind="oversell", key=sku, message=msg, detail=detail,
+                                                    created_at=now, updated_at=now))
+                touch.oversold.append(sku)
+            else:
+                conn.execute(alerts.update().where(alerts.c.id == open_alert).values(message=msg, detail=detail,
+                                                                                    updated_at=now))
+        elif open_alert is not None:
+            conn.execute(alerts.update().where(alerts.c.id == open_alert).values(resolved_at=now, updated_at=now))
+
+
+def set_on_hand(conn: Connection, touch: StockTouch, sku: str, warehouse: str, on_hand: int,
+                reason: MovementReason, channel: str | None = None, event_id: int | None = None) -> int:
+    """A count (ERP or warehouse snapshot, first report): on_hand becomes ``on_hand``; -> the delta."""
+    row = conn.execute(select(stock_levels.c.on_hand).where(stock_levels.c.sku == sku,
+                                                            stock_levels.c.warehouse == warehouse)).one_or_none()
+    delta = on_hand - (row.on_hand if row else 0)
+    if delta or row is None:
+        record_movement(conn, touch, sku, warehouse, reason, channel, event_id, on_hand=delta)
+    return delta
+
+
+def finish(conn: Connection, touch: StockTouch, policy: StockPolicy) -> None:
+    """End of a transaction that moved stock: alerts, and pushes owed to every channel."""
+    check_oversell(conn, touch)
+    mark_dirty(conn, policy.pushing, touch.skus)
