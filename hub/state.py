@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from flask import current_app
 from rq import Queue
@@ -22,6 +23,8 @@ logger = logging.getLogger(__name__)
 EVENT_JOB_TIMEOUT_S = 300
 EVENT_JOB_RESULT_TTL_S = 600
 PROCESS_EVENT = "jobs.events.process_event"
+PUSH_STOCK = "jobs.push.push_stock"
+PUSH_JOB_TIMEOUT_S = 900
 RELAY_BATCH = 500  # ids per pipeline
 
 
@@ -38,8 +41,41 @@ class Hub:
     metrics: Metrics = field(default_factory=Metrics)
 
     def __post_init__(self) -> None:
+        from jobs.ledger import StockPolicy
+
         self.deliveries = DeliveryStore(self.engine)
         self.events_queue = Queue(EVENTS_QUEUE, connection=self.redis.client)
+        self.stock_policy = StockPolicy.from_config(self.config)
+
+    def stock_queue(self, channel: str) -> Queue:
+        """One queue per outbound channel: a throttled platform never stalls the others."""
+        return Queue(stock_queue_name(channel), connection=self.redis.client)
+
+    def queue_names(self) -> list[str]:
+        """What a worker listens to, in priority order: events first, so pushes coalesce under load."""
+        return [EVENTS_QUEUE] + [stock_queue_name(ch) for ch in self.stock_policy.pushing]
+
+    @staticmethod
+    def push_pending_key(channel: str) -> str:
+        return f"hub:push:{channel}:pending"
+
+    def schedule_push(self, channel: str, delay_s: float | None = None, attempt: int = 1, force: bool = False) -> bool:
+        """Queue one push of ``channel`` ``delay_s`` from now (the debounce); False if one is pending.
+
+        Every change in the meantime is picked up by that push: it reads the dirty set when it runs.
+        """
+        delay_s = self.config.stock_push_debounce_s if delay_s is None else delay_s
+        guard_ms = int(max(delay_s, 1.0) * 1000) + PUSH_JOB_TIMEOUT_S * 1000
+        if not self.redis.client.set(self.push_pending_key(channel), attempt, nx=not force, px=guard_ms):
+            return False
+        queue = self.stock_queue(channel)
+        kwargs = dict(args=(channel, attempt), description=f"push_stock({channel}, attempt {attempt})",
+                      job_timeout=PUSH_JOB_TIMEOUT_S, result_ttl=EVENT_JOB_RESULT_TTL_S, failure_ttl=7 * 24 * 3600)
+        if delay_s > 0:
+            queue.enqueue_in(timedelta(seconds=delay_s), PUSH_STOCK, **kwargs)
+        else:
+            queue.enqueue(PUSH_STOCK, **kwargs)
+        return True
 
     def announce_event(self, event_id: int) -> None:
         """Hand a delivery stored just now to the relay: one LPUSH on the ingest hot path.
@@ -94,6 +130,10 @@ class Hub:
             job.delete()
             self.events_queue.enqueue_call(PROCESS_EVENT, **kwargs)
             return True
+
+
+def stock_queue_name(channel: str) -> str:
+    return f"stock-{channel}"
 
 
 def current_hub() -> Hub:

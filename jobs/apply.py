@@ -291,7 +291,7 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
         should = ledger.published(conn, policy, ch, [sku])[sku]
         note = "as expected"
         if r.available != should and ch in policy.pushing:
-            ledger.mark_dirty(conn, (ch,), {sku})
+            ledger.mark_dirty(conn, (ch,), {sku}, touch)
             note = f"differs from the {should} the hub publishes: overwritten back (the hub is the authority)"
     ledger.set_believed(conn, ch, sku, r.available, ledger.last_movement_id(conn))
     return note

@@ -13,15 +13,17 @@ import json
 import logging
 from decimal import Decimal
 from types import ModuleType
+from typing import Any
 
 from hub.links import StoreLinks, release_parked
 from hub.models import EventStatus, parked
-from hub.state import current_hub
+from hub.state import Hub, current_hub
 from hub.store import insert_ignore, load_event, set_status, utcnow
 from mappings import MapContext, Unmappable, aftership, easypost, paypal, shippo, shopify, stripe, woocommerce
+from mappings.canonical import ChannelStockReport
 
 from .apply import apply_records
-from .ledger import StockPolicy
+from .push import echo_key
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,20 @@ MAPPERS: dict[str, ModuleType] = {
     "aftership": aftership,
 }
 PROCESSABLE = {EventStatus.RECEIVED.value, EventStatus.NEEDS_MAPPING.value}
+
+
+def consume_echo(hub: Hub, records: list[Any]) -> str | None:
+    """A stock report that only says back what the hub itself wrote (its fingerprint is there)
+    is acknowledged without effect: the reason to store, or None when it is news."""
+    reports = [r for r in records if isinstance(r, ChannelStockReport)]
+    if not reports:
+        return None
+    keys = [echo_key(r.origin.channel, r.origin.external_id, r.available) for r in reports]
+    if not all(hub.redis.client.exists(k) for k in keys):
+        return None
+    hub.redis.client.delete(*keys)
+    return "echo: " + ", ".join(f"{r.sku or r.origin.external_id} = {r.available}" for r in reports) + \
+        " is the hub's own write coming back"
 
 
 def process_event(event_id: int) -> str:
@@ -59,7 +75,10 @@ def process_event(event_id: int) -> str:
         except (Unmappable, ValueError) as exc:
             set_status(conn, event_id, EventStatus.FAILED, f"cannot map {row.topic}: {exc}")
             return EventStatus.FAILED.value
-        outcome = apply_records(conn, event_id, mapped.records, StockPolicy.from_config(hub.config))
+        if (echo := consume_echo(hub, mapped.records)) is not None:
+            set_status(conn, event_id, EventStatus.IGNORED, echo)
+            return EventStatus.IGNORED.value
+        outcome = apply_records(conn, event_id, mapped.records, hub.stock_policy)
         resumed = release_parked(conn, outcome.resolves)
         summary = f"{mapped.event_type.value}: " + ("; ".join(outcome.notes) or "no records")
         if outcome.missing:
@@ -72,6 +91,8 @@ def process_event(event_id: int) -> str:
             set_status(conn, event_id, EventStatus.PROCESSED, summary)
     for parked_id in resumed:  # after the commit: the links they wait for are now visible
         hub.enqueue_event(parked_id)
+    for channel in sorted(outcome.touch.dirty_channels):  # the dirty marks are committed: push them
+        hub.schedule_push(channel)
     status = EventStatus.NEEDS_MAPPING if outcome.missing else EventStatus.PROCESSED
     logger.info("event %s", status.value, extra={"event_id": event_id, "channel": row.channel, "topic": row.topic})
     return status.value

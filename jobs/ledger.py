@@ -61,6 +61,7 @@ class StockTouch:
 
     skus: set[str] = field(default_factory=set)
     oversold: list[str] = field(default_factory=list)
+    dirty_channels: set[str] = field(default_factory=set)  # pushes owed: schedule them after the commit
 
 
 def record_movement(conn: Connection, touch: StockTouch, sku: str, warehouse: str, reason: MovementReason,
@@ -157,10 +158,12 @@ def set_believed(conn: Connection, channel: str, sku: str, quantity: int, mark: 
                                                 updated_at=now))
 
 
-def mark_dirty(conn: Connection, channels: tuple[str, ...], skus: set[str]) -> None:
+def mark_dirty(conn: Connection, channels: tuple[str, ...], skus: set[str], touch: StockTouch | None = None) -> None:
     """Owe a push of ``skus`` to each of ``channels`` (rows created as needed)."""
     if not channels or not skus:
         return
+    if touch is not None:
+        touch.dirty_channels.update(channels)
     now = utcnow()
     ordered = sorted(skus)
     for ch in channels:
@@ -215,4 +218,4 @@ def set_on_hand(conn: Connection, touch: StockTouch, sku: str, warehouse: str, o
 def finish(conn: Connection, touch: StockTouch, policy: StockPolicy) -> None:
     """End of a transaction that moved stock: alerts, and pushes owed to every channel."""
     check_oversell(conn, touch)
-    mark_dirty(conn, policy.pushing, touch.skus)
+    mark_dirty(conn, policy.pushing, touch.skus, touch)

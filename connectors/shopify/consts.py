@@ -6,3 +6,9 @@ TOPIC_HEADER = "X-Shopify-Topic"
 EVENT_ID_HEADER = "X-Shopify-Event-Id"
 WEBHOOK_ID_HEADER = "X-Shopify-Webhook-Id"
 TRIGGERED_AT_HEADER = "X-Shopify-Triggered-At"
+
+MAX_INPUT_ITEMS = 250  # Shopify's limit on an input array (inventorySetQuantities quantities)
+STALE_CODE = "CHANGE_FROM_QUANTITY_STALE"  # InventorySetQuantitiesUserErrorCode for a lost compare-and-set
+VARIANTS_PAGE = 100  # SKUs per lookup query, when the rate-limit bucket allows
+NODE_COST = 5  # calculated cost of one variant node in the lookup query (variant, product, item, level, list)
+MAX_THROTTLE_WAITS = 50  # THROTTLED answers in a row before the call counts as failed

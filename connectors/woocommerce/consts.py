@@ -3,3 +3,7 @@
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
 TOPIC_HEADER = "X-WC-Webhook-Topic"
 WEBHOOK_ID_HEADER = "X-WC-Webhook-ID"
+
+API_VERSION = "wc/v3"
+BATCH_LIMIT = 100  # items per products/batch or variations/batch call (more: 413 entity_too_large)
+PAGE_LIMIT = 100  # per_page maximum

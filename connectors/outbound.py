@@ -1,0 +1,105 @@
+"""The outbound roles a platform package implements, and the one table of retry decisions.
+
+Errors are typed (STYLE point 8): ``Throttled`` waits as the platform says and is not a failure;
+``Retryable`` (network, timeout, 5xx, 408, 409 lock) backs off and retries a bounded number of
+times; ``Permanent`` (any other 4xx, a payload the platform refuses) fails at once with the
+platform's reason. ``error_for_status`` is the only place an HTTP status becomes a decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import requests
+
+
+class SyncError(Exception):
+    """A call to a platform did not do what was asked; the message says why, never a secret."""
+
+
+class Retryable(SyncError):
+    def __init__(self, message: str, seconds: float | None = None) -> None:
+        super().__init__(message)
+        self.seconds = seconds  # what the platform asked for, if it said
+
+
+class Throttled(Retryable):
+    """The platform's rate limit: wait ``seconds`` and carry on; not counted as an attempt."""
+
+
+class Permanent(SyncError):
+    """Retrying the same call cannot succeed (refused input, unknown item, bad credentials)."""
+
+
+RETRYABLE_4XX = frozenset({408, 409, 425})  # timeout, conflict/lock, too early
+
+
+def retry_after(headers: requests.structures.CaseInsensitiveDict | dict, default: float | None = None) -> float | None:
+    value = headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else default
+    except ValueError:  # an HTTP date: rare from these APIs; fall back to our own backoff
+        return default
+
+
+def error_for_status(status: int, body: str, headers: dict | requests.structures.CaseInsensitiveDict,
+                     what: str) -> SyncError | None:
+    """The table: an HTTP answer -> None (fine) or the error to raise."""
+    if status < 400:
+        return None
+    text = f"{what}: HTTP {status}: {body[:300]}"
+    if status == 429:
+        return Throttled(text, retry_after(headers, 1.0))
+    if status in RETRYABLE_4XX or status >= 500:
+        return Retryable(text, retry_after(headers))
+    return Permanent(text)
+
+
+def call_failed(exc: requests.RequestException, what: str) -> Retryable:
+    """Network trouble (refused, reset, timeout) is always worth another try."""
+    return Retryable(f"{what}: {type(exc).__name__}: {exc}")
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Where a SKU sits in a channel, and its quantity there when it was read."""
+
+    sku: str
+    item_id: str  # the id the channel's stock reports carry (Shopify inventory item, Woo product/variation)
+    product_id: str | None = None
+    variant_id: str | None = None
+    quantity: int | None = None
+
+
+@dataclass(frozen=True)
+class LevelWrite:
+    listing: Listing
+    quantity: int  # the value to set
+    expected: int | None  # what the hub believes the channel holds (compare-and-set), None = unknown
+
+
+@dataclass
+class PushResult:
+    written: dict[str, int] = field(default_factory=dict)  # sku -> value now on the channel
+    stale: dict[str, int] = field(default_factory=dict)  # sku -> the value the channel really had
+    failed: dict[str, str] = field(default_factory=dict)  # sku -> why the channel refused it (permanent)
+    calls: int = 0
+
+
+class StockTarget(Protocol):
+    """A channel the hub writes stock levels to."""
+
+    channel: str
+    batch_size: int  # the most quantities one write call takes
+
+    def find(self, skus: list[str]) -> dict[str, Listing]:
+        """Look SKUs up in the channel, with their current quantity; absent SKUs are left out."""
+
+    def read(self, listings: list[Listing]) -> dict[str, int]:
+        """Current quantity per SKU for known listings."""
+
+    def push_levels(self, writes: list[LevelWrite], key: str) -> PushResult:
+        """Set the quantities, ``batch_size`` at most per call; ``key`` makes a retried call a no-op
+        where the platform supports idempotency keys. Compare-and-set where supported: a write
+        whose ``expected`` is out of date is not applied and comes back in ``stale``."""

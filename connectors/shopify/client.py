@@ -1,0 +1,229 @@
+"""Shopify Admin GraphQL, one function per call the hub makes.
+
+The URL and version come from ShopifyAPI's ``Session`` and ``ApiVersion`` (the library knows
+versions up to 2024-10, so the pinned one is defined through its ``ApiVersion`` API). The request
+itself goes through ``requests``: ``shopify.GraphQL.execute`` has no timeout and prints error
+bodies to stdout, and the hub needs a timeout on every call and the status and headers of every
+answer for its retry table. ``api_url`` (a sandbox) replaces ``https://<shop>`` when set.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import requests
+import shopify
+
+from connectors.outbound import (
+    LevelWrite,
+    Listing,
+    Permanent,
+    PushResult,
+    Retryable,
+    Throttled,
+    call_failed,
+    error_for_status,
+)
+from hub.config import ChannelConfig
+
+from .consts import API_VERSION, MAX_INPUT_ITEMS, MAX_THROTTLE_WAITS, NODE_COST, STALE_CODE, VARIANTS_PAGE
+
+logger = logging.getLogger(__name__)
+
+FIND_VARIANTS = """
+query HubFindVariants($query: String!, $first: Int!, $after: String, $location: ID!) {
+  productVariants(first: $first, after: $after, query: $query) {
+    nodes {
+      id
+      sku
+      product { id }
+      inventoryItem {
+        id
+        inventoryLevel(locationId: $location) { quantities(names: ["available"]) { name quantity } }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+READ_LEVELS = """
+query HubReadLevels($ids: [ID!]!, $location: ID!) {
+  nodes(ids: $ids) {
+    ... on InventoryItem {
+      id
+      inventoryLevel(locationId: $location) { quantities(names: ["available"]) { name quantity } }
+    }
+  }
+}
+"""
+
+SET_QUANTITIES = """
+mutation HubSetQuantities($input: InventorySetQuantitiesInput!, $key: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $key) {
+    inventoryAdjustmentGroup { id }
+    userErrors { code field message }
+  }
+}
+"""
+
+
+def gid(kind: str, numeric: str) -> str:
+    return numeric if numeric.startswith("gid://") else f"gid://shopify/{kind}/{numeric}"
+
+
+def numeric_id(value: str) -> str:
+    return value.rsplit("/", 1)[-1]
+
+
+class ApiSession(shopify.Session):
+    """ShopifyAPI's session; ``base_url`` points it at another host (a sandbox) when given."""
+
+    def __init__(self, shop: str, version: str, token: str, base_url: str | None = None) -> None:
+        if version not in shopify.ApiVersion.versions:
+            shopify.ApiVersion.define_version(shopify.Release(version))
+        super().__init__(shop, version, token)
+        self.base_url = base_url.rstrip("/") if base_url else None
+
+    @property
+    def site(self) -> str:
+        return self.version.api_path(self.base_url) if self.base_url else super().site
+
+
+class ShopifyStock:
+    """StockTarget for one Shopify channel: writes ``available`` at the channel's first location."""
+
+    batch_size = MAX_INPUT_ITEMS
+
+    def __init__(self, channel: ChannelConfig, http: requests.Session | None = None) -> None:
+        x = channel.extra
+        self.channel = channel.id
+        self.session = ApiSession(x["shop"], x.get("api_version") or API_VERSION, x["access_token"], x.get("api_url"))
+        self.location = gid("Location", next(iter(channel.locations)))
+        self.timeout_s = channel.timeout_s
+        self.http = http or requests.Session()
+        self.calls = 0
+        self.bucket_size: float | None = None  # the shop's maximumAvailable, learnt from the first answer
+
+    @property
+    def page(self) -> int:
+        """SKUs per lookup: as many as one query may cost within the shop's bucket."""
+        if self.bucket_size is None:
+            return VARIANTS_PAGE
+        return max(1, min(VARIANTS_PAGE, int((self.bucket_size - 2) // NODE_COST)))
+
+    # -- the transport -----------------------------------------------------------------------
+    def execute(self, query: str, variables: dict[str, Any], what: str) -> dict[str, Any]:
+        """One GraphQL call; waits out THROTTLED answers as the cost extension says."""
+        for _ in range(MAX_THROTTLE_WAITS):
+            self.calls += 1
+            try:
+                r = self.http.post(self.session.site + "/graphql.json", timeout=self.timeout_s,
+                                   json={"query": query, "variables": variables},
+                                   headers={"X-Shopify-Access-Token": self.session.token,
+                                            "Content-Type": "application/json", "Accept": "application/json"})
+            except requests.RequestException as exc:
+                raise call_failed(exc, f"shopify {what}") from exc
+            if (err := error_for_status(r.status_code, r.text, r.headers, f"shopify {what}")) is not None:
+                if isinstance(err, Throttled):
+                    time.sleep(err.seconds or 1.0)
+                    continue
+                raise err
+            body = r.json()
+            status = ((body.get("extensions") or {}).get("cost") or {}).get("throttleStatus") or {}
+            if status.get("maximumAvailable"):
+                self.bucket_size = float(status["maximumAvailable"])
+            wait = throttled_wait(body)
+            if wait is not None:
+                logger.info("shopify throttled: waiting %.2fs", wait, extra={"channel": self.channel})
+                time.sleep(wait)
+                continue
+            if body.get("errors"):
+                raise Permanent(f"shopify {what}: {body['errors']}")
+            return body["data"]
+        raise Retryable(f"shopify {what}: still throttled after {MAX_THROTTLE_WAITS} waits")
+
+    # -- StockTarget ---------------------------------------------------------------------------
+    def find(self, skus: list[str]) -> dict[str, Listing]:
+        found: dict[str, Listing] = {}
+        page = self.page
+        for i in range(0, len(skus), page):
+            chunk = skus[i:i + page]
+            query = " OR ".join(f'sku:"{s}"' for s in chunk)
+            after = None
+            while True:
+                data = self.execute(FIND_VARIANTS, {"query": query, "first": page, "after": after,
+                                                    "location": self.location}, "find variants")["productVariants"]
+                for node in data["nodes"]:
+                    if node["sku"] in chunk and node["sku"] not in found:
+                        item = node["inventoryItem"]
+                        found[node["sku"]] = Listing(
+                            sku=node["sku"], item_id=numeric_id(item["id"]),
+                            product_id=numeric_id(node["product"]["id"]), variant_id=numeric_id(node["id"]),
+                            quantity=_available(item.get("inventoryLevel")))
+                if not data["pageInfo"]["hasNextPage"]:
+                    break
+                after = data["pageInfo"]["endCursor"]
+        return found
+
+    def read(self, listings: list[Listing]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        page = self.page
+        for i in range(0, len(listings), page):
+            chunk = listings[i:i + page]
+            by_item = {gid("InventoryItem", li.item_id): li.sku for li in chunk}
+            nodes = self.execute(READ_LEVELS, {"ids": list(by_item), "location": self.location}, "read levels")["nodes"]
+            for node in nodes:
+                if node and node.get("id") in by_item:
+                    q = _available(node.get("inventoryLevel"))
+                    if q is not None:
+                        out[by_item[node["id"]]] = q
+        return out
+
+    def push_levels(self, writes: list[LevelWrite], key: str) -> PushResult:
+        result = PushResult()
+        for n, i in enumerate(range(0, len(writes), self.batch_size)):
+            chunk = writes[i:i + self.batch_size]
+            self._set_chunk(chunk, f"{key}-{n}", result)
+        return result
+
+    def _set_chunk(self, chunk: list[LevelWrite], key: str, result: PushResult) -> None:
+        quantities = [{"inventoryItemId": gid("InventoryItem", w.listing.item_id), "locationId": self.location,
+                       "quantity": w.quantity, "changeFromQuantity": w.expected} for w in chunk]
+        variables = {"key": key, "input": {"name": "available", "reason": "correction",
+                                           "referenceDocumentUri": f"gid://hub/StockPush/{key}",
+                                           "quantities": quantities}}
+        calls = self.calls
+        payload = self.execute(SET_QUANTITIES, variables, "inventorySetQuantities")["inventorySetQuantities"]
+        result.calls += self.calls - calls
+        errors = payload.get("userErrors") or []
+        if not errors:
+            result.written.update({w.listing.sku: w.quantity for w in chunk})
+            return
+        if any(e.get("code") != STALE_CODE for e in errors):
+            raise Permanent(f"shopify inventorySetQuantities refused: {errors}")
+        # a compare-and-set went stale: nothing in the call was applied; read what is there now
+        result.stale.update(self.read([w.listing for w in chunk]))
+
+
+def _available(level: dict[str, Any] | None) -> int | None:
+    for q in (level or {}).get("quantities") or []:
+        if q.get("name") == "available":
+            return int(q["quantity"])
+    return None
+
+
+def throttled_wait(body: dict[str, Any]) -> float | None:
+    """Seconds to wait when Shopify answered THROTTLED: until the bucket holds the request's cost."""
+    errors = body.get("errors")
+    if not isinstance(errors, list) or not any((e.get("extensions") or {}).get("code") == "THROTTLED"
+                                               for e in errors):
+        return None
+    cost = (body.get("extensions") or {}).get("cost") or {}
+    status = cost.get("throttleStatus") or {}
+    need = float(cost.get("requestedQueryCost") or 0) - float(status.get("currentlyAvailable") or 0)
+    rate = float(status.get("restoreRate") or 50.0)
+    return max(0.05, need / rate)
+

@@ -1,0 +1,118 @@
+"""WooCommerce REST v3, one function per call the hub makes, through the ``woocommerce`` client.
+
+The client signs OAuth 1.0a over plain http and uses Basic auth over https, exactly as Woo
+expects. Woo has no compare-and-set: a stock write sets the value, so the hub writes only what
+differs from what it last knew the shop held. Batches take at most ``BATCH_LIMIT`` items; a
+variation is written through its parent's ``variations/batch``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import requests
+from woocommerce import API
+
+from connectors.outbound import LevelWrite, Listing, PushResult, call_failed, error_for_status
+from hub.config import ChannelConfig
+
+from .consts import API_VERSION, BATCH_LIMIT, PAGE_LIMIT
+
+
+class WooStock:
+    """StockTarget for one WooCommerce channel (a shop has one stock location: ``default``)."""
+
+    batch_size = BATCH_LIMIT
+
+    def __init__(self, channel: ChannelConfig) -> None:
+        x = channel.extra
+        self.channel = channel.id
+        self.api = API(url=x["url"], consumer_key=x["consumer_key"], consumer_secret=x["consumer_secret"],
+                       version=API_VERSION, timeout=channel.timeout_s)
+        self.calls = 0
+
+    def call(self, method: str, endpoint: str, what: str, data: Any = None, params: dict | None = None) -> Any:
+        self.calls += 1
+        try:
+            if method == "GET":
+                r = self.api.get(endpoint, params=params or {})
+            else:
+                r = getattr(self.api, method.lower())(endpoint, data)
+        except requests.RequestException as exc:
+            raise call_failed(exc, f"woocommerce {what}") from exc
+        if (err := error_for_status(r.status_code, r.text, r.headers, f"woocommerce {what}")) is not None:
+            raise err
+        return r.json()
+
+    def _pages(self, endpoint: str, params: dict[str, Any], what: str) -> list[dict[str, Any]]:
+        out, page = [], 1
+        while True:
+            batch = self.call("GET", endpoint, what, params={**params, "per_page": PAGE_LIMIT, "page": page})
+            out += batch
+            if len(batch) < PAGE_LIMIT:
+                return out
+            page += 1
+
+    def find(self, skus: list[str]) -> dict[str, Listing]:
+        found: dict[str, Listing] = {}
+        for i in range(0, len(skus), PAGE_LIMIT):
+            chunk = skus[i:i + PAGE_LIMIT]
+            for p in self._pages("products", {"sku": ",".join(chunk)}, "find products"):
+                if p.get("sku") in chunk and p.get("type") != "variable":
+                    found[p["sku"]] = _listing(p)
+        return found
+
+    def read(self, listings: list[Listing]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        simple = [li for li in listings if not li.variant_id]
+        for i in range(0, len(simple), PAGE_LIMIT):
+            chunk = {li.item_id: li.sku for li in simple[i:i + PAGE_LIMIT]}
+            for p in self._pages("products", {"include": ",".join(chunk)}, "read products"):
+                if str(p["id"]) in chunk and p.get("stock_quantity") is not None:
+                    out[chunk[str(p["id"])]] = int(p["stock_quantity"])
+        for parent, group in _by_parent(li for li in listings if li.variant_id).items():
+            chunk = {li.item_id: li.sku for li in group}
+            for v in self._pages(f"products/{parent}/variations", {"include": ",".join(chunk)}, "read variations"):
+                if str(v["id"]) in chunk and v.get("stock_quantity") is not None:
+                    out[chunk[str(v["id"])]] = int(v["stock_quantity"])
+        return out
+
+    def push_levels(self, writes: list[LevelWrite], key: str) -> PushResult:
+        """``key`` is unused: Woo has no idempotency keys, and setting a value twice is harmless."""
+        result = PushResult()
+        groups: dict[str, list[LevelWrite]] = defaultdict(list)
+        for w in writes:
+            groups[f"products/{w.listing.product_id}/variations/batch" if w.listing.variant_id
+                   else "products/batch"].append(w)
+        for endpoint, group in groups.items():
+            for i in range(0, len(group), self.batch_size):
+                chunk = group[i:i + self.batch_size]
+                by_id = {w.listing.item_id: w for w in chunk}
+                before = self.calls
+                answer = self.call("POST", endpoint, "stock batch", data={"update": [
+                    {"id": int(w.listing.item_id), "manage_stock": True, "stock_quantity": w.quantity} for w in chunk]})
+                result.calls += self.calls - before
+                for item in answer.get("update") or []:
+                    w = by_id.get(str(item.get("id")))
+                    if w is None:
+                        continue
+                    if item.get("error"):
+                        result.failed[w.listing.sku] = f"woocommerce refused: {item['error'].get('message')}"
+                    else:
+                        result.written[w.listing.sku] = int(item.get("stock_quantity", w.quantity))
+        return result
+
+
+def _listing(p: dict[str, Any]) -> Listing:
+    is_variation = p.get("type") == "variation" and p.get("parent_id")
+    q = p.get("stock_quantity")
+    return Listing(sku=p["sku"], item_id=str(p["id"]), product_id=str(p["parent_id"] if is_variation else p["id"]),
+                   variant_id=str(p["id"]) if is_variation else None, quantity=int(q) if q is not None else None)
+
+
+def _by_parent(listings: Any) -> dict[str, list[Listing]]:
+    out: dict[str, list[Listing]] = defaultdict(list)
+    for li in listings:
+        out[str(li.product_id)].append(li)
+    return out

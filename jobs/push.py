@@ -1,0 +1,199 @@
+"""push_stock: drain one channel's dirty SKUs into the fewest, largest stock writes it takes.
+
+Changes mark (channel, SKU) dirty in ``stock_sync`` (in the transaction that moved stock) and
+schedule one push per channel a short debounce later (``Hub.schedule_push``). The push reads
+the current published values, skips what the channel already shows, writes the rest in
+batches (Shopify: compare-and-set against what the hub believes it shows, with an idempotency
+key; Woo: plain set), and leaves an echo fingerprint per write so the webhook reporting it back
+is ignored. A stale compare-and-set re-reads and writes again; THROTTLED and 429 wait inside
+the client; other retryable errors back off and retry up to ``PUSH_MAX_ATTEMPTS``; permanent
+ones fail the job with the platform's reason (the SKUs stay dirty, so a replay or the next
+change pushes them again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, select, update
+
+from connectors.outbound import LevelWrite, Listing, Permanent, Retryable, StockTarget
+from hub.config import ChannelConfig
+from hub.links import Link, upsert_link
+from hub.models import sku_links, stock_sync
+from hub.state import Hub, current_hub
+from hub.store import utcnow
+
+from . import ledger
+
+logger = logging.getLogger(__name__)
+
+PUSH_MAX_ATTEMPTS = 5
+PUSH_BACKOFF_BASE_S = 2.0
+PUSH_BACKOFF_CAP_S = 300.0
+STALE_ROUNDS = 3  # compare-and-set retries within one push before leaving the SKU dirty
+LOCK_TTL_S = 600
+LOCK_WAIT_S = 5
+
+
+class PushFailed(Exception):
+    """The push ended failed (retries exhausted or refused); the message is the reason."""
+
+
+def make_target(channel: ChannelConfig) -> StockTarget:
+    if channel.kind == "shopify":
+        from connectors.shopify.client import ShopifyStock
+
+        return ShopifyStock(channel)
+    if channel.kind == "woocommerce":
+        from connectors.woocommerce.client import WooStock
+
+        return WooStock(channel)
+    raise ValueError(f"channel {channel.id}: the hub cannot write stock to {channel.kind}")
+
+
+def echo_key(channel: str, item_id: str, quantity: int) -> str:
+    return f"hub:echo:{channel}:{item_id}:{quantity}"
+
+
+@dataclass
+class PushReport:
+    channel: str
+    checked: int = 0
+    written: int = 0
+    calls: int = 0
+    unlisted: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        s = f"{self.channel}: {self.checked} dirty, {self.written} written in {self.calls} call(s)"
+        if self.unlisted:
+            s += f", {len(self.unlisted)} not sold there"
+        if self.failed:
+            s += f", {len(self.failed)} refused"
+        return s
+
+
+def push_stock(channel: str, attempt: int = 1) -> str:
+    """RQ job (queue ``stock-<channel>``): one push of everything dirty for ``channel``."""
+    hub = current_hub()
+    hub.redis.client.delete(hub.push_pending_key(channel))  # a change from now on schedules the next push
+    lock = hub.redis.client.lock(f"hub:lock:stock:{channel}", timeout=LOCK_TTL_S, blocking_timeout=LOCK_WAIT_S)
+    if not lock.acquire():
+        hub.schedule_push(channel)
+        return f"{channel}: another push is running; rescheduled"
+    try:
+        report = push_dirty(hub, channel)
+    except Retryable as exc:
+        if attempt >= PUSH_MAX_ATTEMPTS:
+            raise PushFailed(f"{channel}: gave up after {attempt} attempts: {exc}") from exc
+        delay = min(PUSH_BACKOFF_CAP_S, exc.seconds or PUSH_BACKOFF_BASE_S * 2 ** (attempt - 1))
+        delay *= random.uniform(1.0, 1.25)  # jitter: many channels must not retry in lockstep
+        hub.schedule_push(channel, delay_s=delay, attempt=attempt + 1, force=True)
+        logger.warning("stock push will retry", extra={"channel": channel, "attempt": attempt, "error": str(exc)})
+        return f"{channel}: retry {attempt + 1} in {delay:.1f}s: {exc}"
+    except Permanent as exc:
+        raise PushFailed(f"{channel}: {exc}") from exc
+    finally:
+        lock.release()
+    if report.failed:
+        raise PushFailed(f"{report}: " + "; ".join(f"{k}: {v}" for k, v in list(report.failed.items())[:10]))
+    logger.info("stock pushed", extra={"channel": channel, "summary": str(report)})
+    return str(report)
+
+
+def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> PushReport:
+    """Push the dirty SKUs of ``channel`` now (the caller holds the channel's lock)."""
+    cfg = hub.config.channels[channel]
+    target = target or make_target(cfg)
+    report = PushReport(channel)
+    with hub.engine.begin() as conn:
+        rows = {r.sku: r for r in conn.execute(select(stock_sync).where(
+            stock_sync.c.channel == channel, stock_sync.c.dirty.is_(True), stock_sync.c.unlisted.is_(False)))}
+        if not rows:
+            return report
+        mark = ledger.last_movement_id(conn)
+        values = ledger.published(conn, hub.stock_policy, channel, sorted(rows))
+        listings = known_listings(conn, channel, sorted(rows))
+    report.checked = len(rows)
+    believed = {sku: r.believed for sku, r in rows.items()}
+    found = target.find([s for s in sorted(rows) if s not in listings]) if len(listings) < len(rows) else {}
+    listings.update(found)
+    believed.update({s: li.quantity for s, li in found.items()})
+    report.unlisted = sorted(set(rows) - set(listings))
+    unread = [listings[s] for s in sorted(listings) if believed.get(s) is None]
+    if unread:
+        believed.update(target.read(unread))
+    written: dict[str, int] = {}
+    for _ in range(STALE_ROUNDS):
+        writes = [LevelWrite(listings[s], values[s], believed.get(s)) for s in sorted(listings)
+                  if s not in written and s not in report.failed and values[s] != believed.get(s)]
+        if not writes:
+            break
+        _leave_fingerprints(hub, channel, writes)
+        result = target.push_levels(writes, idempotency_key(channel, writes, rows))
+        report.calls += result.calls
+        written.update(result.written)
+        report.failed.update(result.failed)
+        believed.update(result.stale)
+        if not result.stale:
+            break
+    report.written = len(written)
+    believed.update(written)
+    _record(hub, channel, rows, listings, found, values, believed, written, report, mark)
+    return report
+
+
+def known_listings(conn: Connection, channel: str, skus: list[str]) -> dict[str, Listing]:
+    out: dict[str, Listing] = {}
+    for i in range(0, len(skus), 500):
+        for r in conn.execute(select(sku_links).where(sku_links.c.channel == channel,
+                                                      sku_links.c.sku.in_(skus[i:i + 500]))):
+            item = r.inventory_item_id or r.variant_id or r.product_id
+            if item:
+                out[r.sku] = Listing(sku=r.sku, item_id=item, product_id=r.product_id, variant_id=r.variant_id)
+    return out
+
+
+def idempotency_key(channel: str, writes: list[LevelWrite], rows: dict) -> str:
+    """Same writes of the same dirty versions -> same key: a retried call is a no-op at the platform."""
+    content = [(w.listing.sku, w.quantity, w.expected, rows[w.listing.sku].dirty_version) for w in writes]
+    return "hub-" + hashlib.sha256(json.dumps([channel, content]).encode()).hexdigest()[:40]
+
+
+def _leave_fingerprints(hub: Hub, channel: str, writes: list[LevelWrite]) -> None:
+    """Before the write: its webhook may arrive before the call returns."""
+    with hub.redis.client.pipeline(transaction=False) as pipe:
+        for w in writes:
+            pipe.set(echo_key(channel, w.listing.item_id, w.quantity), 1, ex=hub.config.echo_ttl_s)
+        pipe.execute()
+
+
+def _record(hub: Hub, channel: str, rows: dict, listings: dict[str, Listing], found: dict[str, Listing],
+            values: dict[str, int], believed: dict[str, int | None], written: dict[str, int], report: PushReport,
+            mark: int) -> None:
+    now = utcnow()
+    with hub.engine.begin() as conn:
+        for li in found.values():
+            upsert_link(conn, Link(channel=channel, sku=li.sku, product_id=li.product_id, variant_id=li.variant_id,
+                                   inventory_item_id=li.item_id if li.item_id not in (li.variant_id, li.product_id)
+                                   else None))
+        for sku, row in rows.items():
+            values: dict = {"updated_at": now}
+            if sku in report.unlisted:
+                values.update(unlisted=True, dirty=False, dirty_since=None)
+            elif believed.get(sku) is not None:
+                values.update(believed=believed[sku], believed_mark=mark)
+                if sku in written:
+                    values.update(pushed=written[sku], pushed_at=now)
+            done = sku in listings and sku not in report.failed and believed.get(sku) == values[sku]
+            q = update(stock_sync).where(stock_sync.c.channel == channel, stock_sync.c.sku == sku)
+            conn.execute(q.values(**values))
+            if done:  # cleared only if no change arrived meanwhile (that one owes its own push)
+                conn.execute(q.where(stock_sync.c.dirty_version == row.dirty_version)
+                             .values(dirty=False, dirty_since=None))
+
