@@ -143,7 +143,6 @@ def worker(burst: bool) -> None:
 
     from . import create_app
     from .logs import configure_logging
-    from .redis import EVENTS_QUEUE
 
     cfg = _config()
     server = _embedded_redis_env(cfg)  # noqa: F841
@@ -151,8 +150,8 @@ def worker(burst: bool) -> None:
     app = create_app()
     hub = app.extensions["hub"]
     with app.app_context():
-        Worker([EVENTS_QUEUE], connection=hub.redis.client).work(burst=burst, with_scheduler=True,
-                                                                 logging_level=cfg.log_level)
+        Worker(hub.queue_names(), connection=hub.redis.client).work(burst=burst, with_scheduler=True,
+                                                                    logging_level=cfg.log_level)
 
 
 @cli.command()
@@ -182,7 +181,8 @@ def scheduler() -> None:
     """Run the periodic jobs (the outbox sweeper) with RQ's cron scheduler."""
     from rq.cron import CronScheduler
 
-    from jobs.outbox import sweep_outbox
+    from jobs.outbox import sweep_outbox, sweep_stock
+    from jobs.reconcile import schedule_reconcile
 
     from .logs import configure_logging
     from .redis import EVENTS_QUEUE, connect
@@ -192,6 +192,9 @@ def scheduler() -> None:
     configure_logging(cfg.log_level)
     cron = CronScheduler(connection=connect(os.environ.get("HUB_REDIS_URL") or cfg.redis_url, cfg.var_dir).client)
     cron.register(sweep_outbox, queue_name=EVENTS_QUEUE, interval=cfg.outbox_interval_s)
+    cron.register(sweep_stock, queue_name=EVENTS_QUEUE, interval=cfg.outbox_interval_s)
+    if cfg.stock_reconcile_interval_s:
+        cron.register(schedule_reconcile, queue_name=EVENTS_QUEUE, interval=cfg.stock_reconcile_interval_s)
     cron.start()
 
 
@@ -312,3 +315,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+from . import cli_stock  # noqa: E402,F401  (registers the stock and reconcile commands)

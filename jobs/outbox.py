@@ -1,11 +1,15 @@
-"""The outbox sweeper: deliveries stored while Redis was unreachable (or whose job was lost)
-stay ``received``; this scheduled job queues them again."""
+"""The outbox sweepers: deliveries stored while Redis was unreachable (or whose job was lost)
+stay ``received``, and stock marked dirty may have lost its scheduled push the same way; these
+scheduled jobs queue them again."""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
 
+from sqlalchemy import select
+
+from hub.models import stock_sync
 from hub.state import current_hub
 from hub.store import stuck_received, utcnow
 
@@ -22,3 +26,16 @@ def sweep_outbox(grace_s: float | None = None) -> int:
     if queued:
         logger.info("outbox sweep re-queued deliveries", extra={"queued": queued, "stuck": len(ids)})
     return queued
+
+
+def sweep_stock(grace_s: float | None = None) -> list[str]:
+    """Schedule a push for every channel with SKUs dirty for longer than ``grace_s``."""
+    hub = current_hub()
+    grace = hub.config.outbox_grace_s if grace_s is None else grace_s
+    with hub.engine.connect() as conn:
+        channels = sorted(conn.execute(select(stock_sync.c.channel).distinct().where(
+            stock_sync.c.dirty.is_(True), stock_sync.c.dirty_since < utcnow() - timedelta(seconds=grace))).scalars())
+    scheduled = [ch for ch in channels if ch in hub.stock_policy.pushing and hub.schedule_push(ch)]
+    if scheduled:
+        logger.info("stock sweep scheduled pushes", extra={"channels": scheduled})
+    return scheduled

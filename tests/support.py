@@ -111,12 +111,10 @@ def run_worker(app) -> None:  # noqa: ANN001
     """Drain the hub's queues with a real RQ worker (in-process, burst mode)."""
     from rq import SimpleWorker
 
-    from hub.redis import EVENTS_QUEUE
-
     hub = app.extensions["hub"]
     relay(app)
     with app.app_context():
-        SimpleWorker([EVENTS_QUEUE], connection=hub.redis.client).work(burst=True)
+        SimpleWorker(hub.queue_names(), connection=hub.redis.client).work(burst=True)
 
 
 def event_rows(app) -> list:  # noqa: ANN001

@@ -1,0 +1,58 @@
+"""Stock API under /api (admin token): ERP snapshots in, oversell alerts and channel drift out."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, request
+from sqlalchemy import select
+
+from .admin import int_arg, require_token
+from .models import alerts, stock_sync
+from .state import current_hub
+from .store import iso
+
+bp = Blueprint("stock", __name__, url_prefix="/api")
+bp.before_request(require_token)
+
+
+@bp.post("/stock/snapshot")
+def stock_snapshot():  # noqa: ANN201
+    """JSON lines ``{"sku", "warehouse", "on_hand"}``: each sets on_hand; all lines or none."""
+    from jobs.snapshot import SnapshotError, apply_snapshot, parse_json_lines
+
+    hub = current_hub()
+    try:
+        counts = parse_json_lines(request.get_data(as_text=True), hub.stock_policy.default_warehouse)
+    except SnapshotError as exc:
+        abort(400, description=str(exc))
+    result = apply_snapshot(hub, counts)
+    return {"lines": result.lines, "changed": result.changed, "oversold": result.oversold}
+
+
+@bp.get("/alerts")
+def alerts_list():  # noqa: ANN201
+    """Open alerts first (``?all=1`` adds resolved ones); ``?kind=oversell`` filters."""
+    q = select(alerts).order_by(alerts.c.id.desc()).limit(int_arg("limit", 100) or 100)
+    if request.args.get("kind"):
+        q = q.where(alerts.c.kind == request.args["kind"])
+    if request.args.get("all") not in ("1", "true"):
+        q = q.where(alerts.c.resolved_at.is_(None))
+    with current_hub().engine.connect() as conn:
+        return {"alerts": [{"id": a.id, "kind": a.kind, "key": a.key, "message": a.message, "detail": a.detail,
+                            "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
+                            "resolved_at": iso(a.resolved_at)} for a in conn.execute(q)]}
+
+
+@bp.get("/stock/drift")
+def stock_drift():  # noqa: ANN201
+    """What the last reconcile found: per channel and SKU, the channel's reading minus what the
+    hub published at that moment (``?channel=`` filters; ``?all=1`` includes SKUs with no drift)."""
+    q = select(stock_sync).where(stock_sync.c.read_at.is_not(None)).order_by(stock_sync.c.channel, stock_sync.c.sku)
+    if request.args.get("channel"):
+        q = q.where(stock_sync.c.channel == request.args["channel"])
+    if request.args.get("all") not in ("1", "true"):
+        q = q.where(stock_sync.c.drift != 0)
+    with current_hub().engine.connect() as conn:
+        rows = conn.execute(q.limit(int_arg("limit", 1000) or 1000)).all()
+    return {"drift": [{"channel": r.channel, "sku": r.sku, "read": r.read_quantity, "drift": r.drift,
+                       "published": None if r.read_quantity is None else r.read_quantity - (r.drift or 0),
+                       "read_at": iso(r.read_at), "pending_push": r.dirty} for r in rows]}
