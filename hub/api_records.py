@@ -157,7 +157,8 @@ def stock_list():  # noqa: ANN201
                    "available": r.on_hand - r.committed, "updated_at": iso(r.updated_at)} for r in conn.execute(q)]
         moves = []
         if sku:
-            moves = [{"warehouse": m.warehouse, "delta": m.delta, "reason": m.reason, "channel": m.channel,
+            moves = [{"warehouse": m.warehouse, "delta": m.delta, "committed_delta": m.committed_delta,
+                      "reason": m.reason, "channel": m.channel,
                       "event_id": m.source_event, "at": iso(m.created_at)}
                      for m in conn.execute(select(stock_movements).where(stock_movements.c.sku == sku)
                                            .order_by(stock_movements.c.id))]
