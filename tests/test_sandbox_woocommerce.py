@@ -1,0 +1,276 @@
+"""The WooCommerce sandbox, driven by the real ``woocommerce`` client (OAuth 1.0a over http) and checked
+against the live WooCommerce 11.0.1 capture: auth errors, paging, stock writes, batch limits, and the
+signed webhooks a shop sends for orders, cancels, manual edits and the hub's own writes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+import requests
+from flask import Flask, request
+from woocommerce import API
+from woocommerce.oauth import OAuth
+
+from sandbox.base import serve
+from sandbox.woocommerce import WooSandbox
+
+from .support import corpus_json
+
+SECRET = "s3cret"
+KEY, CS = "ck_test_4f1c", "cs_test_9a7e"
+LIVE = "woocommerce/live-11.0.1/"
+CATALOGUE = [
+    {"name": "Peer Widget", "sku": "PW-1", "price": "10.00", "stock_quantity": 42},
+    {"name": "Peer Tee", "type": "variable", "variations": [
+        {"sku": "PT-S", "price": "20.00", "stock_quantity": 3, "attributes": {"Size": "S"}},
+        {"sku": "PT-M", "price": "20.00", "stock_quantity": 5, "attributes": {"Size": "M"}}]},
+]
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    """A tiny hub stand-in: records every delivery and whether its signature verifies."""
+    app, got = Flask("receiver"), []
+
+    @app.post("/hook")
+    def hook():
+        raw = request.get_data()
+        expected = base64.b64encode(hmac.new(SECRET.encode(), raw, hashlib.sha256).digest()).decode()
+        got.append({"topic": request.headers["X-WC-Webhook-Topic"], "headers": dict(request.headers),
+                    "body": json.loads(raw), "raw": raw,
+                    "signed": hmac.compare_digest(expected, request.headers.get("X-WC-Webhook-Signature", ""))})
+        return "", 200
+
+    with serve(app) as url:
+        yield f"{url}/hook", got
+
+
+@pytest.fixture
+def woo(receiver):
+    hook_url, got = receiver
+    got.clear()
+    shop = WooSandbox(consumer_key=KEY, consumer_secret=CS, webhook_url=hook_url, webhook_secret=SECRET)
+    ids = shop.seed(CATALOGUE)
+    with serve(shop.app) as url:
+        shop.configure(base_url=url)
+        api = API(url=url, consumer_key=KEY, consumer_secret=CS, version="wc/v3", timeout=10)
+        yield shop, api, url, ids, got
+    shop.close()
+
+
+def deliveries(shop, got):
+    shop.wait_idle(10)
+    return [(d["topic"], d["body"].get("sku") or d["body"].get("status"), d["body"].get("stock_quantity"))
+            for d in got]
+
+
+def keys(rel):
+    return set(corpus_json(LIVE + rel))
+
+
+def woo_error(code, message, status):
+    return {"code": code, "message": message, "data": {"status": status}}
+
+
+def test_wrong_key_wrong_secret_and_no_credentials_are_woo_401s(woo):
+    shop, api, url, ids, got = woo
+    wrong_key = API(url=url, consumer_key="ck_other", consumer_secret=CS, version="wc/v3", timeout=10)
+    wrong_secret = API(url=url, consumer_key=KEY, consumer_secret="cs_other", version="wc/v3", timeout=10)
+    r = wrong_key.get("products")
+    assert (r.status_code, r.json()) == (401, woo_error("woocommerce_rest_authentication_error",
+                                                        "Consumer key is invalid.", 401))
+    r = wrong_secret.get("products")
+    assert (r.status_code, r.json()) == (401, woo_error("woocommerce_rest_authentication_error",
+                                                        "Invalid signature - provided signature does not match.", 401))
+    r = requests.get(f"{url}/wp-json/wc/v3/products", timeout=10)
+    assert (r.status_code, r.json()) == (401, woo_error("woocommerce_rest_cannot_view",
+                                                        "Sorry, you cannot list resources.", 401))
+    r = requests.put(f"{url}/wp-json/wc/v3/products/{ids['PW-1']['product_id']}", json={"stock_quantity": 1},
+                     timeout=10)
+    assert r.json()["code"] == "woocommerce_rest_cannot_edit" and shop.levels()["PW-1"] == 42
+
+
+def test_tampered_replayed_and_stale_oauth_requests_are_refused(woo):
+    shop, api, url, ids, got = woo
+
+    def signed(query, stamp=None):
+        return OAuth(url=f"{url}/wp-json/wc/v3/products?{query}", consumer_key=KEY, consumer_secret=CS,
+                     version="wc/v3", method="GET", oauth_timestamp=stamp or int(time.time())).get_oauth_url()
+
+    tampered = signed("per_page=5").replace("per_page=5", "per_page=50")
+    assert requests.get(tampered, timeout=10).json()["message"] == \
+        "Invalid signature - provided signature does not match."
+    once = signed("per_page=5")
+    assert requests.get(once, timeout=10).status_code == 200
+    replay = requests.get(once, timeout=10)
+    assert (replay.status_code, replay.json()) == (401, woo_error(
+        "woocommerce_rest_authentication_error", "Invalid nonce - nonce has already been used.", 401))
+    stale = requests.get(signed("per_page=5", stamp=int(time.time()) - 16 * 60), timeout=10)
+    assert (stale.status_code, stale.json()["message"]) == (401, "Invalid timestamp.")
+    partial = requests.get(f"{url}/wp-json/wc/v3/products?oauth_consumer_key={KEY}", timeout=10)
+    assert partial.json()["code"] == "woocommerce_rest_authentication_missing_parameter"
+
+
+def test_basic_and_query_credentials_are_accepted_over_http_too(woo):
+    shop, api, url, ids, got = woo
+    assert requests.get(f"{url}/wp-json/wc/v3/products", auth=(KEY, CS), timeout=10).status_code == 200
+    r = requests.get(f"{url}/wp-json/wc/v3/products", params={"consumer_key": KEY, "consumer_secret": "x"},
+                     timeout=10)
+    assert r.json() == woo_error("woocommerce_rest_authentication_error", "Consumer secret is invalid.", 401)
+
+
+def test_products_paging_headers_and_sku_filter(woo):
+    shop, api, url, ids, got = woo
+    shop.seed([{"name": f"Bulk {n}", "sku": f"B-{n:02}", "stock_quantity": n} for n in range(23)])
+    first = api.get("products", params={"per_page": 10})
+    assert (first.headers["X-WP-Total"], first.headers["X-WP-TotalPages"]) == ("25", "3")
+    assert 'rel="next"' in first.headers["Link"] and "page=2" in first.headers["Link"]
+    last = api.get("products", params={"per_page": 10, "page": 3})
+    seen = {p["id"] for n in (1, 2, 3) for p in api.get("products", params={"per_page": 10, "page": n}).json()}
+    assert len(last.json()) == 5 and len(seen) == 25  # variations are not listed without a SKU search
+    found = api.get("products", params={"sku": "PW-1,PT-M"}).json()
+    assert {(p["sku"], p["type"], p["parent_id"]) for p in found} == {
+        ("PW-1", "simple", 0), ("PT-M", "variation", ids["PT-M"]["product_id"])}
+    assert set(found[0]) == keys("003-product.updated.body")
+    too_many = api.get("products", params={"per_page": 101})
+    assert too_many.status_code == 400 and too_many.json()["code"] == "rest_invalid_param"
+    assert too_many.json()["data"]["params"] == {"per_page": "per_page must be between 1 (inclusive) and 100 "
+                                                              "(inclusive)"}
+    assert shop.stats["calls"]["GET products"] == 7
+
+
+def test_put_stock_updates_and_emits_only_on_change(woo):
+    shop, api, url, ids, got = woo
+    pid = ids["PW-1"]["product_id"]
+    r = api.put(f"products/{pid}", {"stock_quantity": 7})
+    assert (r.status_code, r.json()["stock_quantity"], r.json()["manage_stock"]) == (200, 7, True)
+    assert api.put(f"products/{pid}", {"stock_quantity": 7}).status_code == 200
+    assert api.get(f"products/{pid}").json()["stock_quantity"] == 7
+    assert api.put("products/99999", {"stock_quantity": 1}).json() == woo_error(
+        "woocommerce_rest_product_invalid_id", "Invalid ID.", 400)
+    assert api.put(f"products/{pid}", {"stock_quantity": "many"}).json()["code"] == "rest_invalid_param"
+    assert deliveries(shop, got) == [("product.updated", "PW-1", 7)]
+    assert shop.stats["writes"] == 4
+
+
+def test_products_batch_of_100_works_101_is_413_and_each_real_change_is_a_webhook(woo):
+    shop, api, url, ids, got = woo
+    bulk = shop.seed([{"name": f"Bulk {n}", "sku": f"B-{n:03}", "stock_quantity": 10} for n in range(101)])
+    updates = [{"id": bulk[f"B-{n:03}"]["product_id"], "stock_quantity": 10 if n < 40 else n} for n in range(100)]
+    r = api.post("products/batch", {"update": updates})
+    assert r.status_code == 200 and set(r.json()) == {"update"}
+    assert [p["stock_quantity"] for p in r.json()["update"]] == [u["stock_quantity"] for u in updates]
+    over = api.post("products/batch", {"update": updates + [{"id": bulk["B-100"]["product_id"],
+                                                                "stock_quantity": 1}]})
+    assert (over.status_code, over.json()) == (413, woo_error(
+        "woocommerce_rest_request_entity_too_large", "Unable to accept more than 100 items for this request.", 413))
+    sent = deliveries(shop, got)
+    assert sent == [("product.updated", f"B-{n:03}", n) for n in range(40, 100)]  # the 40 unchanged stay quiet
+    assert all(d["signed"] for d in got)
+    assert shop.levels()["B-100"] == 10
+    stats = shop.stats
+    assert (stats["writes"], stats["batch_items_max"], stats["calls"]["POST products/batch"]) == (2, 101, 2)
+    assert stats["webhooks"]["by_topic"] == {"product.updated": 60}
+
+
+def test_batch_item_with_unknown_id_fails_alone(woo):
+    shop, api, url, ids, got = woo
+    r = api.post("products/batch", {"update": [{"id": 99999, "stock_quantity": 1},
+                                               {"id": ids["PW-1"]["product_id"], "stock_quantity": 41}]})
+    bad, good = r.json()["update"]
+    assert bad == {"id": 99999, "error": {"code": "woocommerce_rest_product_invalid_id", "message": "Invalid ID.",
+                                          "data": {"status": 400}}}
+    assert good["stock_quantity"] == 41 and shop.levels()["PW-1"] == 41
+
+
+def test_variations_list_get_put_and_batch(woo):
+    shop, api, url, ids, got = woo
+    pid, vs, vm = ids["PT-S"]["product_id"], ids["PT-S"]["variation_id"], ids["PT-M"]["variation_id"]
+    listed = api.get(f"products/{pid}/variations", params={"per_page": 1})
+    assert (listed.headers["X-WP-Total"], listed.headers["X-WP-TotalPages"]) == ("2", "2")
+    one = api.get(f"products/{pid}/variations/{vs}").json()
+    assert (one["sku"], one["parent_id"], one["attributes"]) == ("PT-S", pid, [{"id": 0, "name": "Size",
+                                                                                 "option": "S"}])
+    assert api.put(f"products/{pid}/variations/{vs}", {"stock_quantity": 2}).json()["stock_quantity"] == 2
+    r = api.post(f"products/{pid}/variations/batch", {"update": [{"id": vm, "stock_quantity": 9},
+                                                                 {"id": 424242, "stock_quantity": 1}]})
+    assert r.json()["update"][0]["stock_quantity"] == 9
+    assert r.json()["update"][1]["error"]["code"] == "woocommerce_rest_product_variation_invalid_id"
+    over = api.post(f"products/{pid}/variations/batch", {"update": [{"id": vm, "stock_quantity": 1}] * 101})
+    assert over.status_code == 413
+    assert deliveries(shop, got) == [("product.updated", "PT-S", 2), ("product.updated", "PT-M", 9)]
+    variation_hook = got[1]["body"]
+    assert set(variation_hook) == keys("006-product.updated.body")
+    assert (variation_hook["id"], variation_hook["type"], variation_hook["parent_id"]) == (vm, "variation", pid)
+    assert shop.stats["calls"]["POST products/<id>/variations/batch"] == 2
+
+
+def test_order_then_cancel_deliver_real_shapes_signed_in_order(woo):
+    shop, api, url, ids, got = woo
+    order = shop.place_order([{"sku": "PW-1", "quantity": 2}, {"sku": "PT-M", "quantity": 1}])
+    assert deliveries(shop, got) == [("order.created", "processing", None), ("product.updated", "PW-1", 40),
+                                     ("product.updated", "PT-M", 4)]
+    created = got[0]["body"]
+    assert created == order and set(created) == keys("004-order.created.body")
+    real_line = corpus_json(LIVE + "004-order.created.body")["line_items"][1]
+    line = created["line_items"][1]
+    assert set(line) == set(real_line)
+    assert (line["product_id"], line["variation_id"], line["sku"], line["price"], line["parent_name"]) == (
+        ids["PT-M"]["product_id"], ids["PT-M"]["variation_id"], "PT-M", 20, "Peer Tee")
+    assert (created["total"], created["line_items"][0]["total"], created["number"]) == (
+        "40.00", "20.00", str(order["id"]))
+    headers = got[0]["headers"]
+    assert (headers["X-Wc-Webhook-Id"], headers["X-Wc-Webhook-Source"]) == ("2", f"{url}/")
+    assert all(d["signed"] for d in got)
+    assert set(got[1]["body"]) == keys("005-product.updated.body")
+    got.clear()
+    shop.cancel_order(order["id"])
+    assert deliveries(shop, got) == [("order.updated", "cancelled", None), ("product.updated", "PW-1", 42),
+                                     ("product.updated", "PT-M", 5)]
+    assert [m["key"] for m in got[0]["body"]["line_items"][0]["meta_data"]] == []  # _reduced_stock is gone
+    with pytest.raises(ValueError, match="not enough stock"):
+        shop.place_order([{"sku": "PT-S", "quantity": 4}])
+
+
+def test_manual_edit_emits_only_when_the_quantity_changes(woo):
+    shop, api, url, ids, got = woo
+    shop.set_stock("PW-1", 42)
+    shop.set_stock("PT-S", 8)
+    assert deliveries(shop, got) == [("product.updated", "PT-S", 8)]
+    assert api.get(f"products/{ids['PT-S']['variation_id']}").json()["stock_quantity"] == 8
+
+
+def test_latency_and_rate_limit(woo):
+    shop, api, url, ids, got = woo
+    shop.configure(latency=(0.2, 0.2))
+    start = time.monotonic()
+    assert api.get("products").status_code == 200
+    assert time.monotonic() - start >= 0.2
+    shop.configure(latency=(0, 0), rate_limit=2)
+    codes = [api.get("products") for _ in range(3)]
+    assert [r.status_code for r in codes] == [200, 200, 429] and codes[2].headers["Retry-After"] == "1"
+    assert shop.stats["rate_limited"] == 1
+
+
+def test_http_control_api(woo):
+    shop, api, url, ids, got = woo
+    seeded = requests.post(f"{url}/_sandbox/seed", json={"products": [{"name": "Mug", "sku": "MUG", "price": "5.00",
+                                                                       "stock_quantity": 1}]}, timeout=10).json()
+    assert seeded["MUG"]["variation_id"] is None
+    assert requests.post(f"{url}/_sandbox/orders", json={"lines": [{"sku": "MUG", "quantity": 2}]},
+                         timeout=10).status_code == 422
+    order = requests.post(f"{url}/_sandbox/orders", json={"lines": [{"sku": "MUG", "quantity": 1}]}, timeout=10)
+    assert order.status_code == 201
+    requests.post(f"{url}/_sandbox/stock", json={"sku": "PW-1", "quantity": 3}, timeout=10)
+    assert requests.get(f"{url}/_sandbox/stock", timeout=10).json() == {"PW-1": 3, "PT-S": 3, "PT-M": 5, "MUG": 0}
+    cancelled = requests.post(f"{url}/_sandbox/orders/{order.json()['id']}/cancel", timeout=10).json()
+    assert cancelled["status"] == "cancelled" and shop.levels()["MUG"] == 1
+    requests.post(f"{url}/_sandbox/config", json={"rate_limit": 100}, timeout=10)
+    shop.wait_idle(10)
+    stats = requests.get(f"{url}/_sandbox/stats", timeout=10).json()
+    assert stats["rate_limited"] == 0 and stats["webhooks"]["by_topic"]["order.created"] == 1
