@@ -1,0 +1,346 @@
+"""Shopify sandbox: the Admin GraphQL API as the hub uses it (locations, product variants and
+inventory by SKU, ``inventorySetQuantities`` with compare-and-set and ``@idempotent``), validated
+against Shopify's official 2026-07 schema, priced and throttled by Shopify's calculated query cost
+and leaky bucket, plus the webhooks a shop sends (``inventory_levels/update`` on every change of
+available, ``orders/create`` and ``orders/cancelled``), signed as Shopify signs them.
+
+Tests drive it in-process (``seed``, ``place_order``, ``cancel_order``, ``set_available``, ...); run
+as a process (``python -m sandbox.shopify``) the same controls are served under ``/_sandbox/``.
+The GraphQL machinery lives in ``shopify_graphql``, the shop's state in ``shopify_model``, the
+resolvers in ``shopify_resolvers`` and the webhook bodies in ``shopify_payloads``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from flask import Flask, Response, request
+from graphql import execute
+
+from . import signing
+from .base import Emitter, Latency
+from .shopify_errors import MAX_QUERY_COST, cost_extension, max_cost_error, throttled_error
+from .shopify_graphql import ActualCost, CostCalculator, Prepared, QueryMissing, RequestErrors, admin_schema, prepare
+from .shopify_model import Level, Store
+from .shopify_payloads import level_body, order_body
+from .shopify_resolvers import Root, resolve_field, resolve_type
+
+logger = logging.getLogger(__name__)
+
+INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+QUERY_MISSING = {"query": "Required parameter missing or invalid"}
+VERSION_FORMAT = re.compile(r"^(?:\d{4}-(?:01|04|07|10)|unstable)$")
+JSON_TYPE = "application/json; charset=utf-8"
+DEFAULT_PORT = 8081
+DEFAULT_SHOP = "hub-sandbox.myshopify.com"
+DEFAULT_TOKEN = "shpat_sandbox_token"  # a sandbox credential, not a secret
+
+
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
+@dataclass
+class _Bucket:
+    """Shopify's leaky bucket of cost points: refills at ``rate`` points/s up to ``size``."""
+
+    size: float
+    rate: float
+    available: float
+    stamp: float
+
+    def refill(self) -> None:
+        now = time.monotonic()
+        self.available = min(self.size, self.available + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def status(self) -> dict:
+        return {"maximumAvailable": _number(self.size), "currentlyAvailable": int(self.available),
+                "restoreRate": _number(self.rate)}
+
+
+def _fresh_stats() -> dict[str, Any]:
+    return {"requests": 0, "by_operation": {}, "by_root_field": {}, "mutations": 0, "throttled": 0,
+            "max_cost_exceeded": 0, "errors": 0, "auth_failures": 0, "max_requested_cost": 0, "over_limit": 0}
+
+
+class ShopifySandbox:
+    """One simulated shop. Thread-safe: one lock around its state (the server is threaded)."""
+
+    def __init__(self, shop: str = DEFAULT_SHOP, access_token: str = DEFAULT_TOKEN,
+                 api_version: str = "2026-07", bucket_size: float = 1000.0, restore_rate: float = 50.0,
+                 latency: tuple[float, float] = (0.0, 0.0), webhook_url: str | None = None,
+                 webhook_secret: str | None = None) -> None:
+        self.shop, self.access_token, self.api_version = shop, access_token, api_version
+        self._lock = threading.RLock()
+        self._store = Store()
+        self._idempotency: dict[tuple[str, str], tuple[str, dict]] = {}
+        self._bucket = _Bucket(bucket_size, restore_rate, bucket_size, time.monotonic())
+        self._latency = Latency(*latency)
+        self._emitter = Emitter()
+        self._webhook_secret: str | None = None
+        self._stats = _fresh_stats()
+        self._sent_baseline: dict[str, Any] = {"sent": 0, "failed": 0, "by_topic": {}}
+        self.configure(webhook_url=webhook_url, webhook_secret=webhook_secret)
+        self.app = self._build_app()
+
+    # --- control API (tests in-process; the same under /_sandbox/ over HTTP) ---------------------
+
+    def seed(self, locations: Iterable[dict] = (), products: Iterable[dict] = ()) -> dict:
+        """Add locations and products (no webhooks); returns their ids by location name and SKU."""
+        with self._lock:
+            return self._store.seed(list(locations), list(products))
+
+    def place_order(self, lines: list[dict], location: str | None = None) -> dict:
+        """A customer's paid order: stock moves from available to committed; ValueError if short."""
+        with self._lock:
+            order, changed = self._store.place_order(lines, location)
+            body = order_body(self._store, order, self.shop)
+            self._emit("orders/create", body)
+            self._emit_levels(changed)
+            return body
+
+    def cancel_order(self, order_id: int, reason: str = "customer") -> dict:
+        """Cancel and restock; KeyError for an unknown order."""
+        with self._lock:
+            order, changed = self._store.cancel_order(int(order_id), reason)
+            body = order_body(self._store, order, self.shop)
+            self._emit("orders/cancelled", body)
+            self._emit_levels(changed)
+            return body
+
+    def set_available(self, sku: str, available: int, location: str | None = None) -> dict:
+        """A merchant's edit in the Shopify admin (default: the first location stocking the SKU)."""
+        with self._lock:
+            level = self._store.level_for(sku, location)
+            changed = self._store.set_available(level, int(available))
+            if changed:
+                self._emit_levels([level])
+            return {"sku": sku, "location": self._store.locations[level.location_id].name,
+                    "available": level.available, "changed": changed}
+
+    def levels(self) -> dict[str, dict[str, int]]:
+        """``{sku: {location name: available}}``."""
+        with self._lock:
+            return self._store.snapshot()
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """API call counters since ``reset_stats``, the bucket now, and the webhooks sent."""
+        with self._lock:
+            out = json.loads(json.dumps(self._stats))
+            self._bucket.refill()
+            out["throttle_status"] = self._bucket.status()
+        sent = asdict(self._emitter.stats)
+        base = self._sent_baseline
+        out["webhooks"] = {"sent": sent["sent"] - base["sent"], "failed": sent["failed"] - base["failed"],
+                           "by_topic": {t: n - base["by_topic"].get(t, 0) for t, n in sent["by_topic"].items()
+                                        if n - base["by_topic"].get(t, 0)}}
+        return out
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self._stats = _fresh_stats()
+            self._sent_baseline = asdict(self._emitter.stats)
+
+    def configure(self, bucket_size: float | None = None, restore_rate: float | None = None,
+                  latency: tuple[float, float] | None = None, webhook_url: str | None = None,
+                  webhook_secret: str | None = None) -> dict:
+        """Change limits, latency or the webhook target; a new bucket size starts full."""
+        with self._lock:
+            if bucket_size is not None:
+                self._bucket = _Bucket(float(bucket_size), self._bucket.rate, float(bucket_size), time.monotonic())
+            if restore_rate is not None:
+                self._bucket.refill()
+                self._bucket.rate = float(restore_rate)
+            if latency is not None:
+                self._latency = Latency(*latency)
+            if webhook_secret is not None:
+                self._webhook_secret = webhook_secret
+            if webhook_url is not None:  # "" stops the webhooks
+                if webhook_url and not self._webhook_secret:
+                    raise ValueError("a webhook_url needs a webhook_secret to sign with")
+                self._emitter.url = webhook_url or None
+            return {"shop": self.shop, "api_version": self.api_version, "bucket_size": _number(self._bucket.size),
+                    "restore_rate": _number(self._bucket.rate),
+                    "latency": [self._latency.low_s, self._latency.high_s], "webhook_url": self._emitter.url}
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Block until every webhook emitted so far was delivered (or given up)."""
+        self._emitter.wait_idle(timeout)
+
+    def close(self) -> None:
+        self._emitter.close()
+
+    # --- the Admin API ----------------------------------------------------------------------------
+
+    def _call(self, payload: dict) -> tuple[int, dict]:
+        """One GraphQL call after authentication: (HTTP status, body)."""
+        schema = admin_schema()
+        try:
+            req = prepare(schema, payload.get("query"), payload.get("variables"), payload.get("operationName"))
+        except QueryMissing:
+            return 400, {"errors": QUERY_MISSING}
+        except RequestErrors as exc:  # Shopify answers these before pricing: no cost extension
+            with self._lock:
+                self._stats["errors"] += 1
+            return 200, {"errors": exc.errors}
+        calc = CostCalculator(schema, req)
+        requested = calc.requested()
+        with self._lock:
+            self._count(req, requested)
+            bucket = self._bucket
+            bucket.refill()
+            if requested > MAX_QUERY_COST:  # refused before it runs, nothing charged
+                self._stats["max_cost_exceeded"] += 1
+                return 200, {"errors": [max_cost_error(requested)],
+                             "extensions": cost_extension(requested, None, bucket.status())}
+            if requested > bucket.available:  # nothing charged; retry once the bucket holds the cost
+                self._stats["throttled"] += 1
+                return 200, {"errors": [throttled_error()],
+                             "extensions": cost_extension(requested, None, bucket.status())}
+            bucket.available -= requested
+            if calc.oversized:  # Shopify keeps the charge for these (captured answers)
+                self._stats["errors"] += 1
+                return 200, {"errors": calc.oversized, "extensions": cost_extension(requested, None, bucket.status())}
+            return 200, self._run(schema, req, requested)
+
+    def _count(self, req: Prepared, requested: int) -> None:
+        stats = self._stats
+        stats["by_operation"][req.name] = stats["by_operation"].get(req.name, 0) + 1
+        for name in req.root_fields():
+            stats["by_root_field"][name] = stats["by_root_field"].get(name, 0) + 1
+        stats["max_requested_cost"] = max(stats["max_requested_cost"], requested)
+
+    def _run(self, schema: Any, req: Prepared, requested: int) -> dict:
+        if self._bucket.available < 0:  # charged more than the bucket held: the throttle failed, must stay 0
+            self._stats["over_limit"] += 1
+        root, meter = Root(self._store, self._idempotency), ActualCost(schema)
+        result = execute(schema, req.document, root_value=root, variable_values=req.raw_variables,
+                         operation_name=req.operation.name.value if req.operation.name else None,
+                         field_resolver=resolve_field, type_resolver=resolve_type, middleware=[meter])
+        actual = min(meter.total, requested)
+        self._bucket.available = min(self._bucket.size, self._bucket.available + requested - actual)  # refund
+        if req.is_mutation:
+            self._stats["mutations"] += 1
+        self._emit_levels(root.changed)  # Shopify reports the hub's own writes back too
+        body: dict[str, Any] = {}
+        if result.errors:
+            body["errors"] = [error.formatted for error in result.errors]
+        body["data"] = result.data
+        body["extensions"] = cost_extension(requested, actual, self._bucket.status())
+        return body
+
+    # --- webhooks ----------------------------------------------------------------------------------
+
+    def _emit_levels(self, levels: list[Level]) -> None:
+        for level in levels:
+            self._emit("inventory_levels/update", level_body(self._store, level))
+
+    def _emit(self, topic: str, body: dict) -> None:
+        if not self._emitter.url or not self._webhook_secret:
+            return
+        raw = json.dumps(body).encode()
+        self._emitter.emit(topic, signing.shopify(self._webhook_secret, raw, topic, shop=self.shop,
+                                                  api_version=self.api_version))
+
+    # --- HTTP ----------------------------------------------------------------------------------------
+
+    def _build_app(self) -> Flask:
+        app = Flask(__name__)
+        app.add_url_rule("/admin/api/<version>/graphql.json", "graphql", self._http_graphql, methods=["POST"])
+        controls: list[tuple[str, str, Callable[..., Any]]] = [
+            ("/_sandbox/seed", "POST", lambda b: self.seed(b.get("locations", ()), b.get("products", ()))),
+            ("/_sandbox/orders", "POST", lambda b: self.place_order(_need(b, "lines"), b.get("location"))),
+            ("/_sandbox/orders/<int:order_id>/cancel", "POST",
+             lambda b, order_id: self.cancel_order(order_id, b.get("reason", "customer"))),
+            ("/_sandbox/stock", "POST",
+             lambda b: self.set_available(_need(b, "sku"), _need(b, "available"), b.get("location"))),
+            ("/_sandbox/stock", "GET", lambda b: self.levels()),
+            ("/_sandbox/stats", "GET", lambda b: self.stats),
+            ("/_sandbox/stats/reset", "POST", lambda b: (self.reset_stats(), self.stats)[1]),
+            ("/_sandbox/config", "POST", lambda b: self.configure(**b)),
+        ]
+        for rule, method, handler in controls:
+            app.add_url_rule(rule, f"{method} {rule}", _control_view(handler), methods=[method])
+        return app
+
+    def _http_graphql(self, version: str) -> Response:
+        self._latency.wait()  # outside the lock: slow calls overlap as they do against Shopify
+        headers = {"X-Request-Id": str(uuid.uuid4())}
+        if not VERSION_FORMAT.match(version):
+            return _json(404, {"errors": "Not Found"}, headers)
+        # Shopify answers a version it no longer serves with the oldest one it does, and says which in
+        # this header; the sandbox holds one schema, so any well-formed version gets that one.
+        headers["X-Shopify-API-Version"] = self.api_version
+        token = request.headers.get("X-Shopify-Access-Token", "")
+        with self._lock:
+            self._stats["requests"] += 1
+            if not hmac.compare_digest(token.encode(), self.access_token.encode()):
+                self._stats["auth_failures"] += 1
+                return _json(401, {"errors": INVALID_TOKEN}, headers)
+        if request.mimetype == "application/graphql":
+            payload: Any = {"query": request.get_data(as_text=True)}
+        else:
+            payload = request.get_json(silent=True)
+        status, body = self._call(payload if isinstance(payload, dict) else {})
+        return _json(status, body, headers)
+
+
+def _json(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers, content_type=JSON_TYPE)
+
+
+def _need(body: dict, key: str) -> Any:
+    if key not in body:
+        raise ValueError(f"missing field {key!r}")
+    return body[key]
+
+
+def _control_view(handler: Callable[..., Any]) -> Callable[..., Response]:
+    def view(**params: Any) -> Response:
+        body = request.get_json(silent=True) if request.method == "POST" else {}
+        if not isinstance(body, dict):
+            return _json(400, {"error": "expected a JSON object"})
+        try:
+            return _json(200, handler(body, **params))
+        except KeyError as exc:
+            return _json(404, {"error": f"not found: {exc}"})
+        except (ValueError, TypeError) as exc:
+            return _json(422, {"error": str(exc)})
+    return view
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve one sandbox shop over HTTP (Admin API plus ``/_sandbox/`` controls)."""
+    from werkzeug.serving import run_simple
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--access-token", default=DEFAULT_TOKEN)
+    parser.add_argument("--bucket-size", type=float, default=1000.0)
+    parser.add_argument("--restore-rate", type=float, default=50.0)
+    parser.add_argument("--webhook-url")
+    parser.add_argument("--webhook-secret")
+    args = parser.parse_args(argv)
+    sandbox = ShopifySandbox(access_token=args.access_token, bucket_size=args.bucket_size,
+                             restore_rate=args.restore_rate, webhook_url=args.webhook_url,
+                             webhook_secret=args.webhook_secret)
+    logger.info("shopify sandbox on http://%s:%s/admin/api/%s/graphql.json", args.host, args.port,
+                sandbox.api_version)
+    run_simple(args.host, args.port, sandbox.app, threaded=True)
+
+
+if __name__ == "__main__":
+    main()
