@@ -183,16 +183,16 @@ def _record(hub: Hub, channel: str, rows: dict, listings: dict[str, Listing], fo
                                    inventory_item_id=li.item_id if li.item_id not in (li.variant_id, li.product_id)
                                    else None))
         for sku, row in rows.items():
-            values: dict = {"updated_at": now}
+            change: dict = {"updated_at": now}
             if sku in report.unlisted:
-                values.update(unlisted=True, dirty=False, dirty_since=None)
+                change.update(unlisted=True, dirty=False, dirty_since=None)
             elif believed.get(sku) is not None:
-                values.update(believed=believed[sku], believed_mark=mark)
+                change.update(believed=believed[sku], believed_mark=mark)
                 if sku in written:
-                    values.update(pushed=written[sku], pushed_at=now)
+                    change.update(pushed=written[sku], pushed_at=now)
             done = sku in listings and sku not in report.failed and believed.get(sku) == values[sku]
             q = update(stock_sync).where(stock_sync.c.channel == channel, stock_sync.c.sku == sku)
-            conn.execute(q.values(**values))
+            conn.execute(q.values(**change))
             if done:  # cleared only if no change arrived meanwhile (that one owes its own push)
                 conn.execute(q.where(stock_sync.c.dirty_version == row.dirty_version)
                              .values(dirty=False, dirty_since=None))
