@@ -9,7 +9,7 @@ lacks raises ``NeedsMapping`` with what is missing.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
@@ -42,6 +42,10 @@ from mappings.canonical import (
 )
 
 from . import ledger
+
+# platforms stamp reports to the second (and their clock is not ours): a report this close to our
+# last write may be news from just after it, so it is judged, not dropped
+REPORT_CLOCK_SLACK = timedelta(seconds=2)
 
 
 class NeedsMapping(Exception):
@@ -269,7 +273,8 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
     edit made in the channel: applied when the channel is the stock authority, else overwritten."""
     policy, touch = out.policy, out.touch
     sync = ledger.sync_row(conn, ch, sku, lock=True)
-    if sync is not None and sync.pushed_at and r.source_updated_at and r.source_updated_at < sync.pushed_at:
+    if (sync is not None and sync.pushed_at and r.source_updated_at
+            and r.source_updated_at < sync.pushed_at - REPORT_CLOCK_SLACK):
         return "older than the hub's last write to it (superseded)"
     has_level = conn.execute(select(stock_levels.c.id).where(stock_levels.c.sku == sku,
                                                              stock_levels.c.warehouse == warehouse)).first()

@@ -126,7 +126,7 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
     believed.update({s: li.quantity for s, li in found.items()})
     report.unlisted = sorted(set(rows) - set(listings))
     unread = [listings[s] for s in sorted(listings) if believed.get(s) is None]
-    if unread:
+    if unread and target.cheap_reads:  # else the first write goes without compare-and-set
         believed.update(target.read(unread))
     written: dict[str, int] = {}
     for _ in range(STALE_ROUNDS):

@@ -27,6 +27,7 @@ class StockEnv:
     shop: ShopifySandbox
     woo: WooSandbox
     location: str  # the Shopify location's numeric id
+    bootstrap: dict | None = None  # the sandboxes' stats for the first sync, before the test's changes
 
     @property
     def hub(self) -> Any:
@@ -86,10 +87,22 @@ def stock_env(make_app, skus: list[str], quantity: int, woo_authority: str = "hu
                 woo.configure(webhook_url=f"{hub_url}/webhooks/woo")
                 env = StockEnv(app, shop, woo, location)
                 counts = "\n".join(f'{{"sku": "{s}", "on_hand": {quantity}}}' for s in skus)
+                # Shopify's ids come as links (what products/create or `hub links import` gives a
+                # real hub: looking 1,000 SKUs up by GraphQL costs ~5,000 points); Woo's are found by SKU
+                links = [{"channel": "shop-eu", "sku": sku, "product_id": str(v["product_id"]),
+                          "variant_id": str(v["variant_id"]), "inventory_item_id": str(v["inventory_item_id"])}
+                         for sku, v in ids["variants"].items()]
                 with app.test_client() as c:
-                    r = c.post("/api/stock/snapshot", data=counts, headers=_auth())
-                    assert r.status_code == 200, r.json
+                    for i in range(0, len(links), 200):  # within the test app's max_body_bytes
+                        assert c.post("/api/links", json=links[i:i + 200], headers=_auth()).status_code == 201
+                    lines = counts.splitlines()
+                    for i in range(0, len(lines), 1000):
+                        r = c.post("/api/stock/snapshot", data="\n".join(lines[i:i + 1000]), headers=_auth())
+                        assert r.status_code == 200, r.json
                 env.settle()
+                env.bootstrap = {"shop": shop.stats, "woo": woo.stats}
+                shop.reset_stats()
+                woo.reset_stats()
                 yield env
     finally:
         shop.close()

@@ -24,6 +24,7 @@ class WooStock:
     """StockTarget for one WooCommerce channel (a shop has one stock location: ``default``)."""
 
     batch_size = BATCH_LIMIT
+    cheap_reads = True  # 100 products per GET, no query cost
 
     def __init__(self, channel: ChannelConfig) -> None:
         x = channel.extra
