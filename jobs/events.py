@@ -15,6 +15,8 @@ from decimal import Decimal
 from types import ModuleType
 from typing import Any
 
+from sqlalchemy import Connection
+
 from hub.links import StoreLinks, release_parked
 from hub.models import EventStatus, parked
 from hub.state import Hub, current_hub
@@ -22,6 +24,7 @@ from hub.store import insert_ignore, load_event, set_status, utcnow
 from mappings import MapContext, Unmappable, aftership, easypost, paypal, shippo, shopify, stripe, woocommerce
 from mappings.canonical import ChannelStockReport
 
+from . import ledger
 from .apply import apply_records
 from .push import echo_key
 
@@ -39,15 +42,24 @@ MAPPERS: dict[str, ModuleType] = {
 PROCESSABLE = {EventStatus.RECEIVED.value, EventStatus.NEEDS_MAPPING.value}
 
 
-def consume_echo(hub: Hub, records: list[Any]) -> str | None:
-    """A stock report that only says back what the hub itself wrote (its fingerprint is there)
-    is acknowledged without effect: the reason to store, or None when it is news."""
+def consume_echo(hub: Hub, conn: Connection, records: list[Any]) -> str | None:
+    """A stock report that only says back what the hub itself wrote is acknowledged without
+    effect: the reason to store, or None when it is news. An echo carries our fingerprint (left
+    at the write) and the value the hub already believes the channel shows (set by the write);
+    a fingerprint alone is not enough: a write that changed nothing leaves one that no webhook
+    consumes, and a later genuine report of the same value (a restock) must not match it."""
     reports = [r for r in records if isinstance(r, ChannelStockReport)]
     if not reports:
         return None
     keys = [echo_key(r.origin.channel, r.origin.external_id, r.available) for r in reports]
     if not all(hub.redis.client.exists(k) for k in keys):
         return None
+    links = StoreLinks(conn)
+    for r in reports:
+        sku = r.sku or links.sku_for(r.origin.channel, inventory_item_id=r.origin.external_id)
+        row = ledger.sync_row(conn, r.origin.channel, sku) if sku else None
+        if row is None or row.believed != r.available:
+            return None
     hub.redis.client.delete(*keys)
     return "echo: " + ", ".join(f"{r.sku or r.origin.external_id} = {r.available}" for r in reports) + \
         " is the hub's own write coming back"
@@ -75,7 +87,7 @@ def process_event(event_id: int) -> str:
         except (Unmappable, ValueError) as exc:
             set_status(conn, event_id, EventStatus.FAILED, f"cannot map {row.topic}: {exc}")
             return EventStatus.FAILED.value
-        if (echo := consume_echo(hub, mapped.records)) is not None:
+        if (echo := consume_echo(hub, conn, mapped.records)) is not None:
             set_status(conn, event_id, EventStatus.IGNORED, echo)
             return EventStatus.IGNORED.value
         outcome = apply_records(conn, event_id, mapped.records, hub.stock_policy)
