@@ -174,7 +174,8 @@ class Store:
         return self.by_sku[sku]
 
     def levels_of(self, item_id: int) -> list[Level]:
-        return [lv for (i, _), lv in self.levels.items() if i == item_id]
+        # by location (a shop has a handful), not by scanning every level: O(locations), not O(SKUs)
+        return [self.levels[(item_id, loc)] for loc in self.locations if (item_id, loc) in self.levels]
 
     def levels_at(self, location_id: int) -> list[Level]:
         return [lv for (_, loc), lv in self.levels.items() if loc == location_id]

@@ -85,7 +85,10 @@ def run_changes(env, rng: random.Random, skus: list[str], changes: int, orders: 
             where = rng.choice(("shop", "woo"))
             lines = [(sku, rng.randint(1, 2)) for sku in rng.sample(skus, rng.randint(1, 4))]
             payload = [{"sku": s, "quantity": q} for s, q in lines]
-            order = env.shop.place_order(payload) if where == "shop" else env.woo.place_order(payload)
+            try:
+                order = env.shop.place_order(payload) if where == "shop" else env.woo.place_order(payload)
+            except ValueError:  # that shop shows too few (a manual edit set it low until the hub restores it)
+                continue
             orders.append((where, order, lines))
             for sku, qty in lines:
                 expected[sku] -= qty
@@ -107,12 +110,12 @@ def test_ten_thousand_changes_converge_in_few_writes_with_no_echo_writes(make_ap
             env.settle()
         assert made >= total
         want = {s: max(0, n) for s, n in expected.items()}
-        diff = {s: (want[s], env.shop_levels()[s], env.woo.levels()[s]) for s in skus
-                if (env.shop_levels()[s], env.woo.levels()[s]) != (want[s], want[s])}
+        shop_now, woo_now = env.shop_levels(), env.woo.levels()
+        diff = {s: (want[s], shop_now[s], woo_now[s]) for s in skus if (shop_now[s], woo_now[s]) != (want[s], want[s])}
         if diff and os.environ.get("HUB_DEBUG_STOCK"):
             _explain(env, diff)
-        assert env.shop_levels() == want
-        assert env.woo.levels() == want
+        assert shop_now == want
+        assert woo_now == want
         shop_writes, woo_writes = env.writes()
         assert shop_writes + woo_writes <= 40, (shop_writes, woo_writes)
         # every webhook our own writes caused came back and was acknowledged as an echo
