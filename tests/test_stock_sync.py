@@ -141,3 +141,56 @@ def _explain(env, diff) -> None:  # pragma: no cover - a debugging aid for a fai
             for e in conn.execute(select(events.c.id, events.c.topic, events.c.status, events.c.status_reason)
                                   .where(events.c.status_reason.contains(sku))):
                 print("  event", e.id, e.topic, e.status, (e.status_reason or "")[:200])
+
+
+def test_last_unit_sold_on_both_channels_at_once_alerts_once_and_both_end_at_zero(make_app, client, auth):
+    with stock_env(make_app, ["LAST"], 1) as env:
+        env.shop.place_order([{"sku": "LAST", "quantity": 1}])  # both sell before the hub hears of either
+        env.woo.place_order([{"sku": "LAST", "quantity": 1}])
+        env.settle()
+        assert env.shop_levels() == {"LAST": 0} and env.woo.levels() == {"LAST": 0}
+        with env.app.test_client() as c:
+            alerts = c.get("/api/alerts?kind=oversell", headers=auth).json["alerts"]
+        assert [(a["key"], a["detail"]["available"]) for a in alerts] == [("LAST", -1)]
+        assert env.writes() == (0, 0)  # each shop already shows 0: nothing to write, never below 0
+
+
+def test_tiny_shopify_bucket_throttles_but_nothing_fails_or_exceeds_it(make_app, auth):
+    skus = [f"T-{i:03d}" for i in range(600)]
+    rng = random.Random(7)
+    expected = dict.fromkeys(skus, 20)
+    with stock_env(make_app, skus, 20, bucket_size=15.0, restore_rate=5.0) as env:
+        run_changes(env, rng, skus, 300, [], expected)
+        # and a warehouse count that moves every SKU: three 250-item writes against a 15-point bucket
+        counts = "\n".join(f'{{"sku": "{s}", "on_hand": 30}}' for s in skus)
+        with env.app.test_client() as c:
+            assert c.post("/api/stock/snapshot", data=counts, headers=auth).status_code == 200
+        env.settle()
+        expected = {s: 30 - (20 - n) for s, n in expected.items()}  # the count is of what is on the shelf
+        want = {s: max(0, n) for s, n in expected.items()}
+        assert env.shop_levels() == want and env.woo.levels() == want
+        stats = env.shop.stats
+        boot = env.bootstrap["shop"]
+        assert boot["throttled"] > 0 and stats["throttled"] > 0  # waited, several times, as Shopify said
+        assert boot["over_limit"] == stats["over_limit"] == 0 and stats["max_cost_exceeded"] == 0
+        assert not [s for s in statuses(env) if s[1] == "failed"]
+        assert len(env.hub.stock_queue("shop-eu").failed_job_registry) == 0
+
+
+def test_reconcile_repairs_drift_made_behind_the_hubs_back(make_app, auth, tmp_path, monkeypatch):
+    with stock_env(make_app, ["A", "B", "C"], 5) as env:
+        for sandbox in (env.shop, env.woo):
+            sandbox.configure(webhook_url="")  # an app changes stock and no webhook reaches the hub
+        env.shop.set_available("A", 2)
+        env.woo.set_stock("B", 11)
+        from jobs.reconcile import reconcile
+
+        with env.app.app_context():
+            reports = {ch: reconcile(env.hub, ch) for ch in ("shop-eu", "woo")}
+        assert reports["shop-eu"].drifted == [("A", 2, 5)] and reports["shop-eu"].push.written == 1
+        assert reports["woo"].drifted == [("B", 11, 5)] and reports["woo"].push.written == 1
+        assert env.shop_levels() == {"A": 5, "B": 5, "C": 5} and env.woo.levels() == {"A": 5, "B": 5, "C": 5}
+        with env.app.test_client() as c:
+            drift = c.get("/api/stock/drift", headers=auth).json["drift"]
+        assert sorted((d["channel"], d["sku"], d["read"], d["published"]) for d in drift) == [
+            ("shop-eu", "A", 2, 5), ("woo", "B", 11, 5)]
