@@ -89,3 +89,49 @@ def _sku_count(hub) -> int:  # noqa: ANN001
 
     with hub.engine.connect() as conn:
         return conn.execute(select(func.count(stock_levels.c.sku.distinct()))).scalar() or 0
+
+
+@cli.command()
+@click.option("--hub-url", default="http://127.0.0.1:8000", show_default=True, help="Where the webhooks go.")
+@click.option("--shopify-port", default=8081, show_default=True)
+@click.option("--woo-port", default=8091, show_default=True)
+@click.option("--latency", default="0.05,0.15", show_default=True, help="Seconds per API call: low,high.")
+def sandbox(hub_url: str, shopify_port: int, woo_port: int, latency: str) -> None:
+    """Run the Shopify and WooCommerce sandboxes for the config's first channel of each kind.
+
+    Their API keys and webhook secrets are the channel's; seed them and place orders through
+    their control API (POST /_sandbox/seed, /_sandbox/orders, /_sandbox/stock).
+    """
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from sandbox.shopify import ShopifySandbox
+    from sandbox.woocommerce import WooSandbox
+
+    cfg = _config()
+    low, _, high = latency.partition(",")
+    lat = (float(low), float(high or low))
+    servers = []
+    for ch in cfg.channels.values():
+        if ch.kind == "shopify" and not any(k == "shopify" for k, _ in servers):
+            sb = ShopifySandbox(access_token=ch.extra.get("access_token") or "shpat_sandbox_token", latency=lat,
+                                webhook_url=f"{hub_url}/webhooks/{ch.id}", webhook_secret=ch.webhook_secrets[0])
+            servers.append(("shopify", make_server("127.0.0.1", shopify_port, sb.app, threaded=True)))
+        elif ch.kind == "woocommerce" and not any(k == "woocommerce" for k, _ in servers):
+            sb = WooSandbox(consumer_key=ch.extra.get("consumer_key") or "ck_sandbox",
+                            consumer_secret=ch.extra.get("consumer_secret") or "cs_sandbox", latency=lat,
+                            webhook_url=f"{hub_url}/webhooks/{ch.id}", webhook_secret=ch.webhook_secrets[0])
+            servers.append(("woocommerce", make_server("127.0.0.1", woo_port, sb.app, threaded=True)))
+    if not servers:
+        raise click.ClickException("the config has no shopify or woocommerce channel to simulate")
+    for kind, srv in servers:
+        click.echo(f"{kind} sandbox on http://127.0.0.1:{srv.server_port} -> webhooks to {hub_url}")
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+    from .cli import StopOnSignal
+
+    stop = StopOnSignal()
+    while not stop.requested:
+        threading.Event().wait(0.5)
+    for _, srv in servers:
+        srv.shutdown()
