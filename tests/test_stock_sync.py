@@ -117,6 +117,8 @@ def test_ten_thousand_changes_converge_in_few_writes_with_no_echo_writes(make_ap
         assert shop_now == want
         assert woo_now == want
         shop_writes, woo_writes = env.writes()
+        print(f"\n{made} changes: stock write calls shopify {shop_writes}, woo {woo_writes}; "
+              f"webhooks {env.shop.stats['webhooks']['sent']} + {env.woo.stats['webhooks']['sent']}")
         assert shop_writes + woo_writes <= 40, (shop_writes, woo_writes)
         # every webhook our own writes caused came back and was acknowledged as an echo
         st = statuses(env)
