@@ -236,12 +236,25 @@ def apply_product(conn: Connection, event_id: int, p: Product, out: Outcome) -> 
     out.notes.append(f"product {p.origin.external_id}: {len(p.variants)} SKU link(s) refreshed")
 
 
+def reports_by_item(r: ChannelStockReport) -> bool:
+    """Shopify reports by inventory item at a location; Woo by product/variation id at ``default``."""
+    return r.location_id != "default"
+
+
+def report_sku(links: StoreLinks, r: ChannelStockReport) -> str | None:
+    """The hub SKU a channel's stock report is about (None: no link for its item yet)."""
+    if r.sku:
+        return r.sku
+    if reports_by_item(r):
+        return links.sku_for(r.origin.channel, inventory_item_id=r.origin.external_id)
+    return links.sku_for(r.origin.channel, product_id=r.origin.external_id)
+
+
 def apply_stock_report(conn: Connection, event_id: int, r: ChannelStockReport, out: Outcome) -> None:
     """A channel's count, compared with what the hub expects it to show (see ``jobs.ledger``)."""
     links, ch = StoreLinks(conn, out.policy.locations), r.origin.channel
-    is_item = r.location_id != "default"  # Shopify reports by inventory item; Woo by product/variation id
-    sku = r.sku or (links.sku_for(ch, inventory_item_id=r.origin.external_id) if is_item
-                    else links.sku_for(ch, product_id=r.origin.external_id))
+    is_item = reports_by_item(r)
+    sku = report_sku(links, r)
     warehouse = links.warehouse_for(ch, r.location_id)
     missing = []
     if sku is None:

@@ -25,7 +25,7 @@ from mappings import MapContext, Unmappable, aftership, easypost, paypal, shippo
 from mappings.canonical import ChannelStockReport
 
 from . import ledger
-from .apply import apply_records
+from .apply import apply_records, report_sku
 from .push import echo_key
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def consume_echo(hub: Hub, conn: Connection, records: list[Any]) -> str | None:
         return None
     links = StoreLinks(conn)
     for r in reports:
-        sku = r.sku or links.sku_for(r.origin.channel, inventory_item_id=r.origin.external_id)
+        sku = report_sku(links, r)
         row = ledger.sync_row(conn, r.origin.channel, sku) if sku else None
         if row is None or row.believed != r.available:
             return None
