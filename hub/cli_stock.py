@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -63,7 +64,7 @@ def reconcile_stock(channels: tuple[str, ...], no_repair: bool) -> None:
                                    f"(those are: {', '.join(hub.stock_policy.pushing) or 'none'})")
     reports, failed = [], False
     for ch in chosen:
-        with click.progressbar(length=_sku_count(hub), label=f"reading {ch}", file=click.get_text_stream("stderr"),
+        with click.progressbar(length=_sku_count(hub), label=f"reading {ch}", file=sys.stderr,
                                show_pos=True) as bar:
             try:
                 reports.append(run(hub, ch, progress=bar.update, repair=not no_repair))

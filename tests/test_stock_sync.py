@@ -196,3 +196,31 @@ def test_reconcile_repairs_drift_made_behind_the_hubs_back(make_app, auth, tmp_p
             drift = c.get("/api/stock/drift", headers=auth).json["drift"]
         assert sorted((d["channel"], d["sku"], d["read"], d["published"]) for d in drift) == [
             ("shop-eu", "A", 2, 5), ("woo", "B", 11, 5)]
+
+
+def test_reconcile_command_prints_progress_and_a_summary(make_app, auth, tmp_path, monkeypatch,
+                                                          database_url, redis_url):
+    import json
+
+    from click.testing import CliRunner
+
+    from hub.cli import cli
+
+    with stock_env(make_app, ["A", "B"], 5) as env:
+        env.woo.configure(webhook_url="")
+        env.woo.set_stock("A", 1)
+        cfg = tmp_path / "hub.yaml"
+        channels = {ch.id: {"kind": ch.kind, "webhook_secrets": list(ch.webhook_secrets), "locations": ch.locations,
+                            **ch.extra} for ch in env.hub.config.channels.values() if ch.pushes_stock}
+        cfg.write_text(json.dumps({"database_url": database_url, "redis_url": redis_url, "channels": channels}))
+        for var in ("HUB_DATABASE_URL", "HUB_REDIS_URL"):
+            monkeypatch.delenv(var, raising=False)
+        res = CliRunner().invoke(cli, ["--config", str(cfg), "reconcile", "stock", "--channel", "woo"])
+        assert res.exit_code == 0, res.output
+        assert "reading woo" in res.output  # the progress bar (stderr, mixed in by CliRunner)
+        assert "A: channel shows 1, hub publishes 5" in res.output
+        row = next(line for line in res.output.splitlines() if line.startswith("woo "))
+        assert row.split() == ["woo", "2", "1", "0", "0", "1"]
+        assert env.woo.levels() == {"A": 5, "B": 5}
+        res = CliRunner().invoke(cli, ["--config", str(cfg), "reconcile", "stock", "--channel", "nope"])
+        assert res.exit_code == 1 and "not a channel the hub publishes stock to: nope" in res.output
