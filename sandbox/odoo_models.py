@@ -1,0 +1,204 @@
+"""The Odoo 17 models the sandbox holds, their fields, and the errors its ORM raises, as Odoo words them.
+
+Only what an ERP integration touches: partners and countries, products, sale orders and their lines,
+outgoing pickings, carriers, quants, locations and the one warehouse. Each model lists its fields with
+Odoo's types (``many2one`` read back as ``[id, display_name]``, ``one2many`` as a list of ids, datetimes
+as ``"YYYY-MM-DD HH:MM:SS"`` UTC). ``OdooError`` carries the exception's dotted name the way
+``odoo.http.serialize_exception`` reports it (``odoo.exceptions.UserError``, ``builtins.ValueError``, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # odoo.tools.DEFAULT_SERVER_DATETIME_FORMAT
+
+USER_ERROR = "odoo.exceptions.UserError"
+VALIDATION_ERROR = "odoo.exceptions.ValidationError"
+MISSING_ERROR = "odoo.exceptions.MissingError"
+ACCESS_ERROR = "odoo.exceptions.AccessError"
+ACCESS_DENIED = "odoo.exceptions.AccessDenied"
+VALUE_ERROR = "builtins.ValueError"
+TYPE_ERROR = "builtins.TypeError"
+KEY_ERROR = "builtins.KeyError"
+NAME_ERROR = "builtins.NameError"
+ATTRIBUTE_ERROR = "builtins.AttributeError"
+NOT_SIMULATED = "builtins.NotImplementedError"
+
+# Messages of faults a test can inject by name alone (psycopg2 ends its messages with a newline)
+DEFAULT_MESSAGES = {
+    "psycopg2.errors.SerializationFailure": "could not serialize access due to concurrent update\n",
+    "psycopg2.errors.LockNotAvailable": 'could not obtain lock on row in relation "stock_quant"\n',
+    "psycopg2.errors.DeadlockDetected": "deadlock detected\n",
+    "psycopg2.OperationalError": "server closed the connection unexpectedly\n",
+    USER_ERROR: "The operation cannot be completed.",
+    VALIDATION_ERROR: "The operation cannot be completed.",
+    ACCESS_DENIED: "Access Denied",
+}
+
+
+class OdooError(Exception):
+    """An exception as it leaves Odoo: its dotted class name, message and ``args``."""
+
+    def __init__(self, name: str, message: str, arguments: list | None = None) -> None:
+        super().__init__(message)
+        self.name, self.message = name, message
+        self.arguments = [message] if arguments is None else arguments
+
+    def data(self) -> dict:
+        """``odoo.http.serialize_exception()``: the ``error.data`` member of a JSON-RPC answer."""
+        short = self.name.removeprefix("builtins.")
+        debug = ("Traceback (most recent call last):\n"
+                 '  File "/usr/lib/python3/dist-packages/odoo/http.py", line 1784, in _serve_db\n'
+                 "    return service_model.retrying(self._serve_ir_http, self.env)\n"
+                 f"{short}: {self.message}\n")
+        return {"name": self.name, "debug": debug, "message": self.message, "arguments": self.arguments,
+                "context": {}}
+
+
+@dataclass(frozen=True)
+class Field:
+    type: str  # char text selection float monetary integer boolean datetime many2one one2many
+    string: str = ""
+    comodel: str | None = None
+    inverse: str | None = None  # one2many: the many2one on the comodel pointing back
+    required: bool = False
+    computed: bool = False  # not stored: read-only, writes are ignored
+    selection: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Model:
+    description: str
+    order: str  # the model's _order
+    fields: dict[str, Field] = field(default_factory=dict)
+
+
+def _f(type_: str, string: str = "", **kw: object) -> Field:
+    return Field(type_, string, **kw)  # type: ignore[arg-type]
+
+
+BASE_FIELDS = {
+    "id": _f("integer", "ID", computed=True),
+    "display_name": _f("char", "Display Name", computed=True),
+    "create_date": _f("datetime", "Created on", computed=True),
+    "write_date": _f("datetime", "Last Updated on", computed=True),
+}
+
+MODELS: dict[str, Model] = {
+    "res.country": Model("Country", "name", {
+        "name": _f("char", "Country Name", required=True), "code": _f("char", "Country Code")}),
+    "res.partner": Model("Contact", "complete_name ASC, id DESC", {
+        "name": _f("char", "Name"), "complete_name": _f("char", "Complete Name", computed=True),
+        "email": _f("char", "Email"), "phone": _f("char", "Phone"),
+        "street": _f("char", "Street"), "street2": _f("char", "Street2"), "city": _f("char", "City"),
+        "zip": _f("char", "Zip"), "country_id": _f("many2one", "Country", comodel="res.country"),
+        "country_code": _f("char", "Country Code", computed=True), "active": _f("boolean", "Active")}),
+    "product.product": Model("Product Variant", "default_code, name, id", {
+        "default_code": _f("char", "Internal Reference"), "name": _f("char", "Name", required=True),
+        "list_price": _f("float", "Sales Price"), "active": _f("boolean", "Active"),
+        "type": _f("selection", "Product Type", selection=("consu", "service", "product"))}),
+    "sale.order": Model("Sales Order", "date_order desc, id desc", {
+        "name": _f("char", "Order Reference"), "client_order_ref": _f("char", "Customer Reference"),
+        "partner_id": _f("many2one", "Customer", comodel="res.partner", required=True),
+        "state": _f("selection", "Status", selection=("draft", "sent", "sale", "cancel")),
+        "date_order": _f("datetime", "Order Date"), "note": _f("text", "Terms and conditions"),
+        "locked": _f("boolean", "Locked"), "amount_total": _f("monetary", "Total", computed=True),
+        "order_line": _f("one2many", "Order Lines", comodel="sale.order.line", inverse="order_id"),
+        "picking_ids": _f("one2many", "Transfers", comodel="stock.picking", inverse="sale_id", computed=True)}),
+    "sale.order.line": Model("Sales Order Line", "order_id, sequence, id", {
+        "order_id": _f("many2one", "Order Reference", comodel="sale.order", required=True),
+        "sequence": _f("integer", "Sequence"), "name": _f("text", "Description"),
+        "product_id": _f("many2one", "Product", comodel="product.product"),
+        "product_uom_qty": _f("float", "Quantity"), "price_unit": _f("float", "Unit Price"),
+        "price_subtotal": _f("monetary", "Subtotal", computed=True)}),
+    "stock.location": Model("Inventory Locations", "complete_name, id", {
+        "name": _f("char", "Location Name", required=True), "complete_name": _f("char", "Full Location Name"),
+        "usage": _f("selection", "Location Type",
+                    selection=("supplier", "view", "internal", "customer", "inventory", "transit")),
+        "warehouse_id": _f("many2one", "Warehouse", comodel="stock.warehouse", computed=True)}),
+    "stock.warehouse": Model("Warehouse", "sequence,id", {
+        "name": _f("char", "Warehouse", required=True), "code": _f("char", "Short Name"),
+        "sequence": _f("integer", "Sequence"), "lot_stock_id": _f("many2one", "Location Stock",
+                                                                    comodel="stock.location")}),
+    "delivery.carrier": Model("Shipping Methods", "sequence, id", {
+        "name": _f("char", "Delivery Method", required=True), "sequence": _f("integer", "Sequence")}),
+    "stock.picking": Model("Transfer", "priority desc, scheduled_date asc, id desc", {
+        "name": _f("char", "Reference"), "origin": _f("char", "Source Document"),
+        "priority": _f("selection", "Priority", selection=("0", "1")),
+        "sale_id": _f("many2one", "Sales Order", comodel="sale.order"),
+        "partner_id": _f("many2one", "Contact", comodel="res.partner"),
+        "picking_type_code": _f("selection", "Type of Operation", computed=True,
+                                selection=("incoming", "outgoing", "internal")),
+        "state": _f("selection", "Status", selection=("draft", "waiting", "confirmed", "assigned", "done", "cancel")),
+        "location_id": _f("many2one", "Source Location", comodel="stock.location"),
+        "location_dest_id": _f("many2one", "Destination Location", comodel="stock.location"),
+        "carrier_id": _f("many2one", "Carrier", comodel="delivery.carrier"),
+        "carrier_tracking_ref": _f("char", "Tracking Reference"),
+        "scheduled_date": _f("datetime", "Scheduled Date"), "date_done": _f("datetime", "Date of Transfer")}),
+    "stock.quant": Model("Quants", "id", {
+        "product_id": _f("many2one", "Product", comodel="product.product", required=True),
+        "location_id": _f("many2one", "Location", comodel="stock.location", required=True),
+        "quantity": _f("float", "Quantity")}),
+}
+
+COUNTRIES = [("US", "United States"), ("CA", "Canada"), ("GB", "United Kingdom"), ("IE", "Ireland"),
+             ("DE", "Germany"), ("FR", "France"), ("NL", "Netherlands"), ("BE", "Belgium"), ("LU", "Luxembourg"),
+             ("AT", "Austria"), ("CH", "Switzerland"), ("ES", "Spain"), ("PT", "Portugal"), ("IT", "Italy"),
+             ("DK", "Denmark"), ("SE", "Sweden"), ("NO", "Norway"), ("FI", "Finland"), ("PL", "Poland"),
+             ("AU", "Australia"), ("NZ", "New Zealand"), ("JP", "Japan")]
+
+
+def fields_of(model: str) -> dict[str, Field]:
+    return {**BASE_FIELDS, **MODELS[model].fields}
+
+
+def get_field(model: str, name: str) -> Field | None:
+    return MODELS[model].fields.get(name) or BASE_FIELDS.get(name)
+
+
+def invalid_field(model: str, name: str) -> OdooError:
+    """BaseModel.read()/write()/_order_to_sql() on a name the model does not have."""
+    return OdooError(VALUE_ERROR, f"Invalid field {name!r} on model {model!r}")
+
+
+def missing(model: str, ids: list[int], uid: int) -> OdooError:
+    """BaseModel._read() / check_access on ids that are not (or no longer) there."""
+    return OdooError(MISSING_ERROR, "Record does not exist or has been deleted.\n"
+                     f"(Record: {model}({', '.join(map(str, ids))},), User: {uid})")
+
+
+def not_null(model: str, fname: str) -> OdooError:
+    """service.model._as_validation_error() for a NOT NULL violation."""
+    f = get_field(model, fname)
+    return OdooError(VALIDATION_ERROR, "The operation cannot be completed:\n"
+                     "- Create/update: a mandatory field is not set.\n"
+                     "- Delete: another model requires the record being deleted. If possible, archive it instead.\n\n"
+                     f"Model: {MODELS[model].description} ({model})\n"
+                     f"Field: {f.string if f else fname} ({fname})\n")
+
+
+def foreign_key(model: str, fname: str) -> OdooError:
+    """_as_validation_error() for a FOREIGN KEY violation: Odoo words it for deletes even on an insert."""
+    return OdooError(VALIDATION_ERROR, "The operation cannot be completed: another model requires the record "
+                     "being deleted. If possible, archive it instead.\n\n"
+                     f"Model: {MODELS[model].description} ({model})\n"
+                     f"Constraint: {model.replace('.', '_')}_{fname}_fkey\n")
+
+
+def to_datetime(value: object, model: str, fname: str) -> datetime:
+    """A datetime as a domain or a write gives it: "YYYY-MM-DD[ HH:MM:SS[.ffffff]]"."""
+    if isinstance(value, str):
+        for fmt in ("%Y-%m-%d %H:%M:%S.%f", DATETIME_FORMAT, "%Y-%m-%d"):
+            try:
+                return datetime.strptime(value, fmt)
+            except ValueError:
+                continue
+    raise OdooError(VALUE_ERROR, f"time data {value!r} does not match format '{DATETIME_FORMAT}' "
+                    f"({model}.{fname})")
+
+
+def format_datetime(value: datetime | None) -> str | bool:
+    """Datetime.to_string(): seconds only, although PostgreSQL keeps the microseconds of cr.now()."""
+    return value.strftime(DATETIME_FORMAT) if value else False
