@@ -2,12 +2,15 @@
 inventory by SKU, ``inventorySetQuantities`` with compare-and-set and ``@idempotent``), validated
 against Shopify's official 2026-07 schema, priced and throttled by Shopify's calculated query cost
 and leaky bucket, plus the webhooks a shop sends (``inventory_levels/update`` on every change of
-available, ``orders/create`` and ``orders/cancelled``), signed as Shopify signs them.
+available, ``orders/create`` and ``orders/cancelled``), signed as Shopify signs them. Orders ship
+through fulfillment orders and ``fulfillmentCreate`` (``shopify_fulfillment``), which sends
+``fulfillments/create``, ``orders/fulfilled`` (or ``orders/partially_fulfilled``) and ``orders/updated``.
 
-Tests drive it in-process (``seed``, ``place_order``, ``cancel_order``, ``set_available``, ...); run
+Tests drive it in-process (``seed``, ``place_order``, ``fulfill``, ``cancel_order``, ``set_available``, ...); run
 as a process (``python -m sandbox.shopify``) the same controls are served under ``/_sandbox/``.
-The GraphQL machinery lives in ``shopify_graphql``, the shop's state in ``shopify_model``, the
-resolvers in ``shopify_resolvers`` and the webhook bodies in ``shopify_payloads``.
+The GraphQL machinery lives in ``shopify_graphql``, the shop's state in ``shopify_model`` and
+``shopify_fulfillment``, the resolvers in ``shopify_resolvers`` and ``shopify_order_views``, the webhook
+bodies in ``shopify_payloads``.
 """
 
 from __future__ import annotations
@@ -21,19 +24,31 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from flask import Flask, Response, request
 from graphql import execute
 
+from . import shopify_fulfillment as ful
 from . import signing
 from .base import Emitter, Latency
 from .shopify_errors import MAX_QUERY_COST, cost_extension, max_cost_error, throttled_error
-from .shopify_graphql import ActualCost, CostCalculator, Prepared, QueryMissing, RequestErrors, admin_schema, prepare
-from .shopify_model import Level, Store
-from .shopify_payloads import level_body, order_body
-from .shopify_resolvers import Root, resolve_field, resolve_type
+from .shopify_graphql import (
+    ActualCost,
+    Bucket,
+    CostCalculator,
+    Prepared,
+    QueryMissing,
+    RequestErrors,
+    admin_schema,
+    as_number,
+    prepare,
+)
+from .shopify_model import Level, Store, gid
+from .shopify_order_views import ShopRoot
+from .shopify_payloads import fulfillment_body, level_body, order_body
+from .shopify_resolvers import resolve_field, resolve_type
 
 logger = logging.getLogger(__name__)
 
@@ -44,29 +59,6 @@ JSON_TYPE = "application/json; charset=utf-8"
 DEFAULT_PORT = 8081
 DEFAULT_SHOP = "hub-sandbox.myshopify.com"
 DEFAULT_TOKEN = "shpat_sandbox_token"  # a sandbox credential, not a secret
-
-
-def _number(value: float) -> float | int:
-    return int(value) if float(value).is_integer() else value
-
-
-@dataclass
-class _Bucket:
-    """Shopify's leaky bucket of cost points: refills at ``rate`` points/s up to ``size``."""
-
-    size: float
-    rate: float
-    available: float
-    stamp: float
-
-    def refill(self) -> None:
-        now = time.monotonic()
-        self.available = min(self.size, self.available + (now - self.stamp) * self.rate)
-        self.stamp = now
-
-    def status(self) -> dict:
-        return {"maximumAvailable": _number(self.size), "currentlyAvailable": int(self.available),
-                "restoreRate": _number(self.rate)}
 
 
 def _fresh_stats() -> dict[str, Any]:
@@ -84,8 +76,9 @@ class ShopifySandbox:
         self.shop, self.access_token, self.api_version = shop, access_token, api_version
         self._lock = threading.RLock()
         self._store = Store()
+        self._book = ful.Book()
         self._idempotency: dict[tuple[str, str], tuple[str, dict]] = {}
-        self._bucket = _Bucket(bucket_size, restore_rate, bucket_size, time.monotonic())
+        self._bucket = Bucket(bucket_size, restore_rate, bucket_size, time.monotonic())
         self._latency = Latency(*latency)
         self._emitter = Emitter()
         self._webhook_secret: str | None = None
@@ -101,23 +94,57 @@ class ShopifySandbox:
         with self._lock:
             return self._store.seed(list(locations), list(products))
 
-    def place_order(self, lines: list[dict], location: str | None = None) -> dict:
-        """A customer's paid order: stock moves from available to committed; ValueError if short."""
+    def place_order(self, lines: list[dict], location: str | None = None, financial_status: str = "paid",
+                    customer: dict | None = None, shipping_address: dict | None = None,
+                    billing_address: dict | None = None) -> dict:
+        """A customer's order (``financial_status`` paid, pending or authorized): stock moves from available
+        to committed and one fulfillment order opens; ValueError if short. ``customer`` takes email,
+        first_name, last_name; the addresses take the REST address fields (billing defaults to shipping)."""
         with self._lock:
-            order, changed = self._store.place_order(lines, location)
-            body = order_body(self._store, order, self.shop)
+            buyer = {"customer": customer, "shipping_address": shipping_address, "billing_address": billing_address}
+            if customer:
+                buyer["customer_id"] = self._store.next_id("Customer")
+            order, changed = self._store.place_order(lines, location, financial_status, buyer)
+            ful.open_for(self._store, self._book, order)
+            body = self._order_body(order)
             self._emit("orders/create", body)
             self._emit_levels(changed)
             return body
 
     def cancel_order(self, order_id: int, reason: str = "customer") -> dict:
-        """Cancel and restock; KeyError for an unknown order."""
+        """Cancel and restock; KeyError for an unknown order, ValueError once anything shipped."""
         with self._lock:
+            if self._book.orders_fulfillments(int(order_id)):  # Shopify's own message (captured)
+                raise ValueError("Cannot cancel an order that has outstanding fulfillments")
             order, changed = self._store.cancel_order(int(order_id), reason)
-            body = order_body(self._store, order, self.shop)
+            ful.close_for_cancel(self._book, order)
+            body = self._order_body(order)
             self._emit("orders/cancelled", body)
             self._emit_levels(changed)
             return body
+
+    def fulfill(self, order_id: int, tracking_number: str | None = None, company: str | None = None,
+                url: str | None = None, notify_customer: bool = False) -> dict:
+        """The merchant ships everything left on the order in the Shopify admin: one fulfillment, the same
+        webhooks as ``fulfillmentCreate``; returns the REST fulfillment. KeyError/ValueError if it cannot."""
+        with self._lock:
+            order = self._store.orders[int(order_id)]
+            fos = self._book.orders_fos(order.id)
+            fos = [fo for fo in fos if fo.status in ful.FULFILLABLE] or fos  # none open: say why, as Shopify does
+            groups = [{"fulfillmentOrderId": gid("FulfillmentOrder", fo.id)} for fo in fos]
+            tracking = {"number": tracking_number, "company": company, "url": url}
+            created, errors = ful.create(self._store, self._book, {
+                "lineItemsByFulfillmentOrder": groups, "notifyCustomer": notify_customer,
+                "trackingInfo": {k: v for k, v in tracking.items() if v is not None}})
+            if created is None:
+                raise ValueError(errors[0]["message"])
+            self._emit_shipped(created, True)
+            return fulfillment_body(self._store, self._book, created, self._order_body(order))
+
+    def order(self, order_id: int) -> dict:
+        """The order as Shopify's REST API shows it (statuses, fulfillments with tracking); KeyError if unknown."""
+        with self._lock:
+            return self._order_body(self._store.orders[int(order_id)])
 
     def set_available(self, sku: str, available: int, location: str | None = None) -> dict:
         """A merchant's edit in the Shopify admin (default: the first location stocking the SKU)."""
@@ -159,7 +186,7 @@ class ShopifySandbox:
         """Change limits, latency or the webhook target; a new bucket size starts full."""
         with self._lock:
             if bucket_size is not None:
-                self._bucket = _Bucket(float(bucket_size), self._bucket.rate, float(bucket_size), time.monotonic())
+                self._bucket = Bucket(float(bucket_size), self._bucket.rate, float(bucket_size), time.monotonic())
             if restore_rate is not None:
                 self._bucket.refill()
                 self._bucket.rate = float(restore_rate)
@@ -171,8 +198,8 @@ class ShopifySandbox:
                 if webhook_url and not self._webhook_secret:
                     raise ValueError("a webhook_url needs a webhook_secret to sign with")
                 self._emitter.url = webhook_url or None
-            return {"shop": self.shop, "api_version": self.api_version, "bucket_size": _number(self._bucket.size),
-                    "restore_rate": _number(self._bucket.rate),
+            return {"shop": self.shop, "api_version": self.api_version, "bucket_size": as_number(self._bucket.size),
+                    "restore_rate": as_number(self._bucket.rate),
                     "latency": [self._latency.low_s, self._latency.high_s], "webhook_url": self._emitter.url}
 
     def wait_idle(self, timeout: float = 30.0) -> None:
@@ -225,7 +252,7 @@ class ShopifySandbox:
     def _run(self, schema: Any, req: Prepared, requested: int) -> dict:
         if self._bucket.available < 0:  # charged more than the bucket held: the throttle failed, must stay 0
             self._stats["over_limit"] += 1
-        root, meter = Root(self._store, self._idempotency), ActualCost(schema)
+        root, meter = ShopRoot(self._store, self._idempotency, self._book), ActualCost(schema)
         result = execute(schema, req.document, root_value=root, variable_values=req.raw_variables,
                          operation_name=req.operation.name.value if req.operation.name else None,
                          field_resolver=resolve_field, type_resolver=resolve_type, middleware=[meter])
@@ -234,6 +261,8 @@ class ShopifySandbox:
         if req.is_mutation:
             self._stats["mutations"] += 1
         self._emit_levels(root.changed)  # Shopify reports the hub's own writes back too
+        for fulfillment, created in root.shipped:
+            self._emit_shipped(fulfillment, created)
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [error.formatted for error in result.errors]
@@ -246,6 +275,22 @@ class ShopifySandbox:
     def _emit_levels(self, levels: list[Level]) -> None:
         for level in levels:
             self._emit("inventory_levels/update", level_body(self._store, level))
+
+    def _order_body(self, order: Any) -> dict:
+        return order_body(self._store, self._book, order, self.shop)
+
+    def _emit_shipped(self, fulfillment: ful.Fulfillment, created: bool) -> None:
+        """A new fulfillment: fulfillments/create, orders/fulfilled (or partially_fulfilled), orders/updated;
+        a tracking update: fulfillments/update."""
+        order = self._order_body(self._store.orders[fulfillment.order_id])
+        body = fulfillment_body(self._store, self._book, fulfillment, order)
+        if not created:
+            self._emit("fulfillments/update", body)
+            return
+        self._emit("fulfillments/create", body)
+        self._emit("orders/fulfilled" if order["fulfillment_status"] == "fulfilled" else "orders/partially_fulfilled",
+                   order)
+        self._emit("orders/updated", order)
 
     def _emit(self, topic: str, body: dict) -> None:
         if not self._emitter.url or not self._webhook_secret:
@@ -261,7 +306,12 @@ class ShopifySandbox:
         app.add_url_rule("/admin/api/<version>/graphql.json", "graphql", self._http_graphql, methods=["POST"])
         controls: list[tuple[str, str, Callable[..., Any]]] = [
             ("/_sandbox/seed", "POST", lambda b: self.seed(b.get("locations", ()), b.get("products", ()))),
-            ("/_sandbox/orders", "POST", lambda b: self.place_order(_need(b, "lines"), b.get("location"))),
+            ("/_sandbox/orders", "POST", lambda b: self.place_order(
+                _need(b, "lines"), b.get("location"), b.get("financial_status", "paid"), b.get("customer"),
+                b.get("shipping_address"), b.get("billing_address"))),
+            ("/_sandbox/orders/<int:order_id>", "GET", lambda b, order_id: self.order(order_id)),
+            ("/_sandbox/orders/<int:order_id>/fulfill", "POST", lambda b, order_id: self.fulfill(
+                order_id, b.get("tracking_number"), b.get("company"), b.get("url"), b.get("notify_customer", False))),
             ("/_sandbox/orders/<int:order_id>/cancel", "POST",
              lambda b, order_id: self.cancel_order(order_id, b.get("reason", "customer"))),
             ("/_sandbox/stock", "POST",

@@ -13,6 +13,7 @@ import gzip
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -295,3 +296,28 @@ class ActualCost:
                     return False
             path = path.prev
         return True
+
+
+# --- the leaky bucket ---------------------------------------------------------------------------
+
+def as_number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
+@dataclass
+class Bucket:
+    """Shopify's leaky bucket of cost points: refills at ``rate`` points/s up to ``size``."""
+
+    size: float
+    rate: float
+    available: float
+    stamp: float
+
+    def refill(self) -> None:
+        now = time.monotonic()
+        self.available = min(self.size, self.available + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def status(self) -> dict:
+        return {"maximumAvailable": as_number(self.size), "currentlyAvailable": int(self.available),
+                "restoreRate": as_number(self.rate)}

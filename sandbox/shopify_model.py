@@ -17,7 +17,10 @@ ID_BASE = {
     "Location": 106_318_430_000, "LevelGroup": 143_273_001_000, "Product": 10_224_126_500_000,
     "ProductVariant": 51_384_734_800_000, "InventoryItem": 53_489_632_200_000, "Order": 6_512_345_600_000,
     "LineItem": 16_123_456_700_000, "InventoryAdjustmentGroup": 54_640_716_200_000,
+    "FulfillmentOrder": 7_987_654_300_000, "FulfillmentOrderLineItem": 19_663_777_100_000,
+    "Fulfillment": 5_912_345_600_000, "FulfillmentLineItem": 17_274_240_200_000, "Customer": 8_812_345_600_000,
 }
+FINANCIAL_STATUSES = ("paid", "pending", "authorized")  # what a placed order can start as
 FIRST_ORDER_NUMBER = 1001
 QUANTITY_LIMIT = 1_000_000_000  # Shopify rejects set quantities beyond +/- this
 QUANTITY_NAMES = ("available", "on_hand", "committed", "incoming", "reserved", "damaged",
@@ -100,6 +103,9 @@ class Order:
     token: str = field(default_factory=lambda: secrets.token_hex(16))
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
+    financial_status: str = "paid"
+    buyer: dict = field(default_factory=dict)  # customer, email, shipping_address, billing_address as given
+    updated_at: datetime | None = None
 
 
 @dataclass
@@ -216,7 +222,10 @@ class Store:
         level.available, level.updated_at = available, datetime.now(UTC)
         return True
 
-    def place_order(self, lines: list[dict], location: str | None) -> tuple[Order, list[Level]]:
+    def place_order(self, lines: list[dict], location: str | None, financial_status: str = "paid",
+                    buyer: dict | None = None) -> tuple[Order, list[Level]]:
+        if financial_status not in FINANCIAL_STATUSES:
+            raise ValueError(f"financial_status must be one of {', '.join(FINANCIAL_STATUSES)}")
         if not lines:
             raise ValueError("an order needs at least one line")
         loc = self.location_named(location) if location else next(iter(self.locations.values()), None)
@@ -237,7 +246,8 @@ class Store:
         now = datetime.now(UTC)
         order = Order(self.next_id("Order"), FIRST_ORDER_NUMBER + len(self.orders), loc.id,
                       [OrderLine(self.next_id("LineItem"), self.variant_for_sku(x["sku"]).id, int(x["quantity"]))
-                       for x in lines], now)
+                       for x in lines], now, financial_status=financial_status, buyer=dict(buyer or {}),
+                      updated_at=now)
         self.orders[order.id] = order
         return order, self._commit(order, +1, now)
 
@@ -248,7 +258,7 @@ class Store:
         if order.cancelled_at is not None:
             raise ValueError(f"order {order_id} is already cancelled")
         now = datetime.now(UTC)
-        order.cancelled_at, order.cancel_reason = now, reason
+        order.cancelled_at, order.cancel_reason, order.updated_at = now, reason, now
         return order, self._commit(order, -1, now)
 
     def _commit(self, order: Order, sign: int, now: datetime) -> list[Level]:

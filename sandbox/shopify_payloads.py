@@ -1,5 +1,7 @@
 """Webhook bodies of the Shopify sandbox, in the REST shape Shopify delivers for API 2026-07:
-``inventory_levels/update`` and ``orders/create`` / ``orders/cancelled``.
+``inventory_levels/update``, the order topics (``orders/create``, ``orders/cancelled``,
+``orders/updated``, ``orders/fulfilled``, ``orders/partially_fulfilled``) and ``fulfillments/create`` /
+``fulfillments/update``.
 
 Orders start from Shopify's own documented example (corpus ``orders.create.json``) so every key a
 real delivery carries is there; the sandbox fills in its ids, lines, money and timestamps.
@@ -13,8 +15,9 @@ import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+from .shopify_fulfillment import Book, Fulfillment
 from .shopify_graphql import corpus_dir
-from .shopify_model import Level, Order, Store, gid
+from .shopify_model import Level, Order, OrderLine, Store, gid
 
 ORDER_TEMPLATE_REL = "shopify/webhook-examples-2026-07/orders.create.json"
 CURRENCY = "USD"
@@ -47,36 +50,80 @@ def _money_set(amount: Decimal) -> dict:
     return {"shop_money": dict(value), "presentment_money": dict(value)}
 
 
-def order_body(store: Store, order: Order, shop: str) -> dict:
-    """The REST order as ``orders/create`` (or, once cancelled, ``orders/cancelled``) delivers it."""
+def _line_item(store: Store, book: Book, order: Order, line: OrderLine, template: dict, vendor: str) -> dict:
+    variant = store.variants[line.variant_id]
+    product = store.products[variant.product_id]
+    price = Decimal(variant.price)
+    cancelled = order.cancelled_at is not None
+    shipped = book.shipped(order.id, line.id)
+    item = copy.deepcopy(template)
+    default_title = variant.title == "Default Title"
+    item.update({
+        "id": line.id, "admin_graphql_api_id": gid("LineItem", line.id), "attributed_staffs": [],
+        "current_quantity": 0 if cancelled else line.quantity,
+        "fulfillable_quantity": 0 if cancelled else line.quantity - shipped,
+        "fulfillment_service": "manual",
+        "fulfillment_status": None if shipped == 0 else "fulfilled" if shipped >= line.quantity else "partial",
+        "gift_card": False, "grams": 0,
+        "name": product.title if default_title else f"{product.title} - {variant.title}",
+        "price": _money(price), "price_set": _money_set(price), "product_exists": True,
+        "product_id": product.id, "properties": [], "quantity": line.quantity, "requires_shipping": True,
+        "sales_line_item_group_id": None, "sku": variant.sku, "taxable": True, "title": product.title,
+        "total_discount": "0.00", "total_discount_set": _money_set(Decimal(0)), "variant_id": variant.id,
+        "variant_inventory_management": "shopify", "variant_title": None if default_title else variant.title,
+        "vendor": vendor, "tax_lines": [], "duties": [], "discount_allocations": []})
+    return item
+
+
+def _address(template: dict, given: dict | None) -> dict:
+    """The example's address with the given fields over it (unknown keys are refused, not dropped)."""
+    if not given:
+        return template
+    unknown = set(given) - set(template)
+    if unknown:
+        raise ValueError(f"unknown address field(s): {', '.join(sorted(unknown))}")
+    out = {**template, **given}
+    out["name"] = f"{out.get('first_name') or ''} {out.get('last_name') or ''}".strip()
+    return out
+
+
+def _apply_buyer(body: dict, order: Order) -> None:
+    buyer = order.buyer
+    customer = body.get("customer")
+    if customer:  # the example's id went through a JavaScript number; its gid keeps the real digits
+        customer["id"] = int(customer["admin_graphql_api_id"].rsplit("/", 1)[1])
+    given = buyer.get("customer")
+    if customer and given:
+        customer.update({k: given[k] for k in ("first_name", "last_name", "email") if k in given})
+        customer["id"] = buyer["customer_id"]
+        customer["admin_graphql_api_id"] = gid("Customer", buyer["customer_id"])
+        body["email"] = body["contact_email"] = given.get("email", body["email"])
+    shipping = _address(body["shipping_address"], buyer.get("shipping_address"))
+    body["shipping_address"] = shipping
+    body["billing_address"] = _address(body["billing_address"], buyer.get("billing_address") or
+                                       buyer.get("shipping_address"))
+    if customer and customer.get("default_address"):
+        address = customer["default_address"]
+        if buyer.get("shipping_address"):
+            address.update({k: shipping[k] for k in address if k in shipping})
+        address["customer_id"] = customer["id"]
+
+
+def order_body(store: Store, book: Book, order: Order, shop: str) -> dict:
+    """The REST order as the order topics deliver it (``orders/create``, ``/updated``, ``/fulfilled``, ...)."""
     body = json.loads(_order_template())
     template_line = body["line_items"][0]
     cancelled = order.cancelled_at is not None
-    zero, subtotal = Decimal(0), Decimal(0)
-    lines = []
-    for line in order.lines:
-        variant = store.variants[line.variant_id]
-        product = store.products[variant.product_id]
-        price = Decimal(variant.price)
-        subtotal += price * line.quantity
-        item = copy.deepcopy(template_line)
-        default_title = variant.title == "Default Title"
-        item.update({
-            "id": line.id, "admin_graphql_api_id": gid("LineItem", line.id), "attributed_staffs": [],
-            "current_quantity": 0 if cancelled else line.quantity,
-            "fulfillable_quantity": 0 if cancelled else line.quantity,
-            "fulfillment_service": "manual", "fulfillment_status": None, "gift_card": False, "grams": 0,
-            "name": product.title if default_title else f"{product.title} - {variant.title}",
-            "price": _money(price), "price_set": _money_set(price), "product_exists": True,
-            "product_id": product.id, "properties": [], "quantity": line.quantity, "requires_shipping": True,
-            "sales_line_item_group_id": None, "sku": variant.sku, "taxable": True, "title": product.title,
-            "total_discount": "0.00", "total_discount_set": _money_set(zero), "variant_id": variant.id,
-            "variant_inventory_management": "shopify", "variant_title": None if default_title else variant.title,
-            "vendor": None, "tax_lines": [], "duties": [], "discount_allocations": []})
-        lines.append(item)
+    zero = Decimal(0)
+    subtotal = sum((Decimal(store.variants[x.variant_id].price) * x.quantity for x in order.lines), zero)
+    vendor = shop.split(".", 1)[0]  # a product's vendor defaults to the shop's name
+    lines = [_line_item(store, book, order, line, template_line, vendor) for line in order.lines]
     current = zero if cancelled else subtotal
+    paid = order.financial_status == "paid"
+    financial = ("refunded" if paid else "voided") if cancelled else order.financial_status
+    status = book.display_status(order)
     created = rest_time(order.created_at)
-    updated = rest_time(order.cancelled_at or order.created_at)
+    updated = rest_time(order.updated_at or order.created_at)
     body.update({
         "id": order.id, "admin_graphql_api_id": gid("Order", order.id), "name": f"#{order.number}",
         "number": order.number - 1000, "order_number": order.number, "token": order.token,
@@ -84,23 +131,22 @@ def order_body(store: Store, order: Order, shop: str) -> dict:
         "confirmed": True, "test": False, "created_at": created, "processed_at": created, "updated_at": updated,
         "cancelled_at": rest_time(order.cancelled_at) if cancelled else None,
         "cancel_reason": order.cancel_reason, "closed_at": updated if cancelled else None,
-        "financial_status": "refunded" if cancelled else "paid", "fulfillment_status": None,
+        "financial_status": financial,
+        "fulfillment_status": {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial"}.get(status),
         "currency": CURRENCY, "presentment_currency": CURRENCY, "location_id": None,
         "order_status_url": f"https://{shop}/orders/{order.token}/authenticate?key={order.token[:16]}",
         "line_items": lines, "shipping_lines": [], "tax_lines": [], "discount_codes": [],
-        "discount_applications": [], "fulfillments": [], "refunds": [], "returns": [], "line_item_groups": [],
+        "discount_applications": [], "refunds": [], "returns": [], "line_item_groups": [],
         "subtotal_price": _money(subtotal), "subtotal_price_set": _money_set(subtotal),
         "total_line_items_price": _money(subtotal), "total_line_items_price_set": _money_set(subtotal),
         "total_price": _money(subtotal), "total_price_set": _money_set(subtotal),
         "current_subtotal_price": _money(current), "current_subtotal_price_set": _money_set(current),
         "current_total_price": _money(current), "current_total_price_set": _money_set(current),
-        "total_outstanding": "0.00", "total_tip_received": "0.00", "total_weight": 0,
+        "total_outstanding": "0.00" if paid or cancelled else _money(subtotal), "total_tip_received": "0.00",
+        "total_weight": 0,
     })
-    customer = body.get("customer")
-    if customer:  # the example's id went through a JavaScript number; its gid keeps the real digits
-        customer["id"] = int(customer["admin_graphql_api_id"].rsplit("/", 1)[1])
-        if customer.get("default_address"):
-            customer["default_address"]["customer_id"] = customer["id"]
+    _apply_buyer(body, order)
+    body["fulfillments"] = [fulfillment_body(store, book, f, body) for f in book.orders_fulfillments(order.id)]
     for key in ("current_total_discounts", "current_total_tax", "total_discounts", "total_tax"):
         body[key] = "0.00"
     for key in ("current_shipping_price_set", "current_total_discounts_set", "current_total_tax_set",
@@ -108,3 +154,27 @@ def order_body(store: Store, order: Order, shop: str) -> dict:
                 "total_cash_rounding_payment_adjustment_set", "total_cash_rounding_refund_adjustment_set"):
         body[key] = _money_set(zero)
     return body
+
+
+def fulfillment_body(store: Store, book: Book, fulfillment: Fulfillment, order: dict) -> dict:
+    """A REST fulfillment, as ``fulfillments/create`` delivers it and as it sits in an order's
+    ``fulfillments``; ``order`` is that order's REST body (line items, email, shipping address)."""
+    lines = {item["id"]: item for item in order["line_items"]}
+    items = []
+    for x in fulfillment.lines:
+        item = copy.deepcopy(lines[x.line_id])
+        item.update({"quantity": x.quantity, "fulfillment_status": "fulfilled"})
+        items.append(item)
+    numbers = [t.number for t in fulfillment.tracking if t.number]
+    urls = [t.url for t in fulfillment.tracking if t.url]
+    first = fulfillment.tracking[0] if fulfillment.tracking else None
+    return {
+        "id": fulfillment.id, "order_id": fulfillment.order_id, "status": fulfillment.status.lower(),
+        "created_at": rest_time(fulfillment.created_at), "service": "manual",
+        "updated_at": rest_time(fulfillment.updated_at), "tracking_company": first.company if first else None,
+        "shipment_status": None, "location_id": fulfillment.location_id, "origin_address": {},
+        "email": order["email"], "destination": order["shipping_address"], "line_items": items,
+        "tracking_number": numbers[0] if numbers else None, "tracking_numbers": numbers,
+        "tracking_url": urls[0] if urls else None, "tracking_urls": urls, "receipt": {},
+        "name": f"{order['name']}.{fulfillment.number}",
+        "admin_graphql_api_id": gid("Fulfillment", fulfillment.id)}

@@ -5,9 +5,9 @@ Products, variations and orders live in memory behind one lock. ``/wp-json/wc/v3
 ``consumer_key``/``consumer_secret`` query parameters are accepted over http too, which real WooCommerce
 only does over https) and answers with its bodies and WP_Error objects (``woocommerce_wire``). Every
 stock change is delivered as a signed ``product.updated`` webhook through ``base.Emitter``, orders as
-``order.created`` / ``order.updated``. Tests drive the shop in-process (``seed``, ``place_order``,
-``set_stock``, ...); the same controls are served as JSON under ``/_sandbox/`` for a sandbox run as a
-process (``python -m sandbox.woocommerce``).
+``order.created`` / ``order.updated``; orders, their status changes and notes are in ``woocommerce_orders``.
+Tests drive the shop in-process (``seed``, ``place_order``, ``set_stock``, ...); the same controls are
+served as JSON under ``/_sandbox/`` for a sandbox run as a process (``python -m sandbox.woocommerce``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import hmac
 import re
-import secrets
-import string
 import threading
 import time
 from collections import deque
@@ -30,6 +28,7 @@ from flask import Flask, Response, request
 from . import signing
 from . import woocommerce_wire as wire
 from .base import Emitter, Latency
+from .woocommerce_orders import OrderRoutes
 from .woocommerce_wire import Item, Order, WooError
 
 RATE_WINDOW_S = 1.0
@@ -51,6 +50,11 @@ ROUTES = [
     (EDITABLE, r"wc/v3/products/(\d+)/variations/batch", "products/<id>/variations/batch", "_batch_variations"),
     ({"GET"}, r"wc/v3/products/(\d+)/variations/(\d+)", "products/<id>/variations/<id>", "_get_variation"),
     (EDITABLE, r"wc/v3/products/(\d+)/variations/(\d+)", "products/<id>/variations/<id>", "_put_variation"),
+    ({"GET"}, r"wc/v3/orders", "orders", "_list_orders"),
+    ({"GET"}, r"wc/v3/orders/(\d+)", "orders/<id>", "_get_order"),
+    (EDITABLE, r"wc/v3/orders/(\d+)", "orders/<id>", "_put_order"),
+    ({"GET"}, r"wc/v3/orders/(\d+)/notes", "orders/<id>/notes", "_list_notes"),
+    ({"POST"}, r"wc/v3/orders/(\d+)/notes", "orders/<id>/notes", "_create_note"),
 ]
 
 
@@ -62,7 +66,7 @@ class _Stats:
     rate_limited: int = 0
 
 
-class WooSandbox:
+class WooSandbox(OrderRoutes):
     """An in-memory WooCommerce shop speaking REST API v3; ``.app`` is its WSGI (Flask) app."""
 
     def __init__(self, consumer_key: str = "ck_sandbox", consumer_secret: str = "cs_sandbox",  # noqa: S107
@@ -80,6 +84,7 @@ class WooSandbox:
         self._orders: dict[int, Order] = {}
         self._ids = iter(range(10, 10**9))  # products, variations and orders share WordPress's post ids
         self._meta_ids = iter(range(1, 10**9))
+        self._init_orders()
         self._oauth = wire.OAuthVerifier()
         self._hits: deque[float] = deque()
         self._stats = _Stats()
@@ -112,49 +117,6 @@ class WooSandbox:
                     if v.sku:
                         out[v.sku] = {"product_id": parent.id, "variation_id": v.id}
         return out
-
-    def place_order(self, lines: list[dict[str, Any]]) -> dict[str, Any]:
-        """A storefront checkout: order.created (processing), then the stock drops, one delivery per line."""
-        with self._lock:
-            items = [(self._by_sku(line["sku"]), int(line["quantity"])) for line in lines]
-            wanted: dict[int, int] = {}
-            for item, qty in items:
-                if item.type == "variable" or qty < 1:
-                    raise ValueError(f"cannot order {qty} x {item.sku} ({item.type})")
-                wanted[item.id] = wanted.get(item.id, 0) + qty
-                if item.manage_stock and wanted[item.id] > (item.stock_quantity or 0):
-                    raise ValueError(f"not enough stock for {item.sku}: {item.stock_quantity} left, "
-                                     f"{wanted[item.id]} ordered")
-            key = "wc_order_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(13))
-            order = Order(next(self._ids), key, [])
-            for n, (item, qty) in enumerate(items, 1):
-                attr_ids = [next(self._meta_ids) for _ in item.attributes] if item.type == "variation" else []
-                order.lines.append({"item": item, "quantity": qty, "line_id": n, "attr_meta_ids": attr_ids,
-                                    "reduced_meta_id": next(self._meta_ids) if item.manage_stock else None})
-            self._orders[order.id] = order
-            self._emit("order.created", self._order_body(order))
-            for line in order.lines:  # Woo reduces stock as the order goes processing
-                item = line["item"]
-                (self._items.get(item.parent_id) or item).total_sales += line["quantity"]
-                if line["reduced_meta_id"]:
-                    self._set_quantity(item, (item.stock_quantity or 0) - line["quantity"])
-            return self._order_body(order)
-
-    def cancel_order(self, order_id: int) -> dict[str, Any]:
-        """Status -> cancelled and reduced stock restored: order.updated, then product.updated per line."""
-        with self._lock:
-            order = self._orders.get(int(order_id))
-            if order is None:
-                raise KeyError(f"no order {order_id}")
-            if order.status != "cancelled":
-                order.status, order.modified = "cancelled", wire.now()
-                restored = [line for line in order.lines if line["reduced_meta_id"]]
-                for line in restored:
-                    line["reduced_meta_id"] = None  # wc_increase_stock_levels() drops the _reduced_stock meta
-                self._emit("order.updated", self._order_body(order))
-                for line in restored:
-                    self._set_quantity(line["item"], (line["item"].stock_quantity or 0) + line["quantity"])
-            return self._order_body(order)
 
     def set_stock(self, sku: str, quantity: int) -> dict[str, Any]:
         """The shop manager's edit in wp-admin (turning stock management on); product.updated if it changed."""
@@ -299,8 +261,8 @@ class WooSandbox:
             if authed and request.method in EDITABLE:
                 with self._lock:
                     self._stats.writes += 1
-            data, headers = getattr(self, target[1])(params, authed, *target[2])
-            return _reply(data, 200, headers)
+            data, headers, *status = getattr(self, target[1])(params, authed, *target[2])
+            return _reply(data, status[0] if status else 200, headers)
         except WooError as err:
             return _reply(err.body(), err.status)
 
@@ -481,7 +443,10 @@ def _control_routes(app: Flask, shop: WooSandbox) -> None:
 
     routes: list[tuple[str, str, Callable[..., Any]]] = [
         ("POST", "/_sandbox/seed", lambda: call(lambda: shop.seed(body().get("products", [])))),
-        ("POST", "/_sandbox/orders", lambda: call(lambda: shop.place_order(body().get("lines", [])), status=201)),
+        ("POST", "/_sandbox/orders", lambda: call(lambda: shop.place_order(
+            body().get("lines", []), body().get("billing"), body().get("shipping"), body().get("payment_method", "cod"),
+            body().get("payment_method_title", ""), bool(body().get("set_paid", False))), status=201)),
+        ("GET", "/_sandbox/orders/<int:order_id>", lambda order_id: call(shop.order, order_id)),
         ("POST", "/_sandbox/orders/<int:order_id>/cancel", lambda order_id: call(shop.cancel_order, order_id)),
         ("POST", "/_sandbox/stock", lambda: call(lambda: shop.set_stock(body()["sku"], body()["quantity"]))),
         ("GET", "/_sandbox/stock", lambda: call(shop.levels)),

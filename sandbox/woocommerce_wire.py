@@ -27,6 +27,12 @@ ALLOW = {"allow": ["GET", "POST", "PUT", "PATCH", "DELETE"]}  # targetHints on s
 PRICE_HTML = ('<span class="woocommerce-Price-amount amount"><bdi><span class="woocommerce-Price-currencySymbol" '
               'translate="no">&#36;</span>{}</bdi></span>')
 OAUTH_PARAMS = ("oauth_consumer_key", "oauth_timestamp", "oauth_nonce", "oauth_signature", "oauth_signature_method")
+# wc_get_order_statuses() of WooCommerce 11, without "wc-", with wc_get_order_status_name()'s labels
+ORDER_STATUSES = {"pending": "Pending payment", "processing": "Processing", "on-hold": "On hold",
+                  "completed": "Completed", "cancelled": "Cancelled", "refunded": "Refunded", "failed": "Failed",
+                  "checkout-draft": "Draft"}
+ADDRESS_FIELDS = ("first_name", "last_name", "company", "address_1", "address_2", "city", "state", "postcode",
+                  "country")
 
 
 class WooError(Exception):
@@ -160,6 +166,17 @@ class Item:
 
 
 @dataclass
+class Note:
+    """An order note (a WordPress comment): ``author`` is "system" unless added by the API key's user."""
+
+    id: int
+    note: str
+    customer_note: bool
+    author: str = "system"
+    created: datetime = field(default_factory=now)
+
+
+@dataclass
 class Order:
     id: int
     key: str
@@ -167,6 +184,15 @@ class Order:
     status: str = "processing"
     created: datetime = field(default_factory=now)
     modified: datetime = field(default_factory=now)
+    billing: dict[str, str] = field(default_factory=dict)
+    shipping: dict[str, str] = field(default_factory=dict)
+    payment_method: str = "cod"
+    payment_method_title: str = ""  # what the client sent; the live capture's REST-created order has ""
+    transaction_id: str = ""
+    customer_note: str = ""
+    date_paid: datetime | None = None
+    date_completed: datetime | None = None
+    notes: list[Note] = field(default_factory=list)
 
 
 # ---- request side ---------------------------------------------------------------------------------
@@ -332,27 +358,40 @@ def _line_body(line: dict[str, Any], parent_name: str | None) -> dict[str, Any]:
             "parent_name": parent_name}
 
 
+def address(given: dict[str, Any] | None, defaults: dict[str, str], billing: bool) -> dict[str, str]:
+    """A billing (with email) or shipping address: every field present, unknown fields refused."""
+    keys = (*ADDRESS_FIELDS, "email", "phone") if billing else (*ADDRESS_FIELDS, "phone")
+    unknown = set(given or {}) - set(keys)
+    if unknown:
+        raise ValueError(f"unknown address field(s): {', '.join(sorted(unknown))}")
+    return {k: str((given or {}).get(k, defaults.get(k, ""))) for k in keys}
+
+
+def _opt_date(d: datetime | None) -> str | None:
+    return wc_date(d) if d else None
+
+
 def order_body(order: Order, parent_names: dict[int, str], base: str) -> dict[str, Any]:
     """The orders-controller shape of the live order.created capture (004)."""
     lines = [_line_body(line, parent_names.get(line["item"].parent_id)) for line in order.lines]
-    blank = dict.fromkeys(("first_name", "last_name", "company", "address_1", "address_2", "city", "state",
-                           "postcode", "country"), "")
     c, m, url = wc_date(order.created), wc_date(order.modified), f"{base}/wp-json/wc/v3/orders"
+    total = sum((Decimal(li["total"]) for li in lines), Decimal(0))
     return {
         "id": order.id, "parent_id": 0, "status": order.status, "currency": "USD", "version": "11.0.1",
         "prices_include_tax": False, "date_created": c, "date_modified": m, "discount_total": "0.00",
         "discount_tax": "0.00", "shipping_total": "0.00", "shipping_tax": "0.00", "cart_tax": "0.00",
-        "total": money(sum((Decimal(li["total"]) for li in lines), Decimal(0))), "total_tax": "0.00",
-        "customer_id": 0, "order_key": order.key,
-        "billing": {**blank, "first_name": "Sandbox", "last_name": "Customer", "email": "customer@example.com",
-                    "phone": ""},
-        "shipping": {**blank, "phone": ""}, "payment_method": "cod", "payment_method_title": "",
-        "transaction_id": "", "customer_ip_address": "", "customer_user_agent": "", "created_via": "checkout",
-        "customer_note": "", "date_completed": None, "date_paid": None, "cart_hash": "", "number": str(order.id),
+        "total": money(total), "total_tax": "0.00", "customer_id": 0, "order_key": order.key,
+        "billing": dict(order.billing), "shipping": dict(order.shipping), "payment_method": order.payment_method,
+        "payment_method_title": order.payment_method_title, "transaction_id": order.transaction_id,
+        "customer_ip_address": "", "customer_user_agent": "", "created_via": "checkout",
+        "customer_note": order.customer_note, "date_completed": _opt_date(order.date_completed),
+        "date_paid": _opt_date(order.date_paid), "cart_hash": "", "number": str(order.id),
         "meta_data": [], "line_items": lines, "tax_lines": [], "shipping_lines": [], "fee_lines": [],
         "coupon_lines": [], "refunds": [],
         "payment_url": f"{base}/checkout/order-pay/{order.id}/?pay_for_order=true&key={order.key}",
-        "is_editable": False, "needs_payment": False, "needs_processing": True, "date_created_gmt": c,
-        "date_modified_gmt": m, "date_completed_gmt": None, "date_paid_gmt": None, "currency_symbol": "$",
+        "is_editable": order.status in {"pending", "on-hold", "checkout-draft"},
+        "needs_payment": order.status in {"pending", "failed"} and total > 0, "needs_processing": True,
+        "date_created_gmt": c, "date_modified_gmt": m, "date_completed_gmt": _opt_date(order.date_completed),
+        "date_paid_gmt": _opt_date(order.date_paid), "currency_symbol": "$",
         "_links": {"self": [{"href": f"{url}/{order.id}", "targetHints": ALLOW}], "collection": [{"href": url}],
                    "email_templates": [{"embeddable": True, "href": f"{url}/{order.id}/actions/email_templates"}]}}

@@ -388,3 +388,137 @@ def test_control_api_over_http(shop):
     stats = requests.get(base + "/stats", timeout=10).json()
     assert stats["throttle_status"]["maximumAvailable"] == 2000 and stats["over_limit"] == 0
     assert requests.post(base + "/stats/reset", json={}, timeout=10).json()["requests"] == 0
+
+
+ORDER_STATE = """
+query OrderState($id: ID!) {
+  order(id: $id) {
+    id
+    name
+    displayFinancialStatus
+    displayFulfillmentStatus
+    fulfillmentOrders(first: 5) {
+      nodes { id status lineItems(first: 10) { nodes { id remainingQuantity lineItem { sku } } } }
+    }
+    fulfillments(first: 5) { id name status trackingInfo(first: 5) { number company url } }
+  }
+}"""
+
+FULFILLMENT_CREATE = """
+mutation Ship($fulfillment: FulfillmentInput!, $message: String) {
+  fulfillmentCreate(fulfillment: $fulfillment, message: $message) {
+    fulfillment { id name status trackingInfo(first: 5) { number company url } }
+    userErrors { field message }
+  }
+}"""
+
+TRACKING_UPDATE = """
+mutation Retrack($id: ID!, $tracking: FulfillmentTrackingInput!) {
+  fulfillmentTrackingInfoUpdate(fulfillmentId: $id, trackingInfoInput: $tracking, notifyCustomer: false) {
+    fulfillment { id trackingInfo(first: 5) { number company url } }
+    userErrors { field message }
+  }
+}"""
+
+
+def ship(shop, fo_id, lines=None, number="9400100000000000000000", company="USPS"):
+    group = {"fulfillmentOrderId": fo_id}
+    if lines is not None:
+        group["fulfillmentOrderLineItems"] = lines
+    return shop.gql(FULFILLMENT_CREATE, {"message": "packed", "fulfillment": {
+        "lineItemsByFulfillmentOrder": [group], "notifyCustomer": True,
+        "trackingInfo": {"number": number, "company": company}}})["data"]["fulfillmentCreate"]
+
+
+def test_fulfillment_orders_partial_then_full_shipment_and_tracking_update(shop):
+    order = shop.sandbox.place_order([{"sku": "SKU-1", "quantity": 3}, {"sku": "SKU 3", "quantity": 1}],
+                                     financial_status="pending", customer={"email": "ada@example.com",
+                                                                           "first_name": "Ada", "last_name": "L"})
+    state = shop.gql(ORDER_STATE, {"id": order["admin_graphql_api_id"]})["data"]["order"]
+    assert (state["displayFinancialStatus"], state["displayFulfillmentStatus"], state["fulfillments"]) == (
+        "PENDING", "UNFULFILLED", [])
+    (fo,) = state["fulfillmentOrders"]["nodes"]
+    tee, mug = fo["lineItems"]["nodes"]
+    assert (fo["status"], tee["remainingQuantity"], tee["lineItem"]["sku"], mug["lineItem"]["sku"]) == (
+        "OPEN", 3, "SKU-1", "SKU 3")
+
+    too_many = ship(shop, fo["id"], [{"id": tee["id"], "quantity": 4}])
+    assert too_many == {"fulfillment": None, "userErrors": [
+        {"field": ["fulfillment"], "message": "Invalid fulfillment order line item quantity requested."}]}
+    first = ship(shop, fo["id"], [{"id": tee["id"], "quantity": 2}])
+    assert first["userErrors"] == [] and first["fulfillment"]["name"] == "#1001-F1"
+    assert first["fulfillment"]["trackingInfo"] == [{"number": "9400100000000000000000", "company": "USPS",
+                                                     "url": "https://tools.usps.com/go/TrackConfirmAction?tLabels="
+                                                            "9400100000000000000000"}]
+    middle = shop.gql(ORDER_STATE, {"id": order["admin_graphql_api_id"]})["data"]["order"]
+    assert middle["displayFulfillmentStatus"] == "PARTIALLY_FULFILLED"
+    assert middle["fulfillmentOrders"]["nodes"][0]["status"] == "IN_PROGRESS"
+    assert [n["remainingQuantity"] for n in middle["fulfillmentOrders"]["nodes"][0]["lineItems"]["nodes"]] == [1, 1]
+
+    rest = ship(shop, fo["id"], number="1Z999AA10123456784", company="UPS")  # no lines: all that remains
+    assert rest["fulfillment"]["name"] == "#1001-F2"
+    closed = ship(shop, fo["id"])
+    assert closed["userErrors"][0]["message"] == (f"Fulfillment order {fo['id'].rsplit('/', 1)[1]} has an "
+                                                  "unfulfillable status= closed.")
+    retracked = shop.gql(TRACKING_UPDATE, {"id": rest["fulfillment"]["id"], "tracking": {
+        "number": "1Z999AA10123456785", "company": "UPS", "url": "https://example.com/t/85"}})
+    assert retracked["data"]["fulfillmentTrackingInfoUpdate"]["fulfillment"]["trackingInfo"] == [
+        {"number": "1Z999AA10123456785", "company": "UPS", "url": "https://example.com/t/85"}]
+    final = shop.gql(ORDER_STATE, {"id": order["admin_graphql_api_id"]})["data"]["order"]
+    assert final["displayFulfillmentStatus"] == "FULFILLED"
+    assert final["fulfillmentOrders"]["nodes"][0]["status"] == "CLOSED"
+    assert [f["name"] for f in final["fulfillments"]] == ["#1001-F1", "#1001-F2"]
+    with pytest.raises(ValueError, match="outstanding fulfillments"):
+        shop.sandbox.cancel_order(order["id"])
+
+    delivered = [(t, b) for t, _, b, _ in shop.delivered() if t != "inventory_levels/update"]
+    assert [t for t, _ in delivered] == [
+        "orders/create", "fulfillments/create", "orders/partially_fulfilled", "orders/updated",
+        "fulfillments/create", "orders/fulfilled", "orders/updated", "fulfillments/update"]
+    for topic, body in delivered:
+        jsonschema.validate(body, corpus_json(SCHEMAS.format(topic=topic.replace("/", "."))))
+    created = delivered[0][1]
+    assert (created["financial_status"], created["total_outstanding"], created["email"]) == (
+        "pending", "38.00", "ada@example.com")
+    partial = delivered[2][1]
+    assert partial["fulfillment_status"] == "partial"
+    assert [(li["sku"], li["fulfillable_quantity"], li["fulfillment_status"]) for li in partial["line_items"]] == [
+        ("SKU-1", 1, "partial"), ("SKU 3", 1, None)]
+    assert delivered[7][1]["tracking_numbers"] == ["1Z999AA10123456785"]
+    # shipped units leave committed and on_hand; available, what channels sell from, stays put
+    assert shop.sandbox.levels()["SKU-1"]["Main"] == 2
+
+
+def test_a_cancelled_orders_fulfillment_order_is_closed(shop):
+    order = shop.sandbox.place_order([{"sku": "SKU-2", "quantity": 1}])
+    fo = shop.gql(ORDER_STATE, {"id": order["admin_graphql_api_id"]})["data"]["order"]["fulfillmentOrders"]
+    shop.sandbox.cancel_order(order["id"])
+    state = shop.gql(ORDER_STATE, {"id": order["admin_graphql_api_id"]})["data"]["order"]
+    assert (state["displayFinancialStatus"], state["fulfillmentOrders"]["nodes"][0]["status"]) == (
+        "REFUNDED", "CLOSED")
+    refused = ship(shop, fo["nodes"][0]["id"])
+    assert refused["fulfillment"] is None and "unfulfillable status= closed" in refused["userErrors"][0]["message"]
+    with pytest.raises(ValueError, match="unfulfillable status= closed"):
+        shop.sandbox.fulfill(order["id"], "1Z1", "UPS")
+    assert shop.gql(ORDER_STATE, {"id": "gid://shopify/Order/1"})["data"] == {"order": None}
+
+
+def test_order_controls_over_http(shop):
+    base = shop.session.base_url + "/_sandbox"
+    order = requests.post(base + "/orders", timeout=10, json={
+        "lines": [{"sku": "SKU-1", "quantity": 1}], "financial_status": "paid",
+        "customer": {"email": "grace@example.com", "first_name": "Grace", "last_name": "Hopper"},
+        "shipping_address": {"first_name": "Grace", "last_name": "Hopper", "city": "Arlington"}}).json()
+    assert order["shipping_address"]["name"] == "Grace Hopper" and order["billing_address"]["city"] == "Arlington"
+    bad = requests.post(base + "/orders", timeout=10, json={"lines": [{"sku": "SKU-1", "quantity": 1}],
+                                                            "financial_status": "refunded"})
+    assert bad.status_code == 422
+    shipped = requests.post(f"{base}/orders/{order['id']}/fulfill", timeout=10,
+                            json={"tracking_number": "1Z999AA10123456784", "company": "UPS"}).json()
+    assert shipped["tracking_urls"] == ["https://www.ups.com/WebTracking?loc=en_US&requester=ST&trackNums="
+                                        "1Z999AA10123456784"]
+    again = requests.post(f"{base}/orders/{order['id']}/fulfill", timeout=10, json={"tracking_number": "X"})
+    assert again.status_code == 422 and "unfulfillable status= closed" in again.json()["error"]
+    seen = requests.get(f"{base}/orders/{order['id']}", timeout=10).json()
+    assert (seen["fulfillment_status"], seen["fulfillments"][0]["name"]) == ("fulfilled", "#1001.1")
+    assert requests.get(f"{base}/orders/1", timeout=10).status_code == 404

@@ -274,3 +274,100 @@ def test_http_control_api(woo):
     shop.wait_idle(10)
     stats = requests.get(f"{url}/_sandbox/stats", timeout=10).json()
     assert stats["rate_limited"] == 0 and stats["webhooks"]["by_topic"]["order.created"] == 1
+
+
+def test_orders_get_list_filters_and_paging(woo):
+    shop, api, url, ids, got = woo
+    first = shop.place_order([{"sku": "PW-1", "quantity": 1}], payment_method="paypal", payment_method_title="PayPal",
+                             billing={"first_name": "Ada", "email": "ada@example.com"})
+    second = shop.place_order([{"sku": "PW-1", "quantity": 1}], payment_method="stripe", set_paid=True)
+    third = shop.place_order([{"sku": "PT-S", "quantity": 1}])
+    one = api.get(f"orders/{first['id']}").json()
+    assert set(one) == keys("004-order.created.body")
+    assert (one["status"], one["needs_payment"], one["is_editable"], one["date_paid"], one["billing"]["email"]) == (
+        "pending", True, True, None, "ada@example.com")
+    assert one["billing"]["last_name"] == "Customer" and shop.levels()["PW-1"] == 41  # unpaid: stock not reduced
+    paid = api.get(f"orders/{second['id']}").json()
+    assert (paid["status"], paid["needs_payment"], paid["payment_method"]) == ("processing", False, "stripe")
+    assert paid["date_paid"] == paid["date_created"]
+
+    listed = api.get("orders", params={"per_page": 2})
+    assert (listed.headers["X-WP-Total"], listed.headers["X-WP-TotalPages"]) == ("3", "2")
+    assert [o["id"] for o in listed.json()] == [third["id"], second["id"]]  # newest first
+    pending = api.get("orders", params={"status": "pending"}).json()
+    assert [o["id"] for o in pending] == [first["id"]]
+    both = api.get("orders", params={"status": "pending,processing", "after": "2000-01-01T00:00:00"}).json()
+    assert len(both) == 3 and api.get("orders", params={"after": "2999-01-01T00:00:00Z"}).json() == []
+    bad = api.get("orders", params={"status": "shipped"})
+    assert (bad.status_code, bad.json()["code"]) == (400, "rest_invalid_param")
+    assert bad.json()["data"]["params"] == {"status": "status[0] is not one of any, trash, pending, processing, "
+                                                      "on-hold, completed, cancelled, refunded, failed, and "
+                                                      "checkout-draft."}
+    assert api.get("orders", params={"after": "yesterday"}).json()["data"]["params"] == {"after": "Invalid date."}
+    assert api.get("orders/99999").json() == woo_error("woocommerce_rest_shop_order_invalid_id", "Invalid ID.", 404)
+    assert requests.get(f"{url}/wp-json/wc/v3/orders", timeout=10).status_code == 401
+
+
+def test_order_status_changes_notes_and_webhooks(woo):
+    shop, api, url, ids, got = woo
+    order = shop.place_order([{"sku": "PW-1", "quantity": 2}], payment_method="bacs")
+    assert order["status"] == "on-hold" and shop.levels()["PW-1"] == 40
+    invalid = api.put(f"orders/{order['id']}", {"status": "shipped"})
+    assert (invalid.status_code, invalid.json()) == (400, {
+        "code": "rest_invalid_param", "message": "Invalid parameter(s): status",
+        "data": {"status": 400, "params": {"status": "status is not one of pending, processing, on-hold, completed, "
+                                                     "cancelled, refunded, failed, and checkout-draft."},
+                 "details": {"status": {"code": "rest_not_in_enum", "message": "status is not one of pending, "
+                                        "processing, on-hold, completed, cancelled, refunded, failed, and "
+                                        "checkout-draft.", "data": None}}}})
+    done = api.put(f"orders/{order['id']}", {"status": "completed"})
+    assert done.status_code == 200
+    body = done.json()
+    assert (body["status"], body["date_paid"] is not None, body["date_completed"] is not None) == (
+        "completed", True, True)
+    assert api.put("orders/99999", {"status": "completed"}).json() == woo_error(
+        "woocommerce_rest_shop_order_invalid_id", "Invalid ID.", 400)
+
+    note = api.post(f"orders/{order['id']}/notes", {"note": "Shipped with UPS 1Z999", "customer_note": True})
+    assert note.status_code == 201 and note.headers["Location"].endswith(f"/orders/{order['id']}/notes/"
+                                                                         f"{note.json()['id']}")
+    mine = api.post(f"orders/{order['id']}/notes", {"note": "Packed by Sam", "added_by_user": True}).json()
+    assert set(note.json()) == set(corpus_json("woocommerce/rest_v3_order_notes__create_an_order_note.json"))
+    assert (note.json()["author"], note.json()["customer_note"], mine["author"], mine["customer_note"]) == (
+        "system", True, "admin", False)
+    missing = api.post(f"orders/{order['id']}/notes", {"customer_note": True})
+    assert (missing.status_code, missing.json()) == (400, {"code": "rest_missing_callback_param",
+                                                           "message": "Missing parameter(s): note",
+                                                           "data": {"status": 400, "params": ["note"]}})
+    assert api.post("orders/99999/notes", {"note": "x"}).json() == woo_error(
+        "woocommerce_rest_order_invalid_id", "Invalid order ID.", 404)
+    notes = api.get(f"orders/{order['id']}/notes").json()
+    assert [n["note"] for n in notes] == ["Packed by Sam", "Shipped with UPS 1Z999",
+                                          "Order status changed from On hold to Completed.",
+                                          "Stock levels reduced: Peer Widget (PW-1) 42&rarr;40"]
+    assert [n["id"] for n in api.get(f"orders/{order['id']}/notes", params={"type": "customer"}).json()] == [
+        note.json()["id"]]
+    assert [n["note"] for n in shop.order(order["id"])["notes"]] == [n["note"] for n in notes]
+    assert deliveries(shop, got) == [("order.created", "on-hold", None), ("product.updated", "PW-1", 40),
+                                     ("order.updated", "completed", None)]
+    assert all(d["signed"] for d in got)
+    assert set(got[2]["body"]) == keys("004-order.created.body")
+    assert shop.stats["calls"]["POST orders/<id>/notes"] == 4
+
+
+def test_unpaid_order_paid_later_reduces_stock_then_cancel_restores_it(woo):
+    shop, api, url, ids, got = woo
+    order = shop.place_order([{"sku": "PT-M", "quantity": 2}], payment_method="stripe")
+    assert shop.levels()["PT-M"] == 5
+    paid = api.put(f"orders/{order['id']}", {"set_paid": True, "transaction_id": "ch_3Nx"}).json()
+    assert (paid["status"], paid["transaction_id"], shop.levels()["PT-M"]) == ("processing", "ch_3Nx", 3)
+    assert [m["key"] for m in paid["line_items"][0]["meta_data"]] == ["size", "_reduced_stock"]
+    cancelled = requests.post(f"{url}/_sandbox/orders/{order['id']}/cancel", timeout=10).json()
+    assert cancelled["status"] == "cancelled" and shop.levels()["PT-M"] == 5
+    seen = requests.get(f"{url}/_sandbox/orders/{order['id']}", timeout=10).json()
+    assert [n["note"] for n in seen["notes"]][:2] == ["Stock levels increased: Peer Tee - M (PT-M) 3&rarr;5",
+                                                      "Order status changed from Processing to Cancelled."]
+    assert requests.get(f"{url}/_sandbox/orders/99999", timeout=10).status_code == 404
+    assert deliveries(shop, got) == [("order.created", "pending", None), ("order.updated", "processing", None),
+                                     ("product.updated", "PT-M", 3), ("order.updated", "cancelled", None),
+                                     ("product.updated", "PT-M", 5)]

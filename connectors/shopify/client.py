@@ -28,7 +28,18 @@ from connectors.outbound import (
 )
 from hub.config import ChannelConfig
 
-from .consts import API_VERSION, MAX_INPUT_ITEMS, MAX_THROTTLE_WAITS, NODE_COST, STALE_CODE, VARIANTS_PAGE
+from .consts import (
+    API_VERSION,
+    FULFILLABLE_STATUSES,
+    FULFILLMENT_ORDERS_PAGE,
+    FULFILLMENTS_PAGE,
+    MAX_INPUT_ITEMS,
+    MAX_THROTTLE_WAITS,
+    NODE_COST,
+    STALE_CODE,
+    TRACKING_PAGE,
+    VARIANTS_PAGE,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +80,29 @@ mutation HubSetQuantities($input: InventorySetQuantitiesInput!, $key: String!) {
 }
 """
 
+ORDER_STATE = """
+query HubOrderState($id: ID!, $fulfillmentOrders: Int!, $fulfillments: Int!, $tracking: Int!) {
+  order(id: $id) {
+    id
+    name
+    cancelledAt
+    displayFinancialStatus
+    displayFulfillmentStatus
+    fulfillmentOrders(first: $fulfillmentOrders) { nodes { id status } }
+    fulfillments(first: $fulfillments) { id name status trackingInfo(first: $tracking) { number company url } }
+  }
+}
+"""
+
+FULFILLMENT_CREATE = """
+mutation HubFulfillmentCreate($fulfillment: FulfillmentInput!) {
+  fulfillmentCreate(fulfillment: $fulfillment) {
+    fulfillment { id status trackingInfo(first: 1) { number company url } }
+    userErrors { field message }
+  }
+}
+"""
+
 
 def gid(kind: str, numeric: str) -> str:
     return numeric if numeric.startswith("gid://") else f"gid://shopify/{kind}/{numeric}"
@@ -92,30 +126,18 @@ class ApiSession(shopify.Session):
         return self.version.api_path(self.base_url) if self.base_url else super().site
 
 
-class ShopifyStock:
-    """StockTarget for one Shopify channel: writes ``available`` at the channel's first location."""
-
-    batch_size = MAX_INPUT_ITEMS
-    cheap_reads = False  # a level read costs ~3 points per SKU; a 250-SKU write costs 10
+class ShopifyClient:
+    """One Shopify channel's GraphQL transport: session, timeout, and THROTTLED answers waited out."""
 
     def __init__(self, channel: ChannelConfig, http: requests.Session | None = None) -> None:
         x = channel.extra
         self.channel = channel.id
         self.session = ApiSession(x["shop"], x.get("api_version") or API_VERSION, x["access_token"], x.get("api_url"))
-        self.location = gid("Location", next(iter(channel.locations)))
         self.timeout_s = channel.timeout_s
         self.http = http or requests.Session()
         self.calls = 0
         self.bucket_size: float | None = None  # the shop's maximumAvailable, learnt from the first answer
 
-    @property
-    def page(self) -> int:
-        """SKUs per lookup: as many as one query may cost within the shop's bucket."""
-        if self.bucket_size is None:
-            return VARIANTS_PAGE
-        return max(1, min(VARIANTS_PAGE, int((self.bucket_size - 2) // NODE_COST)))
-
-    # -- the transport -----------------------------------------------------------------------
     def execute(self, query: str, variables: dict[str, Any], what: str) -> dict[str, Any]:
         """One GraphQL call; waits out THROTTLED answers as the cost extension says."""
         for _ in range(MAX_THROTTLE_WAITS):
@@ -145,6 +167,24 @@ class ShopifyStock:
                 raise Permanent(f"shopify {what}: {body['errors']}")
             return body["data"]
         raise Retryable(f"shopify {what}: still throttled after {MAX_THROTTLE_WAITS} waits")
+
+
+class ShopifyStock(ShopifyClient):
+    """StockTarget for one Shopify channel: writes ``available`` at the channel's first location."""
+
+    batch_size = MAX_INPUT_ITEMS
+    cheap_reads = False  # a level read costs ~3 points per SKU; a 250-SKU write costs 10
+
+    def __init__(self, channel: ChannelConfig, http: requests.Session | None = None) -> None:
+        super().__init__(channel, http)
+        self.location = gid("Location", next(iter(channel.locations)))
+
+    @property
+    def page(self) -> int:
+        """SKUs per lookup: as many as one query may cost within the shop's bucket."""
+        if self.bucket_size is None:
+            return VARIANTS_PAGE
+        return max(1, min(VARIANTS_PAGE, int((self.bucket_size - 2) // NODE_COST)))
 
     # -- StockTarget ---------------------------------------------------------------------------
     def find(self, skus: list[str]) -> dict[str, Listing]:
@@ -228,3 +268,52 @@ def throttled_wait(body: dict[str, Any]) -> float | None:
     rate = float(status.get("restoreRate") or 50.0)
     return max(0.05, need / rate)
 
+
+class ShopifyOrders(ShopifyClient):
+    """Shipments back to the shopper on one Shopify channel: fulfil an order with its tracking."""
+
+    def order_status(self, order_id: str | int) -> dict[str, Any]:
+        """The order's payment and fulfilment state, its fulfillments with tracking, its open fulfillment
+        orders; Permanent if the shop has no such order."""
+        variables = {"id": gid("Order", str(order_id)), "fulfillmentOrders": FULFILLMENT_ORDERS_PAGE,
+                     "fulfillments": FULFILLMENTS_PAGE, "tracking": TRACKING_PAGE}
+        data = self.execute(ORDER_STATE, variables, "order state")["order"]
+        if data is None:
+            raise Permanent(f"shopify order {order_id}: no such order")
+        return {"id": numeric_id(data["id"]), "name": data["name"], "cancelled": data["cancelledAt"] is not None,
+                "financial_status": data["displayFinancialStatus"],
+                "fulfillment_status": data["displayFulfillmentStatus"],
+                "open_fulfillment_orders": [fo["id"] for fo in data["fulfillmentOrders"]["nodes"]
+                                            if fo["status"] in FULFILLABLE_STATUSES],
+                "fulfillments": [{"id": numeric_id(f["id"]), "name": f["name"], "status": f["status"],
+                                  "tracking": f["trackingInfo"]} for f in data["fulfillments"]]}
+
+    def fulfill(self, order_id: str | int, tracking_number: str, company: str, url: str | None = None,
+                notify: bool = True) -> str:
+        """Ship everything still open on the order in one fulfillment carrying the tracking; returns the
+        fulfillment's id. Idempotent: a fulfillment already carrying ``tracking_number`` is returned as is
+        (a retry after a lost answer finds it); nothing left to ship under another number is Permanent."""
+        state = self.order_status(order_id)
+        for f in state["fulfillments"]:
+            if f["status"] != "CANCELLED" and any(t["number"] == tracking_number for t in f["tracking"]):
+                logger.info("shopify order already shipped with this tracking",
+                            extra={"channel": self.channel, "order": state["id"], "fulfillment": f["id"]})
+                return f["id"]
+        if state["cancelled"]:
+            raise Permanent(f"shopify order {state['name']}: cancelled, nothing to fulfil")
+        if not state["open_fulfillment_orders"]:
+            raise Permanent(f"shopify order {state['name']}: nothing left to fulfil "
+                            f"({state['fulfillment_status']})")
+        tracking = {"number": tracking_number, "company": company}
+        if url:
+            tracking["url"] = url
+        # no fulfillmentOrderLineItems: Shopify ships every remaining line of each fulfillment order
+        groups = [{"fulfillmentOrderId": fo} for fo in state["open_fulfillment_orders"]]
+        variables = {"fulfillment": {"notifyCustomer": notify, "trackingInfo": tracking,
+                                     "lineItemsByFulfillmentOrder": groups}}
+        payload = self.execute(FULFILLMENT_CREATE, variables, "fulfillmentCreate")["fulfillmentCreate"]
+        errors = payload.get("userErrors") or []
+        if errors or not payload.get("fulfillment"):
+            raise Permanent("shopify fulfillmentCreate refused: " + "; ".join(
+                f"{'.'.join(e.get('field') or [])}: {e.get('message')}" for e in errors))
+        return numeric_id(payload["fulfillment"]["id"])

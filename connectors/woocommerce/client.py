@@ -3,7 +3,8 @@
 The client signs OAuth 1.0a over plain http and uses Basic auth over https, exactly as Woo
 expects. Woo has no compare-and-set: a stock write sets the value, so the hub writes only what
 differs from what it last knew the shop held. Batches take at most ``BATCH_LIMIT`` items; a
-variation is written through its parent's ``variations/batch``.
+variation is written through its parent's ``variations/batch``. ``WooOrders`` tells the shopper their
+order shipped: one customer note with the tracking, then the status ``completed``.
 """
 
 from __future__ import annotations
@@ -14,17 +15,14 @@ from typing import Any
 import requests
 from woocommerce import API
 
-from connectors.outbound import LevelWrite, Listing, PushResult, call_failed, error_for_status
+from connectors.outbound import LevelWrite, Listing, Permanent, PushResult, call_failed, error_for_status
 from hub.config import ChannelConfig
 
-from .consts import API_VERSION, BATCH_LIMIT, PAGE_LIMIT
+from .consts import API_VERSION, BATCH_LIMIT, CLOSED_STATUSES, PAGE_LIMIT
 
 
-class WooStock:
-    """StockTarget for one WooCommerce channel (a shop has one stock location: ``default``)."""
-
-    batch_size = BATCH_LIMIT
-    cheap_reads = True  # 100 products per GET, no query cost
+class WooClient:
+    """One WooCommerce channel's REST transport: the ``woocommerce`` client and the retry table."""
 
     def __init__(self, channel: ChannelConfig) -> None:
         x = channel.extra
@@ -54,6 +52,14 @@ class WooStock:
             if len(batch) < PAGE_LIMIT:
                 return out
             page += 1
+
+
+
+class WooStock(WooClient):
+    """StockTarget for one WooCommerce channel (a shop has one stock location: ``default``)."""
+
+    batch_size = BATCH_LIMIT
+    cheap_reads = True  # 100 products per GET, no query cost
 
     def find(self, skus: list[str]) -> dict[str, Listing]:
         found: dict[str, Listing] = {}
@@ -117,3 +123,38 @@ def _by_parent(listings: Any) -> dict[str, list[Listing]]:
     for li in listings:
         out[str(li.product_id)].append(li)
     return out
+
+
+class WooOrders(WooClient):
+    """Shipments back to the shopper on one WooCommerce channel (Woo has no fulfilment objects: the tracking
+    goes to the customer as an order note, and the order is completed)."""
+
+    def order(self, order_id: str | int) -> dict[str, Any]:
+        """The order as ``GET orders/<id>`` returns it; Permanent (404) if the shop has no such order."""
+        return self.call("GET", f"orders/{order_id}", "get order")
+
+    def notes(self, order_id: str | int, kind: str = "any") -> list[dict[str, Any]]:
+        """The order's notes, newest first; ``kind`` any, customer or internal."""
+        return self.call("GET", f"orders/{order_id}/notes", "list order notes", params={"type": kind})
+
+    def add_tracking(self, order_id: str | int, tracking_number: str, carrier: str, url: str | None = None) -> str:
+        """One customer-visible note (WooCommerce emails it to the shopper) with the carrier and tracking;
+        returns the note's id. Idempotent: a customer note already naming ``tracking_number`` is returned."""
+        for note in self.notes(order_id, "customer"):
+            if tracking_number in note.get("note", ""):
+                return str(note["id"])
+        text = f"Your order is on its way with {carrier}. Tracking number: {tracking_number}."
+        if url:
+            text += f" Track it at {url}"
+        note = self.call("POST", f"orders/{order_id}/notes", "add order note",
+                         data={"note": text, "customer_note": True})
+        return str(note["id"])
+
+    def complete(self, order_id: str | int) -> dict[str, Any]:
+        """Status ``completed`` (a no-op if it already is); Permanent for a cancelled, refunded or failed order."""
+        order = self.order(order_id)
+        if order["status"] == "completed":
+            return order
+        if order["status"] in CLOSED_STATUSES:
+            raise Permanent(f"woocommerce order {order_id} is {order['status']}: not completing it")
+        return self.call("PUT", f"orders/{order_id}", "complete order", data={"status": "completed"})

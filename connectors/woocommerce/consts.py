@@ -7,3 +7,4 @@ WEBHOOK_ID_HEADER = "X-WC-Webhook-ID"
 API_VERSION = "wc/v3"
 BATCH_LIMIT = 100  # items per products/batch or variations/batch call (more: 413 entity_too_large)
 PAGE_LIMIT = 100  # per_page maximum
+CLOSED_STATUSES = frozenset({"cancelled", "refunded", "failed", "trash"})  # orders never to complete
