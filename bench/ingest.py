@@ -21,18 +21,17 @@ import hmac
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, backends, free_port, hub_env, start, stop, wait_ready  # noqa: E402
+
 CORPUS = Path(os.environ.get("HUB_CORPUS") or ROOT.parent / "shared" / "corpus")
 PAYLOAD = CORPUS / "shopify" / "webhook-examples-2026-07" / "orders.create.json"
 SECRET = "bench-shopify-secret"
@@ -61,23 +60,6 @@ request = function()
   return wrk.format("POST", nil, nil, nil)
 end
 '''
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(url: str, timeout: float = 30) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise SystemExit(f"server at {url} did not come up")
 
 
 def parse_wrk(out: str) -> dict[str, float]:
@@ -113,42 +95,6 @@ def run_wrk(url: str, body: Path, headers: dict[str, str], args: argparse.Namesp
     return parse_wrk(out)
 
 
-def start(cmd: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
-def backends(args: argparse.Namespace, work: Path) -> tuple[str, str, callable]:
-    if args.embedded:
-        return f"sqlite:///{work}/hub.db", "embedded", lambda: None
-    from sqlalchemy import create_engine, text
-
-    pg = os.environ.get("HUB_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(pg.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE SCHEMA "{schema}"'))
-    redis_url = os.environ.get("HUB_REDIS_URL", "redis://127.0.0.1:6379/12")
-
-    def cleanup() -> None:
-        import redis
-
-        with admin.connect() as c:
-            c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        redis.Redis.from_url(redis_url).flushdb()
-
-    sep = "&" if "?" in pg else "?"
-    return f"{pg}{sep}options=-csearch_path%3D{schema}", redis_url, cleanup
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=int, default=20, help="seconds per run")
@@ -171,12 +117,11 @@ def main() -> None:
     script = work / "shopify.lua"
     script.write_text(LUA)
     (work / "bare.py").write_text(BARE_APP)
-    db_url, redis_url, cleanup = backends(args, work)
+    db_url, redis_url, cleanup = backends(args.embedded, work)
     (work / "hub.yaml").write_text(
         f"database_url: '{db_url}'\nredis_url: '{redis_url}'\nadmin_token: {TOKEN}\nlog_level: WARNING\n"
         f"var_dir: {work}/var\nchannels:\n  shop: {{kind: shopify, webhook_secrets: [{SECRET}]}}\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env["HUB_CONFIG"] = str(work / "hub.yaml")
+    env = hub_env(work / "hub.yaml")
     hub_bin = [sys.executable, "-m", "hub.cli"]
     subprocess.run(hub_bin + ["db", "upgrade"], env=env, check=True, capture_output=True)
 

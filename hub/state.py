@@ -23,9 +23,11 @@ logger = logging.getLogger(__name__)
 EVENT_JOB_TIMEOUT_S = 300
 EVENT_JOB_RESULT_TTL_S = 600
 PROCESS_EVENT = "jobs.events.process_event"
+PROCESS_EVENTS = "jobs.events.process_events"
 PUSH_STOCK = "jobs.push.push_stock"
 PUSH_JOB_TIMEOUT_S = 900
 RELAY_BATCH = 500  # ids per pipeline
+EVENTS_PER_JOB = 25  # a backlog is cut into jobs of this many ids, so every worker takes a share
 
 
 def event_job_id(event_id: int) -> str:
@@ -86,25 +88,31 @@ class Hub:
         self.redis.client.lpush(INBOX_KEY, event_id)
 
     def relay_inbox(self, block_s: float = 0, batch: int = RELAY_BATCH) -> int:
-        """Turn up to ``batch`` announced ids into ``process_event`` jobs (one pipeline); returns how many.
+        """Turn up to ``batch`` announced ids into processing jobs (one pipeline); returns how many.
 
-        Waits up to ``block_s`` for the first id (0: do not wait). An id lost between the pop and
-        the enqueue (a crash) is not lost work: its row stays ``received`` for the outbox sweeper.
+        Ids that wait together go together: one ``process_events`` job per ``EVENTS_PER_JOB`` ids,
+        so a backlog costs one job (and one forked work horse) per slice rather than per event,
+        while a lone delivery still goes at once in a job of its own. Waits up to ``block_s`` for
+        the first id (0: do not wait). An id lost between the pop and the enqueue (a crash) is not
+        lost work: its row stays ``received`` for the outbox sweeper.
         """
         client = self.redis.client
-        ids: list[bytes] = []
+        ids: list[int] = []
         if block_s > 0:
             first = client.brpop([INBOX_KEY], timeout=block_s)
             if first is None:
                 return 0
-            ids.append(first[1])
+            ids.append(int(first[1]))
             batch -= 1
-        ids += client.rpop(INBOX_KEY, batch) or []
+        ids += [int(i) for i in client.rpop(INBOX_KEY, batch) or []]
         if not ids:
             return 0
-        jobs = [Queue.prepare_data(PROCESS_EVENT, args=(int(i),), job_id=event_job_id(int(i)),
-                                   description=f"process_event({int(i)})", timeout=EVENT_JOB_TIMEOUT_S,
-                                   result_ttl=EVENT_JOB_RESULT_TTL_S) for i in ids]
+        jobs = []
+        for i in range(0, len(ids), EVENTS_PER_JOB):
+            chunk = ids[i:i + EVENTS_PER_JOB]
+            jobs.append(Queue.prepare_data(PROCESS_EVENTS, args=(chunk,), timeout=EVENT_JOB_TIMEOUT_S,
+                                           description=f"process_events({chunk[0]}..{chunk[-1]}, {len(chunk)} ids)",
+                                           result_ttl=EVENT_JOB_RESULT_TTL_S))
         with client.pipeline() as pipe:
             self.events_queue.enqueue_many(jobs, pipeline=pipe)
             pipe.execute()

@@ -48,6 +48,14 @@ def insert_ignore(conn: Connection, table: Any, row: dict[str, Any]) -> None:
     conn.execute(mod.insert(table).on_conflict_do_nothing(), row)
 
 
+def insert_returning_id(conn: Connection, table: Any, row: dict[str, Any]) -> int | None:
+    """INSERT .. ON CONFLICT DO NOTHING RETURNING id: the new id, or None when a unique key already
+    holds such a row (e.g. a concurrent worker inserted it first; under PostgreSQL this waits for
+    that worker's commit instead of failing the job)."""
+    mod = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return conn.execute(mod.insert(table).on_conflict_do_nothing().returning(table.c.id), row).scalar()
+
+
 _ROW_KEYS = ["channel", "kind", "topic", "dedupe_key", "received_at", "occurred_at", "status", "status_reason",
              "updated_at", "headers", "body"]
 

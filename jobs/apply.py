@@ -27,7 +27,7 @@ from hub.models import (
     shipments,
     stock_levels,
 )
-from hub.store import utcnow
+from hub.store import insert_ignore, insert_returning_id, utcnow
 from mappings.canonical import (
     Address,
     ChannelStockReport,
@@ -108,14 +108,16 @@ def upsert_customer(conn: Connection, event_id: int, c: Customer) -> int | None:
         if not c.email and not c.origin:
             return None
         now = utcnow()
-        cid = conn.execute(customers.insert().values(email=c.email, source_updated_at=c.source_updated_at,
-                                                     created_at=now, updated_at=now, **values)).inserted_primary_key[0]
+        cid = insert_returning_id(conn, customers, {"email": c.email, "source_updated_at": c.source_updated_at,
+                                                    "created_at": now, "updated_at": now, **values})
         effect = "created"
-    else:
+        if cid is None:  # another worker created this email's customer since we looked: update it instead
+            existing = conn.execute(select(customers.c.id).where(customers.c.email == c.email)).scalar_one()
+    if existing is not None:
         cid, effect = _update_customer(conn, existing, c, values)
     if c.origin and linked is None:
-        conn.execute(customer_links.insert().values(customer_id=cid, channel=c.origin.channel,
-                                                    external_id=c.origin.external_id))
+        insert_ignore(conn, customer_links, {"customer_id": cid, "channel": c.origin.channel,
+                                             "external_id": c.origin.external_id})
     _record(conn, event_id, "customer", cid, effect)
     return cid
 

@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from hub.links import StoreLinks, release_parked
 from hub.models import EventStatus, parked
@@ -65,8 +66,44 @@ def consume_echo(hub: Hub, conn: Connection, records: list[Any]) -> str | None:
         " is the hub's own write coming back"
 
 
+INSERT_RACE_ATTEMPTS = 3  # a unique key taken by a concurrent worker: the retry sees its row and updates it
+
+
 def process_event(event_id: int) -> str:
     hub = current_hub()
+    for attempt in range(1, INSERT_RACE_ATTEMPTS + 1):
+        try:
+            return _process(hub, event_id)
+        except IntegrityError:
+            # Two workers created the same record (a customer, an order seen in two topics) at
+            # once; this transaction rolled back whole. Run it again: it now finds the row.
+            if attempt == INSERT_RACE_ATTEMPTS:
+                raise
+            logger.info("process_event: lost an insert race, again", extra={"event_id": event_id})
+    raise AssertionError("unreachable")
+
+
+def process_events(event_ids: list[int]) -> dict[str, int]:
+    """RQ job: ``process_event`` for each id in turn (the relay's batch); -> count per outcome.
+
+    An event that raises does not stop the others: it gets a job of its own, which fails (or
+    succeeds on retry) visibly, with its traceback, like any single event job.
+    """
+    hub = current_hub()
+    counts: dict[str, int] = {}
+    for event_id in event_ids:
+        try:
+            status = process_event(event_id)
+        except Exception:  # noqa: BLE001 - handed on, not swallowed: the event's own job reports it
+            logger.warning("process_events: event failed; queued on its own", extra={"event_id": event_id},
+                           exc_info=True)
+            hub.enqueue_event(event_id)
+            status = "requeued"
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def _process(hub: Hub, event_id: int) -> str:
     resumed: list[int] = []
     with hub.engine.begin() as conn:
         row = load_event(conn, event_id, for_update=True)

@@ -143,6 +143,22 @@ def own_moves_since(conn: Connection, channel: str, sku: str, mark: int | None) 
     return int(conn.execute(q).scalar() or 0)
 
 
+def own_moves_since_marks(conn: Connection, channel: str, marks: dict[str, int | None], upto: int) -> dict[str, int]:
+    """``own_moves_since`` for many SKUs at once, each from its own mark up to movement ``upto``."""
+    out = dict.fromkeys(marks, 0)
+    skus = sorted(marks)
+    m = stock_movements.c
+    for i in range(0, len(skus), 500):
+        chunk = skus[i:i + 500]
+        q = (select(m.sku, m.id, m.delta - m.committed_delta)
+             .where(m.channel == channel, m.sku.in_(chunk), m.reason.in_(OWN_CHANNEL_REASONS),
+                    m.id > min(marks[s] or 0 for s in chunk), m.id <= upto))
+        for sku, mid, change in conn.execute(q):
+            if mid > (marks[sku] or 0):
+                out[sku] += int(change)
+    return out
+
+
 def sync_row(conn: Connection, channel: str, sku: str, *, lock: bool = False) -> Any:
     q = select(stock_sync).where(stock_sync.c.channel == channel, stock_sync.c.sku == sku)
     return conn.execute(q.with_for_update() if lock else q).one_or_none()

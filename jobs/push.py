@@ -119,8 +119,11 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
         mark = ledger.last_movement_id(conn)
         values = ledger.published(conn, hub.stock_policy, channel, sorted(rows))
         listings = known_listings(conn, channel, sorted(rows))
+        # the channel took its own orders off by itself: what it shows is what we last knew minus those
+        own = ledger.own_moves_since_marks(conn, channel, {s: r.believed_mark for s, r in rows.items()
+                                                           if r.believed is not None}, upto=mark)
     report.checked = len(rows)
-    believed = {sku: r.believed for sku, r in rows.items()}
+    believed = {sku: r.believed + own.get(sku, 0) if r.believed is not None else None for sku, r in rows.items()}
     found = target.find([s for s in sorted(rows) if s not in listings]) if len(listings) < len(rows) else {}
     listings.update(found)
     believed.update({s: li.quantity for s, li in found.items()})

@@ -35,11 +35,19 @@ class EmitterStats:
     by_topic: dict[str, int] = field(default_factory=dict)
 
 
+Observer = Callable[[str, str, SignedRequest], None]  # (stage "emitted" | "delivered", topic, request)
+
+
 class Emitter:
-    """Posts signed webhooks to ``url`` in the order they were emitted, on one sender thread."""
+    """Posts signed webhooks to ``url`` in the order they were emitted, on one sender thread.
+
+    ``observer``, if set, is called when a webhook is emitted (at the change, under the sandbox's
+    lock) and when the hub accepted it (a 2xx): benchmarks time stock changes and deliveries by it.
+    """
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url
+        self.observer: Observer | None = None
         self.stats = EmitterStats()
         self._queue: queue.Queue[tuple[str, str, SignedRequest] | None] = queue.Queue()
         self._pending = 0
@@ -54,6 +62,8 @@ class Emitter:
             return
         with self._cond:
             self._pending += 1
+        if self.observer:
+            self.observer("emitted", topic, request)
         self._queue.put((self.url, topic, request))
 
     def wait_idle(self, timeout: float = 30.0) -> None:
@@ -80,6 +90,8 @@ class Emitter:
                                         timeout=EMIT_TIMEOUT_S)
                     ok = r.status_code < 500
                     if ok:
+                        if self.observer and r.status_code < 300:
+                            self.observer("delivered", topic, req)
                         break
                 except requests.RequestException as exc:
                     logger.warning("sandbox webhook %s to %s failed: %s", topic, url, exc)

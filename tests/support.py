@@ -136,6 +136,11 @@ def relay(app) -> int:  # noqa: ANN001
 
 
 def queued_job_ids(app) -> list[str]:  # noqa: ANN001
-    """The jobs waiting, once the relay has run (as it does within a second in `hub run`)."""
+    """``event-<id>`` per delivery waiting in a job, once the relay has run (as it does within a
+    second in `hub run`): the relay's batch jobs name their ids in their arguments."""
     relay(app)
-    return app.extensions["hub"].events_queue.get_job_ids()
+    out = []
+    for job in app.extensions["hub"].events_queue.get_jobs():
+        ids = job.args[0] if job.func_name == "jobs.events.process_events" else [job.args[0]]
+        out += [f"event-{i}" for i in ids]
+    return out

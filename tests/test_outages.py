@@ -93,7 +93,11 @@ def test_relay_batches_announced_deliveries_into_jobs(app):
     hub = app.extensions["hub"]
     assert hub.events_queue.get_job_ids() == []  # announced only: the receiver built no job
     assert hub.relay_inbox(batch=2) == 2 and hub.relay_inbox(batch=2) == 1 and hub.relay_inbox() == 0
-    assert hub.events_queue.get_job_ids() == [f"event-{i}" for i in ids]
+    jobs = hub.events_queue.get_jobs()
+    assert [j.args for j in jobs] == [(ids[:2],), (ids[2:],)]  # what waited together goes in one job
+    run_worker(app)
+    with app.app_context():
+        assert [sum(j.return_value().values()) for j in jobs] == [2, 1]
 
 
 def test_ids_lost_by_a_crashed_relay_are_swept(app):
