@@ -289,7 +289,10 @@ stock_movements = Table(
     Column("channel", String(64)),
     Column("source_event", BigId, ForeignKey("events.id", ondelete="SET NULL")),
     Column("created_at", UTCDateTime(), nullable=False),
+    # a channel's own order: when it happened there (the channel's clock); see jobs.ledger.own_moves_after
+    Column("occurred_at", UTCDateTime()),
     Index("ix_stock_movements_sku", "sku", "id"),
+    Index("ix_stock_movements_channel_sku_occurred", "channel", "sku", "occurred_at"),
 )
 
 channel_stock = Table(
@@ -327,6 +330,7 @@ stock_sync = Table(
     Column("sku", String(128), nullable=False),
     Column("believed", Integer()),
     Column("believed_mark", BigId),  # stock_movements.id when ``believed`` was last known true
+    Column("believed_at", UTCDateTime()),  # the moment ``believed`` held (write, read or report time)
     Column("pushed", Integer()),
     Column("pushed_at", UTCDateTime()),
     Column("dirty", Boolean(), nullable=False, server_default="0"),

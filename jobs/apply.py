@@ -9,7 +9,7 @@ lacks raises ``NeedsMapping`` with what is missing.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
@@ -42,10 +42,6 @@ from mappings.canonical import (
 )
 
 from . import ledger
-
-# platforms stamp reports to the second (and their clock is not ours): a report this close to our
-# last write may be news from just after it, so it is judged, not dropped
-REPORT_CLOCK_SLACK = timedelta(seconds=2)
 
 
 class NeedsMapping(Exception):
@@ -159,7 +155,7 @@ def apply_order(conn: Connection, event_id: int, o: Order, out: Outcome) -> None
         out.notes.append(f"order {o.number}: stale (older than the stored version), not applied")
         return
     stock = ledger.apply_order_stock(conn, out.touch, out.policy, event_id, order_id, o.origin.channel, o.status,
-                                     o.lines)
+                                     o.lines, occurred_at=o.source_updated_at or o.placed_at)
     conn.execute(order_lines.delete().where(order_lines.c.order_id == order_id))
     if o.lines:
         conn.execute(order_lines.insert(), [
@@ -288,14 +284,15 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
     edit made in the channel: applied when the channel is the stock authority, else overwritten."""
     policy, touch = out.policy, out.touch
     sync = ledger.sync_row(conn, ch, sku, lock=True)
-    if (sync is not None and sync.pushed_at and r.source_updated_at
-            and r.source_updated_at < sync.pushed_at - REPORT_CLOCK_SLACK):
-        return "older than the hub's last write to it (superseded)"
+    if (sync is not None and sync.believed_at and r.source_updated_at
+            and r.source_updated_at < sync.believed_at.replace(microsecond=0)):
+        # reports carry whole seconds: only one from an earlier second is surely older
+        return "older than what the hub already knows the channel shows (superseded)"
     has_level = conn.execute(select(stock_levels.c.id).where(stock_levels.c.sku == sku,
                                                              stock_levels.c.warehouse == warehouse)).first()
     expected = None
     if sync is not None and sync.believed is not None:
-        expected = sync.believed + ledger.own_moves_since(conn, ch, sku, sync.believed_mark)
+        expected = sync.believed + ledger.own_moves_after(conn, ch, sku, sync)
     if not has_level:
         ledger.set_on_hand(conn, touch, sku, warehouse, r.available, MovementReason.CHANNEL_EDIT, ch, event_id)
         note = "the hub's first count of it"
@@ -313,7 +310,7 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
         if r.available != should and ch in policy.pushing:
             ledger.mark_dirty(conn, (ch,), {sku}, touch)
             note = f"differs from the {should} the hub publishes: overwritten back (the hub is the authority)"
-    ledger.set_believed(conn, ch, sku, r.available, ledger.last_movement_id(conn))
+    ledger.set_believed(conn, ch, sku, r.available, ledger.last_movement_id(conn), r.source_updated_at or utcnow())
     return note
 
 

@@ -13,9 +13,10 @@ the hub publishes to (see ``jobs.push``); available below zero opens an oversell
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
 from hub.config import Config
 from hub.models import alerts, order_stock, stock_levels, stock_movements, stock_sync
@@ -27,6 +28,7 @@ SHIPPED_STATUSES = frozenset({OrderStatus.FULFILLED})
 RELEASED_STATUSES = frozenset({OrderStatus.CANCELLED})
 # movements a channel makes by itself when it sells (or restocks a cancel): the channel's own
 # count already includes them, so they explain a change in what it reports
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 OWN_CHANNEL_REASONS = (MovementReason.SALE.value, MovementReason.CANCEL.value)
 
 
@@ -65,8 +67,12 @@ class StockTouch:
 
 
 def record_movement(conn: Connection, touch: StockTouch, sku: str, warehouse: str, reason: MovementReason,
-                    channel: str | None, event_id: int | None, *, on_hand: int = 0, committed: int = 0) -> int:
-    """Append to the ledger and move the level (created at 0); returns the movement id."""
+                    channel: str | None, event_id: int | None, *, on_hand: int = 0, committed: int = 0,
+                    occurred_at: datetime | None = None) -> int:
+    """Append to the ledger and move the level (created at 0); returns the movement id.
+
+    ``occurred_at``: when it happened in the channel (its clock), for a channel's own orders.
+    """
     now = utcnow()
     done = conn.execute(stock_levels.update().where(stock_levels.c.sku == sku, stock_levels.c.warehouse == warehouse)
                         .values(on_hand=stock_levels.c.on_hand + on_hand,
@@ -76,14 +82,20 @@ def record_movement(conn: Connection, touch: StockTouch, sku: str, warehouse: st
                                                   updated_at=now))
     mid = conn.execute(stock_movements.insert().values(
         sku=sku, warehouse=warehouse, delta=on_hand, committed_delta=committed, reason=reason.value, channel=channel,
-        source_event=event_id, created_at=now)).inserted_primary_key[0]
+        source_event=event_id, created_at=now, occurred_at=occurred_at)).inserted_primary_key[0]
     touch.skus.add(sku)
     return mid
 
 
 def apply_order_stock(conn: Connection, touch: StockTouch, policy: StockPolicy, event_id: int, order_id: int,
-                      channel: str, status: OrderStatus, lines: list[OrderLine]) -> list[str]:
-    """Bring the ledger to what this version of the order implies; moves only the difference."""
+                      channel: str, status: OrderStatus, lines: list[OrderLine],
+                      occurred_at: datetime | None = None) -> list[str]:
+    """Bring the ledger to what this version of the order implies; moves only the difference.
+
+    ``occurred_at`` is when this version happened in the channel (placed, cancelled): the
+    channel moved its own count then, which is how ``own_moves_after`` tells whether a value
+    the hub knows for the channel already includes it.
+    """
     warehouse = policy.order_warehouse(channel)
     want: dict[str, tuple[int, int]] = {}  # sku -> (committed, shipped)
     if status not in RELEASED_STATUSES:
@@ -103,7 +115,7 @@ def apply_order_stock(conn: Connection, touch: StockTouch, policy: StockPolicy, 
         change = -d_shipped - d_committed  # to available: shipping what was committed changes nothing
         reason = MovementReason.SALE if change <= 0 else MovementReason.CANCEL
         record_movement(conn, touch, sku, warehouse, reason, channel, event_id,
-                        on_hand=-d_shipped, committed=d_committed)
+                        on_hand=-d_shipped, committed=d_committed, occurred_at=occurred_at)
         if sku in held:
             conn.execute(order_stock.update().where(order_stock.c.id == held[sku].id)
                          .values(committed=now[0], shipped=now[1]))
@@ -135,26 +147,45 @@ def last_movement_id(conn: Connection) -> int:
     return conn.execute(select(func.max(stock_movements.c.id))).scalar() or 0
 
 
-def own_moves_since(conn: Connection, channel: str, sku: str, mark: int | None) -> int:
-    """The change to available the channel's own orders made after ``mark`` (it counted them itself)."""
-    q = (select(func.sum(stock_movements.c.delta - stock_movements.c.committed_delta))
-         .where(stock_movements.c.channel == channel, stock_movements.c.sku == sku,
-                stock_movements.c.reason.in_(OWN_CHANNEL_REASONS), stock_movements.c.id > (mark or 0)))
+def _own_after(channel: str, mark: int | None, at: datetime | None):  # noqa: ANN202 - a SQL condition
+    """The channel's own orders the value it held at ``at`` does not include yet.
+
+    By the channel's clock: an order that happened there before ``at`` is in the value (a report
+    sent after it, a read, or our write that replaced it), whenever the hub processed it. Rows
+    from before times were kept (no ``at`` / ``occurred_at``) fall back to the movement id.
+    """
+    m = stock_movements.c
+    cond = [m.channel == channel, m.reason.in_(OWN_CHANNEL_REASONS)]
+    if at is None:
+        return and_(*cond, m.id > (mark or 0))
+    return and_(*cond, or_(m.occurred_at > at, and_(m.occurred_at.is_(None), m.id > (mark or 0))))
+
+
+def own_moves_after(conn: Connection, channel: str, sku: str, row: Any) -> int:
+    """The change to available the channel's own orders made since the hub's ``row`` (stock_sync) held."""
+    m = stock_movements.c
+    q = select(func.sum(m.delta - m.committed_delta)).where(
+        m.sku == sku, _own_after(channel, row.believed_mark, row.believed_at))
     return int(conn.execute(q).scalar() or 0)
 
 
-def own_moves_since_marks(conn: Connection, channel: str, marks: dict[str, int | None], upto: int) -> dict[str, int]:
-    """``own_moves_since`` for many SKUs at once, each from its own mark up to movement ``upto``."""
-    out = dict.fromkeys(marks, 0)
-    skus = sorted(marks)
+def shown_by_channel(conn: Connection, channel: str, rows: dict[str, Any]) -> dict[str, int]:
+    """What the channel shows now by the hub's knowledge, per SKU with a ``believed`` value:
+    ``believed`` + its own orders since (the rule of ``_own_after``, in one query per 500 SKUs)."""
+    known = {sku: r for sku, r in rows.items() if r.believed is not None}
+    out = {sku: r.believed for sku, r in known.items()}
+    skus = sorted(known)
     m = stock_movements.c
     for i in range(0, len(skus), 500):
-        chunk = skus[i:i + 500]
-        q = (select(m.sku, m.id, m.delta - m.committed_delta)
-             .where(m.channel == channel, m.sku.in_(chunk), m.reason.in_(OWN_CHANNEL_REASONS),
-                    m.id > min(marks[s] or 0 for s in chunk), m.id <= upto))
-        for sku, mid, change in conn.execute(q):
-            if mid > (marks[sku] or 0):
+        chunk = [known[s] for s in skus[i:i + 500]]
+        q = select(m.sku, m.id, m.occurred_at, m.delta - m.committed_delta).where(
+            m.channel == channel, m.sku.in_(skus[i:i + 500]), m.reason.in_(OWN_CHANNEL_REASONS),
+            or_(m.id > min(r.believed_mark or 0 for r in chunk),
+                m.occurred_at > min((r.believed_at for r in chunk if r.believed_at), default=_EPOCH)))
+        for sku, mid, occurred, change in conn.execute(q):
+            r = known[sku]
+            after = (occurred > r.believed_at) if r.believed_at and occurred else mid > (r.believed_mark or 0)
+            if after:
                 out[sku] += int(change)
     return out
 
@@ -164,14 +195,14 @@ def sync_row(conn: Connection, channel: str, sku: str, *, lock: bool = False) ->
     return conn.execute(q.with_for_update() if lock else q).one_or_none()
 
 
-def set_believed(conn: Connection, channel: str, sku: str, quantity: int, mark: int) -> None:
-    """Record what the channel shows now (after a write, a read or its own report)."""
+def set_believed(conn: Connection, channel: str, sku: str, quantity: int, mark: int, at: datetime) -> None:
+    """Record what the channel showed at ``at`` (a write, a read or its own report)."""
     now = utcnow()
     done = conn.execute(update(stock_sync).where(stock_sync.c.channel == channel, stock_sync.c.sku == sku)
-                        .values(believed=quantity, believed_mark=mark, updated_at=now)).rowcount
+                        .values(believed=quantity, believed_mark=mark, believed_at=at, updated_at=now)).rowcount
     if not done:
         conn.execute(stock_sync.insert().values(channel=channel, sku=sku, believed=quantity, believed_mark=mark,
-                                                updated_at=now))
+                                                believed_at=at, updated_at=now))
 
 
 def mark_dirty(conn: Connection, channels: tuple[str, ...], skus: set[str], touch: StockTouch | None = None) -> None:

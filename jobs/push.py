@@ -18,6 +18,7 @@ import json
 import logging
 import random
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
@@ -119,18 +120,18 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
         mark = ledger.last_movement_id(conn)
         values = ledger.published(conn, hub.stock_policy, channel, sorted(rows))
         listings = known_listings(conn, channel, sorted(rows))
-        # the channel took its own orders off by itself: what it shows is what we last knew minus those
-        own = ledger.own_moves_since_marks(conn, channel, {s: r.believed_mark for s, r in rows.items()
-                                                           if r.believed is not None}, upto=mark)
+        # the channel took its own orders off by itself: it shows what we last knew minus those since
+        believed: dict[str, int | None] = {s: None for s in rows}
+        believed.update(ledger.shown_by_channel(conn, channel, rows))
     report.checked = len(rows)
-    believed = {sku: r.believed + own.get(sku, 0) if r.believed is not None else None for sku, r in rows.items()}
+    learnt: dict[str, datetime] = {}  # sku -> when a read, a stale answer or our write told us its value
     found = target.find([s for s in sorted(rows) if s not in listings]) if len(listings) < len(rows) else {}
+    _learn(believed, learnt, {s: li.quantity for s, li in found.items()})
     listings.update(found)
-    believed.update({s: li.quantity for s, li in found.items()})
     report.unlisted = sorted(set(rows) - set(listings))
     unread = [listings[s] for s in sorted(listings) if believed.get(s) is None]
     if unread and target.cheap_reads:  # else the first write goes without compare-and-set
-        believed.update(target.read(unread))
+        _learn(believed, learnt, target.read(unread))
     written: dict[str, int] = {}
     for _ in range(STALE_ROUNDS):
         writes = [LevelWrite(listings[s], values[s], believed.get(s)) for s in sorted(listings)
@@ -142,13 +143,20 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
         report.calls += result.calls
         written.update(result.written)
         report.failed.update(result.failed)
-        believed.update(result.stale)
+        _learn(believed, learnt, {**result.stale, **result.written})
         if not result.stale:
             break
     report.written = len(written)
-    believed.update(written)
-    _record(hub, channel, rows, listings, found, values, believed, written, report, mark)
+    _record(hub, channel, rows, listings, found, values, believed, learnt, written, report, mark)
     return report
+
+
+def _learn(believed: dict[str, int | None], learnt: dict[str, datetime], values: dict[str, int | None]) -> None:
+    """The channel answered with these values just now (its own orders before now are in them)."""
+    now = utcnow()
+    for sku, value in values.items():
+        if value is not None:
+            believed[sku], learnt[sku] = value, now
 
 
 def known_listings(conn: Connection, channel: str, skus: list[str]) -> dict[str, Listing]:
@@ -177,8 +185,8 @@ def _leave_fingerprints(hub: Hub, channel: str, writes: list[LevelWrite]) -> Non
 
 
 def _record(hub: Hub, channel: str, rows: dict, listings: dict[str, Listing], found: dict[str, Listing],
-            values: dict[str, int], believed: dict[str, int | None], written: dict[str, int], report: PushReport,
-            mark: int) -> None:
+            values: dict[str, int], believed: dict[str, int | None], learnt: dict[str, datetime],
+            written: dict[str, int], report: PushReport, mark: int) -> None:
     now = utcnow()
     with hub.engine.begin() as conn:
         for li in found.values():
@@ -189,8 +197,8 @@ def _record(hub: Hub, channel: str, rows: dict, listings: dict[str, Listing], fo
             change: dict = {"updated_at": now}
             if sku in report.unlisted:
                 change.update(unlisted=True, dirty=False, dirty_since=None)
-            elif believed.get(sku) is not None:
-                change.update(believed=believed[sku], believed_mark=mark)
+            elif sku in learnt:  # else the stored belief (and its time) stands: we learnt nothing new
+                change.update(believed=believed[sku], believed_mark=mark, believed_at=learnt[sku])
                 if sku in written:
                     change.update(pushed=written[sku], pushed_at=now)
             done = sku in listings and sku not in report.failed and believed.get(sku) == values[sku]

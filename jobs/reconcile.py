@@ -121,5 +121,6 @@ def _judge(hub: Hub, channel: str, readings: dict[str, int], report: ReconcileRe
                 drifted.add(sku)
             conn.execute(update(stock_sync).where(stock_sync.c.channel == channel, stock_sync.c.sku == sku).values(
                 read_quantity=readings[sku], read_at=now, drift=drift, believed=readings[sku], believed_mark=mark,
+                believed_at=now,
                 updated_at=now))
         ledger.mark_dirty(conn, (channel,), drifted)
