@@ -8,9 +8,8 @@ from datetime import timedelta
 
 from flask import current_app
 from rq import Queue
-from rq.dependency import Dependency
 from rq.exceptions import DuplicateJobError
-from rq.job import Job, JobStatus
+from rq.job import Dependency, Job, JobStatus
 from sqlalchemy import Engine
 
 from connectors.base import Verifier
@@ -101,7 +100,8 @@ class Hub:
                       timeout=EXPORT_JOB_TIMEOUT_S, result_ttl=EVENT_JOB_RESULT_TTL_S, failure_ttl=FAILED_JOB_TTL_S,
                       unique=True)
         if running:
-            kwargs["depends_on"] = Dependency(jobs=[running[0].id], allow_failure=True)
+            # RQ refuses unique with a dependency; two workers racing here write the same job under one id
+            kwargs.update(unique=False, depends_on=Dependency(jobs=[running[0].id], allow_failure=True))
         try:
             Queue(queue_name, connection=self.redis.client).enqueue_call(func, **kwargs)
         except DuplicateJobError:  # a concurrent worker queued it just now: that job reads our change

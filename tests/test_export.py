@@ -189,3 +189,20 @@ def test_without_erp_or_crm_nothing_is_exported(make_app):
     env.deliver(woo_order())
     env.run()
     assert env.rows(erp_orders) == [] and env.rows(crm_deals) == []
+
+
+def test_one_waiting_job_per_order_and_target(env):
+    from rq.job import Job, JobStatus
+
+    hub, redis = env.hub, env.hub.redis.client
+    assert hub.enqueue_crm(7) is True
+    assert hub.enqueue_crm(7) is False  # still queued: it reads the order when it runs, this change included
+    Job.fetch("crm-order-7", connection=redis).set_status(JobStatus.STARTED)
+    assert hub.enqueue_crm(7) is True  # it may have read the order already: one more, after it
+    again = Job.fetch("crm-order-7-again", connection=redis)
+    assert again.get_status() == JobStatus.DEFERRED and again.dependency_ids == ["crm-order-7"]
+    assert hub.enqueue_crm(7) is False
+    env.run()  # the first runs, then the one queued after it
+    assert [Job.fetch(j, connection=redis).get_status() for j in ("crm-order-7", "crm-order-7-again")] == \
+        [JobStatus.FINISHED, JobStatus.FINISHED]
+    assert hub.enqueue_crm(7) is True  # both done: a change queues the first id afresh
