@@ -65,6 +65,11 @@ def check_config() -> None:
     for cid, ch in cfg.channels.items():
         secrets = f"{len(ch.webhook_secrets)} secret(s)" if ch.webhook_secrets else f"webhook_id {ch.webhook_id}"
         click.echo(f"channel {cid}: kind={ch.kind}, {secrets}")
+    if cfg.erp:
+        click.echo(f"erp: kind={cfg.erp.kind}, url={cfg.erp.url}, db={cfg.erp.db}, login={cfg.erp.login}, "
+                   f"api key set, pay later: {', '.join(cfg.erp.pay_later_methods) or '-'}")
+    if cfg.crm:
+        click.echo(f"crm: kind={cfg.crm.kind}, url={cfg.crm.url}, token set")
 
 
 @cli.group()

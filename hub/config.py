@@ -40,6 +40,14 @@ OUTBOUND_KEYS = {
     "shopify": ("shop", "access_token"),
     "woocommerce": ("url", "consumer_key", "consumer_secret"),
 }
+# the ERP and the CRM the hub exports orders and customers to (both optional)
+ERP_KINDS = ("odoo",)
+CRM_KINDS = ("hubspot",)
+ERP_KEYS = ("url", "db", "login", "api_key")  # all or none
+DEFAULT_ERP_TIMEOUT_S = 30.0
+DEFAULT_CRM_URL = "https://api.hubapi.com"
+DEFAULT_PAY_LATER_METHODS = ["cod"]
+DEFAULT_EXPORT_RETRY_BASE_S = 2.0  # first backoff of a retryable export failure; doubles per attempt
 CHANNEL_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -87,6 +95,47 @@ class ChannelSchema(Schema):
                                       key)
 
 
+class ErpSchema(Schema):
+    """``erp:``: the ERP sale orders and partners go to."""
+
+    class Meta:
+        unknown = RAISE
+
+    kind = fields.String(load_default="odoo", validate=validate.OneOf(ERP_KINDS))
+    url = fields.String(load_default=None)
+    db = fields.String(load_default=None)
+    login = fields.String(load_default=None)
+    api_key = fields.String(load_default=None)
+    timeout_s = fields.Float(load_default=DEFAULT_ERP_TIMEOUT_S, validate=validate.Range(min=0.1))
+    pay_later_methods = fields.List(fields.String(validate=validate.Length(min=1)),
+                                    load_default=lambda: list(DEFAULT_PAY_LATER_METHODS))
+    retry_base_s = fields.Float(load_default=DEFAULT_EXPORT_RETRY_BASE_S, validate=validate.Range(min=0))
+
+    @validates_schema
+    def _all_or_none(self, data: dict[str, Any], **_: Any) -> None:
+        for key in ERP_KEYS:
+            if not data.get(key):
+                raise ValidationError(f"required with the other {data.get('kind')} keys ({', '.join(ERP_KEYS)})", key)
+
+
+class CrmSchema(Schema):
+    """``crm:``: the CRM contacts, deals and notes go to."""
+
+    class Meta:
+        unknown = RAISE
+
+    kind = fields.String(load_default="hubspot", validate=validate.OneOf(CRM_KINDS))
+    url = fields.String(load_default=DEFAULT_CRM_URL, validate=validate.Length(min=1))
+    token = fields.String(load_default=None)
+    timeout_s = fields.Float(load_default=DEFAULT_CALL_TIMEOUT_S, validate=validate.Range(min=0.1))
+    retry_base_s = fields.Float(load_default=DEFAULT_EXPORT_RETRY_BASE_S, validate=validate.Range(min=0))
+
+    @validates_schema
+    def _token(self, data: dict[str, Any], **_: Any) -> None:
+        if not data.get("token"):
+            raise ValidationError(f"required for {data.get('kind')} (a private app token)", "token")
+
+
 class ConfigSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -108,6 +157,8 @@ class ConfigSchema(Schema):
         values=fields.Nested(ChannelSchema),
         load_default=dict,
     )
+    erp = fields.Nested(ErpSchema, load_default=None, allow_none=True)
+    crm = fields.Nested(CrmSchema, load_default=None, allow_none=True)
 
 
 @dataclass(frozen=True)
@@ -133,6 +184,27 @@ class ChannelConfig:
 
 
 @dataclass(frozen=True)
+class ErpConfig:
+    kind: str
+    url: str
+    db: str
+    login: str
+    api_key: str = field(repr=False)
+    timeout_s: float = DEFAULT_ERP_TIMEOUT_S
+    pay_later_methods: tuple[str, ...] = tuple(DEFAULT_PAY_LATER_METHODS)
+    retry_base_s: float = DEFAULT_EXPORT_RETRY_BASE_S
+
+
+@dataclass(frozen=True)
+class CrmConfig:
+    kind: str
+    token: str = field(repr=False)
+    url: str = DEFAULT_CRM_URL
+    timeout_s: float = DEFAULT_CALL_TIMEOUT_S
+    retry_base_s: float = DEFAULT_EXPORT_RETRY_BASE_S
+
+
+@dataclass(frozen=True)
 class Config:
     database_url: str
     redis_url: str
@@ -147,6 +219,8 @@ class Config:
     stock_push_debounce_s: float = 0.5
     stock_reconcile_interval_s: int = 3600
     echo_ttl_s: int = 600
+    erp: ErpConfig | None = None
+    crm: CrmConfig | None = None
     source: str = "<dict>"
 
 
@@ -218,6 +292,12 @@ def load_config_dict(raw: dict[str, Any] | None, environ: dict[str, str] | None 
             extra={k: v for k, v in ch.items() if k not in known},
         )
     data["channels"] = channels
+    if data["erp"] is not None:
+        erp = data["erp"]
+        data["erp"] = ErpConfig(**{**erp, "pay_later_methods": tuple(m.strip().lower()
+                                                                     for m in erp["pay_later_methods"])})
+    if data["crm"] is not None:
+        data["crm"] = CrmConfig(**data["crm"])
     return Config(source=source, **data)
 
 

@@ -368,3 +368,72 @@ event_records = Table(
     Index("ix_event_records_event_id", "event_id"),
     Index("ix_event_records_record", "kind", "record_id"),
 )
+
+
+# ---- exports to the ERP and the CRM (migration 0006) -------------------------------------------
+
+class ExportStatus(enum.StrEnum):
+    """The outcome of the last export attempt of a row."""
+
+    PENDING = "pending"  # queued, never tried
+    OK = "ok"
+    RETRYING = "retrying"  # a retryable failure; another attempt is scheduled
+    SENDING = "sending"  # notes: the create call is out; a retry first looks for the note it may have made
+    FAILED = "failed"  # permanent, or out of attempts: ``error`` says why
+
+
+erp_orders = Table(
+    # one row per hub order exported to the ERP: the remote sale order and where it stands
+    "erp_orders", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("order_id", BigId, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("ref", String(320), nullable=False),  # client_order_ref: "<channel>:<order number>", fixed at first try
+    Column("partner_id", String(64)),
+    Column("sale_order_id", String(64)),
+    Column("name", String(64)),  # the ERP's order name (S00042)
+    Column("state", String(16)),  # draft | confirmed | cancelled | None (nothing made in the ERP yet)
+    Column("status", String(16), nullable=False),  # ExportStatus
+    Column("error", Text()),
+    Column("attempts", Integer(), nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("order_id", name="uq_erp_orders_order_id"),
+    Index("ix_erp_orders_status", "status"),
+)
+
+crm_deals = Table(
+    # one row per hub order synced to the CRM: its contact and deal
+    "crm_deals", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("order_id", BigId, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("order_key", String(320), nullable=False),  # the deal's unique hub_order_key
+    Column("contact_id", String(64)),
+    Column("deal_id", String(64)),
+    Column("stage", String(64)),
+    Column("amount", String(32)),
+    Column("status", String(16), nullable=False),  # ExportStatus
+    Column("error", Text()),
+    Column("attempts", Integer(), nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("order_id", name="uq_crm_deals_order_id"),
+    Index("ix_crm_deals_status", "status"),
+)
+
+crm_notes = Table(
+    # one row per timeline note the CRM owes or got; ``key`` ("<order_id>:<kind>:<ref>") makes it once
+    "crm_notes", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("key", String(320), nullable=False),
+    Column("order_id", BigId, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),  # placed | paid | cancelled | shipped | delivered | refunded ...
+    Column("body", Text(), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),  # where the note sits on the timeline
+    Column("note_id", String(64)),
+    Column("status", String(16), nullable=False),  # ExportStatus; "sending" while a create call is out
+    Column("error", Text()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("key", name="uq_crm_notes_key"),
+    Index("ix_crm_notes_order_id", "order_id", "status"),
+)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from flask import current_app
 from rq import Queue
 from rq.exceptions import DuplicateJobError
-from rq.job import Job, JobStatus
+from rq.job import Dependency, Job, JobStatus
 from sqlalchemy import Engine
 
 from connectors.base import Verifier
@@ -26,6 +26,12 @@ PROCESS_EVENT = "jobs.events.process_event"
 PROCESS_EVENTS = "jobs.events.process_events"
 PUSH_STOCK = "jobs.push.push_stock"
 PUSH_JOB_TIMEOUT_S = 900
+EXPORT_ORDER = "jobs.export.export_order"
+SYNC_CRM = "jobs.crm.sync_crm"
+ERP_QUEUE, CRM_QUEUE = "erp", "crm"
+EXPORT_JOB_TIMEOUT_S = 600
+FAILED_JOB_TTL_S = 7 * 24 * 3600
+WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)  # live, not started: reads state when it runs
 RELAY_BATCH = 500  # ids per pipeline
 EVENTS_PER_JOB = 25  # a backlog is cut into jobs of this many ids, so every worker takes a share
 
@@ -55,7 +61,52 @@ class Hub:
 
     def queue_names(self) -> list[str]:
         """What a worker listens to, in priority order: events first, so pushes coalesce under load."""
-        return [EVENTS_QUEUE] + [stock_queue_name(ch) for ch in self.stock_policy.pushing]
+        exports = [q for q, on in ((ERP_QUEUE, self.config.erp), (CRM_QUEUE, self.config.crm)) if on]
+        return [EVENTS_QUEUE] + [stock_queue_name(ch) for ch in self.stock_policy.pushing] + exports
+
+    def enqueue_exports(self, order_ids: set[int] | list[int]) -> None:
+        """After the commit that changed these orders: one ERP export and one CRM sync each, where configured."""
+        for order_id in sorted(set(order_ids)):
+            if self.config.erp:
+                self.enqueue_once(ERP_QUEUE, EXPORT_ORDER, f"erp-order-{order_id}", order_id)
+            if self.config.crm:
+                self.enqueue_crm(order_id)
+
+    def enqueue_crm(self, order_id: int) -> bool:
+        return self.enqueue_once(CRM_QUEUE, SYNC_CRM, f"crm-order-{order_id}", order_id)
+
+    def enqueue_once(self, queue_name: str, func: str, job_id: str, *args: int | str) -> bool:
+        """Queue ``func(*args)`` as job ``job_id`` unless a job for it waits already; False if one does.
+
+        A job that waits (queued, scheduled for a retry, deferred) reads the current state when it
+        runs, so it covers this change too. One that has started may have read the state before this
+        change: a second job, ``<job_id>-again``, is queued to run after it (an RQ dependency, failure
+        allowed). The two ids take turns, so an entity never has more than one waiting job and
+        never two running at once.
+        """
+        slots = (job_id, f"{job_id}-again")
+        jobs = Job.fetch_many(list(slots), connection=self.redis.client)
+        statuses = [job.get_status(refresh=False) if job else None for job in jobs]
+        if any(s in WAITING for s in statuses):
+            return False
+        running = [job for job, s in zip(jobs, statuses, strict=True) if s == JobStatus.STARTED]
+        free = [(slot, job) for slot, job, s in zip(slots, jobs, statuses, strict=True) if s != JobStatus.STARTED]
+        if not free:  # both started: cannot happen (the second waits for the first); the later one reads fresh
+            return False
+        slot, old = free[0]
+        if old is not None:
+            old.delete()  # finished or failed: its outcome is kept in the store
+        kwargs = dict(args=args, job_id=slot, description=f"{func.rsplit('.', 1)[-1]}({', '.join(map(str, args))})",
+                      timeout=EXPORT_JOB_TIMEOUT_S, result_ttl=EVENT_JOB_RESULT_TTL_S, failure_ttl=FAILED_JOB_TTL_S,
+                      unique=True)
+        if running:
+            # RQ refuses unique with a dependency; two workers racing here write the same job under one id
+            kwargs.update(unique=False, depends_on=Dependency(jobs=[running[0].id], allow_failure=True))
+        try:
+            Queue(queue_name, connection=self.redis.client).enqueue_call(func, **kwargs)
+        except DuplicateJobError:  # a concurrent worker queued it just now: that job reads our change
+            return False
+        return True
 
     @staticmethod
     def push_pending_key(channel: str) -> str:

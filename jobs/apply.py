@@ -57,6 +57,7 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     resolves: list[tuple[str, str, str]] = field(default_factory=list)  # links added by this event
     missing: list[tuple[str, str, str]] = field(default_factory=list)  # links it waits for (parked)
+    orders: set[int] = field(default_factory=set)  # orders changed: exported to the ERP/CRM after the commit
 
 
 def _is_stale(incoming: datetime | None, stored: datetime | None) -> bool:
@@ -154,6 +155,7 @@ def apply_order(conn: Connection, event_id: int, o: Order, out: Outcome) -> None
     if effect == "stale":
         out.notes.append(f"order {o.number}: stale (older than the stored version), not applied")
         return
+    out.orders.add(order_id)
     stock = ledger.apply_order_stock(conn, out.touch, out.policy, event_id, order_id, o.origin.channel, o.status,
                                      o.lines, occurred_at=o.source_updated_at or o.placed_at)
     conn.execute(order_lines.delete().where(order_lines.c.order_id == order_id))
@@ -183,6 +185,8 @@ def apply_payment(conn: Connection, event_id: int, p: Payment, out: Outcome) -> 
     pid, effect = _upsert(conn, payments, {"provider": p.provider, "external_id": p.external_id}, values,
                           p.source_updated_at)
     _record(conn, event_id, "payment", pid, effect)
+    if values["order_id"] is not None and effect != "stale":
+        out.orders.add(values["order_id"])
     out.notes.append(f"payment {p.external_id} {effect} ({p.status.value})")
 
 

@@ -147,6 +147,7 @@ def _process(hub: Hub, event_id: int) -> str:
         hub.enqueue_event(parked_id)
     for channel in sorted(outcome.touch.dirty_channels):  # the dirty marks are committed: push them
         hub.schedule_push(channel)
+    hub.enqueue_exports(outcome.orders)  # the orders are committed: the ERP and CRM jobs read them
     status = EventStatus.NEEDS_MAPPING if outcome.missing else EventStatus.PROCESSED
     logger.info("event %s", status.value, extra={"event_id": event_id, "channel": row.channel, "topic": row.topic})
     return status.value

@@ -44,11 +44,16 @@ def test_check_config_and_db_upgrade(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     cfg = tmp_path / "hub.yaml"
     cfg.write_text(f"database_url: sqlite:///{tmp_path}/x.db\nadmin_token: sekrit-token\n"
-                   "channels:\n  s: {kind: stripe, webhook_secrets: [whsec_zzz]}\n")
+                   "channels:\n  s: {kind: stripe, webhook_secrets: [whsec_zzz]}\n"
+                   "erp: {url: 'http://erp:8069', db: shop, login: hub, api_key: odoo-kkk}\n"
+                   "crm: {token: pat-na1-ttt}\n")
     runner = CliRunner()
     res = runner.invoke(cli, ["--config", str(cfg), "check-config"])
     assert res.exit_code == 0 and "channel s: kind=stripe, 1 secret(s)" in res.output
-    assert "whsec_zzz" not in res.output and "sekrit-token" not in res.output
+    assert "erp: kind=odoo, url=http://erp:8069, db=shop, login=hub, api key set, pay later: cod" in res.output
+    assert "crm: kind=hubspot, url=https://api.hubapi.com, token set" in res.output
+    for secret in ("whsec_zzz", "sekrit-token", "odoo-kkk", "pat-na1-ttt"):
+        assert secret not in res.output
     res = runner.invoke(cli, ["--config", str(cfg), "db", "upgrade"])
     assert res.exit_code == 0 and "up to date" in res.output
     assert runner.invoke(cli, ["--config", str(cfg), "db", "upgrade"]).exit_code == 0

@@ -56,6 +56,13 @@ def test_outbound_keys_are_kept(tmp_path):
     ("admin_token: ${NOPE}\n", "admin_token: environment variable NOPE is not set"),
     ("channels:\n  s: {kind: stripe, webhook_secrets: [x], tolerance_s: 0}\n", "channels.s.tolerance_s:"),
     ("- a\n- b\n", "top level must be a mapping"),
+    ("erp: {kind: odoo, url: 'http://erp', db: shop, login: hub}\n",
+     "erp.api_key: required with the other odoo keys (url, db, login, api_key)"),
+    ("erp: {kind: sap, url: u, db: d, login: l, api_key: k}\n", "erp.kind: Must be one of: odoo."),
+    ("erp: {url: u, db: d, login: l, api_key: k, pay_later_methods: cod}\n",
+     "erp.pay_later_methods: Not a valid list."),
+    ("crm: {kind: hubspot}\n", "crm.token: required for hubspot (a private app token)"),
+    ("crm: {token: t, portal: 1}\n", "crm.portal: Unknown field."),
     ("a: [\n", "not valid YAML"),
 ])
 def test_errors_name_the_bad_key(tmp_path, text, message):
@@ -67,3 +74,14 @@ def test_errors_name_the_bad_key(tmp_path, text, message):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yaml", environ={})
+
+
+def test_erp_and_crm(tmp_path):
+    p = write(tmp_path, "erp: {kind: odoo, url: 'https://erp.example.com', db: shop, login: hub, api_key: '${K}',\n"
+                        "      pay_later_methods: [COD, invoice]}\ncrm: {token: pat-1}\n")
+    cfg = load_config(p, environ={"K": "odoo-secret"})
+    assert (cfg.erp.url, cfg.erp.api_key, cfg.erp.pay_later_methods) == ("https://erp.example.com", "odoo-secret",
+                                                                         ("cod", "invoice"))
+    assert (cfg.crm.kind, cfg.crm.url, cfg.crm.token) == ("hubspot", "https://api.hubapi.com", "pat-1")
+    assert "odoo-secret" not in repr(cfg) and "pat-1" not in repr(cfg)
+    assert load_config(write(tmp_path, "admin_token: x\n"), environ={}).erp is None

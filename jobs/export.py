@@ -1,0 +1,246 @@
+"""export_order: a hub order to the ERP (Odoo) as one sale order, and the runner the ERP and CRM jobs share.
+
+Jobs take an order id and read the order as it is now, so a job that runs late still does the right
+thing and a repeated one changes nothing: the partner is matched by email, the sale order by its
+``client_order_ref`` (``"<channel>:<order number>"``, fixed at the first attempt), confirmation happens
+once the order is paid (or its payment method is pay-later), cancellation when it is cancelled. Each
+attempt's outcome is kept on the order's ``erp_orders`` row. ``Retryable`` failures come back as an RQ
+``Retry`` with exponential backoff and jitter, up to ``EXPORT_MAX_ATTEMPTS``; ``Permanent`` ones fail
+the job at once. Either way the row says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from rq import Retry, get_current_job
+from sqlalchemy import Connection, Table, select, update
+
+from connectors.odoo.client import OdooClient
+from connectors.outbound import Permanent, Retryable
+from hub.config import ErpConfig
+from hub.models import ExportStatus, customers, erp_orders, order_lines, orders, payments
+from hub.state import Hub, current_hub
+from hub.store import insert_ignore, utcnow
+from mappings.canonical import OrderStatus, PaymentStatus
+
+logger = logging.getLogger(__name__)
+
+EXPORT_MAX_ATTEMPTS = 5
+EXPORT_BACKOFF_CAP_S = 600.0
+LOCK_TTL_S = 600  # an order's export lock outlives any one attempt
+LOCK_WAIT_S = 30
+# statuses in which the shopper has paid (all or part): the ERP may release the order to the warehouse
+PAID_STATUSES = frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_PAID, OrderStatus.FULFILLED,
+                           OrderStatus.PARTIALLY_FULFILLED, OrderStatus.DELIVERED, OrderStatus.PARTIALLY_REFUNDED})
+PAID_PAYMENTS = frozenset({PaymentStatus.CAPTURED.value, PaymentStatus.PARTIALLY_REFUNDED.value})
+
+
+class ExportFailed(Exception):
+    """An export ended failed (refused, or out of attempts); the message is the reason."""
+
+
+@dataclass
+class OrderView:
+    """What the export jobs need of one hub order, read in one go."""
+
+    id: int
+    channel: str
+    external_id: str
+    number: str
+    status: OrderStatus
+    currency: str
+    total: Decimal
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    phone: str | None
+    address: dict[str, Any] | None
+    payment_method: str | None
+    placed_at: datetime | None
+    cancelled_at: datetime | None
+    lines: list[tuple[str | None, int, Decimal, str | None]] = field(default_factory=list)  # sku, qty, price, title
+    paid_by_payment: bool = False  # a captured payment matched to it (its status may lag)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.channel}:{self.number}"
+
+    @property
+    def paid(self) -> bool:
+        return self.status in PAID_STATUSES or (self.paid_by_payment and self.status is OrderStatus.PENDING)
+
+    @property
+    def name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or (self.address or {}).get("name") or ""
+
+
+def load_order(conn: Connection, order_id: int) -> OrderView | None:
+    o = conn.execute(select(orders).where(orders.c.id == order_id)).one_or_none()
+    if o is None:
+        return None
+    c = conn.execute(select(customers).where(customers.c.id == o.customer_id)).one_or_none() if o.customer_id else None
+    lines = conn.execute(select(order_lines).where(order_lines.c.order_id == order_id)
+                         .order_by(order_lines.c.position)).all()
+    paid = conn.execute(select(payments.c.id).where(payments.c.order_id == order_id,
+                                                    payments.c.status.in_(PAID_PAYMENTS)).limit(1)).first()
+    address = o.billing_address or o.shipping_address
+    return OrderView(
+        id=o.id, channel=o.channel, external_id=o.external_id, number=o.number, status=OrderStatus(o.status),
+        currency=o.currency, total=Decimal(o.total), email=o.email or (c.email if c else None),
+        first_name=c.first_name if c else None, last_name=c.last_name if c else None,
+        phone=(c.phone if c else None) or (address or {}).get("phone"), address=address,
+        payment_method=o.payment_method, placed_at=o.placed_at, cancelled_at=o.cancelled_at,
+        lines=[(li.sku, li.quantity, Decimal(li.unit_price), li.title) for li in lines], paid_by_payment=bool(paid))
+
+
+# ---- the runner both targets share -------------------------------------------------------------------
+
+def attempt_number() -> int:
+    """1 for a fresh job, n for its (n-1)th RQ retry; 1 when called outside a worker."""
+    job = get_current_job()
+    return (job.number_of_retries or 0) + 1 if job is not None else 1
+
+
+def ensure_row(conn: Connection, table: Table, order_id: int, values: dict[str, Any]) -> Any:
+    """The order's row in ``table``, created (pending) with ``values`` if it has none."""
+    now = utcnow()
+    insert_ignore(conn, table, {"order_id": order_id, "status": ExportStatus.PENDING.value, "created_at": now,
+                                "updated_at": now, **values})
+    return conn.execute(select(table).where(table.c.order_id == order_id)).one()
+
+
+def save(hub: Hub, table: Table, order_id: int, **values: Any) -> None:
+    """Progress and outcomes land at once, in their own transaction: a later failure keeps them."""
+    with hub.engine.begin() as conn:
+        conn.execute(update(table).where(table.c.order_id == order_id).values(**values, updated_at=utcnow()))
+
+
+def run_export(hub: Hub, target: str, table: Table, order_id: int, retry_base_s: float,
+               work: Callable[[OrderView, int], str]) -> str | Retry:
+    """One attempt of ``work`` on the order under its per-target lock; the outcome on the row."""
+    attempt = attempt_number()
+    lock = hub.redis.client.lock(f"hub:lock:{target}:order:{order_id}", timeout=LOCK_TTL_S,
+                                 blocking_timeout=LOCK_WAIT_S)
+    if not lock.acquire():
+        return _retry_or_fail(hub, target, table, order_id, attempt, retry_base_s,
+                              Retryable(f"{target}: another job holds order {order_id}"))
+    try:
+        with hub.engine.connect() as conn:
+            order = load_order(conn, order_id)
+        if order is None:
+            return f"order {order_id} is gone"
+        result = work(order, attempt)
+    except Retryable as exc:
+        return _retry_or_fail(hub, target, table, order_id, attempt, retry_base_s, exc)
+    except Permanent as exc:
+        save(hub, table, order_id, status=ExportStatus.FAILED.value, error=str(exc), attempts=attempt)
+        logger.warning("export failed", extra={"target": target, "order_id": order_id, "error": str(exc)})
+        raise ExportFailed(f"{target} order {order_id}: {exc}") from exc
+    finally:
+        lock.release()
+    save(hub, table, order_id, status=ExportStatus.OK.value, error=None, attempts=attempt)
+    logger.info("exported", extra={"target": target, "order_id": order_id, "summary": result})
+    return result
+
+
+def backoff_s(attempt: int, base_s: float, asked_s: float | None = None) -> int:
+    """Seconds before attempt ``attempt + 1``: what the platform asked, else base * 2^(attempt-1), with jitter
+    so many orders failing together do not retry in lockstep. Whole seconds (RQ schedules by the second)."""
+    delay = asked_s if asked_s is not None else base_s * 2 ** (attempt - 1)
+    delay = min(EXPORT_BACKOFF_CAP_S, delay) * random.uniform(1.0, 1.25)
+    return math.ceil(delay) if delay > 0 else 0
+
+
+def _retry_or_fail(hub: Hub, target: str, table: Table, order_id: int, attempt: int, base_s: float,
+                   exc: Retryable) -> Retry:
+    if attempt >= EXPORT_MAX_ATTEMPTS:
+        reason = f"gave up after {attempt} attempts: {exc}"
+        save(hub, table, order_id, status=ExportStatus.FAILED.value, error=reason, attempts=attempt)
+        raise ExportFailed(f"{target} order {order_id}: {reason}") from exc
+    delay = backoff_s(attempt, base_s, exc.seconds)
+    save(hub, table, order_id, status=ExportStatus.RETRYING.value, error=str(exc), attempts=attempt)
+    logger.warning("export will retry", extra={"target": target, "order_id": order_id, "attempt": attempt,
+                                                "delay_s": delay, "error": str(exc)})
+    return Retry(max=EXPORT_MAX_ATTEMPTS, interval=[delay])
+
+
+# ---- the ERP -------------------------------------------------------------------------------------------
+
+def export_order(order_id: int) -> str | Retry:
+    """RQ job (queue ``erp``): the order's sale order in the ERP, in the state the order calls for."""
+    hub = current_hub()
+    erp = hub.config.erp
+    if erp is None:
+        return "no ERP configured"
+    client = OdooClient(erp.url, erp.db, erp.login, erp.api_key, erp.timeout_s)
+    return run_export(hub, "erp", erp_orders, order_id, erp.retry_base_s,
+                      lambda order, _attempt: sync_sale_order(hub, erp, client, order))
+
+
+def should_confirm(order: OrderView, erp: ErpConfig) -> bool:
+    """Paid (or partly), or paid on delivery by a method configured as pay-later."""
+    if order.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
+        return False
+    return order.paid or (order.payment_method or "").strip().lower() in erp.pay_later_methods
+
+
+def sync_sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderView) -> str:
+    with hub.engine.begin() as conn:
+        row = ensure_row(conn, erp_orders, order.id, {"ref": order.ref})
+    ref = row.ref  # the first attempt's: a renumbered order keeps its sale order
+    if order.status is OrderStatus.CANCELLED:
+        return _cancel(hub, client, order, row)
+    want = "confirmed" if should_confirm(order, erp) else "draft"
+    if row.sale_order_id and row.state == want:
+        return f"{row.name}: already {want}"
+    if row.state == "confirmed":
+        return f"{row.name}: confirmed (an order is not taken back to draft)"
+    if row.state == "cancelled":
+        return f"{row.name}: cancelled in the ERP; not reopened"
+    if order.status is OrderStatus.REFUNDED and not row.sale_order_id:
+        return "refunded before it reached the ERP: nothing to export"
+    partner = int(row.partner_id) if row.partner_id else client.find_or_create_partner(
+        order.email or "", order.name, **_partner_address(order))
+    save(hub, erp_orders, order.id, partner_id=str(partner))
+    so_id, created = client.ensure_sale_order(ref, partner, _lines(order))
+    so = client.sale_order(ref) if not row.name or created else {"name": row.name}
+    save(hub, erp_orders, order.id, sale_order_id=str(so_id), name=so["name"], state=row.state or "draft")
+    if want == "confirmed":
+        client.confirm_sale_order(so_id)
+        save(hub, erp_orders, order.id, state="confirmed")
+    return f"{so['name']} ({ref}) {'created' if created else 'found'}, {want}"
+
+
+def _cancel(hub: Hub, client: OdooClient, order: OrderView, row: Any) -> str:
+    if row.state == "cancelled":
+        return f"{row.name}: already cancelled"
+    so = client.sale_order(row.ref)
+    if so is None:
+        save(hub, erp_orders, order.id, state=None)
+        return f"{row.ref}: cancelled before it reached the ERP; nothing to cancel"
+    client.cancel_sale_order(so["id"])
+    save(hub, erp_orders, order.id, sale_order_id=str(so["id"]), name=so["name"], state="cancelled")
+    return f"{so['name']} ({row.ref}) cancelled"
+
+
+def _lines(order: OrderView) -> list[tuple[str, int, Decimal]]:
+    if not order.lines:
+        raise Permanent(f"order {order.number} has no lines to put on a sale order")
+    missing = [f"line {n} ({title or 'untitled'})" for n, (sku, _, _, title) in enumerate(order.lines, 1) if not sku]
+    if missing:
+        raise Permanent(f"order {order.number}: {', '.join(missing)} has no SKU; the ERP matches products by SKU")
+    return [(sku, qty, price) for sku, qty, price, _ in order.lines]
+
+
+def _partner_address(order: OrderView) -> dict[str, str | None]:
+    a = order.address or {}
+    return {"street": a.get("line1"), "street2": a.get("line2"), "city": a.get("city"), "zip": a.get("postal_code"),
+            "country_code": a.get("country") if len(a.get("country") or "") == 2 else None, "phone": order.phone}
