@@ -23,7 +23,7 @@ from sqlalchemy import select
 from connectors.outbound import Permanent, Retryable
 from hub.config import ChannelConfig
 from hub.models import orders, shipments
-from hub.state import current_hub
+from hub.state import current_hub, orders_queue_name
 from hub.store import utcnow
 
 logger = logging.getLogger(__name__)
@@ -41,10 +41,6 @@ CARRIER_NAMES = {"ups": "UPS", "usps": "USPS", "fedex": "FedEx", "dhl": "DHL Exp
 
 class TrackingPushFailed(Exception):
     """The channel refused the tracking, or retries ran out; the message is the reason."""
-
-
-def orders_queue_name(channel: str) -> str:
-    return f"orders-{channel}"
 
 
 def tracking_job_id(shipment_id: int, attempt: int = 1) -> str:
