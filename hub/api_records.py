@@ -117,7 +117,7 @@ def _payment(p: Row[Any]) -> dict[str, Any]:
     out = {k: p._mapping[k] for k in ("id", "provider", "channel", "external_id", "order_id", "order_reference",
                                       "status", "customer_email")}
     out.update(amount=money(p.amount, p.currency), refunded=money(p.refunded, p.currency),
-               occurred_at=iso(p.occurred_at))
+               occurred_at=iso(p.occurred_at), matched_at=iso(p.matched_at))
     return out
 
 
@@ -133,7 +133,9 @@ def payments_list():  # noqa: ANN201
 def _shipment(s: Row[Any]) -> dict[str, Any]:
     out = {k: s._mapping[k] for k in ("id", "carrier", "tracking_number", "status", "channel", "order_id",
                                       "order_reference", "events")}
-    out.update(estimated_delivery=iso(s.estimated_delivery), delivered_at=iso(s.delivered_at))
+    out.update(estimated_delivery=iso(s.estimated_delivery), delivered_at=iso(s.delivered_at),
+               shipped_at=iso(s.shipped_at), promised_at=iso(s.promised_at), promised_by=s.promised_by,
+               pushed_at=iso(s.pushed_at), push_ref=s.push_ref, push_error=s.push_error)
     return out
 
 

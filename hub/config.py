@@ -48,12 +48,30 @@ DEFAULT_ERP_TIMEOUT_S = 30.0
 DEFAULT_CRM_URL = "https://api.hubapi.com"
 DEFAULT_PAY_LATER_METHODS = ["cod"]
 DEFAULT_EXPORT_RETRY_BASE_S = 2.0  # first backoff of a retryable export failure; doubles per attempt
+# payments are matched to orders by these references unless a payment channel's ``match.keys`` says otherwise
+DEFAULT_MATCH_KEYS = {"stripe": ("order_id",), "paypal": ("custom_id", "invoice_id")}
+PAYPAL_MATCH_KEYS = ("custom_id", "invoice_id")
+SALES_KINDS = ("shopify", "woocommerce")
+DEFAULT_CARRIER_SLA_DAYS = 5
 CHANNEL_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message names the key at fault."""
+
+
+class MatchSchema(Schema):
+    """How a payment channel's payments find their order: the references tried in order
+    (Stripe metadata keys; PayPal ``custom_id`` / ``invoice_id``) and the sales channel they
+    refer to (None: an order of any channel with that number or id)."""
+
+    class Meta:
+        unknown = RAISE
+
+    keys = fields.List(fields.String(validate=validate.Length(min=1)), validate=validate.Length(min=1),
+                       load_default=None)
+    channel = fields.String(load_default=None)
 
 
 class ChannelSchema(Schema):
@@ -74,6 +92,7 @@ class ChannelSchema(Schema):
     stock_buffer = fields.Integer(load_default=0, validate=validate.Range(min=0))
     stock_authority = fields.String(load_default="hub", validate=validate.OneOf(STOCK_AUTHORITIES))
     timeout_s = fields.Float(load_default=DEFAULT_CALL_TIMEOUT_S, validate=validate.Range(min=0.1))
+    match = fields.Nested(MatchSchema, load_default=None, allow_none=True)
 
     @pre_load
     def _location_ids_as_text(self, data: Any, **_: Any) -> Any:
@@ -89,6 +108,11 @@ class ChannelSchema(Schema):
             raise ValidationError("at least one secret is required", "webhook_secrets")
         if kind == "paypal" and not data.get("webhook_id"):
             raise ValidationError("required for paypal (the id PayPal shows for this webhook)", "webhook_id")
+        match = data.get("match")
+        if match is not None and kind not in DEFAULT_MATCH_KEYS:
+            raise ValidationError("only payment channels (stripe, paypal) match payments to orders", "match")
+        if match and kind == "paypal" and set(match.get("keys") or ()) - set(PAYPAL_MATCH_KEYS):
+            raise ValidationError(f"paypal payments carry {' and '.join(PAYPAL_MATCH_KEYS)} only", "match.keys")
         for key in OUTBOUND_KEYS.get(kind, ()):
             if any(data.get(k) for k in OUTBOUND_KEYS[kind]) and not data.get(key):
                 raise ValidationError(f"required with the other {kind} API keys ({', '.join(OUTBOUND_KEYS[kind])})",
@@ -159,6 +183,18 @@ class ConfigSchema(Schema):
     )
     erp = fields.Nested(ErpSchema, load_default=None, allow_none=True)
     crm = fields.Nested(CrmSchema, load_default=None, allow_none=True)
+    carrier_sla_days = fields.Dict(keys=fields.String(validate=validate.Length(min=1)),
+                                   values=fields.Integer(validate=validate.Range(min=0)), load_default=dict)
+    carrier_sla_default_days = fields.Integer(load_default=DEFAULT_CARRIER_SLA_DAYS, validate=validate.Range(min=0))
+
+    @validates_schema
+    def _match_channels(self, data: dict[str, Any], **_: Any) -> None:
+        channels = data.get("channels") or {}
+        for cid, ch in channels.items():
+            target = (ch.get("match") or {}).get("channel")
+            if target is not None and (channels.get(target) or {}).get("kind") not in SALES_KINDS:
+                raise ValidationError(f"not a configured {' or '.join(SALES_KINDS)} channel: {target!r}",
+                                      f"channels.{cid}.match.channel")
 
 
 @dataclass(frozen=True)
@@ -175,6 +211,14 @@ class ChannelConfig:
     stock_authority: str = "hub"
     timeout_s: float = DEFAULT_CALL_TIMEOUT_S
     extra: dict[str, Any] = field(default_factory=dict)
+    match_keys: tuple[str, ...] = ()  # payment channels: the order references tried, in order
+    match_channel: str | None = None  # payment channels: the sales channel their references name
+
+    @property
+    def calls_api(self) -> bool:
+        """The hub holds this channel's API keys (it can push orders' tracking there)."""
+        keys = OUTBOUND_KEYS.get(self.kind)
+        return bool(keys and all(self.extra.get(k) for k in keys))
 
     @property
     def pushes_stock(self) -> bool:
@@ -221,7 +265,13 @@ class Config:
     echo_ttl_s: int = 600
     erp: ErpConfig | None = None
     crm: CrmConfig | None = None
+    carrier_sla_days: dict[str, int] = field(default_factory=dict)
+    carrier_sla_default_days: int = DEFAULT_CARRIER_SLA_DAYS
     source: str = "<dict>"
+
+    def sla_days(self, carrier: str) -> int:
+        """Days from shipping to the promised delivery when the carrier gives no estimate."""
+        return self.carrier_sla_days.get(carrier.lower(), self.carrier_sla_default_days)
 
 
 def _expand_env(value: Any, path: str, environ: dict[str, str]) -> Any:
@@ -290,6 +340,8 @@ def load_config_dict(raw: dict[str, Any] | None, environ: dict[str, str] | None 
             stock_authority=ch["stock_authority"],
             timeout_s=ch["timeout_s"],
             extra={k: v for k, v in ch.items() if k not in known},
+            match_keys=tuple((ch["match"] or {}).get("keys") or DEFAULT_MATCH_KEYS.get(ch["kind"], ())),
+            match_channel=(ch["match"] or {}).get("channel"),
         )
     data["channels"] = channels
     if data["erp"] is not None:
@@ -298,6 +350,7 @@ def load_config_dict(raw: dict[str, Any] | None, environ: dict[str, str] | None 
                                                                      for m in erp["pay_later_methods"])})
     if data["crm"] is not None:
         data["crm"] = CrmConfig(**data["crm"])
+    data["carrier_sla_days"] = {k.lower(): v for k, v in data["carrier_sla_days"].items()}
     return Config(source=source, **data)
 
 

@@ -150,6 +150,7 @@ orders = Table(
     Column("payment_method", String(64)),
     Column("placed_at", UTCDateTime()),
     Column("cancelled_at", UTCDateTime()),
+    Column("channel_status", String(24)),  # what the channel last said; status adds payments and shipments
     Column("source_updated_at", UTCDateTime()),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
@@ -189,11 +190,13 @@ payments = Table(
     Column("status", String(24), nullable=False),
     Column("customer_email", String(320)),
     Column("occurred_at", UTCDateTime()),
+    Column("matched_at", UTCDateTime()),  # when the hub tied it to its order (None: unmatched)
     Column("source_updated_at", UTCDateTime()),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("provider", "external_id", name="uq_payments_provider_external_id"),
     Index("ix_payments_order_reference", "order_reference"),
+    Index("ix_payments_order_id", "order_id"),
 )
 
 refunds = Table(
@@ -208,7 +211,10 @@ refunds = Table(
     Column("reason", Text()),
     Column("occurred_at", UTCDateTime()),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("order_id", BigId, ForeignKey("orders.id", ondelete="SET NULL")),
+    Column("restock", JSON()),  # [{"sku", "quantity"}] the refund puts back on the shelf
     UniqueConstraint("channel", "external_id", name="uq_refunds_channel_external_id"),
+    Index("ix_refunds_order_id", "order_id"),
 )
 
 shipments = Table(
@@ -224,11 +230,19 @@ shipments = Table(
     Column("events", JSON(), nullable=False),
     Column("estimated_delivery", UTCDateTime()),
     Column("delivered_at", UTCDateTime()),
+    Column("shipped_at", UTCDateTime()),
+    Column("promised_at", UTCDateTime()),  # the delivery the carrier (or the SLA) promised
+    Column("promised_by", String(16)),  # carrier | sla
+    Column("pushed_at", UTCDateTime()),  # the tracking reached the order's channel (or came from it)
+    Column("push_ref", String(255)),  # the channel's fulfillment / note id
+    Column("push_error", Text()),
     Column("source_updated_at", UTCDateTime()),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("carrier", "tracking_number", name="uq_shipments_carrier_tracking_number"),
     Index("ix_shipments_status", "status"),
+    Index("ix_shipments_tracking_number", "tracking_number"),
+    Index("ix_shipments_order_id", "order_id"),
 )
 
 sku_links = Table(

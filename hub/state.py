@@ -50,10 +50,12 @@ class Hub:
 
     def __post_init__(self) -> None:
         from jobs.ledger import StockPolicy
+        from jobs.orders import OrderRules
 
         self.deliveries = DeliveryStore(self.engine)
         self.events_queue = Queue(EVENTS_QUEUE, connection=self.redis.client)
         self.stock_policy = StockPolicy.from_config(self.config)
+        self.order_rules = OrderRules.from_config(self.config)
 
     def stock_queue(self, channel: str) -> Queue:
         """One queue per outbound channel: a throttled platform never stalls the others."""
@@ -62,7 +64,8 @@ class Hub:
     def queue_names(self) -> list[str]:
         """What a worker listens to, in priority order: events first, so pushes coalesce under load."""
         exports = [q for q, on in ((ERP_QUEUE, self.config.erp), (CRM_QUEUE, self.config.crm)) if on]
-        return [EVENTS_QUEUE] + [stock_queue_name(ch) for ch in self.stock_policy.pushing] + exports
+        return ([EVENTS_QUEUE] + [stock_queue_name(ch) for ch in self.stock_policy.pushing]
+                + [orders_queue_name(ch) for ch in sorted(self.order_rules.api_channels)] + exports)
 
     def enqueue_exports(self, order_ids: set[int] | list[int]) -> None:
         """After the commit that changed these orders: one ERP export and one CRM sync each, where configured."""
@@ -189,6 +192,11 @@ class Hub:
             job.delete()
             self.events_queue.enqueue_call(PROCESS_EVENT, **kwargs)
             return True
+
+
+def orders_queue_name(channel: str) -> str:
+    """Tracking pushes to one sales channel (``jobs.tracking.push_tracking``)."""
+    return f"orders-{channel}"
 
 
 def stock_queue_name(channel: str) -> str:

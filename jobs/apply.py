@@ -22,9 +22,6 @@ from hub.models import (
     event_records,
     order_lines,
     orders,
-    payments,
-    refunds,
-    shipments,
     stock_levels,
 )
 from hub.store import insert_ignore, insert_returning_id, utcnow
@@ -38,10 +35,12 @@ from mappings.canonical import (
     Product,
     Refund,
     Shipment,
-    ShipmentStatus,
 )
 
 from . import ledger
+from .orders import OrderRules, match_waiting, settle_order, stock_status
+from .payments import apply_payment, apply_refund
+from .shipments import apply_shipment, owe_push
 
 
 class NeedsMapping(Exception):
@@ -53,6 +52,8 @@ class NeedsMapping(Exception):
 @dataclass
 class Outcome:
     policy: ledger.StockPolicy
+    rules: OrderRules = field(default_factory=OrderRules)
+    tracking: set[tuple[int, str]] = field(default_factory=set)  # (shipment id, channel): pushes owed
     touch: ledger.StockTouch = field(default_factory=ledger.StockTouch)
     notes: list[str] = field(default_factory=list)
     resolves: list[tuple[str, str, str]] = field(default_factory=list)  # links added by this event
@@ -148,7 +149,7 @@ def apply_order(conn: Connection, event_id: int, o: Order, out: Outcome) -> None
               "presentment_currency": o.presentment_total.currency if o.presentment_total else None,
               "email": o.email, "customer_id": customer_id, "shipping_address": _addr(o.shipping_address),
               "billing_address": _addr(o.billing_address), "payment_method": o.payment_method,
-              "placed_at": o.placed_at, "cancelled_at": o.cancelled_at}
+              "placed_at": o.placed_at, "cancelled_at": o.cancelled_at, "channel_status": o.status.value}
     key = {"channel": o.origin.channel, "external_id": o.origin.external_id}
     order_id, effect = _upsert(conn, orders, key, values, o.source_updated_at)
     _record(conn, event_id, "order", order_id, effect)
@@ -156,8 +157,9 @@ def apply_order(conn: Connection, event_id: int, o: Order, out: Outcome) -> None
         out.notes.append(f"order {o.number}: stale (older than the stored version), not applied")
         return
     out.orders.add(order_id)
-    stock = ledger.apply_order_stock(conn, out.touch, out.policy, event_id, order_id, o.origin.channel, o.status,
-                                     o.lines, occurred_at=o.source_updated_at or o.placed_at)
+    stock = ledger.apply_order_stock(conn, out.touch, out.policy, event_id, order_id, o.origin.channel,
+                                     stock_status(conn, order_id, o.status), o.lines,
+                                     occurred_at=o.source_updated_at or o.placed_at)
     conn.execute(order_lines.delete().where(order_lines.c.order_id == order_id))
     if o.lines:
         conn.execute(order_lines.insert(), [
@@ -166,68 +168,10 @@ def apply_order(conn: Connection, event_id: int, o: Order, out: Outcome) -> None
              "discount": li.discount.amount if li.discount else None, "external_id": li.external_id,
              "product_id": li.product_id, "variant_id": li.variant_id} for i, li in enumerate(o.lines)])
     out.notes.append(f"order {o.number} {effect} ({o.status.value})" + (f"; stock {', '.join(stock)}" if stock else ""))
-
-
-def _order_id(conn: Connection, reference: str | None, channel: str | None = None) -> int | None:
-    if not reference:
-        return None
-    q = select(orders.c.id).where((orders.c.external_id == reference) | (orders.c.number == reference))
-    if channel:
-        q = q.where(orders.c.channel == channel)
-    return conn.execute(q.order_by(orders.c.id).limit(1)).scalar()
-
-
-def apply_payment(conn: Connection, event_id: int, p: Payment, out: Outcome) -> None:
-    values = {"channel": p.origin.channel if p.origin else None, "order_reference": p.order_reference,
-              "order_id": _order_id(conn, p.order_reference), "amount": p.amount.amount,
-              "currency": p.amount.currency, "refunded": p.refunded.amount if p.refunded else None,
-              "status": p.status.value, "customer_email": p.customer_email, "occurred_at": p.occurred_at}
-    pid, effect = _upsert(conn, payments, {"provider": p.provider, "external_id": p.external_id}, values,
-                          p.source_updated_at)
-    _record(conn, event_id, "payment", pid, effect)
-    if values["order_id"] is not None and effect != "stale":
-        out.orders.add(values["order_id"])
-    out.notes.append(f"payment {p.external_id} {effect} ({p.status.value})")
-
-
-def apply_refund(conn: Connection, event_id: int, r: Refund, out: Outcome) -> None:
-    """Keyed by the refund's own id; a later version (e.g. a refund that failed: amount 0) replaces it."""
-    key = {"channel": r.origin.channel, "external_id": r.origin.external_id}
-    values = {"order_reference": r.order_reference, "payment_external_id": r.payment_external_id,
-              "amount": r.amount.amount, "currency": r.amount.currency, "reason": r.reason,
-              "occurred_at": r.occurred_at}
-    existing = conn.execute(select(refunds.c.id).where(*[refunds.c[k] == v for k, v in key.items()])).scalar()
-    if existing is None:
-        existing = conn.execute(refunds.insert().values(**key, **values, created_at=utcnow())).inserted_primary_key[0]
-        effect = "created"
-    else:
-        conn.execute(refunds.update().where(refunds.c.id == existing).values(**values))
-        effect = "updated"
-    _record(conn, event_id, "refund", existing, effect)
-    out.notes.append(f"refund {r.origin.external_id} {effect}: {r.amount}")
-
-
-def apply_shipment(conn: Connection, event_id: int, s: Shipment, out: Outcome) -> None:
-    channel = s.origin.channel if s.origin else None
-    values = {"status": s.status.value, "channel": channel,
-              "external_id": s.origin.external_id if s.origin else None, "order_reference": s.order_reference,
-              "order_id": _order_id(conn, s.order_reference, channel if s.order_reference else None),
-              "events": [{"status": e.status.value, "at": e.occurred_at.isoformat() if e.occurred_at else None,
-                          "message": e.message, "location": e.location} for e in s.events],
-              "estimated_delivery": s.estimated_delivery,
-              "delivered_at": s.delivered_at if s.status is ShipmentStatus.DELIVERED else None}
-    if not s.events:
-        values.pop("events")
-    if not s.order_reference:
-        values.pop("order_reference"), values.pop("order_id")  # a carrier update keeps the known order
-    existing = conn.execute(select(shipments.c.id).where(shipments.c.carrier == s.carrier,
-                                                         shipments.c.tracking_number == s.tracking_number)).scalar()
-    if existing is None:
-        values.setdefault("events", [])
-    sid, effect = _upsert(conn, shipments, {"carrier": s.carrier, "tracking_number": s.tracking_number}, values,
-                          s.source_updated_at)
-    _record(conn, event_id, "shipment", sid, effect)
-    out.notes.append(f"shipment {s.carrier} {s.tracking_number} {effect} ({s.status.value})")
+    out.notes += match_waiting(conn, out.rules, order_id)
+    if settled := settle_order(conn, out, event_id, order_id):
+        out.notes.append(settled)
+    owe_push(conn, out, order_id)
 
 
 def apply_product(conn: Connection, event_id: int, p: Product, out: Outcome) -> None:
@@ -330,10 +274,11 @@ APPLY = {
 }
 
 
-def apply_records(conn: Connection, event_id: int, records: list[Any], policy: ledger.StockPolicy) -> Outcome:
+def apply_records(conn: Connection, event_id: int, records: list[Any], policy: ledger.StockPolicy,
+                  rules: OrderRules | None = None) -> Outcome:
     """Apply each record in its own savepoint: one that lacks a link is parked (``out.missing``)
     while the others still apply. Every rule is idempotent, so a resumed event simply re-runs."""
-    out = Outcome(policy)
+    out = Outcome(policy, rules=rules or OrderRules())
     for record in records:
         handler = APPLY.get(type(record))
         if handler is None:

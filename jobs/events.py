@@ -28,6 +28,7 @@ from mappings.canonical import ChannelStockReport
 from . import ledger
 from .apply import apply_records, report_sku
 from .push import echo_key
+from .tracking import enqueue_push_tracking
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +123,10 @@ def _process(hub: Hub, event_id: int) -> str:
             set_status(conn, event_id, EventStatus.IGNORED, f"topic {row.topic!r} is not handled by the hub")
             return EventStatus.IGNORED.value
         channel = hub.config.channels.get(row.channel)
-        ctx = MapContext(row.channel, links=StoreLinks(conn), settings=channel.extra if channel else {})
+        settings = dict(channel.extra) if channel else {}
+        if channel and channel.match_keys:
+            settings["order_reference_keys"] = list(channel.match_keys)
+        ctx = MapContext(row.channel, links=StoreLinks(conn), settings=settings)
         try:
             payload = json.loads(bytes(row.body), parse_float=Decimal)  # money never passes through float
             mapped = handler(payload, ctx)
@@ -132,7 +136,7 @@ def _process(hub: Hub, event_id: int) -> str:
         if (echo := consume_echo(hub, conn, mapped.records)) is not None:
             set_status(conn, event_id, EventStatus.IGNORED, echo)
             return EventStatus.IGNORED.value
-        outcome = apply_records(conn, event_id, mapped.records, hub.stock_policy)
+        outcome = apply_records(conn, event_id, mapped.records, hub.stock_policy, hub.order_rules)
         resumed = release_parked(conn, outcome.resolves)
         summary = f"{mapped.event_type.value}: " + ("; ".join(outcome.notes) or "no records")
         if outcome.missing:
@@ -147,6 +151,8 @@ def _process(hub: Hub, event_id: int) -> str:
         hub.enqueue_event(parked_id)
     for channel in sorted(outcome.touch.dirty_channels):  # the dirty marks are committed: push them
         hub.schedule_push(channel)
+    for shipment_id, channel in sorted(outcome.tracking):  # the shipments are committed: tell their channels
+        enqueue_push_tracking(hub, shipment_id, channel)
     hub.enqueue_exports(outcome.orders)  # the orders are committed: the ERP and CRM jobs read them
     status = EventStatus.NEEDS_MAPPING if outcome.missing else EventStatus.PROCESSED
     logger.info("event %s", status.value, extra={"event_id": event_id, "channel": row.channel, "topic": row.topic})

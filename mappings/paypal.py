@@ -28,6 +28,8 @@ PROVIDER = "paypal"
 EVENT_CREATE_TIME = "event.create_time"
 # Refund.status values meaning no money went back.
 UNDONE_REFUND_STATUSES = frozenset({"CANCELLED", "FAILED"})
+# The references tried for our order number (v1 ``custom`` / ``invoice_number`` are the same two).
+DEFAULT_ORDER_REFERENCE_KEYS = ("custom_id", "invoice_id")
 
 
 class _UtcDateTime(fields.AwareDateTime):
@@ -62,6 +64,13 @@ def _first(*values: Any) -> str | None:
         if isinstance(value, str) and value.strip():
             return value.strip()
     return None
+
+
+def _reference(custom: str | None, invoice: str | None) -> str | None:
+    """Our order number: the channel's ``order_reference_keys`` in order (default custom_id, invoice_id)."""
+    keys = current_ctx().settings.get("order_reference_keys") or DEFAULT_ORDER_REFERENCE_KEYS
+    values = {"custom_id": custom, "invoice_id": invoice}
+    return _first(*(values.get(key) for key in keys))
 
 
 def _origin(external_id: str) -> Origin:
@@ -136,7 +145,7 @@ class CaptureSchema(_Resource):
     def records(self, data: dict[str, Any]) -> list[Any]:
         return [Payment(
             provider=PROVIDER, external_id=data["id"], amount=data["amount"], status=self.STATUS,
-            order_reference=_first(data["custom_id"], data["invoice_id"]), origin=_origin(data["id"]),
+            order_reference=_reference(data["custom_id"], data["invoice_id"]), origin=_origin(data["id"]),
             **self.times(data),
         )]
 
@@ -168,7 +177,8 @@ class RefundSchema(_Resource):
         if data["status"] in UNDONE_REFUND_STATUSES:  # nothing went back; keyed by the refund id, this supersedes it
             amount = Money(Decimal(0).quantize(amount.amount), amount.currency)
         return [Refund(
-            origin=_origin(data["id"]), amount=amount, order_reference=_first(data["custom_id"], data["invoice_id"]),
+            origin=_origin(data["id"]), amount=amount,
+            order_reference=_reference(data["custom_id"], data["invoice_id"]),
             payment_external_id=_capture_id(data["links"]), reason=_first(data["note_to_payer"]),
             occurred_at=data["create_time"] or data["event_create_time"],
         )]
@@ -207,7 +217,7 @@ class OrderSchema(_Resource):
         unit = data["purchase_units"][0]
         return [Payment(
             provider=PROVIDER, external_id=data["id"], amount=unit["amount"], status=PaymentStatus.AUTHORIZED,
-            order_reference=_first(unit["custom_id"], unit["invoice_id"]),
+            order_reference=_reference(unit["custom_id"], unit["invoice_id"]),
             customer_email=_first((data["payer"] or {}).get("email_address")), origin=_origin(data["id"]),
             **self.times(data),
         )]
@@ -233,7 +243,7 @@ class DisputeSchema(_Resource):
         external_id = _first(txn.get("seller_transaction_id")) or data["dispute_id"]
         return [Payment(
             provider=PROVIDER, external_id=external_id, amount=data["dispute_amount"], status=PaymentStatus.DISPUTED,
-            order_reference=_first(txn.get("custom"), txn.get("invoice_number")), origin=_origin(external_id),
+            order_reference=_reference(txn.get("custom"), txn.get("invoice_number")), origin=_origin(external_id),
             **self.times(data),
         )]
 
@@ -249,7 +259,7 @@ class SaleSchema(_Resource):
     def records(self, data: dict[str, Any]) -> list[Any]:
         return [Payment(
             provider=PROVIDER, external_id=data["id"], amount=data["amount"], status=PaymentStatus.CAPTURED,
-            order_reference=_first(data["custom"], data["invoice_number"]), origin=_origin(data["id"]),
+            order_reference=_reference(data["custom"], data["invoice_number"]), origin=_origin(data["id"]),
             **self.times(data),
         )]
 

@@ -1,0 +1,201 @@
+"""An order's status from what the hub knows about it, in the caller's transaction.
+
+The channel says what it knows (``orders.channel_status``: pending, paid, fulfilled, cancelled,
+...); the hub adds what the channel may not have told it: the payments matched to the order
+(paid / partially_paid: captured money against the total, Decimal), its refunds (refunded /
+partially_refunded; a full refund that puts goods back releases the order's stock through the
+ledger) and its shipments (delivered). Payments carry an order reference that is looked up in
+the sales channel their payment channel is configured for (``match.channel``); a payment whose
+order has not arrived yet waits unmatched and is matched when the order is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, func, or_, select
+
+from hub.config import SALES_KINDS, Config
+from hub.models import alerts, order_lines, orders, payments, refunds, shipments
+from hub.store import utcnow
+from mappings.canonical import Money, OrderLine, OrderStatus, PaymentStatus, ShipmentStatus
+
+from . import ledger
+
+# payment statuses whose money reached the merchant (a refund or a dispute comes after a capture)
+CAPTURED_STATUSES = (PaymentStatus.CAPTURED.value, PaymentStatus.REFUNDED.value,
+                     PaymentStatus.PARTIALLY_REFUNDED.value, PaymentStatus.DISPUTED.value)
+# how far an order has got: the hub never moves it back along this line
+PROGRESS = {OrderStatus.PENDING: 0, OrderStatus.PARTIALLY_PAID: 1, OrderStatus.PAID: 2,
+            OrderStatus.PARTIALLY_FULFILLED: 3, OrderStatus.FULFILLED: 4, OrderStatus.DELIVERED: 5}
+REFUND_STATUSES = (OrderStatus.REFUNDED, OrderStatus.PARTIALLY_REFUNDED)
+
+
+@dataclass(frozen=True)
+class OrderRules:
+    """What the config says about orders, payments and shipments."""
+
+    match_channels: dict[str, str | None] = field(default_factory=dict)  # payment channel -> sales channel
+    sales_channels: frozenset[str] = frozenset()
+    api_channels: frozenset[str] = frozenset()  # sales channels the hub can push tracking to
+    sla_days: dict[str, int] = field(default_factory=dict)
+    sla_default_days: int = 5
+
+    @classmethod
+    def from_config(cls, config: Config) -> OrderRules:
+        chans = config.channels.values()
+        return cls(match_channels={c.id: c.match_channel for c in chans if c.match_keys},
+                   sales_channels=frozenset(c.id for c in chans if c.kind in SALES_KINDS),
+                   api_channels=frozenset(c.id for c in chans if c.kind in SALES_KINDS and c.calls_api),
+                   sla_days=dict(config.carrier_sla_days), sla_default_days=config.carrier_sla_default_days)
+
+    def scope(self, channel: str | None) -> str | None:
+        """The sales channel a record from ``channel`` refers to (None: any)."""
+        if channel in self.sales_channels:
+            return channel
+        return self.match_channels.get(channel or "")
+
+    def days_for(self, carrier: str) -> int:
+        return self.sla_days.get(carrier.lower(), self.sla_default_days)
+
+
+def reference_forms(reference: str) -> set[str]:
+    """``1001``, ``#1001``: shops show order numbers with a ``#`` that references often drop."""
+    bare = reference.strip().lstrip("#")
+    return {reference.strip(), bare, f"#{bare}"}
+
+
+def find_order(conn: Connection, reference: str | None, channel: str | None) -> int | None:
+    """The order ``reference`` names (its id in the channel, or its number), within ``channel`` if given."""
+    if not reference or not reference.strip():
+        return None
+    forms = reference_forms(reference)
+    q = select(orders.c.id).where(or_(orders.c.external_id.in_(forms), orders.c.number.in_(forms)))
+    if channel:
+        q = q.where(orders.c.channel == channel)
+    return conn.execute(q.order_by(orders.c.id).limit(1)).scalar()
+
+
+def match_waiting(conn: Connection, rules: OrderRules, order_id: int) -> list[str]:
+    """A stored order takes the payments, refunds and shipments that named it before it arrived."""
+    order = conn.execute(select(orders.c.channel, orders.c.external_id, orders.c.number)
+                         .where(orders.c.id == order_id)).one()
+    forms = reference_forms(order.external_id) | reference_forms(order.number)
+    now, notes = utcnow(), []
+    for p in conn.execute(select(payments.c.id, payments.c.channel, payments.c.external_id).where(
+            payments.c.order_id.is_(None), payments.c.order_reference.in_(forms))).all():
+        if rules.scope(p.channel) in (None, order.channel):
+            conn.execute(payments.update().where(payments.c.id == p.id).values(order_id=order_id, matched_at=now))
+            notes.append(f"payment {p.external_id} matched")
+    paid = select(payments.c.external_id).where(payments.c.order_id == order_id)
+    conn.execute(refunds.update().where(refunds.c.order_id.is_(None), or_(
+        refunds.c.payment_external_id.in_(paid),
+        (refunds.c.order_reference.in_(forms)) & (refunds.c.channel == order.channel))).values(order_id=order_id))
+    conn.execute(shipments.update().where(shipments.c.order_id.is_(None), shipments.c.order_reference.in_(forms),
+                                          or_(shipments.c.channel == order.channel,
+                                              shipments.c.channel.not_in(rules.sales_channels)))
+                 .values(order_id=order_id))
+    return notes
+
+
+def _sum(conn: Connection, column: Any, *where: Any) -> Decimal:
+    return Decimal(conn.execute(select(func.coalesce(func.sum(column), 0)).where(*where)).scalar() or 0)
+
+
+def _target(row: Any, currency: str) -> Decimal | None:
+    if currency == row.currency:
+        return Decimal(row.total)
+    if currency == row.presentment_currency and row.presentment_total is not None:
+        return Decimal(row.presentment_total)
+    return None
+
+
+def money_state(conn: Connection, row: Any) -> tuple[Decimal, Decimal, Decimal]:
+    """(captured, refunded, total) in the currency the order's payments use."""
+    currency = conn.execute(select(payments.c.currency).where(payments.c.order_id == row.id)
+                            .order_by(payments.c.id).limit(1)).scalar() or row.currency
+    total = _target(row, currency)
+    if total is None:  # paid in a currency the order does not know: compare in the order's own
+        currency, total = row.currency, Decimal(row.total)
+    captured = _sum(conn, payments.c.amount, payments.c.order_id == row.id, payments.c.currency == currency,
+                    payments.c.status.in_(CAPTURED_STATUSES))
+    by_refunds = _sum(conn, refunds.c.amount, refunds.c.order_id == row.id, refunds.c.currency == currency)
+    by_payments = _sum(conn, payments.c.refunded, payments.c.order_id == row.id, payments.c.currency == currency)
+    return captured, max(by_refunds, by_payments), total
+
+
+def fully_refunded_with_restock(conn: Connection, order_id: int) -> bool:
+    row = conn.execute(select(orders).where(orders.c.id == order_id)).one_or_none()
+    if row is None:
+        return False
+    captured, refunded, total = money_state(conn, row)
+    restocks = conn.execute(select(refunds.c.restock).where(refunds.c.order_id == order_id)).scalars().all()
+    return refunded > 0 and refunded >= (captured or total) and any(restocks)
+
+
+def stock_status(conn: Connection, order_id: int, status: OrderStatus) -> OrderStatus:
+    """The status the ledger should see: a fully refunded order whose goods went back holds no stock."""
+    if status is not OrderStatus.CANCELLED and fully_refunded_with_restock(conn, order_id):
+        return OrderStatus.CANCELLED
+    return status
+
+
+def derive_status(conn: Connection, row: Any) -> OrderStatus:
+    said = OrderStatus(row.channel_status or row.status)
+    if said is OrderStatus.CANCELLED:
+        return said
+    captured, refunded, total = money_state(conn, row)
+    if refunded > 0:
+        return OrderStatus.REFUNDED if refunded >= (captured or total) else OrderStatus.PARTIALLY_REFUNDED
+    if said in REFUND_STATUSES:
+        return said
+    candidates = [said]
+    if captured > 0:
+        candidates.append(OrderStatus.PAID if captured >= total else OrderStatus.PARTIALLY_PAID)
+    delivered = conn.execute(select(shipments.c.id).where(shipments.c.order_id == row.id,
+                                                          shipments.c.status == ShipmentStatus.DELIVERED.value)
+                             .limit(1)).scalar()
+    if delivered is not None:
+        candidates.append(OrderStatus.DELIVERED)
+    return max(candidates, key=lambda s: PROGRESS.get(s, 0))
+
+
+def settle_order(conn: Connection, out: Any, event_id: int | None, order_id: int) -> str | None:
+    """Bring the order's status to what the hub knows; a full refund with restock releases its stock.
+    Returns a note when something changed."""
+    row = conn.execute(select(orders).where(orders.c.id == order_id).with_for_update()).one()
+    status = derive_status(conn, row)
+    notes = []
+    if status.value != row.status:
+        conn.execute(orders.update().where(orders.c.id == order_id).values(status=status.value, updated_at=utcnow()))
+        notes.append(f"order {row.number} {row.status} -> {status.value}")
+        out.orders.add(order_id)  # its new status goes to the ERP and the CRM after the commit
+    if status is OrderStatus.REFUNDED and fully_refunded_with_restock(conn, order_id):
+        lines = [OrderLine(sku=li.sku, quantity=li.quantity, unit_price=Money(Decimal(li.unit_price), row.currency))
+                 for li in conn.execute(select(order_lines).where(order_lines.c.order_id == order_id))]
+        moved = ledger.apply_order_stock(conn, out.touch, out.policy, event_id, order_id,  # type: ignore[arg-type]
+                                         row.channel, OrderStatus.CANCELLED, lines)
+        if moved:
+            notes.append(f"restocked {', '.join(moved)}")
+    return "; ".join(notes) or None
+
+
+def raise_alert(conn: Connection, kind: str, key: str, message: str, detail: dict[str, Any]) -> bool:
+    """One open alert per (kind, key): opened, or refreshed; True when it is new."""
+    now = utcnow()
+    open_id = conn.execute(select(alerts.c.id).where(alerts.c.kind == kind, alerts.c.key == key,
+                                                     alerts.c.resolved_at.is_(None))).scalar()
+    if open_id is None:
+        conn.execute(alerts.insert().values(kind=kind, key=key, message=message, detail=detail, created_at=now,
+                                            updated_at=now))
+        return True
+    conn.execute(alerts.update().where(alerts.c.id == open_id).values(message=message, detail=detail, updated_at=now))
+    return False
+
+
+def resolve_alert(conn: Connection, kind: str, key: str) -> None:
+    now = utcnow()
+    conn.execute(alerts.update().where(alerts.c.kind == kind, alerts.c.key == key, alerts.c.resolved_at.is_(None))
+                 .values(resolved_at=now, updated_at=now))

@@ -1,0 +1,106 @@
+"""Payments, refunds and disputes applied to the store and to their orders (caller's transaction).
+
+A payment is keyed by (provider, external id) and version-guarded like every record. It is matched
+to its order by the reference it carries, in the sales channel its payment channel is configured
+for; once matched it stays matched. A payment whose order the hub has not seen is kept unmatched
+(``GET /api/payments?unmatched=1``) until the order arrives (``jobs.orders.match_waiting``). A
+refund finds its order through its payment, else its reference; a dispute opens an alert.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from hub.models import payments, refunds
+from hub.store import utcnow
+from mappings.canonical import Payment, PaymentStatus, Refund
+
+from .orders import find_order, raise_alert, settle_order
+
+DISPUTE_ALERT = "payment_dispute"
+
+
+def apply_payment(conn: Connection, event_id: int, p: Payment, out: Any) -> None:
+    from .apply import _is_stale, _record  # the store's shared upsert rules
+
+    channel = p.origin.channel if p.origin else None
+    row = conn.execute(select(payments).where(payments.c.provider == p.provider,
+                                              payments.c.external_id == p.external_id).with_for_update()).one_or_none()
+    reference = p.order_reference or (row.order_reference if row else None)
+    order_id = row.order_id if row is not None and row.order_id else None
+    newly = None
+    if order_id is None:
+        newly = order_id = find_order(conn, reference, out.rules.scope(channel))
+    values = {"channel": channel, "order_reference": reference, "amount": p.amount.amount,
+              "currency": p.amount.currency, "refunded": p.refunded.amount if p.refunded else None,
+              "status": p.status.value, "customer_email": p.customer_email, "occurred_at": p.occurred_at}
+    now = utcnow()
+    if row is None:
+        pid = conn.execute(payments.insert().values(
+            provider=p.provider, external_id=p.external_id, order_id=order_id, matched_at=now if order_id else None,
+            source_updated_at=p.source_updated_at, created_at=now, updated_at=now, **values)).inserted_primary_key[0]
+        effect = "created"
+    elif _is_stale(p.source_updated_at, row.source_updated_at) or _goes_back(row.status, p.status):
+        pid, effect = row.id, "stale"
+    else:
+        if row.refunded is not None and values["refunded"] is None:
+            values["refunded"] = row.refunded  # a later capture event does not undo a known refund
+        if newly:
+            values.update(order_id=newly, matched_at=now)
+        conn.execute(payments.update().where(payments.c.id == row.id).values(
+            **values, source_updated_at=p.source_updated_at or row.source_updated_at, updated_at=now))
+        pid, effect = row.id, "updated"
+    _record(conn, event_id, "payment", pid, effect)
+    note = f"payment {p.external_id} {effect} ({p.status.value})"
+    note += f", order {order_id}" if order_id else ", unmatched (kept until its order arrives)"
+    out.notes.append(note)
+    if p.status is PaymentStatus.DISPUTED and effect != "stale":
+        raise_alert(conn, DISPUTE_ALERT, f"{p.provider}:{p.external_id}",
+                    f"{p.provider} payment {p.external_id} disputed: {p.amount}",
+                    {"provider": p.provider, "payment": p.external_id, "order_id": order_id,
+                     "amount": str(p.amount.amount), "currency": p.amount.currency})
+    if order_id and (settled := settle_order(conn, out, event_id, order_id)):
+        out.notes.append(settled)
+
+
+# later states of one payment: an undated capture arriving after its refund or dispute changes nothing
+PAYMENT_PROGRESS = {PaymentStatus.AUTHORIZED.value: 0, PaymentStatus.FAILED.value: 0, PaymentStatus.CAPTURED.value: 1,
+                    PaymentStatus.PARTIALLY_REFUNDED.value: 2, PaymentStatus.REFUNDED.value: 3,
+                    PaymentStatus.DISPUTED.value: 3}
+
+
+def _goes_back(stored: str, incoming: PaymentStatus) -> bool:
+    return PAYMENT_PROGRESS.get(incoming.value, 0) < PAYMENT_PROGRESS.get(stored, 0)
+
+
+def apply_refund(conn: Connection, event_id: int, r: Refund, out: Any) -> None:
+    """Keyed by the refund's own id; a later version (e.g. a refund that failed: amount 0) replaces it."""
+    from .apply import _record
+
+    key = {"channel": r.origin.channel, "external_id": r.origin.external_id}
+    order_id = None
+    if r.payment_external_id:
+        order_id = conn.execute(select(payments.c.order_id).where(
+            payments.c.external_id == r.payment_external_id, payments.c.order_id.is_not(None)).limit(1)).scalar()
+    if order_id is None:
+        order_id = find_order(conn, r.order_reference, out.rules.scope(r.origin.channel))
+    values = {"order_reference": r.order_reference, "payment_external_id": r.payment_external_id,
+              "amount": r.amount.amount, "currency": r.amount.currency, "reason": r.reason,
+              "occurred_at": r.occurred_at, "order_id": order_id,
+              "restock": [{"sku": li.sku, "quantity": li.quantity} for li in r.restock if li.sku] or None}
+    existing = conn.execute(select(refunds.c.id, refunds.c.order_id)
+                            .where(*[refunds.c[k] == v for k, v in key.items()])).one_or_none()
+    if existing is None:
+        rid = conn.execute(refunds.insert().values(**key, **values, created_at=utcnow())).inserted_primary_key[0]
+        effect = "created"
+    else:
+        values["order_id"] = order_id or existing.order_id
+        conn.execute(refunds.update().where(refunds.c.id == existing.id).values(**values))
+        rid, effect = existing.id, "updated"
+    _record(conn, event_id, "refund", rid, effect)
+    out.notes.append(f"refund {r.origin.external_id} {effect}: {r.amount}" + ("" if values["order_id"] else
+                                                                               ", no order yet"))
+    if values["order_id"] and (settled := settle_order(conn, out, event_id, values["order_id"])):
+        out.notes.append(settled)

@@ -1,0 +1,135 @@
+"""push_tracking: a shipment's tracking number to the channel the order was placed on.
+
+Shopify: ``ShopifyOrders.fulfill`` (one fulfillment carrying the tracking, every open line).
+WooCommerce: ``WooOrders.add_tracking`` (a note the shopper sees) then ``complete``. Both clients
+are idempotent (a retry finds what the last attempt did), and the job records ``pushed_at`` and
+the remote id, so a job run again does nothing. Errors follow the typed table: ``Retryable``
+backs off with jitter up to ``TRACKING_MAX_ATTEMPTS``; ``Permanent`` fails the job at once with the
+platform's reason (kept in ``shipments.push_error``). Queue ``orders-<channel>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+from typing import Any
+
+from rq import Queue
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import select
+
+from connectors.outbound import Permanent, Retryable
+from hub.config import ChannelConfig
+from hub.models import orders, shipments
+from hub.state import current_hub, orders_queue_name
+from hub.store import utcnow
+
+logger = logging.getLogger(__name__)
+
+PUSH_TRACKING = "jobs.tracking.push_tracking"
+TRACKING_MAX_ATTEMPTS = 5
+TRACKING_BACKOFF_BASE_S = 5.0
+TRACKING_BACKOFF_CAP_S = 600.0
+TRACKING_JOB_TIMEOUT_S = 300
+LIVE = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+# how the channels spell the carriers the hub knows by their lower-case names
+CARRIER_NAMES = {"ups": "UPS", "usps": "USPS", "fedex": "FedEx", "dhl": "DHL Express", "dhl_express": "DHL Express",
+                 "canada_post": "Canada Post", "royal_mail": "Royal Mail", "dpd": "DPD", "gls": "GLS"}
+
+
+class TrackingPushFailed(Exception):
+    """The channel refused the tracking, or retries ran out; the message is the reason."""
+
+
+def tracking_job_id(shipment_id: int, attempt: int = 1) -> str:
+    return f"tracking-{shipment_id}" + (f"-a{attempt}" if attempt > 1 else "")
+
+
+def enqueue_push_tracking(hub: Any, shipment_id: int, channel: str, attempt: int = 1,
+                          delay_s: float = 0.0) -> bool:
+    """One live job per shipment (and attempt); False if one is already waiting or running."""
+    queue = Queue(orders_queue_name(channel), connection=hub.redis.client)
+    job_id = tracking_job_id(shipment_id, attempt)
+    kwargs = dict(args=(shipment_id, attempt), job_id=job_id, description=f"push_tracking({shipment_id})",
+                  job_timeout=TRACKING_JOB_TIMEOUT_S, failure_ttl=7 * 24 * 3600)
+    try:
+        existing = Job.fetch(job_id, connection=hub.redis.client)
+    except NoSuchJobError:
+        existing = None
+    if existing is not None:
+        if existing.get_status(refresh=False) in LIVE:
+            return False
+        existing.delete()
+    try:
+        if delay_s > 0:
+            queue.enqueue_in(timedelta(seconds=delay_s), PUSH_TRACKING, **kwargs)
+        else:
+            queue.enqueue(PUSH_TRACKING, **kwargs)
+    except DuplicateJobError:
+        return False
+    return True
+
+
+def carrier_name(carrier: str) -> str:
+    return CARRIER_NAMES.get(carrier.lower(), carrier.upper() if len(carrier) <= 4 else carrier.title())
+
+
+def send(channel: ChannelConfig, order_external_id: str, tracking: str, carrier: str) -> str:
+    """The channel's call(s); returns the remote id (fulfillment or note)."""
+    if channel.kind == "shopify":
+        from connectors.shopify.client import ShopifyOrders
+
+        return ShopifyOrders(channel).fulfill(order_external_id, tracking, carrier_name(carrier))
+    if channel.kind == "woocommerce":
+        from connectors.woocommerce.client import WooOrders
+
+        client = WooOrders(channel)
+        note = client.add_tracking(order_external_id, tracking, carrier_name(carrier))
+        client.complete(order_external_id)
+        return note
+    raise Permanent(f"channel {channel.id}: the hub cannot send tracking to {channel.kind}")
+
+
+def push_tracking(shipment_id: int, attempt: int = 1) -> str:
+    """RQ job: tell the order's channel about the shipment's tracking number (once)."""
+    hub = current_hub()
+    with hub.engine.connect() as conn:
+        row = conn.execute(select(shipments, orders.c.channel.label("order_channel"),
+                                  orders.c.external_id.label("order_external_id"))
+                           .join(orders, orders.c.id == shipments.c.order_id)
+                           .where(shipments.c.id == shipment_id)).one_or_none()
+    if row is None:
+        return f"shipment {shipment_id}: no such shipment with an order; nothing to push"
+    if row.pushed_at is not None:
+        return f"shipment {shipment_id}: already on {row.order_channel} ({row.push_ref})"
+    channel = hub.config.channels.get(row.order_channel)
+    what = f"shipment {shipment_id} ({row.carrier} {row.tracking_number}) to {row.order_channel}"
+    try:
+        if channel is None or not channel.calls_api:
+            raise Permanent(f"channel {row.order_channel}: no API keys configured")
+        ref = send(channel, row.order_external_id, row.tracking_number, row.carrier)
+    except Retryable as exc:
+        if attempt >= TRACKING_MAX_ATTEMPTS:
+            _failed(hub, shipment_id, f"gave up after {attempt} attempts: {exc}")
+            raise TrackingPushFailed(f"{what}: gave up after {attempt} attempts: {exc}") from exc
+        delay = min(TRACKING_BACKOFF_CAP_S, exc.seconds or TRACKING_BACKOFF_BASE_S * 2 ** (attempt - 1))
+        delay *= random.uniform(1.0, 1.25)  # jitter
+        enqueue_push_tracking(hub, shipment_id, row.order_channel, attempt + 1, delay_s=delay)
+        logger.warning("tracking push will retry", extra={"shipment_id": shipment_id, "channel": row.order_channel,
+                                                          "attempt": attempt, "error": str(exc)})
+        return f"{what}: retry {attempt + 1} in {delay:.1f}s: {exc}"
+    except Permanent as exc:
+        _failed(hub, shipment_id, str(exc))
+        raise TrackingPushFailed(f"{what}: {exc}") from exc
+    with hub.engine.begin() as conn:
+        conn.execute(shipments.update().where(shipments.c.id == shipment_id, shipments.c.pushed_at.is_(None))
+                     .values(pushed_at=utcnow(), push_ref=ref, push_error=None))
+    logger.info("tracking pushed", extra={"shipment_id": shipment_id, "channel": row.order_channel, "ref": ref})
+    return f"{what}: pushed ({ref})"
+
+
+def _failed(hub: Any, shipment_id: int, reason: str) -> None:
+    with hub.engine.begin() as conn:
+        conn.execute(shipments.update().where(shipments.c.id == shipment_id).values(push_error=reason[:2000]))
