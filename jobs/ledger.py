@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, func, or_, select, update
 
 from hub.config import Config
 from hub.models import alerts, order_stock, stock_levels, stock_movements, stock_sync
@@ -147,31 +147,19 @@ def last_movement_id(conn: Connection) -> int:
     return conn.execute(select(func.max(stock_movements.c.id))).scalar() or 0
 
 
-def _own_after(channel: str, mark: int | None, at: datetime | None):  # noqa: ANN202 - a SQL condition
-    """The channel's own orders the value it held at ``at`` does not include yet.
-
-    By the channel's clock: an order that happened there before ``at`` is in the value (a report
-    sent after it, a read, or our write that replaced it), whenever the hub processed it. Rows
-    from before times were kept (no ``at`` / ``occurred_at``) fall back to the movement id.
-    """
-    m = stock_movements.c
-    cond = [m.channel == channel, m.reason.in_(OWN_CHANNEL_REASONS)]
-    if at is None:
-        return and_(*cond, m.id > (mark or 0))
-    return and_(*cond, or_(m.occurred_at > at, and_(m.occurred_at.is_(None), m.id > (mark or 0))))
-
-
 def own_moves_after(conn: Connection, channel: str, sku: str, row: Any) -> int:
     """The change to available the channel's own orders made since the hub's ``row`` (stock_sync) held."""
-    m = stock_movements.c
-    q = select(func.sum(m.delta - m.committed_delta)).where(
-        m.sku == sku, _own_after(channel, row.believed_mark, row.believed_at))
-    return int(conn.execute(q).scalar() or 0)
+    return shown_by_channel(conn, channel, {sku: row})[sku] - row.believed
 
 
 def shown_by_channel(conn: Connection, channel: str, rows: dict[str, Any]) -> dict[str, int]:
     """What the channel shows now by the hub's knowledge, per SKU with a ``believed`` value:
-    ``believed`` + its own orders since (the rule of ``_own_after``, in one query per 500 SKUs)."""
+    ``believed`` + its own orders since (one query per 500 SKUs).
+
+    By the channel's clock: an order that happened there before ``believed_at`` is already in the
+    value (a report sent after it, a read, or our write that replaced it), whenever the hub
+    processed it. Rows from before times were kept (no ``believed_at`` / ``occurred_at``) fall
+    back to the movement id (``believed_mark``)."""
     known = {sku: r for sku, r in rows.items() if r.believed is not None}
     out = {sku: r.believed for sku, r in known.items()}
     skus = sorted(known)
