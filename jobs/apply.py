@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
@@ -157,8 +158,9 @@ def apply_order(conn: Connection, event_id: int, o: Order, out: Outcome) -> None
         out.notes.append(f"order {o.number}: stale (older than the stored version), not applied")
         return
     out.orders.add(order_id)
-    stock = ledger.apply_order_stock(conn, out.touch, out.policy, event_id, order_id, o.origin.channel,
-                                     stock_status(conn, order_id, o.status), o.lines,
+    # a new order has no refunds yet (they attach in match_waiting below): its status is the channel's
+    status = o.status if effect == "created" else stock_status(conn, order_id, o.status)
+    stock = ledger.apply_order_stock(conn, out.touch, out.policy, event_id, order_id, o.origin.channel, status, o.lines,
                                      occurred_at=o.source_updated_at or o.placed_at)
     conn.execute(order_lines.delete().where(order_lines.c.order_id == order_id))
     if o.lines:
@@ -168,10 +170,12 @@ def apply_order(conn: Connection, event_id: int, o: Order, out: Outcome) -> None
              "discount": li.discount.amount if li.discount else None, "external_id": li.external_id,
              "product_id": li.product_id, "variant_id": li.variant_id} for i, li in enumerate(o.lines)])
     out.notes.append(f"order {o.number} {effect} ({o.status.value})" + (f"; stock {', '.join(stock)}" if stock else ""))
-    out.notes += match_waiting(conn, out.rules, order_id)
+    out.notes += match_waiting(conn, out.rules, order_id,
+                               SimpleNamespace(channel=o.origin.channel, external_id=o.origin.external_id,
+                                               number=o.number))
     if settled := settle_order(conn, out, event_id, order_id):
         out.notes.append(settled)
-    owe_push(conn, out, order_id)
+    owe_push(conn, out, order_id, o.origin.channel)
 
 
 def apply_product(conn: Connection, event_id: int, p: Product, out: Outcome) -> None:

@@ -201,19 +201,18 @@ def mark_dirty(conn: Connection, channels: tuple[str, ...], skus: set[str], touc
         touch.dirty_channels.update(channels)
     now = utcnow()
     ordered = sorted(skus)
-    for ch in channels:
-        for i in range(0, len(ordered), 500):
-            chunk = ordered[i:i + 500]
-            have = set(conn.execute(select(stock_sync.c.sku).where(stock_sync.c.channel == ch,
-                                                                   stock_sync.c.sku.in_(chunk))).scalars())
-            new = [{"channel": ch, "sku": s, "dirty": True, "dirty_version": 1, "dirty_since": now, "updated_at": now}
-                   for s in chunk if s not in have]
-            if new:
-                conn.execute(stock_sync.insert(), new)
-            if have:
-                conn.execute(update(stock_sync).where(stock_sync.c.channel == ch, stock_sync.c.sku.in_(have)).values(
-                    dirty=True, dirty_version=stock_sync.c.dirty_version + 1,
-                    dirty_since=func.coalesce(stock_sync.c.dirty_since, now), updated_at=now))
+    for i in range(0, len(ordered), 500):
+        chunk = ordered[i:i + 500]
+        # one statement for every channel's existing rows; the rows it did not find are created
+        owed = (update(stock_sync).where(stock_sync.c.channel.in_(channels), stock_sync.c.sku.in_(chunk))
+                .values(dirty=True, dirty_version=stock_sync.c.dirty_version + 1,
+                        dirty_since=func.coalesce(stock_sync.c.dirty_since, now), updated_at=now)
+                .returning(stock_sync.c.channel, stock_sync.c.sku))
+        have = {(r.channel, r.sku) for r in conn.execute(owed)}
+        new = [{"channel": ch, "sku": s, "dirty": True, "dirty_version": 1, "dirty_since": now, "updated_at": now}
+               for ch in channels for s in chunk if (ch, s) not in have]
+        if new:
+            conn.execute(stock_sync.insert(), new)
 
 
 def check_oversell(conn: Connection, touch: StockTouch) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, case, func, or_, select
 
 from hub.config import SALES_KINDS, Config
 from hub.models import alerts, order_lines, orders, payments, refunds, shipments
@@ -78,10 +78,14 @@ def find_order(conn: Connection, reference: str | None, channel: str | None) -> 
     return conn.execute(q.order_by(orders.c.id).limit(1)).scalar()
 
 
-def match_waiting(conn: Connection, rules: OrderRules, order_id: int) -> list[str]:
-    """A stored order takes the payments, refunds and shipments that named it before it arrived."""
-    order = conn.execute(select(orders.c.channel, orders.c.external_id, orders.c.number)
-                         .where(orders.c.id == order_id)).one()
+def match_waiting(conn: Connection, rules: OrderRules, order_id: int, order: Any = None) -> list[str]:
+    """A stored order takes the payments, refunds and shipments that named it before it arrived.
+
+    ``order``: its ``channel``, ``external_id`` and ``number`` when the caller has them (read if not).
+    """
+    if order is None:
+        order = conn.execute(select(orders.c.channel, orders.c.external_id, orders.c.number)
+                             .where(orders.c.id == order_id)).one()
     forms = reference_forms(order.external_id) | reference_forms(order.number)
     now, notes = utcnow(), []
     for p in conn.execute(select(payments.c.id, payments.c.channel, payments.c.external_id).where(
@@ -100,10 +104,6 @@ def match_waiting(conn: Connection, rules: OrderRules, order_id: int) -> list[st
     return notes
 
 
-def _sum(conn: Connection, column: Any, *where: Any) -> Decimal:
-    return Decimal(conn.execute(select(func.coalesce(func.sum(column), 0)).where(*where)).scalar() or 0)
-
-
 def _target(row: Any, currency: str) -> Decimal | None:
     if currency == row.currency:
         return Decimal(row.total)
@@ -113,17 +113,25 @@ def _target(row: Any, currency: str) -> Decimal | None:
 
 
 def money_state(conn: Connection, row: Any) -> tuple[Decimal, Decimal, Decimal]:
-    """(captured, refunded, total) in the currency the order's payments use."""
-    currency = conn.execute(select(payments.c.currency).where(payments.c.order_id == row.id)
-                            .order_by(payments.c.id).limit(1)).scalar() or row.currency
+    """(captured, refunded, total) in the currency the order's payments use (that of its first payment).
+
+    Two statements, whatever the order holds: its payments and its refunds summed per currency.
+    """
+    captured_expr = func.sum(case((payments.c.status.in_(CAPTURED_STATUSES), payments.c.amount), else_=0))
+    paid = {r.currency: r for r in conn.execute(
+        select(payments.c.currency, func.min(payments.c.id).label("first"), captured_expr.label("captured"),
+               func.sum(payments.c.refunded).label("refunded"))
+        .where(payments.c.order_id == row.id).group_by(payments.c.currency))}
+    currency = min(paid.values(), key=lambda r: r.first).currency if paid else row.currency
     total = _target(row, currency)
     if total is None:  # paid in a currency the order does not know: compare in the order's own
         currency, total = row.currency, Decimal(row.total)
-    captured = _sum(conn, payments.c.amount, payments.c.order_id == row.id, payments.c.currency == currency,
-                    payments.c.status.in_(CAPTURED_STATUSES))
-    by_refunds = _sum(conn, refunds.c.amount, refunds.c.order_id == row.id, refunds.c.currency == currency)
-    by_payments = _sum(conn, payments.c.refunded, payments.c.order_id == row.id, payments.c.currency == currency)
-    return captured, max(by_refunds, by_payments), total
+    by_refunds = conn.execute(select(func.sum(refunds.c.amount)).where(
+        refunds.c.order_id == row.id, refunds.c.currency == currency)).scalar()
+    mine = paid.get(currency)
+    captured = Decimal(mine.captured or 0) if mine else Decimal(0)
+    by_payments = Decimal(mine.refunded or 0) if mine else Decimal(0)
+    return captured, max(Decimal(by_refunds or 0), by_payments), total
 
 
 def fully_refunded_with_restock(conn: Connection, order_id: int) -> bool:

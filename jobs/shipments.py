@@ -128,9 +128,10 @@ def _consequences(conn: Connection, out: Any, event_id: int | None, change: Ship
     owe_push(conn, out, change.order_id)
 
 
-def owe_push(conn: Connection, out: Any, order_id: int) -> None:
+def owe_push(conn: Connection, out: Any, order_id: int, channel: str | None = None) -> None:
     """Queue (after the commit) a push of every shipment of the order its channel has not been told of."""
-    channel = conn.execute(select(orders.c.channel).where(orders.c.id == order_id)).scalar()
+    if channel is None:
+        channel = conn.execute(select(orders.c.channel).where(orders.c.id == order_id)).scalar()
     if channel not in out.rules.api_channels:
         return
     for sid in conn.execute(select(shipments.c.id).where(shipments.c.order_id == order_id,
