@@ -158,11 +158,13 @@ def apply_order(conn: Connection, event_id: int, o: Order, out: Outcome) -> None
         out.notes.append(f"order {o.number}: stale (older than the stored version), not applied")
         return
     out.orders.add(order_id)
-    # a new order has no refunds yet (they attach in match_waiting below): its status is the channel's
-    status = o.status if effect == "created" else stock_status(conn, order_id, o.status)
+    created = effect == "created"
+    # a new order has nothing attached yet (refunds, payments and shipments attach in match_waiting below)
+    status = o.status if created else stock_status(conn, order_id, o.status)
     stock = ledger.apply_order_stock(conn, out.touch, out.policy, event_id, order_id, o.origin.channel, status, o.lines,
-                                     occurred_at=o.source_updated_at or o.placed_at)
-    conn.execute(order_lines.delete().where(order_lines.c.order_id == order_id))
+                                     occurred_at=o.source_updated_at or o.placed_at, new_order=created)
+    if not created:
+        conn.execute(order_lines.delete().where(order_lines.c.order_id == order_id))
     if o.lines:
         conn.execute(order_lines.insert(), [
             {"order_id": order_id, "position": i, "sku": li.sku, "title": li.title, "quantity": li.quantity,
@@ -170,9 +172,11 @@ def apply_order(conn: Connection, event_id: int, o: Order, out: Outcome) -> None
              "discount": li.discount.amount if li.discount else None, "external_id": li.external_id,
              "product_id": li.product_id, "variant_id": li.variant_id} for i, li in enumerate(o.lines)])
     out.notes.append(f"order {o.number} {effect} ({o.status.value})" + (f"; stock {', '.join(stock)}" if stock else ""))
-    out.notes += match_waiting(conn, out.rules, order_id,
-                               SimpleNamespace(channel=o.origin.channel, external_id=o.origin.external_id,
-                                               number=o.number))
+    matched, attached = match_waiting(conn, out.rules, order_id, SimpleNamespace(
+        channel=o.origin.channel, external_id=o.origin.external_id, number=o.number))
+    out.notes += matched
+    if created and not attached:
+        return  # stored as the channel says, and nothing else the hub knows bears on it yet
     if settled := settle_order(conn, out, event_id, order_id):
         out.notes.append(settled)
     owe_push(conn, out, order_id, o.origin.channel)

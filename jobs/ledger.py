@@ -89,12 +89,13 @@ def record_movement(conn: Connection, touch: StockTouch, sku: str, warehouse: st
 
 def apply_order_stock(conn: Connection, touch: StockTouch, policy: StockPolicy, event_id: int, order_id: int,
                       channel: str, status: OrderStatus, lines: list[OrderLine],
-                      occurred_at: datetime | None = None) -> list[str]:
+                      occurred_at: datetime | None = None, new_order: bool = False) -> list[str]:
     """Bring the ledger to what this version of the order implies; moves only the difference.
 
     ``occurred_at`` is when this version happened in the channel (placed, cancelled): the
     channel moved its own count then, which is how ``own_moves_after`` tells whether a value
-    the hub knows for the channel already includes it.
+    the hub knows for the channel already includes it. ``new_order``: created in this transaction,
+    so it holds nothing yet (saves the read).
     """
     warehouse = policy.order_warehouse(channel)
     want: dict[str, tuple[int, int]] = {}  # sku -> (committed, shipped)
@@ -103,8 +104,8 @@ def apply_order_stock(conn: Connection, touch: StockTouch, policy: StockPolicy, 
             if li.sku and li.quantity > 0:
                 c, s = want.get(li.sku, (0, 0))
                 want[li.sku] = (c, s + li.quantity) if status in SHIPPED_STATUSES else (c + li.quantity, s)
-    held = {r.sku: r for r in conn.execute(select(order_stock).where(order_stock.c.order_id == order_id,
-                                                                    order_stock.c.warehouse == warehouse))}
+    held = {} if new_order else {r.sku: r for r in conn.execute(
+        select(order_stock).where(order_stock.c.order_id == order_id, order_stock.c.warehouse == warehouse))}
     notes = []
     for sku in sorted(set(want) | set(held)):
         was = (held[sku].committed, held[sku].shipped) if sku in held else (0, 0)

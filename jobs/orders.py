@@ -78,8 +78,9 @@ def find_order(conn: Connection, reference: str | None, channel: str | None) -> 
     return conn.execute(q.order_by(orders.c.id).limit(1)).scalar()
 
 
-def match_waiting(conn: Connection, rules: OrderRules, order_id: int, order: Any = None) -> list[str]:
-    """A stored order takes the payments, refunds and shipments that named it before it arrived.
+def match_waiting(conn: Connection, rules: OrderRules, order_id: int, order: Any = None) -> tuple[list[str], bool]:
+    """A stored order takes the payments, refunds and shipments that named it before it arrived;
+    -> (notes, whether anything was attached).
 
     ``order``: its ``channel``, ``external_id`` and ``number`` when the caller has them (read if not).
     """
@@ -94,14 +95,15 @@ def match_waiting(conn: Connection, rules: OrderRules, order_id: int, order: Any
             conn.execute(payments.update().where(payments.c.id == p.id).values(order_id=order_id, matched_at=now))
             notes.append(f"payment {p.external_id} matched")
     paid = select(payments.c.external_id).where(payments.c.order_id == order_id)
-    conn.execute(refunds.update().where(refunds.c.order_id.is_(None), or_(
+    got_refunds = conn.execute(refunds.update().where(refunds.c.order_id.is_(None), or_(
         refunds.c.payment_external_id.in_(paid),
         (refunds.c.order_reference.in_(forms)) & (refunds.c.channel == order.channel))).values(order_id=order_id))
-    conn.execute(shipments.update().where(shipments.c.order_id.is_(None), shipments.c.order_reference.in_(forms),
-                                          or_(shipments.c.channel == order.channel,
-                                              shipments.c.channel.not_in(rules.sales_channels)))
-                 .values(order_id=order_id))
-    return notes
+    got_shipments = conn.execute(shipments.update().where(
+        shipments.c.order_id.is_(None), shipments.c.order_reference.in_(forms),
+        or_(shipments.c.channel == order.channel, shipments.c.channel.not_in(rules.sales_channels)))
+        .values(order_id=order_id))
+    attached = bool(notes) or got_refunds.rowcount > 0 or got_shipments.rowcount > 0
+    return notes, attached
 
 
 def _target(row: Any, currency: str) -> Decimal | None:
