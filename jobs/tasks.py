@@ -258,7 +258,7 @@ def record_event_outcome(conn: Connection, event_id: int, channel: str, status: 
 
 # ---- reading ---------------------------------------------------------------------------------------
 
-_later_ok = tasks.alias("later_ok")
+_later_ok = tasks.alias("later")
 
 
 def resolved_by_subquery() -> ScalarSelect[Any]:
@@ -322,10 +322,12 @@ def get_task(conn: Connection, task_id: int) -> dict[str, Any] | None:
 
 
 def task_stats(conn: Connection, now: datetime | None = None) -> dict[str, Any]:
-    """Figures for the dashboard: open failures (no later success) by class and by kind, attempts in the
-    last hour by status, and the oldest attempt still running or retrying."""
+    """Figures for the dashboard: open failures (tasks whose latest attempt failed, one per kind + entity) by
+    class and by kind, attempts in the last hour by status, and the oldest attempt still running or retrying."""
     now = now or utcnow()
-    failed = and_(tasks.c.status == TaskStatus.FAILED.value, resolved_by_subquery().is_(None))
+    later = (select(_later_ok.c.id).where(_later_ok.c.kind == tasks.c.kind, _later_ok.c.entity == tasks.c.entity,
+                                          _later_ok.c.id > tasks.c.id).correlate(tasks).exists())
+    failed = and_(tasks.c.status == TaskStatus.FAILED.value, ~later)
     by_class = {c.value: 0 for c in ErrorClass}
     for cls, n in conn.execute(select(tasks.c.error_class, func.count()).where(failed).group_by(tasks.c.error_class)):
         by_class[cls or ErrorClass.PERMANENT.value] += n

@@ -227,3 +227,77 @@ def test_the_replay_api_answers_401_without_the_token(client, method, path):
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": ADMIN_TOKEN}):
         r = getattr(client, method)(path, json={}, headers=headers)
         assert r.status_code == 401 and r.json == {"error": "unauthorized"}
+
+
+# ---- dashboard, needs-mapping, event replays, the OpenAPI document -------------------------------------------
+
+def test_stats_and_needs_mapping_answer_what_the_store_holds(erp_env):
+    from hub import schemas
+
+    env = erp_env
+    env.deliver(woo_order(skus=("PW-000", "GHOST-9")))
+    env.run()
+    env.deliver(woo_order(modified="2026-11-22T07:00:00", skus=("GHOST-9", "PT-M")), topic="order.updated")
+    env.run()  # a second failed attempt of the same export: still one open failure
+    with env.app.test_client() as c:
+        stats = c.get("/api/stats", headers=AUTH).json
+        mapping = c.get("/api/needs-mapping", headers=AUTH).json
+        listed = c.get("/api/tasks?kind=export_order", headers=AUTH).json
+        detail = c.get(f"/api/tasks/{listed['tasks'][0]['id']}", headers=AUTH).json
+    schemas.Stats().load(stats)  # exactly the documented keys, each of its type
+    schemas.NeedsMapping().load(mapping)
+    schemas.TaskList().load(listed)
+    schemas.TaskDetail().load(detail)
+    assert stats["deliveries_by_channel"] == {"woo": 2}
+    assert sum(m["count"] for m in stats["deliveries_per_minute"]) == 2
+    assert stats["failures_by_class"]["needs_mapping"] == 1 and stats["failures_by_kind"] == {"export_order": 1}
+    assert stats["queues"]["waiting"]["events"] == 0 and stats["queues"]["inbox"] == 0
+    assert stats["oldest_pending_delivery_at"] is None and stats["oldest_pending_task_age_s"] is None
+    [missing] = mapping["tasks"]
+    assert (missing["kind"], missing["channel"], missing["tasks"]) == ("export_order", "erp", 2)
+    assert "GHOST-9" in missing["error"] and mapping["links"] == []
+
+
+def test_an_event_is_replayed_from_its_stored_delivery_and_never_rolls_back(erp_env):
+    from hub.models import orders
+
+    env = erp_env
+    env.deliver(woo_order("on-hold", modified="2026-11-22T06:48:10"))
+    env.deliver(woo_order("processing", modified="2026-11-22T09:00:00"), topic="order.updated")
+    env.run()
+    with env.app.test_client() as c:
+        events = c.get("/api/events?topic=order.created", headers=AUTH).json["events"]
+        r = c.post(f"/api/events/{events[0]['id']}/replay", json={"mode": "payload"}, headers=AUTH)
+        assert r.status_code == 202 and "from the stored delivery" in r.json["actions"][0]["text"]
+    env.run()
+    with env.hub.engine.connect() as conn:
+        status = conn.execute(select(orders.c.status)).scalar()
+    assert status == "paid"  # the older, on-hold version did not take the order back
+    with env.app.test_client() as c:
+        done = c.get(f"/api/replays/{r.json['id']}", headers=AUTH).json
+        history = c.get(f"/api/events/{events[0]['id']}", headers=AUTH).json["history"]
+    assert done["status"] == "done" and done["tasks"][0]["status"] == "ok"
+    assert done["tasks"][0]["kind"] == "process_event"
+    assert any("replay" in (h["note"] or "") for h in history)
+    assert "stale" in history[-1]["note"]
+
+
+def test_the_routes_are_in_the_openapi_document():
+    from flask import Flask
+    from openapi_spec_validator import validate
+
+    from hub import api_tasks, openapi
+
+    app = Flask("doc")
+    app.url_map.converters["int"] = openapi.DbIntConverter
+    app.register_blueprint(api_tasks.bp)
+    app.register_blueprint(openapi.bp)
+    doc = openapi.build_spec(app)
+    validate(doc)
+    assert set(doc["paths"]) >= {"/api/tasks", "/api/tasks/{task_id}", "/api/tasks/{task_id}/replay",
+                                 "/api/events/{event_id}/replay", "/api/replay", "/api/replays/{replay_id}",
+                                 "/api/needs-mapping", "/api/stats"}
+    assert set(doc["paths"]["/api/replays/{replay_id}"]) == {"get", "delete", "parameters"} or \
+        set(doc["paths"]["/api/replays/{replay_id}"]) >= {"get", "delete"}
+    assert {"Task", "TaskDetail", "Replay", "ReplayAction", "Stats", "NeedsMapping"} <= set(
+        doc["components"]["schemas"])
