@@ -360,3 +360,37 @@ def test_cli_lists_shows_and_replays(erp_env, tmp_path, monkeypatch):
     assert len(env.sale_orders()) == 1
     out = run(cli, base + ["replay", "--failed", "--kind", "export_order"])
     assert out.exit_code == 0 and "nothing to replay" in out.output  # fixed: no open failure left
+
+
+def test_refresh_re_reads_a_woo_order_whose_later_webhooks_were_lost(make_app):
+    from hub.models import events as events_table
+    from hub.models import orders
+
+    with stock_env(make_app, ["SKU-1"], 10) as env:
+        placed = env.woo.place_order([{"sku": "SKU-1", "quantity": 2}])
+        env.settle()
+        hook = env.woo.emitter.url
+        env.woo.configure(webhook_url="")  # the shop's next webhooks never arrive
+        env.woo.cancel_order(placed["id"])
+        env.woo.configure(webhook_url=hook)
+        with env.hub.engine.connect() as conn:
+            [created] = conn.execute(select(events_table.c.id).where(events_table.c.topic == "order.created")).all()
+            assert conn.execute(select(orders.c.status)).scalar() == "paid"
+        with env.app.test_client() as c:  # the stored delivery still says processing: nothing changes
+            assert c.post(f"/api/events/{created.id}/replay", json={"mode": "payload"}, headers=AUTH).status_code == 202
+        run_worker(env.app)
+        with env.hub.engine.connect() as conn:
+            assert conn.execute(select(orders.c.status)).scalar() == "paid"
+        with env.app.test_client() as c:
+            r = c.post(f"/api/events/{created.id}/replay", json={"mode": "refresh"}, headers=AUTH)
+            assert "from the platform's current record" in r.json["actions"][0]["text"]
+        env.settle()
+        with env.hub.engine.connect() as conn:
+            assert conn.execute(select(orders.c.status)).scalar() == "cancelled"
+            read = conn.execute(select(events_table).where(events_table.c.id > created.id,
+                                                           events_table.c.dedupe_key.like("refresh:%"))).one()
+        assert read.headers["X-Hub-Refresh"] == f"replay of event {created.id}: re-read" and read.status == "processed"
+        with env.app.test_client() as c:
+            done = c.get(f"/api/replays/{r.json['id']}", headers=AUTH).json
+        assert done["status"] == "done" and done["tasks"][0]["status"] == "ok"
+        assert env.woo.levels()["SKU-1"] == 10 and env.shop_levels()["SKU-1"] == 10  # the release reached both
