@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint
 from sqlalchemy import select
 
 from .admin import require_token
 from .models import orders, shipments
+from .schemas import CarriersQuery, load_query
 from .state import current_hub
 from .store import iso, utcnow
 
@@ -58,17 +59,25 @@ def carrier_report(rows: list[Any], now: datetime) -> list[dict[str, Any]]:
 def carriers():  # noqa: ANN201
     """Per carrier: shipments, delivered, on_time, late (delivered after the promise), overdue (not
     delivered, past it), on_time_rate (on_time / (on_time + late)) and the late shipments.
-    ``?carrier=`` filters; ``?since=`` (ISO date) counts shipments shipped or created from then."""
+    ``?carrier=`` filters; ``?since=`` (ISO date) counts shipments created from then.
+    ---
+    get:
+      summary: Carrier SLA report
+      tags: [reports]
+      parameters: [{in: query, schema: CarriersQuery}]
+      responses:
+        200: {description: One entry per carrier, content: {application/json: {schema: CarrierReportList}}}
+        400: BadRequest
+    """
+    args = load_query(CarriersQuery)
     q = (select(shipments.c.id, shipments.c.carrier, shipments.c.tracking_number, shipments.c.status,
                 shipments.c.order_id, shipments.c.shipped_at, shipments.c.promised_at, shipments.c.promised_by,
                 shipments.c.delivered_at, orders.c.number)
          .outerjoin(orders, orders.c.id == shipments.c.order_id).order_by(shipments.c.id))
-    if request.args.get("carrier"):
-        q = q.where(shipments.c.carrier == request.args["carrier"].lower())
-    if request.args.get("since"):
-        since = datetime.fromisoformat(request.args["since"])
-        since = since if since.tzinfo else since.replace(tzinfo=utcnow().tzinfo)
-        q = q.where(shipments.c.created_at >= since)
+    if args.get("carrier"):
+        q = q.where(shipments.c.carrier == args["carrier"].lower())
+    if args.get("since"):
+        q = q.where(shipments.c.created_at >= args["since"])
     with current_hub().engine.connect() as conn:
         rows = conn.execute(q).all()
     return {"carriers": carrier_report(rows, utcnow())}
