@@ -14,17 +14,19 @@ from openapi_spec_validator import validate
 
 from hub.openapi import OpenAPIError, api_rules, build_spec
 
-from .support import ADMIN_TOKEN, post, run_worker, signed
+from .support import ADMIN_TOKEN, corpus_bytes, post, run_worker, signed
 
 # POST /api/stock/snapshot takes JSON lines: schemathesis sends its generated text as it is
 schemathesis.serializer.alias("application/x-ndjson", "text/plain")
-MAX_EXAMPLES = 30  # per operation; the whole module stays well under a minute on two shared cores
+MAX_EXAMPLES = 20  # per operation: the module runs in ~30 s here (two cores shared with four other engineers)
 
 
 def seed(app, client, auth) -> None:
     """Every kind of record the API shows, made the way production makes them."""
     for channel in ("shop-eu", "woo", "stripe", "easypost", "aftership", "shippo"):
         assert post(client, channel, signed(channel)).status_code == 200
+    unlinked = corpus_bytes("shopify/webhook-examples-2026-07/inventory_levels.update.json")  # parks: needs_mapping
+    assert post(client, "shop-eu", signed("shop-eu", unlinked, topic="inventory_levels/update")).status_code == 200
     run_worker(app)
     orders = client.get("/api/orders", headers=auth).json["orders"]
     skus = {li["sku"] for o in orders for li in client.get(f"/api/orders/{o['id']}", headers=auth).json["lines"]
@@ -93,9 +95,10 @@ ST_CONFIG = {
     "auth": {"openapi": {"bearerAuth": {"bearer": ADMIN_TOKEN}}},
     "operations": [{
         # a body of the documented shape can still be refused: an unknown channel, a SKU link without
-        # any channel id, a line that is not JSON (the semantics are in the descriptions, not the schema)
-        "include-method": "POST", "include-path-regex": "^/api/(links|stock/snapshot)$",
-        "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400"]}},
+        # any channel id, a line that is not JSON, since after until (said in the descriptions; JSON
+        # Schema cannot)
+        "include-name-regex": "^POST /api/(links|stock/snapshot|replay)$",
+        "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "404", "409"]}},
     }],
 }
 
