@@ -1,7 +1,7 @@
 """Tasks, replays, needs-mapping and dashboard figures under /api, behind the admin token.
 
-Each view's docstring carries its OpenAPI operation after ``---`` (apispec's convention); requests and
-answers go through the schemas in ``hub.schemas``, so the generated document is what the API does.
+Each view's docstring carries its OpenAPI operation after ``---`` (see ``hub/openapi.py``); query strings,
+bodies and answers are the schemas in ``hub/schemas.py``.
 """
 
 from __future__ import annotations
@@ -12,18 +12,7 @@ from flask import Blueprint, abort, request
 from marshmallow import Schema, ValidationError
 
 from .admin import require_token
-from .schemas import (
-    NeedsMappingSchema,
-    PreviewSchema,
-    ReplayModeSchema,
-    ReplayRequestSchema,
-    ReplaySchema,
-    StatsSchema,
-    TaskDetailSchema,
-    TaskListSchema,
-    TaskQuerySchema,
-    error_text,
-)
+from .schemas import ReplayMode, ReplayRequest, TasksQuery, describe, load_query
 from .state import current_hub
 
 bp = Blueprint("tasks", __name__, url_prefix="/api")
@@ -31,24 +20,21 @@ bp.before_request(require_token)
 CREATED_BY = "api"
 
 
-def load(schema: Schema, data: Any) -> dict[str, Any]:
+def load_body(schema: type[Schema]) -> dict[str, Any]:
+    """The JSON body parsed by ``schema`` (no body at all: an empty object); 400 naming each bad key."""
+    data: Any = {}
+    if request.get_data():
+        data = request.get_json(silent=True)
+        if data is None:
+            abort(400, description="the body must be JSON")
     try:
-        return schema.load(data)
+        return schema().load(data)
     except ValidationError as exc:
-        abort(400, description=error_text(exc))
-
-
-def body() -> Any:
-    """The JSON body; none at all is an empty object."""
-    if not request.get_data():
-        return {}
-    data = request.get_json(silent=True)
-    if data is None:
-        abort(400, description="the body must be JSON")
-    return data
+        abort(400, description=describe(exc.messages))
 
 
 def _replay_call(fn, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN001
+    """``jobs.replay`` errors as answers: NotFound -> 404, ReplayError -> 400."""
     from jobs.replay import NotFound, ReplayError
 
     try:
@@ -61,61 +47,43 @@ def _replay_call(fn, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN001
 
 @bp.get("/tasks")
 def tasks_list():  # noqa: ANN201
-    """Task attempts, newest first.
+    """Task attempts, newest first: every attempt of every sync task, and every failed, parked or resumed
+    event processing. Page with ``before`` = ``next_before``.
     ---
     get:
       summary: List task attempts
-      description: Every attempt of every sync task (and every failed, parked or resumed event processing),
-        newest first. Page with `before` = `next_before`.
       tags: [tasks]
-      parameters:
-      - in: query
-        schema: TaskQuerySchema
+      parameters: [{in: query, schema: TasksQuery}]
       responses:
-        200:
-          description: A page of attempts
-          content:
-            application/json:
-              schema: TaskListSchema
-        400:
-          description: A bad filter
-          content:
-            application/json:
-              schema: Error
+        200: {description: A page of attempts, content: {application/json: {schema: TaskList}}}
+        400: BadRequest
     """
     from jobs.replay import ReplayError, parse_time
     from jobs.tasks import list_tasks
 
-    args = load(TaskQuerySchema(), request.args.to_dict())
+    args = load_query(TasksQuery)
+    args = {"status": None, "kind": None, "channel": None, "error_class": None, "entity": None, "since": None,
+            "until": None, "before": None, **args}
     try:
         args["since"], args["until"] = parse_time(args["since"]), parse_time(args["until"])
     except ReplayError as exc:
         abort(400, description=str(exc))
     with current_hub().engine.connect() as conn:
         rows = list_tasks(conn, **args)
-    return TaskListSchema().dump({"tasks": rows, "next_before": rows[-1]["id"] if rows else None})
+    return {"tasks": rows, "next_before": rows[-1]["id"] if rows else None}
 
 
 @bp.get("/tasks/<int:task_id>")
 def tasks_show(task_id: int):  # noqa: ANN201
-    """One attempt in full.
+    """One attempt in full: arguments, what it covered, error and traceback, every attempt of the same task
+    and the replays made of it.
     ---
     get:
-      summary: Show a task attempt
-      description: Arguments, what it covered, error and traceback, every attempt of the same task and the
-        replays made of it.
+      summary: One task attempt
       tags: [tasks]
       responses:
-        200:
-          description: The attempt
-          content:
-            application/json:
-              schema: TaskDetailSchema
-        404:
-          description: No such task
-          content:
-            application/json:
-              schema: Error
+        200: {description: The attempt, content: {application/json: {schema: TaskDetail}}}
+        404: NotFound
     """
     from jobs.tasks import get_task
 
@@ -123,236 +91,137 @@ def tasks_show(task_id: int):  # noqa: ANN201
         task = get_task(conn, task_id)
     if task is None:
         abort(404, description="no such task")
-    return TaskDetailSchema().dump(task)
+    return task
 
 
 @bp.post("/tasks/<int:task_id>/replay")
 def tasks_replay(task_id: int):  # noqa: ANN201
-    """Replay one task.
+    """Queue a replay of the task's entity (the order's export, the channel's stock push, ...), which reads
+    the current state; the answer is the replay, whose progress ``GET /api/replays/{id}`` shows.
     ---
     post:
       summary: Replay a task
-      description: Queues a replay of the task's entity (the order's export, the channel's stock push, ...)
-        reading the current state; answers 202 with the replay, whose progress `GET /api/replays/{id}` shows.
       tags: [replay]
-      requestBody:
-        required: false
-        content:
-          application/json:
-            schema: ReplayModeSchema
+      requestBody: {required: false, content: {application/json: {schema: ReplayMode}}}
       responses:
-        202:
-          description: The replay, queued
-          content:
-            application/json:
-              schema: ReplaySchema
-        400:
-          description: A bad mode
-          content:
-            application/json:
-              schema: Error
-        404:
-          description: No such task
-          content:
-            application/json:
-              schema: Error
+        202: {description: The queued replay, content: {application/json: {schema: Replay}}}
+        400: BadRequest
+        404: NotFound
     """
     from jobs.replay import ReplayFilter, create_replay
 
-    mode = load(ReplayModeSchema(), body())["mode"]
+    mode = load_body(ReplayMode)["mode"]
     replay = _replay_call(create_replay, current_hub(), ReplayFilter(task_id=task_id), mode, created_by=CREATED_BY)
-    return ReplaySchema().dump(replay), 202
+    return replay, 202
 
 
 @bp.post("/events/<int:event_id>/replay")
 def events_replay(event_id: int):  # noqa: ANN201
-    """Replay one event.
+    """Queue a replay of any event, whatever its status: processed again from its stored delivery (payload)
+    or from the platform's current record where it can be re-read (refresh: WooCommerce orders and products).
+    Older data never overwrites newer.
     ---
     post:
       summary: Replay an event
-      description: Any event, whatever its status, is processed again from its stored delivery (payload) or
-        from the platform's current record where it can be re-read (refresh; WooCommerce orders and products).
-        Older data never overwrites newer. Answers 202 with the replay.
       tags: [replay]
-      requestBody:
-        required: false
-        content:
-          application/json:
-            schema: ReplayModeSchema
+      requestBody: {required: false, content: {application/json: {schema: ReplayMode}}}
       responses:
-        202:
-          description: The replay, queued
-          content:
-            application/json:
-              schema: ReplaySchema
-        400:
-          description: A bad mode
-          content:
-            application/json:
-              schema: Error
-        404:
-          description: No such event
-          content:
-            application/json:
-              schema: Error
+        202: {description: The queued replay, content: {application/json: {schema: Replay}}}
+        400: BadRequest
+        404: NotFound
     """
     from jobs.replay import ReplayFilter, create_replay
 
-    mode = load(ReplayModeSchema(), body())["mode"]
+    mode = load_body(ReplayMode)["mode"]
     replay = _replay_call(create_replay, current_hub(), ReplayFilter(event_id=event_id), mode, created_by=CREATED_BY)
-    return ReplaySchema().dump(replay), 202
+    return replay, 202
 
 
 @bp.post("/replay")
 def replay_bulk():  # noqa: ANN201
-    """Replay in bulk by filter, or preview it.
+    """Replay failed tasks by filter, or preview it. One action per entity: any number of failed stock pushes
+    of a channel are one push of the current quantities. ``dry_run``: the plan (stored, never run); otherwise
+    the replay is queued and runs in the background at ``replay_rate_per_s``, cancellable.
     ---
     post:
-      summary: Replay failed tasks by filter
-      description: Plans one action per entity (any number of failed stock pushes of a channel are one push
-        of the current quantities). With `dry_run` the plan is answered (200) and nothing runs; otherwise
-        the replay is queued (202) and runs in the background at `replay_rate_per_s`, cancellable.
+      summary: Replay failed tasks by filter (or preview)
       tags: [replay]
-      requestBody:
-        required: false
-        content:
-          application/json:
-            schema: ReplayRequestSchema
+      requestBody: {required: false, content: {application/json: {schema: ReplayRequest}}}
       responses:
-        200:
-          description: The preview (dry run)
-          content:
-            application/json:
-              schema: PreviewSchema
-        202:
-          description: The replay, queued
-          content:
-            application/json:
-              schema: ReplaySchema
-        400:
-          description: A bad filter or mode
-          content:
-            application/json:
-              schema: Error
-        404:
-          description: The task or event named does not exist
-          content:
-            application/json:
-              schema: Error
+        200: {description: The preview (dry run), content: {application/json: {schema: Replay}}}
+        202: {description: The queued replay, content: {application/json: {schema: Replay}}}
+        400: BadRequest
+        404: NotFound
     """
     from jobs.replay import ReplayFilter, create_replay
 
-    req = load(ReplayRequestSchema(), body())
+    req = load_body(ReplayRequest)
     flt = _replay_call(ReplayFilter.from_json, {k: v for k, v in req["filter"].items() if v is not None})
     replay = _replay_call(create_replay, current_hub(), flt, req["mode"], dry_run=req["dry_run"],
                           created_by=CREATED_BY)
-    if req["dry_run"]:
-        return PreviewSchema().dump(replay)
-    return ReplaySchema().dump(replay), 202
+    return (replay, 200) if req["dry_run"] else (replay, 202)
 
 
-@bp.get("/replays/<int:replay_id>")
-def replays_show(replay_id: int):  # noqa: ANN201
-    """A replay's plan and progress.
+@bp.route("/replays/<int:replay_id>", methods=["GET", "DELETE"])
+def replay_one(replay_id: int):  # noqa: ANN201
+    """A replay's plan, progress and the attempts it made (GET); DELETE cancels it: a queued replay never
+    starts, a running one stops before its next action (the action under way finishes).
     ---
     get:
-      summary: Show a replay
+      summary: One replay
       tags: [replay]
       responses:
-        200:
-          description: The replay, with the attempts it made
-          content:
-            application/json:
-              schema: ReplaySchema
-        404:
-          description: No such replay
-          content:
-            application/json:
-              schema: Error
-    """
-    from jobs.replay import get_replay
-
-    replay = get_replay(current_hub(), replay_id)
-    if replay is None:
-        abort(404, description="no such replay")
-    return ReplaySchema().dump(replay)
-
-
-@bp.delete("/replays/<int:replay_id>")
-def replays_cancel(replay_id: int):  # noqa: ANN201
-    """Cancel a replay.
-    ---
+        200: {description: The replay, content: {application/json: {schema: Replay}}}
+        404: NotFound
     delete:
       summary: Cancel a replay
-      description: A queued replay never starts; a running one stops before its next action (the action under
-        way finishes).
       tags: [replay]
       responses:
-        200:
-          description: The replay, cancelled
-          content:
-            application/json:
-              schema: ReplaySchema
-        404:
-          description: No such replay
-          content:
-            application/json:
-              schema: Error
-        409:
-          description: The replay had already finished
-          content:
-            application/json:
-              schema: Error
+        200: {description: The cancelled replay, content: {application/json: {schema: Replay}}}
+        404: NotFound
+        409: {description: The replay had already finished, content: {application/json: {schema: Error}}}
     """
     from jobs.replay import cancel_replay, get_replay
 
     hub = current_hub()
-    before = get_replay(hub, replay_id)
-    if before is None:
+    replay = get_replay(hub, replay_id)
+    if replay is None:
         abort(404, description="no such replay")
-    if before["status"] not in ("queued", "running"):
-        abort(409, description=f"replay {replay_id} is {before['status']}: nothing to cancel")
-    return ReplaySchema().dump(cancel_replay(hub, replay_id))
+    if request.method == "GET":
+        return replay
+    if replay["status"] not in ("queued", "running"):
+        abort(409, description=f"replay {replay_id} is {replay['status']}: nothing to cancel")
+    return cancel_replay(hub, replay_id)
 
 
 @bp.get("/needs-mapping")
 def needs_mapping_list():  # noqa: ANN201
-    """What the hub waits for.
+    """What the hub waits for: parked events grouped by the link they wait for (adding it with POST /api/links
+    resumes them), and failed tasks the target refused for want of a record, grouped by reason.
     ---
     get:
-      summary: List missing links and records
-      description: Parked events grouped by the link they wait for (adding it with POST /api/links resumes
-        them), and failed tasks the target refused for want of a record, grouped by reason.
+      summary: Missing links and records
       tags: [tasks]
       responses:
-        200:
-          description: The groups, largest first
-          content:
-            application/json:
-              schema: NeedsMappingSchema
+        200: {description: The groups (largest first), content: {application/json: {schema: NeedsMapping}}}
     """
-    from .stats import needs_mapping
+    from .dashboard import needs_mapping
 
     with current_hub().engine.connect() as conn:
-        return NeedsMappingSchema().dump(needs_mapping(conn))
+        return needs_mapping(conn)
 
 
 @bp.get("/stats")
 def stats_show():  # noqa: ANN201
-    """Dashboard figures.
+    """Dashboard figures: deliveries per minute by channel over the last hour, open failures by class and
+    kind, queue depths, the oldest delivery and task still pending.
     ---
     get:
       summary: Dashboard figures
-      description: Deliveries per minute by channel over the last hour, open failures by class and kind,
-        queue depths, and the oldest delivery and task still pending.
       tags: [tasks]
       responses:
-        200:
-          description: The figures
-          content:
-            application/json:
-              schema: StatsSchema
+        200: {description: The figures, content: {application/json: {schema: Stats}}}
     """
-    from .stats import dashboard
+    from .dashboard import dashboard
 
-    return StatsSchema().dump(dashboard(current_hub()))
+    return dashboard(current_hub())

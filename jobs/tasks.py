@@ -240,13 +240,15 @@ def event_entity(event_id: int) -> str:
 def record_event_outcome(conn: Connection, event_id: int, channel: str, status: TaskStatus,
                          error_class: ErrorClass | None = None, error: str | None = None, *,
                          key: str | None = None, traceback: str | None = None, attempt: int | None = None) -> bool:
-    """One INSERT, in the caller's transaction: an event processing that failed, was parked, or resumed.
+    """One INSERT (the attempt number counted inside it), in the caller's transaction: an event processing
+    that failed, was parked, or resumed.
     Skipped (False) inside a recorded replay, whose own record tells the outcome."""
     if _current.get() is not None:
         return False
-    if attempt is None:
-        attempt = (conn.execute(select(func.count()).select_from(tasks).where(
-            tasks.c.kind == "process_event", tasks.c.entity == event_entity(event_id))).scalar() or 0) + 1
+    if attempt is None:  # counted inside the INSERT: one statement
+        prior = tasks.alias("prior")
+        attempt = select(func.count() + 1).select_from(prior).where(
+            prior.c.kind == "process_event", prior.c.entity == event_entity(event_id)).scalar_subquery()
     now = utcnow()
     conn.execute(tasks.insert().values(
         kind="process_event", channel=channel, entity=event_entity(event_id), idempotency_key=key, attempt=attempt,
@@ -258,7 +260,7 @@ def record_event_outcome(conn: Connection, event_id: int, channel: str, status: 
 
 # ---- reading ---------------------------------------------------------------------------------------
 
-_later_ok = tasks.alias("later_ok")
+_later_ok = tasks.alias("later")
 
 
 def resolved_by_subquery() -> ScalarSelect[Any]:
@@ -322,10 +324,12 @@ def get_task(conn: Connection, task_id: int) -> dict[str, Any] | None:
 
 
 def task_stats(conn: Connection, now: datetime | None = None) -> dict[str, Any]:
-    """Figures for the dashboard: open failures (no later success) by class and by kind, attempts in the
-    last hour by status, and the oldest attempt still running or retrying."""
+    """Figures for the dashboard: open failures (tasks whose latest attempt failed, one per kind + entity) by
+    class and by kind, attempts in the last hour by status, and the oldest attempt still running or retrying."""
     now = now or utcnow()
-    failed = and_(tasks.c.status == TaskStatus.FAILED.value, resolved_by_subquery().is_(None))
+    later = (select(_later_ok.c.id).where(_later_ok.c.kind == tasks.c.kind, _later_ok.c.entity == tasks.c.entity,
+                                          _later_ok.c.id > tasks.c.id).correlate(tasks).exists())
+    failed = and_(tasks.c.status == TaskStatus.FAILED.value, ~later)
     by_class = {c.value: 0 for c in ErrorClass}
     for cls, n in conn.execute(select(tasks.c.error_class, func.count()).where(failed).group_by(tasks.c.error_class)):
         by_class[cls or ErrorClass.PERMANENT.value] += n
