@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, request
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from .admin import int_arg, require_token
 from .models import alerts, stock_sync
@@ -28,31 +30,46 @@ def stock_snapshot():  # noqa: ANN201
     return {"lines": result.lines, "changed": result.changed, "oversold": result.oversold}
 
 
+def list_alerts(conn: Connection, *, kind: str | None = None, include_resolved: bool = False,
+                limit: int = 100) -> list[dict[str, Any]]:
+    """Newest first; open ones only unless ``include_resolved``."""
+    q = select(alerts).order_by(alerts.c.id.desc()).limit(limit)
+    if kind:
+        q = q.where(alerts.c.kind == kind)
+    if not include_resolved:
+        q = q.where(alerts.c.resolved_at.is_(None))
+    return [{"id": a.id, "kind": a.kind, "key": a.key, "message": a.message, "detail": a.detail,
+             "created_at": iso(a.created_at), "updated_at": iso(a.updated_at), "resolved_at": iso(a.resolved_at)}
+            for a in conn.execute(q)]
+
+
 @bp.get("/alerts")
 def alerts_list():  # noqa: ANN201
     """Open alerts first (``?all=1`` adds resolved ones); ``?kind=oversell`` filters."""
-    q = select(alerts).order_by(alerts.c.id.desc()).limit(int_arg("limit", 100) or 100)
-    if request.args.get("kind"):
-        q = q.where(alerts.c.kind == request.args["kind"])
-    if request.args.get("all") not in ("1", "true"):
-        q = q.where(alerts.c.resolved_at.is_(None))
     with current_hub().engine.connect() as conn:
-        return {"alerts": [{"id": a.id, "kind": a.kind, "key": a.key, "message": a.message, "detail": a.detail,
-                            "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
-                            "resolved_at": iso(a.resolved_at)} for a in conn.execute(q)]}
+        return {"alerts": list_alerts(conn, kind=request.args.get("kind") or None,
+                                      include_resolved=request.args.get("all") in ("1", "true"),
+                                      limit=int_arg("limit", 100) or 100)}
+
+
+def drift_rows(conn: Connection, *, channel: str | None = None, include_zero: bool = False,
+               limit: int = 1000) -> list[dict[str, Any]]:
+    """The last reconcile's readings per (channel, SKU): read, drift, what was published then."""
+    q = select(stock_sync).where(stock_sync.c.read_at.is_not(None)).order_by(stock_sync.c.channel, stock_sync.c.sku)
+    if channel:
+        q = q.where(stock_sync.c.channel == channel)
+    if not include_zero:
+        q = q.where(stock_sync.c.drift != 0)
+    return [{"channel": r.channel, "sku": r.sku, "read": r.read_quantity, "drift": r.drift,
+             "published": None if r.read_quantity is None else r.read_quantity - (r.drift or 0),
+             "read_at": iso(r.read_at), "pending_push": r.dirty} for r in conn.execute(q.limit(limit))]
 
 
 @bp.get("/stock/drift")
 def stock_drift():  # noqa: ANN201
     """What the last reconcile found: per channel and SKU, the channel's reading minus what the
     hub published at that moment (``?channel=`` filters; ``?all=1`` includes SKUs with no drift)."""
-    q = select(stock_sync).where(stock_sync.c.read_at.is_not(None)).order_by(stock_sync.c.channel, stock_sync.c.sku)
-    if request.args.get("channel"):
-        q = q.where(stock_sync.c.channel == request.args["channel"])
-    if request.args.get("all") not in ("1", "true"):
-        q = q.where(stock_sync.c.drift != 0)
     with current_hub().engine.connect() as conn:
-        rows = conn.execute(q.limit(int_arg("limit", 1000) or 1000)).all()
-    return {"drift": [{"channel": r.channel, "sku": r.sku, "read": r.read_quantity, "drift": r.drift,
-                       "published": None if r.read_quantity is None else r.read_quantity - (r.drift or 0),
-                       "read_at": iso(r.read_at), "pending_push": r.dirty} for r in rows]}
+        rows = drift_rows(conn, channel=request.args.get("channel") or None,
+                          include_zero=request.args.get("all") in ("1", "true"), limit=int_arg("limit", 1000) or 1000)
+    return {"drift": rows}

@@ -269,7 +269,7 @@ def links_import(file: str) -> None:
     for want of these links resume by themselves.
     """
     from . import create_app
-    from .links import LinkError, parse_csv, release_parked, upsert_link
+    from .links import LinkError, add_links, parse_csv
 
     cfg = _config()
     server = _embedded_redis_env(cfg)  # noqa: F841
@@ -278,11 +278,7 @@ def links_import(file: str) -> None:
         rows = parse_csv(Path(file).read_text(encoding="utf-8-sig"), set(cfg.channels))
     except LinkError as exc:
         raise click.ClickException(f"{file}: {exc}; nothing was imported") from None
-    with hub.engine.begin() as conn:
-        resolves = [r for link in rows for r in upsert_link(conn, link)]
-        resumed = release_parked(conn, resolves)
-    for event_id in resumed:
-        hub.enqueue_event(event_id)
+    resumed = add_links(hub, rows)
     click.echo(f"imported {len(rows)} link(s) from {file}; {len(resumed)} parked event(s) resumed")
 
 
