@@ -32,6 +32,11 @@ class Permanent(SyncError):
     """Retrying the same call cannot succeed (refused input, unknown item, bad credentials)."""
 
 
+class MissingLink(Permanent):
+    """The target has no record for an id the hub sends (a SKU the ERP does not know, a location with no
+    warehouse): adding it, or the link to it, is the fix, and a replay then succeeds."""
+
+
 RETRYABLE_4XX = frozenset({408, 409, 425})  # timeout, conflict/lock, too early
 
 

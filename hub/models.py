@@ -451,3 +451,82 @@ crm_notes = Table(
     UniqueConstraint("key", name="uq_crm_notes_key"),
     Index("ix_crm_notes_order_id", "order_id", "status"),
 )
+
+
+# ---- task records and replays (migration 0009) ---------------------------------------------------
+
+class TaskStatus(enum.StrEnum):
+    """Where one attempt of a sync task stands."""
+
+    RUNNING = "running"
+    OK = "ok"
+    RETRYING = "retrying"  # this attempt failed retryably; the job's own policy tries again
+    FAILED = "failed"  # permanent, out of attempts, or waiting for a mapping: ``error_class`` says which
+    CANCELLED = "cancelled"
+
+
+class ErrorClass(enum.StrEnum):
+    """Why a task ended failed."""
+
+    RETRYABLE = "retryable"  # a retryable error, and the attempts ran out
+    PERMANENT = "permanent"  # the target refused; the same call cannot succeed
+    NEEDS_MAPPING = "needs_mapping"  # a link or a record the target needs is missing (unknown SKU, ...)
+
+
+class ReplayStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "failed"  # the replay itself broke off (not one of its items): ``error`` says why
+
+
+tasks = Table(
+    # one row per attempt of a sync task (push_stock, export_order, sync_crm, push_tracking) and per
+    # failed or parked event processing: the record RQ's expiring registries are not
+    "tasks", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),  # push_stock | export_order | sync_crm | push_tracking | process_event
+    Column("channel", String(64)),  # the target: a channel id, "erp" or "crm"; events: the channel it came from
+    Column("entity", String(128), nullable=False),  # order:42 | shipment:7 | stock:woo | event:9
+    Column("idempotency_key", String(320)),  # what makes a repeat a no-op at the target (client_order_ref, ...)
+    Column("attempt", Integer(), nullable=False, server_default="1"),
+    Column("status", String(16), nullable=False),  # TaskStatus
+    Column("error_class", String(16)),  # ErrorClass, when failed
+    Column("error", Text()),
+    Column("traceback", Text()),
+    Column("job_id", String(128)),
+    Column("args", JSON()),  # the job's own arguments
+    Column("detail", JSON()),  # what the attempt did or covered (a push's SKUs, the remote ids, ...)
+    Column("replay_of", BigId, ForeignKey("tasks.id", ondelete="SET NULL")),  # the task this one replays
+    Column("replay_id", BigId, ForeignKey("replays.id", ondelete="SET NULL")),  # the replay it ran in
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    Index("ix_tasks_status_id", "status", "id"),
+    Index("ix_tasks_kind_entity", "kind", "entity", "id"),
+    Index("ix_tasks_channel_id", "channel", "id"),
+    Index("ix_tasks_started_at", "started_at"),
+    Index("ix_tasks_replay_id", "replay_id"),
+    Index("ix_tasks_replay_of", "replay_of"),
+)
+
+replays = Table(
+    # one row per replay (single or bulk): the filter, the plan it made, and its progress
+    "replays", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("filter", JSON(), nullable=False),
+    Column("mode", String(16), nullable=False),  # payload | refresh | auto (per kind: refresh for stock and orders)
+    Column("dry_run", Boolean(), nullable=False, server_default="0"),
+    Column("status", String(16), nullable=False),  # ReplayStatus
+    Column("plan", JSON(), nullable=False),  # the actions, as previewed
+    Column("total", Integer(), nullable=False, server_default="0"),
+    Column("done", Integer(), nullable=False, server_default="0"),  # actions finished (ok or failed)
+    Column("failed", Integer(), nullable=False, server_default="0"),
+    Column("error", Text()),
+    Column("job_id", String(128)),
+    Column("created_by", String(64)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("started_at", UTCDateTime()),
+    Column("finished_at", UTCDateTime()),
+    Index("ix_replays_status", "status", "id"),
+)

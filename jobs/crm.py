@@ -26,7 +26,8 @@ from hub.state import Hub, current_hub
 from hub.store import insert_ignore, utcnow
 from mappings.canonical import OrderStatus
 
-from .export import OrderView, ensure_row, run_export, save
+from .export import EXPORT_MAX_ATTEMPTS, OrderView, ensure_row, run_export, save
+from .tasks import annotate, task
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,8 @@ def crm_note(hub: Hub, order_id: int, kind: str, ref: str, body: str, occurred_a
     return new
 
 
-def sync_crm(order_id: int) -> str | Retry:
+@task("sync_crm", entity=lambda order_id: f"order:{order_id}", channel=lambda: "crm")
+def sync_crm(order_id: int, max_attempts: int = EXPORT_MAX_ATTEMPTS) -> str | Retry:
     """RQ job (queue ``crm``): the order's contact, deal and owed notes in the CRM."""
     hub = current_hub()
     crm = hub.config.crm
@@ -74,7 +76,7 @@ def sync_crm(order_id: int) -> str | Retry:
         return "no CRM configured"
     client = HubSpotClient(crm.url, crm.token, crm.timeout_s)
     return run_export(hub, "crm", crm_deals, order_id, crm.retry_base_s,
-                      lambda order, _attempt: sync_order(hub, client, order))
+                      lambda order, _attempt: sync_order(hub, client, order), max_attempts)
 
 
 def sync_order(hub: Hub, client: HubSpotClient, order: OrderView) -> str:
@@ -82,6 +84,7 @@ def sync_order(hub: Hub, client: HubSpotClient, order: OrderView) -> str:
         row = ensure_row(conn, crm_deals, order.id, {"order_key": f"{order.channel}:{order.external_id}"})
         for kind, ref, body, at in own_notes(order):
             record_crm_note(conn, order.id, kind, ref, body, at)
+    annotate(idempotency_key=row.order_key)
     if not order.email:
         raise Permanent(f"order {order.number} has no email: HubSpot keys contacts by email")
     stage, amount = ORDER_STATUS_STAGE[order.status.value], money(order.total)

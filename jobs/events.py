@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from hub.links import StoreLinks, release_parked
-from hub.models import EventStatus, parked
+from hub.models import ErrorClass, EventStatus, TaskStatus, parked
 from hub.state import Hub, current_hub
 from hub.store import insert_ignore, load_event, set_status, utcnow
 from mappings import MapContext, Unmappable, aftership, easypost, paypal, shippo, shopify, stripe, woocommerce
@@ -28,6 +28,7 @@ from mappings.canonical import ChannelStockReport
 from . import ledger
 from .apply import apply_records, report_sku
 from .push import echo_key
+from .tasks import record_event_outcome
 from .tracking import enqueue_push_tracking
 
 logger = logging.getLogger(__name__)
@@ -72,16 +73,37 @@ INSERT_RACE_ATTEMPTS = 3  # a unique key taken by a concurrent worker: the retry
 
 def process_event(event_id: int) -> str:
     hub = current_hub()
-    for attempt in range(1, INSERT_RACE_ATTEMPTS + 1):
-        try:
-            return _process(hub, event_id)
-        except IntegrityError:
-            # Two workers created the same record (a customer, an order seen in two topics) at
-            # once; this transaction rolled back whole. Run it again: it now finds the row.
-            if attempt == INSERT_RACE_ATTEMPTS:
-                raise
-            logger.info("process_event: lost an insert race, again", extra={"event_id": event_id})
+    try:
+        for attempt in range(1, INSERT_RACE_ATTEMPTS + 1):
+            try:
+                return _process(hub, event_id)
+            except IntegrityError:
+                # Two workers created the same record (a customer, an order seen in two topics) at
+                # once; this transaction rolled back whole. Run it again: it now finds the row.
+                if attempt == INSERT_RACE_ATTEMPTS:
+                    raise
+                logger.info("process_event: lost an insert race, again", extra={"event_id": event_id})
+    except Exception as exc:
+        _record_crash(hub, event_id, exc)
+        raise
     raise AssertionError("unreachable")
+
+
+def _record_crash(hub: Hub, event_id: int, exc: Exception) -> None:
+    """The event's processing raised (its transaction rolled back): one task record, in a transaction of its
+    own. A side channel: a failure to write it is logged, and the job's own error goes on."""
+    import traceback
+
+    from .tasks import classify
+
+    try:
+        with hub.engine.begin() as conn:
+            row = load_event(conn, event_id)
+            record_event_outcome(conn, event_id, row.channel if row else "", TaskStatus.FAILED, classify(exc),
+                                 str(exc) or type(exc).__name__, key=row.dedupe_key if row else None,
+                                 traceback="".join(traceback.format_exception(exc)))
+    except Exception:  # noqa: BLE001
+        logger.warning("process_event: failure not recorded", extra={"event_id": event_id}, exc_info=True)
 
 
 def process_events(event_ids: list[int]) -> dict[str, int]:
@@ -131,7 +153,10 @@ def _process(hub: Hub, event_id: int) -> str:
             payload = json.loads(bytes(row.body), parse_float=Decimal)  # money never passes through float
             mapped = handler(payload, ctx)
         except (Unmappable, ValueError) as exc:
-            set_status(conn, event_id, EventStatus.FAILED, f"cannot map {row.topic}: {exc}")
+            reason = f"cannot map {row.topic}: {exc}"
+            set_status(conn, event_id, EventStatus.FAILED, reason)
+            record_event_outcome(conn, event_id, row.channel, TaskStatus.FAILED, ErrorClass.PERMANENT, reason,
+                                 key=row.dedupe_key)
             return EventStatus.FAILED.value
         if (echo := consume_echo(hub, conn, mapped.records)) is not None:
             set_status(conn, event_id, EventStatus.IGNORED, echo)
@@ -145,8 +170,13 @@ def _process(hub: Hub, event_id: int) -> str:
                 insert_ignore(conn, parked, {"event_id": event_id, "channel": ch, "missing": missing, "key": key,
                                              "created_at": now})
             set_status(conn, event_id, EventStatus.NEEDS_MAPPING, summary)
+            wanted = ", ".join(f"{ch} {missing} {key}" for ch, missing, key in outcome.missing)
+            record_event_outcome(conn, event_id, row.channel, TaskStatus.FAILED, ErrorClass.NEEDS_MAPPING,
+                                 f"parked: no link for {wanted}", key=row.dedupe_key)
         else:
             set_status(conn, event_id, EventStatus.PROCESSED, summary)
+            if row.status == EventStatus.NEEDS_MAPPING.value:  # a parked event resumed: its failure is over
+                record_event_outcome(conn, event_id, row.channel, TaskStatus.OK, key=row.dedupe_key)
     for parked_id in resumed:  # after the commit: the links they wait for are now visible
         hub.enqueue_event(parked_id)
     for channel in sorted(outcome.touch.dirty_channels):  # the dirty marks are committed: push them

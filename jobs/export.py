@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from rq import Retry, get_current_job
+from rq import Retry
 from sqlalchemy import Connection, Table, select, update
 
 from connectors.odoo.client import OdooClient
@@ -30,6 +30,8 @@ from hub.models import ExportStatus, customers, erp_orders, order_lines, orders,
 from hub.state import Hub, current_hub
 from hub.store import insert_ignore, utcnow
 from mappings.canonical import OrderStatus, PaymentStatus
+
+from .tasks import annotate, retrying, rq_attempt, task
 
 logger = logging.getLogger(__name__)
 
@@ -105,8 +107,7 @@ def load_order(conn: Connection, order_id: int) -> OrderView | None:
 
 def attempt_number() -> int:
     """1 for a fresh job, n for its (n-1)th RQ retry; 1 when called outside a worker."""
-    job = get_current_job()
-    return (job.number_of_retries or 0) + 1 if job is not None else 1
+    return rq_attempt()
 
 
 def ensure_row(conn: Connection, table: Table, order_id: int, values: dict[str, Any]) -> Any:
@@ -124,14 +125,15 @@ def save(hub: Hub, table: Table, order_id: int, **values: Any) -> None:
 
 
 def run_export(hub: Hub, target: str, table: Table, order_id: int, retry_base_s: float,
-               work: Callable[[OrderView, int], str]) -> str | Retry:
-    """One attempt of ``work`` on the order under its per-target lock; the outcome on the row."""
+               work: Callable[[OrderView, int], str], max_attempts: int = EXPORT_MAX_ATTEMPTS) -> str | Retry:
+    """One attempt of ``work`` on the order under its per-target lock; the outcome on the row.
+    ``max_attempts`` 1 (a replay): a retryable failure fails at once instead of returning a ``Retry``."""
     attempt = attempt_number()
     lock = hub.redis.client.lock(f"hub:lock:{target}:order:{order_id}", timeout=LOCK_TTL_S,
                                  blocking_timeout=LOCK_WAIT_S)
     if not lock.acquire():
         return _retry_or_fail(hub, target, table, order_id, attempt, retry_base_s,
-                              Retryable(f"{target}: another job holds order {order_id}"))
+                              Retryable(f"{target}: another job holds order {order_id}"), max_attempts)
     try:
         with hub.engine.connect() as conn:
             order = load_order(conn, order_id)
@@ -139,7 +141,7 @@ def run_export(hub: Hub, target: str, table: Table, order_id: int, retry_base_s:
             return f"order {order_id} is gone"
         result = work(order, attempt)
     except Retryable as exc:
-        return _retry_or_fail(hub, target, table, order_id, attempt, retry_base_s, exc)
+        return _retry_or_fail(hub, target, table, order_id, attempt, retry_base_s, exc, max_attempts)
     except Permanent as exc:
         save(hub, table, order_id, status=ExportStatus.FAILED.value, error=str(exc), attempts=attempt)
         logger.warning("export failed", extra={"target": target, "order_id": order_id, "error": str(exc)})
@@ -160,8 +162,8 @@ def backoff_s(attempt: int, base_s: float, asked_s: float | None = None) -> int:
 
 
 def _retry_or_fail(hub: Hub, target: str, table: Table, order_id: int, attempt: int, base_s: float,
-                   exc: Retryable) -> Retry:
-    if attempt >= EXPORT_MAX_ATTEMPTS:
+                   exc: Retryable, max_attempts: int = EXPORT_MAX_ATTEMPTS) -> Retry:
+    if attempt >= max_attempts:
         reason = f"gave up after {attempt} attempts: {exc}"
         save(hub, table, order_id, status=ExportStatus.FAILED.value, error=reason, attempts=attempt)
         raise ExportFailed(f"{target} order {order_id}: {reason}") from exc
@@ -169,12 +171,14 @@ def _retry_or_fail(hub: Hub, target: str, table: Table, order_id: int, attempt: 
     save(hub, table, order_id, status=ExportStatus.RETRYING.value, error=str(exc), attempts=attempt)
     logger.warning("export will retry", extra={"target": target, "order_id": order_id, "attempt": attempt,
                                                 "delay_s": delay, "error": str(exc)})
+    retrying(exc)
     return Retry(max=EXPORT_MAX_ATTEMPTS, interval=[delay])
 
 
 # ---- the ERP -------------------------------------------------------------------------------------------
 
-def export_order(order_id: int) -> str | Retry:
+@task("export_order", entity=lambda order_id: f"order:{order_id}", channel=lambda: "erp")
+def export_order(order_id: int, max_attempts: int = EXPORT_MAX_ATTEMPTS) -> str | Retry:
     """RQ job (queue ``erp``): the order's sale order in the ERP, in the state the order calls for."""
     hub = current_hub()
     erp = hub.config.erp
@@ -182,7 +186,7 @@ def export_order(order_id: int) -> str | Retry:
         return "no ERP configured"
     client = OdooClient(erp.url, erp.db, erp.login, erp.api_key, erp.timeout_s)
     return run_export(hub, "erp", erp_orders, order_id, erp.retry_base_s,
-                      lambda order, _attempt: sync_sale_order(hub, erp, client, order))
+                      lambda order, _attempt: sync_sale_order(hub, erp, client, order), max_attempts)
 
 
 def should_confirm(order: OrderView, erp: ErpConfig) -> bool:
@@ -196,6 +200,7 @@ def sync_sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderVi
     with hub.engine.begin() as conn:
         row = ensure_row(conn, erp_orders, order.id, {"ref": order.ref})
     ref = row.ref  # the first attempt's: a renumbered order keeps its sale order
+    annotate(idempotency_key=ref)
     if order.status is OrderStatus.CANCELLED:
         return _cancel(hub, client, order, row)
     want = "confirmed" if should_confirm(order, erp) else "draft"
@@ -213,6 +218,7 @@ def sync_sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderVi
     so_id, created = client.ensure_sale_order(ref, partner, _lines(order))
     so = client.sale_order(ref) if not row.name or created else {"name": row.name}
     save(hub, erp_orders, order.id, sale_order_id=str(so_id), name=so["name"], state=row.state or "draft")
+    annotate(sale_order=so["name"], created=created)
     if want == "confirmed":
         client.confirm_sale_order(so_id)
         save(hub, erp_orders, order.id, state="confirmed")

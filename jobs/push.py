@@ -30,6 +30,7 @@ from hub.state import Hub, current_hub
 from hub.store import utcnow
 
 from . import ledger
+from .tasks import annotate, retrying, task
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ PUSH_BACKOFF_CAP_S = 300.0
 STALE_ROUNDS = 3  # compare-and-set retries within one push before leaving the SKU dirty
 LOCK_TTL_S = 600
 LOCK_WAIT_S = 5
+QUANTITIES_RECORDED = 500  # per push, on its task record: what it meant to set (the SKU list is whole)
 
 
 class PushFailed(Exception):
@@ -79,6 +81,8 @@ class PushReport:
         return s
 
 
+@task("push_stock", entity=lambda channel: f"stock:{channel}", channel=lambda channel: channel,
+      attempt=lambda attempt: attempt)
 def push_stock(channel: str, attempt: int = 1) -> str:
     """RQ job (queue ``stock-<channel>``): one push of everything dirty for ``channel``."""
     hub = current_hub()
@@ -95,6 +99,7 @@ def push_stock(channel: str, attempt: int = 1) -> str:
         delay = min(PUSH_BACKOFF_CAP_S, exc.seconds or PUSH_BACKOFF_BASE_S * 2 ** (attempt - 1))
         delay *= random.uniform(1.0, 1.25)  # jitter: many channels must not retry in lockstep
         hub.schedule_push(channel, delay_s=delay, attempt=attempt + 1, force=True)
+        retrying(exc)
         logger.warning("stock push will retry", extra={"channel": channel, "attempt": attempt, "error": str(exc)})
         return f"{channel}: retry {attempt + 1} in {delay:.1f}s: {exc}"
     except Permanent as exc:
@@ -124,6 +129,7 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
         believed: dict[str, int | None] = {s: None for s in rows}
         believed.update(ledger.shown_by_channel(conn, channel, rows))
     report.checked = len(rows)
+    annotate(skus=sorted(rows), quantities={s: values[s] for s in sorted(rows)[:QUANTITIES_RECORDED]})
     learnt: dict[str, datetime] = {}  # sku -> when a read, a stale answer or our write told us its value
     found = target.find([s for s in sorted(rows) if s not in listings]) if len(listings) < len(rows) else {}
     _learn(believed, learnt, {s: li.quantity for s, li in found.items()})
@@ -139,7 +145,9 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
         if not writes:
             break
         _leave_fingerprints(hub, channel, writes)
-        result = target.push_levels(writes, idempotency_key(channel, writes, rows))
+        key = idempotency_key(channel, writes, rows)
+        annotate(idempotency_key=key)
+        result = target.push_levels(writes, key)
         report.calls += result.calls
         written.update(result.written)
         report.failed.update(result.failed)
@@ -147,6 +155,8 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
         if not result.stale:
             break
     report.written = len(written)
+    annotate(written=report.written, calls=report.calls, unlisted=len(report.unlisted),
+             refused=dict(list(report.failed.items())[:QUANTITIES_RECORDED]))
     _record(hub, channel, rows, listings, found, values, believed, learnt, written, report, mark)
     return report
 

@@ -26,6 +26,8 @@ from hub.models import orders, shipments
 from hub.state import current_hub, orders_queue_name
 from hub.store import utcnow
 
+from .tasks import annotate, retrying, task
+
 logger = logging.getLogger(__name__)
 
 PUSH_TRACKING = "jobs.tracking.push_tracking"
@@ -92,8 +94,10 @@ def send(channel: ChannelConfig, order_external_id: str, tracking: str, carrier:
     raise Permanent(f"channel {channel.id}: the hub cannot send tracking to {channel.kind}")
 
 
-def push_tracking(shipment_id: int, attempt: int = 1) -> str:
-    """RQ job: tell the order's channel about the shipment's tracking number (once)."""
+@task("push_tracking", entity=lambda shipment_id: f"shipment:{shipment_id}", attempt=lambda attempt: attempt)
+def push_tracking(shipment_id: int, attempt: int = 1, max_attempts: int = TRACKING_MAX_ATTEMPTS) -> str:
+    """RQ job: tell the order's channel about the shipment's tracking number (once). ``max_attempts`` 1
+    (a replay): a retryable failure fails at once instead of queueing the next attempt."""
     hub = current_hub()
     with hub.engine.connect() as conn:
         row = conn.execute(select(shipments, orders.c.channel.label("order_channel"),
@@ -102,6 +106,7 @@ def push_tracking(shipment_id: int, attempt: int = 1) -> str:
                            .where(shipments.c.id == shipment_id)).one_or_none()
     if row is None:
         return f"shipment {shipment_id}: no such shipment with an order; nothing to push"
+    annotate(channel=row.order_channel, idempotency_key=f"{row.carrier}:{row.tracking_number}")
     if row.pushed_at is not None:
         return f"shipment {shipment_id}: already on {row.order_channel} ({row.push_ref})"
     channel = hub.config.channels.get(row.order_channel)
@@ -111,12 +116,13 @@ def push_tracking(shipment_id: int, attempt: int = 1) -> str:
             raise Permanent(f"channel {row.order_channel}: no API keys configured")
         ref = send(channel, row.order_external_id, row.tracking_number, row.carrier)
     except Retryable as exc:
-        if attempt >= TRACKING_MAX_ATTEMPTS:
+        if attempt >= max_attempts:
             _failed(hub, shipment_id, f"gave up after {attempt} attempts: {exc}")
             raise TrackingPushFailed(f"{what}: gave up after {attempt} attempts: {exc}") from exc
         delay = min(TRACKING_BACKOFF_CAP_S, exc.seconds or TRACKING_BACKOFF_BASE_S * 2 ** (attempt - 1))
         delay *= random.uniform(1.0, 1.25)  # jitter
         enqueue_push_tracking(hub, shipment_id, row.order_channel, attempt + 1, delay_s=delay)
+        retrying(exc)
         logger.warning("tracking push will retry", extra={"shipment_id": shipment_id, "channel": row.order_channel,
                                                           "attempt": attempt, "error": str(exc)})
         return f"{what}: retry {attempt + 1} in {delay:.1f}s: {exc}"

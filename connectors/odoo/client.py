@@ -24,7 +24,7 @@ from typing import Any
 
 import requests
 
-from connectors.outbound import Permanent, Retryable, SyncError, call_failed, error_for_status
+from connectors.outbound import MissingLink, Permanent, Retryable, SyncError, call_failed, error_for_status
 
 from .consts import DATETIME_FORMAT, JSONRPC_PATH, MAX_PAGES, PAGE_LIMIT, RETRY, TIMEOUT_S, decision
 
@@ -160,7 +160,7 @@ class OdooClient:
         products = self.product_ids([sku for sku, _, _ in lines])
         unknown = [sku for sku, _, _ in lines if sku not in products]
         if unknown:
-            raise Permanent("; ".join(f"SKU {sku} is not a product in Odoo (default_code)" for sku in unknown))
+            raise MissingLink("; ".join(f"SKU {sku} is not a product in Odoo (default_code)" for sku in unknown))
         vals: dict[str, Any] = {"partner_id": partner_id, "client_order_ref": ref, "order_line": [
             (0, 0, {"product_id": products[sku], "product_uom_qty": float(qty), "price_unit": float(price)})
             for sku, qty, price in lines]}
