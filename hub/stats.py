@@ -106,14 +106,25 @@ class HourCount:
 def hourly_events(conn: Connection, now: datetime | None = None, hours: int = CHART_HOURS) -> list[HourCount]:
     """Deliveries received and deliveries that ended failed or rejected, per hour of arrival, for
     the last ``hours`` hours (the current one included), oldest first, empty hours as zeros."""
-    now = now or utcnow()
-    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
+    start = chart_start(now, hours)
     hour = _hour(conn, events.c.received_at).label("hour")
     failed = func.sum(case((events.c.status.in_(FAILED_STATUSES), 1), else_=0))
     counts = {_as_hour(h): (n, int(f or 0)) for h, n, f in conn.execute(
         select(hour, func.count(), failed).where(*_since(start)).group_by(hour))}
     slots = [start + timedelta(hours=i) for i in range(hours)]
     return [HourCount(h, *counts.get(h, (0, 0))) for h in slots]
+
+
+def count_by_hour(conn: Connection, column: Any, *where: Any, start: datetime) -> dict[datetime, int]:
+    """Rows per UTC hour of ``column`` from ``start`` on (e.g. failed tasks by when they ran)."""
+    hour = _hour(conn, column).label("hour")
+    q = select(hour, func.count()).where(column >= start, *where).group_by(hour)
+    return {_as_hour(h): n for h, n in conn.execute(q)}
+
+
+def chart_start(now: datetime | None = None, hours: int = CHART_HOURS) -> datetime:
+    """The first hour the chart shows."""
+    return (now or utcnow()).replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
 
 
 def merge_hourly(base: list[HourCount], failures: dict[datetime, int]) -> list[HourCount]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 
 from hub.models import orders, sku_links
@@ -262,6 +261,29 @@ def test_dashboard_counts_deliveries_failures_and_queues(app, client):
     assert page.count('class="bar-deliveries"') == 24 and "Σ 2" in page
 
 
-@pytest.mark.parametrize("path", ["/api/stock/overview"])
-def test_stock_overview_api_needs_the_token(client, path):
-    assert client.get(path).status_code == 401
+
+def test_failed_tasks_list_filters_and_detail(app, client):
+    bad = shopify_order("2026-11-20T10:00:00Z")
+    bad["line_items"][0]["quantity"] = "many"
+    (resp,) = deliver(client, "shop-eu", "orders/create", bad, "bad-1")
+    deliver(client, "shop-eu", "inventory_levels/update",
+            corpus_json("shopify/webhook-examples-2026-07/inventory_levels.update.json"))
+    run_worker(app)
+    login(client)
+    page = client.get("/admin/tasks").text
+    assert page.count('class="badge permanent"') == 1 and page.count('class="badge needs_mapping"') == 1
+    assert "quantity: Not a valid integer" in page and f"event:{resp['event_id']}" in page
+    only = client.get("/admin/tasks?error_class=needs_mapping").text
+    assert "parked: no link for" in only and "quantity: Not a valid integer" not in only
+    assert "No tasks match." in client.get("/admin/tasks?kind=push_stock").text
+    assert client.get("/admin/tasks?error_class=bogus").status_code == 400
+    task_id = int(re.search(r'/admin/tasks/(\d+)">\d+</a></td>\s*<td>[^<]*</td><td>process_event</td>'
+                            r'<td>shop-eu</td>\s*<td><a href="/admin/events/' + str(resp["event_id"]), page).group(1))
+    detail = client.get(f"/admin/tasks/{task_id}").text
+    assert "quantity: Not a valid integer" in detail and "Every attempt of this task" in detail
+    assert f'href="/admin/events/{resp["event_id"]}"' in detail
+    event_page = client.get(f"/admin/events/{resp['event_id']}").text
+    assert f"/admin/tasks/{task_id}" in event_page
+    dash = client.get("/admin/").text
+    assert re.search(r"tasks: permanent</a></td><td class=\"num\">1<", dash)
+    assert client.get("/admin/tasks/999999").status_code == 404

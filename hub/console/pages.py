@@ -18,14 +18,16 @@ from sqlalchemy import func, select
 from .. import stats
 from ..api_records import list_orders, list_payments, order_detail
 from ..api_reports import carrier_sla, parse_since
-from ..api_stock import list_alerts, sales_channels, stock_overview
+from ..api_stock import list_alerts
 from ..links import Link, LinkError, add_links, parked_summary
 from ..models import EventStatus, event_records, parked, stock_levels
 from ..state import current_hub
+from ..stock_view import sales_channels, stock_overview
 from ..store import get_event, list_events
 from ..timeline import exports, order_timeline
 from . import bp
 from .chart import activity_chart
+from .tasks import dashboard_figures, event_tasks, replay_context
 
 logger = logging.getLogger(__name__)
 PAGE = 50  # rows per list page
@@ -56,15 +58,10 @@ def dashboard():  # noqa: ANN201
     except RedisError as exc:
         figures["queues"], figures["oldest_job"] = None, None
         figures["redis_error"] = type(exc).__name__
-    figures.update(_task_figures(hub))
+    figures.update(dashboard_figures(hub))
     hours = stats.merge_hourly(hours, figures.pop("task_failures_hourly", {}))
     return render_template("console/dashboard.html", f=figures, chart=activity_chart(hours),
                            rate_window_min=stats.RATE_WINDOW_S // 60)
-
-
-def _task_figures(hub: Any) -> dict[str, Any]:
-    """Failed task figures for the dashboard (see ``hub.console.tasks``, once task records exist)."""
-    return {}
 
 
 @bp.get("/events")
@@ -97,14 +94,10 @@ def event(event_id: int):  # noqa: ANN201
         records = conn.execute(select(event_records).where(event_records.c.event_id == event_id)
                                .order_by(event_records.c.id)).all()
         waits = conn.execute(select(parked).where(parked.c.event_id == event_id)).all()
+        caused = event_tasks(conn, event_id)
     return render_template("console/event.html", ev=ev, pretty=_pretty(ev["body"]),
                            headers=json.dumps(ev["headers"], indent=2, ensure_ascii=False),
-                           records=records, waits=waits, **_event_tasks(hub, event_id))
-
-
-def _event_tasks(hub: Any, event_id: int) -> dict[str, Any]:
-    """The tasks an event caused (see ``hub.console.tasks``, once task records exist)."""
-    return {}
+                           records=records, waits=waits, tasks=caused, **replay_context())
 
 
 @bp.get("/needs-mapping")
