@@ -56,6 +56,7 @@ SALES_KINDS = ("shopify", "woocommerce")
 DEFAULT_CARRIER_SLA_DAYS = 5
 DEFAULT_LOGIN_RATE_LIMIT = "5/minute"  # console login attempts per client IP
 MAX_TRUSTED_PROXY_HOPS = 5
+DEFAULT_REPLAY_RATE_PER_S = 5.0  # actions a bulk replay runs per second at most
 CHANNEL_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -203,6 +204,8 @@ class ConfigSchema(Schema):
     carrier_sla_days = fields.Dict(keys=fields.String(validate=validate.Length(min=1)),
                                    values=fields.Integer(validate=validate.Range(min=0)), load_default=dict)
     carrier_sla_default_days = fields.Integer(load_default=DEFAULT_CARRIER_SLA_DAYS, validate=validate.Range(min=0))
+    replay_rate_per_s = fields.Float(load_default=DEFAULT_REPLAY_RATE_PER_S,
+                                     validate=validate.Range(min=0, min_inclusive=False, max=1000))
 
     @validates_schema
     def _match_channels(self, data: dict[str, Any], **_: Any) -> None:
@@ -287,6 +290,7 @@ class Config:
     secret_key: str = field(default="", repr=False)
     login_rate_limit: str = DEFAULT_LOGIN_RATE_LIMIT
     trusted_proxy_hops: int = 0
+    replay_rate_per_s: float = DEFAULT_REPLAY_RATE_PER_S
     source: str = "<dict>"
 
     def sla_days(self, carrier: str) -> int:

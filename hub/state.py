@@ -29,6 +29,7 @@ PUSH_JOB_TIMEOUT_S = 900
 EXPORT_ORDER = "jobs.export.export_order"
 SYNC_CRM = "jobs.crm.sync_crm"
 ERP_QUEUE, CRM_QUEUE = "erp", "crm"
+REPLAY_QUEUE = "replay"  # bulk and single replays (jobs.replay.run_replay), rate-limited inside the job
 EXPORT_JOB_TIMEOUT_S = 600
 FAILED_JOB_TTL_S = 7 * 24 * 3600
 WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)  # live, not started: reads state when it runs
@@ -65,7 +66,8 @@ class Hub:
         """What a worker listens to, in priority order: events first, so pushes coalesce under load."""
         exports = [q for q, on in ((ERP_QUEUE, self.config.erp), (CRM_QUEUE, self.config.crm)) if on]
         return ([EVENTS_QUEUE] + [stock_queue_name(ch) for ch in self.stock_policy.pushing]
-                + [orders_queue_name(ch) for ch in sorted(self.order_rules.api_channels)] + exports)
+                + [orders_queue_name(ch) for ch in sorted(self.order_rules.api_channels)] + exports
+                + [REPLAY_QUEUE])
 
     def enqueue_exports(self, order_ids: set[int] | list[int]) -> None:
         """After the commit that changed these orders: one ERP export and one CRM sync each, where configured."""

@@ -182,9 +182,12 @@ class ShopifySandbox:
 
     def configure(self, bucket_size: float | None = None, restore_rate: float | None = None,
                   latency: tuple[float, float] | None = None, webhook_url: str | None = None,
-                  webhook_secret: str | None = None) -> dict:
-        """Change limits, latency or the webhook target; a new bucket size starts full."""
+                  webhook_secret: str | None = None, access_token: str | None = None) -> dict:
+        """Change limits, latency or the webhook target; a new bucket size starts full. A new
+        ``access_token`` is the merchant rotating the app's token: the old one gets 401 from then on."""
         with self._lock:
+            if access_token is not None:
+                self.access_token = access_token
             if bucket_size is not None:
                 self._bucket = Bucket(float(bucket_size), self._bucket.rate, float(bucket_size), time.monotonic())
             if restore_rate is not None:

@@ -149,8 +149,10 @@ class WooSandbox(OrderRoutes):
             self._emit_base = (e.sent, e.failed, dict(e.by_topic))
 
     def configure(self, **changes: Any) -> dict[str, Any]:
-        """Change latency=(low_s, high_s), webhook_url, webhook_secret, rate_limit or base_url."""
-        unknown = set(changes) - {"latency", "webhook_url", "webhook_secret", "rate_limit", "base_url"}
+        """Change latency=(low_s, high_s), webhook_url, webhook_secret, rate_limit, base_url, or the API key
+        (consumer_key / consumer_secret: the shop manager revoking or regenerating the hub's key)."""
+        unknown = set(changes) - {"latency", "webhook_url", "webhook_secret", "rate_limit", "base_url",
+                                  "consumer_key", "consumer_secret"}
         if unknown:
             raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         with self._lock:
@@ -158,7 +160,7 @@ class WooSandbox(OrderRoutes):
                 self.latency = Latency(*changes["latency"])
             if "webhook_url" in changes:
                 self.emitter.url = changes["webhook_url"]
-            for name in ("webhook_secret", "rate_limit", "base_url"):
+            for name in ("webhook_secret", "rate_limit", "base_url", "consumer_key", "consumer_secret"):
                 if name in changes:
                     setattr(self, name, changes[name])
             return {"latency": [self.latency.low_s, self.latency.high_s], "webhook_url": self.emitter.url,

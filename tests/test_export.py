@@ -99,7 +99,7 @@ def test_an_order_reaches_the_erp_and_the_crm_once(env):
                                                                                          "woo:114", None)
     assert (deal_row.status, deal_row.deal_id, deal_row.contact_id) == ("ok", deal["id"], contact["id"])
     assert env.erp.stats["creates"].get("sale.order") == 1
-    assert env.hub.queue_names()[-2:] == ["erp", "crm"]
+    assert env.hub.queue_names()[-3:] == ["erp", "crm", "replay"]
 
 
 @pytest.mark.parametrize("status, method, confirmed", [
