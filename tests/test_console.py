@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from hub.models import orders, sku_links
+from hub.models import orders, replays, sku_links
 from jobs.ledger import StockTouch, check_oversell, record_movement
 from jobs.shipments import shipment_from_erp
 from mappings.canonical import MovementReason
@@ -287,3 +287,44 @@ def test_failed_tasks_list_filters_and_detail(app, client):
     dash = client.get("/admin/").text
     assert re.search(r"tasks: permanent</a></td><td class=\"num\">1<", dash)
     assert client.get("/admin/tasks/999999").status_code == 404
+
+
+def test_bulk_replay_preview_start_progress_and_cancel(app, client):
+    for n in range(3):
+        bad = shopify_order("2026-11-20T10:00:00Z")
+        bad.update(id=9000 + n, name=f"#{9000 + n}")
+        bad["line_items"][0]["quantity"] = "many"
+        deliver(client, "shop-eu", "orders/create", bad, f"bad-{n}")
+    run_worker(app)
+    login(client)
+    listing = client.get("/admin/tasks?kind=process_event").text
+    assert 'id="bulk"' in listing and listing.count(">Replay</button>") == 3
+    preview = client.get("/admin/replays/preview?status=failed&kind=process_event&open=1&mode=auto")
+    assert preview.status_code == 200
+    assert re.search(r'id="covers"><b>3</b> failed task attempt\(s\) in <b>3</b> action\(s\)', preview.text)
+    assert preview.text.count("re-process shop-eu orders/create event") == 3
+    with app.extensions["hub"].engine.connect() as conn:
+        assert conn.execute(select(replays)).all() == []  # a preview stores nothing
+    form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">',
+                           preview.text.split('id="start"')[1].split("</form>")[0]))
+    assert client.post("/admin/replays", data={k: v for k, v in form.items() if k != "csrf_token"}).status_code == 400
+    started = client.post("/admin/replays", data=form)
+    assert started.status_code == 302
+    replay_url = started.headers["Location"]
+    page = client.get(replay_url).text
+    assert 'http-equiv="refresh"' in page and 'id="percent">0%' in page and "queued" in page
+    run_worker(app)
+    page = client.get(replay_url).text
+    assert 'http-equiv="refresh"' not in page and 'id="percent">100%' in page
+    assert "3 of 3 action(s) done, 3 failed" in page  # the payloads are still unusable: failed again, recorded
+    assert page.count('class="badge failed"') == 3
+
+    second = client.post("/admin/replays", data=form).headers["Location"]
+    token = csrf(client, second)
+    cancelled = client.post(second + "/cancel", data={"csrf_token": token}, follow_redirects=True).text
+    assert "cancelled" in cancelled and "0 of 3 action(s) ran" in cancelled
+    run_worker(app)
+    assert "0 of 3 action(s) done" in client.get(second).text
+    assert f'href="{replay_url}"' in client.get("/admin/replays").text
+    assert client.get("/admin/replays/preview?status=ok").status_code == 400
+    assert client.get("/admin/replays/4242").status_code == 404

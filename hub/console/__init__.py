@@ -137,4 +137,4 @@ def _guard():  # noqa: ANN202
     return None
 
 
-from . import auth, pages, tasks  # noqa: E402,F401  (the views register on ``bp``)
+from . import auth, pages, replays, tasks  # noqa: E402,F401  (the views register on ``bp``)

@@ -15,6 +15,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
+from jobs.replay import ReplayFilter
+
 from .. import stats
 from ..api_records import list_orders, list_payments, order_detail
 from ..api_reports import carrier_sla, parse_since
@@ -27,7 +29,7 @@ from ..store import get_event, list_events
 from ..timeline import exports, order_timeline
 from . import bp
 from .chart import activity_chart
-from .tasks import dashboard_figures, event_tasks, replay_context
+from .tasks import dashboard_figures, event_tasks, single_preview
 
 logger = logging.getLogger(__name__)
 PAGE = 50  # rows per list page
@@ -97,7 +99,8 @@ def event(event_id: int):  # noqa: ANN201
         caused = event_tasks(conn, event_id)
     return render_template("console/event.html", ev=ev, pretty=_pretty(ev["body"]),
                            headers=json.dumps(ev["headers"], indent=2, ensure_ascii=False),
-                           records=records, waits=waits, tasks=caused, **replay_context())
+                           records=records, waits=waits, tasks=caused,
+                           plan=single_preview(ReplayFilter(event_id=event_id)))
 
 
 @bp.get("/needs-mapping")

@@ -11,6 +11,7 @@ from typing import Any
 from flask import abort, render_template, request
 from sqlalchemy import Connection, select
 
+from jobs.replay import ReplayError, ReplayFilter, preview
 from jobs.tasks import KINDS, get_task, list_tasks, task_stats
 
 from ..models import ErrorClass, TaskStatus, event_records, tasks
@@ -41,6 +42,13 @@ def task_filter(args: Any) -> dict[str, Any]:
     return out
 
 
+def filter_args(f: dict[str, Any]) -> dict[str, str]:
+    """``task_filter``'s result back as query-string arguments (links, hidden form fields)."""
+    out = {k: f[k] for k in ("status", "kind", "channel", "error_class", "since") if f[k]}
+    out["open"] = "1" if f["open"] else "0"
+    return out
+
+
 def query_args(f: dict[str, Any]) -> dict[str, Any]:
     """``task_filter``'s result as ``list_tasks`` keywords."""
     return {"status": f["status"], "kind": f["kind"], "channel": f["channel"], "error_class": f["error_class"],
@@ -65,10 +73,10 @@ def tasks_page():  # noqa: ANN201
     with hub.engine.connect() as conn:
         rows = list_tasks(conn, **query_args(f), limit=PAGE, before=int(before) if before.isdigit() else None)
         channels = sorted(c for c in conn.execute(select(tasks.c.channel).distinct()).scalars() if c)
-    return render_template("console/tasks.html", rows=rows, f=f, kinds=KINDS, channels=channels,
+    return render_template("console/tasks.html", rows=rows, f=f, fargs=filter_args(f), kinds=KINDS, channels=channels,
                            classes=[c.value for c in ErrorClass], statuses=[s.value for s in TaskStatus],
                            since_choices=list(SINCE), entity_link=entity_link,
-                           next_before=rows[-1]["id"] if len(rows) == PAGE else None, **replay_context())
+                           next_before=rows[-1]["id"] if len(rows) == PAGE else None)
 
 
 @bp.get("/tasks/<int:task_id>")
@@ -80,7 +88,7 @@ def task(task_id: int):  # noqa: ANN201
     return render_template("console/task.html", t=t, entity_link=entity_link,
                            args=json.dumps(t["args"], indent=2, default=str) if t["args"] is not None else None,
                            detail=json.dumps(t["detail"], indent=2, default=str) if t["detail"] else None,
-                           **replay_context())
+                           plan=single_preview(ReplayFilter(task_id=task_id)))
 
 
 def event_tasks(conn: Connection, event_id: int) -> list[dict[str, Any]]:
@@ -105,6 +113,9 @@ def dashboard_figures(hub: Hub) -> dict[str, Any]:
     return {"task_failures": st["open_failures_by_class"], "task_stats": st, "task_failures_hourly": hourly}
 
 
-def replay_context() -> dict[str, Any]:
-    """What the replay forms need (see ``hub.console.replays``)."""
-    return {}
+def single_preview(flt: ReplayFilter) -> list[dict[str, Any]] | str:
+    """What replaying one task or event would do, for its page (or why it cannot be planned)."""
+    try:
+        return preview(current_hub(), flt)
+    except ReplayError as exc:
+        return str(exc)
