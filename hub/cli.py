@@ -231,6 +231,7 @@ def run(bind: str) -> None:
     click.echo(f"\nhub is running ({cfg.source})\n"
                f"  webhooks   {url}/webhooks/<channel>   channels: {', '.join(cfg.channels) or '(none)'}\n"
                f"  admin API  {url}/api/events   (Authorization: Bearer <admin_token>)\n"
+               f"  console    {url}/admin   (sign in with the admin token)\n"
                f"  health     {url}/healthz  {url}/readyz  metrics {url}/metrics\n"
                f"  database   {make_url(cfg.database_url).render_as_string(hide_password=True)}\n"
                f"  redis      {redacted_url(os.environ.get('HUB_REDIS_URL', cfg.redis_url))}\n"

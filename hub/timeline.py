@@ -66,9 +66,10 @@ def order_timeline(conn: Connection, detail: dict[str, Any]) -> list[Step]:
     ex = exports(conn, order_id)
     if ex["erp"]:
         e = ex["erp"]
-        name = e["name"] or e["sale_order_id"] or "no sale order yet"
-        steps.append(Step(iso(e["updated_at"]), "erp", f"sale order {name} ({e['ref']}), state {e['state'] or '-'}"
-                          + (f": {e['error']}" if e["error"] else ""), state=e["status"]))
+        name = e["name"] or e["sale_order_id"]
+        what = f"sale order {name} ({e['ref']}), {e['state'] or 'draft'}" if name else f"no sale order yet ({e['ref']})"
+        steps.append(Step(iso(e["updated_at"]), "erp", what + (f": {e['error']}" if e["error"] else ""),
+                          state=e["status"]))
     if ex["crm"]:
         c = ex["crm"]
         steps.append(Step(iso(c["updated_at"]), "crm", f"deal {c['deal_id'] or '-'} stage {c['stage'] or '-'}, "

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..stats import HourCount
 
-WIDTH, PANEL_H, GAP, LEFT, BOTTOM = 720, 110, 28, 44, 18  # px
+WIDTH, PANEL_H, GAP, LEFT, BOTTOM = 960, 110, 28, 56, 18  # px (the SVG scales to the page's width)
 LABEL_EVERY_H = 3
 
 
