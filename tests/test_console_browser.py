@@ -12,20 +12,16 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from hub.models import tasks
-from sandbox.base import serve
-from sandbox.hubspot import HubSpotSandbox
-from sandbox.odoo import OdooSandbox
 
 from .stock_env import WOO_SECRET, stock_env
 from .support import ADMIN_TOKEN, corpus_json, event_rows, live_server, run_worker
-from .test_export import DB, KEY, LOGIN, TOKEN, Env, woo_order
+from .test_export import PRODUCTS, Env, erp_crm_env, woo_order
 from .test_pipeline import deliver
 
 CHROMIUM = os.environ.get("HUB_CHROMIUM", "/usr/bin/chromium")
@@ -98,16 +94,9 @@ class Browser:
         assert self.page.locator("h1").inner_text() == "Dashboard"
 
 
-@contextmanager
-def erp_env(make_app) -> Iterator[Env]:
-    erp = OdooSandbox(db=DB, login=LOGIN, api_key=KEY, timeout_sleep_s=0.6)
-    erp.seed_products([{"sku": "PW-000", "name": "Peer Widget", "price": "10", "quantity": 50}])
-    crm = HubSpotSandbox(token=TOKEN)
-    with serve(erp.app) as erp_url, serve(crm.app) as crm_url:
-        app = make_app(erp={"kind": "odoo", "url": erp_url, "db": DB, "login": LOGIN, "api_key": KEY,
-                            "timeout_s": 5, "retry_base_s": 0},
-                       crm={"kind": "hubspot", "url": crm_url, "token": TOKEN, "timeout_s": 5, "retry_base_s": 0})
-        yield Env(app, erp, crm)
+def erp_env(make_app):  # noqa: ANN201
+    """The ERP knows PW-000 only: order 114's PT-M line makes its export fail (needs_mapping)."""
+    return erp_crm_env(make_app, [PRODUCTS[0]], erp_timeout_s=5)
 
 
 def failed_export(env: Env) -> dict:
@@ -166,7 +155,7 @@ def test_open_a_failed_task_replay_it_and_see_it_succeed(make_app, browser):
             assert page.locator("#traceback").is_visible()
             assert page.locator("b.plan").inner_text().startswith("re-read #114 (woo) from woo, then create ERP")
             b.shot("failed-task")
-            env.erp.seed_products([{"sku": "PT-M", "name": "Peer Tee M", "price": "20", "quantity": 50}])  # fixed
+            env.erp.seed_products([PRODUCTS[1]])  # the cause is fixed: the ERP knows PT-M now
             page.select_option("#replay select[name=mode]", "payload")  # this Woo channel has no API keys
             page.click("#replay button")
             page.wait_for_url(re.compile(r"/admin/replays/\d+$"))
