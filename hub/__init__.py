@@ -21,12 +21,13 @@ logger = logging.getLogger(__name__)
 def create_app(test_config: Config | dict[str, Any] | None = None) -> Flask:
     from connectors import verifier_for
 
-    from . import admin, api_records, api_reports, api_stock, console, ops, webhooks
+    from . import admin, api_records, api_reports, api_stock, api_tasks, console, openapi, ops, webhooks
     from .db import make_engine
     from .redis import connect
     from .state import Hub
 
     app = Flask(__name__)
+    app.url_map.converters["int"] = openapi.DbIntConverter  # before any rule: ids past BIGINT are 404s
     if isinstance(test_config, Config):
         config = test_config
     elif isinstance(test_config, dict):
@@ -47,11 +48,20 @@ def create_app(test_config: Config | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_records.bp)
     app.register_blueprint(api_stock.bp)
     app.register_blueprint(api_reports.bp)
+    app.register_blueprint(api_tasks.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(openapi.bp)
     console.init_app(app, app.extensions["hub"])
     if config.trusted_proxy_hops:  # the client's address (sign-in limits, logs) from the proxies' headers
         hops = config.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+    @app.before_request
+    def _guard_api():  # noqa: ANN202
+        # every /api path, routed or not: without the token a 404 or 405 would tell which routes exist
+        if request.path == openapi.API_PREFIX or request.path.startswith(openapi.API_PREFIX + "/"):
+            return admin.require_token()
+        return None
 
     @app.errorhandler(HTTPException)
     def _json_errors(exc: HTTPException):  # noqa: ANN202

@@ -328,4 +328,4 @@ if __name__ == "__main__":
     main()
 
 
-from . import cli_stock  # noqa: E402,F401  (registers the stock and reconcile commands)
+from . import cli_stock, cli_tasks  # noqa: E402,F401  (register stock, reconcile, events, tasks, replay)

@@ -169,7 +169,7 @@ def plan(conn: Connection, hub: Hub, flt: ReplayFilter, mode: str | None = None)
 
 
 def _bulk_query(flt: ReplayFilter):  # noqa: ANN202 - a Select
-    from .tasks import _resolved_by
+    from .tasks import resolved_by_subquery
 
     q = select(tasks).where(tasks.c.status == TaskStatus.FAILED.value).order_by(tasks.c.id)
     for col, value in ((tasks.c.kind, flt.kind), (tasks.c.channel, flt.channel),
@@ -181,7 +181,7 @@ def _bulk_query(flt: ReplayFilter):  # noqa: ANN202 - a Select
     if flt.until is not None:
         q = q.where(tasks.c.started_at < flt.until)
     if not flt.include_resolved:
-        q = q.where(_resolved_by().is_(None))
+        q = q.where(resolved_by_subquery().is_(None))
     return q
 
 

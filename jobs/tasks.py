@@ -30,6 +30,7 @@ from rq import Retry, get_current_job
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import Connection, Engine, and_, func, select, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from connectors.outbound import MissingLink, Permanent, Retryable
 from hub.models import ErrorClass, TaskStatus, tasks
@@ -257,10 +258,10 @@ def record_event_outcome(conn: Connection, event_id: int, channel: str, status: 
 
 # ---- reading ---------------------------------------------------------------------------------------
 
-_later_ok = tasks.alias("later_ok")
+_later_ok = tasks.alias("later")
 
 
-def _resolved_by():  # noqa: ANN202 - a correlated scalar subquery
+def resolved_by_subquery() -> ScalarSelect[Any]:
     """The first later ``ok`` attempt of the same task (kind + entity): the failure is over."""
     return (select(func.min(_later_ok.c.id))
             .where(_later_ok.c.kind == tasks.c.kind, _later_ok.c.entity == tasks.c.entity,
@@ -287,7 +288,7 @@ def list_tasks(conn: Connection, *, status: str | None = None, kind: str | None 
     """Attempts newest first (``before``: the id cursor of the next page); ``since``/``until`` bound when they
     started. Each says ``resolved_by``: the later ok attempt of the same task, if any (``unresolved``: only
     failures no later attempt has fixed)."""
-    resolved = _resolved_by().label("resolved_by")
+    resolved = resolved_by_subquery().label("resolved_by")
     q = select(tasks, resolved).order_by(tasks.c.id.desc()).limit(max(1, min(limit, MAX_LIST_LIMIT)))
     for col, value in ((tasks.c.status, status), (tasks.c.kind, kind), (tasks.c.channel, channel),
                        (tasks.c.error_class, error_class), (tasks.c.entity, entity), (tasks.c.replay_id, replay_id)):
@@ -300,14 +301,15 @@ def list_tasks(conn: Connection, *, status: str | None = None, kind: str | None 
     if before is not None:
         q = q.where(tasks.c.id < before)
     if unresolved:
-        q = q.where(_resolved_by().is_(None))
+        q = q.where(resolved_by_subquery().is_(None))
     return [task_dict(r) for r in conn.execute(q)]
 
 
 def get_task(conn: Connection, task_id: int) -> dict[str, Any] | None:
     """One attempt in full (args, detail, traceback), with every attempt of the same task (kind + entity,
     oldest first) and the replays made of it."""
-    row = conn.execute(select(tasks, _resolved_by().label("resolved_by")).where(tasks.c.id == task_id)).one_or_none()
+    resolved = resolved_by_subquery().label("resolved_by")
+    row = conn.execute(select(tasks, resolved).where(tasks.c.id == task_id)).one_or_none()
     if row is None:
         return None
     out = task_dict(row, full=True)
@@ -320,10 +322,12 @@ def get_task(conn: Connection, task_id: int) -> dict[str, Any] | None:
 
 
 def task_stats(conn: Connection, now: datetime | None = None) -> dict[str, Any]:
-    """Figures for the dashboard: open failures (no later success) by class and by kind, attempts in the
-    last hour by status, and the oldest attempt still running or retrying."""
+    """Figures for the dashboard: open failures (tasks whose latest attempt failed, one per kind + entity) by
+    class and by kind, attempts in the last hour by status, and the oldest attempt still running or retrying."""
     now = now or utcnow()
-    failed = and_(tasks.c.status == TaskStatus.FAILED.value, _resolved_by().is_(None))
+    later = (select(_later_ok.c.id).where(_later_ok.c.kind == tasks.c.kind, _later_ok.c.entity == tasks.c.entity,
+                                          _later_ok.c.id > tasks.c.id).correlate(tasks).exists())
+    failed = and_(tasks.c.status == TaskStatus.FAILED.value, ~later)
     by_class = {c.value: 0 for c in ErrorClass}
     for cls, n in conn.execute(select(tasks.c.error_class, func.count()).where(failed).group_by(tasks.c.error_class)):
         by_class[cls or ErrorClass.PERMANENT.value] += n

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -23,8 +24,9 @@ from .support import SECRETS, corpus_json, post, run_worker
 from .test_export import DB, KEY, LOGIN, TOKEN, Env, woo_order
 
 
-@pytest.fixture
-def env(make_app):
+@contextmanager
+def erp_crm_env(make_app, **overrides):
+    """A hub exporting to an Odoo and a HubSpot sandbox served over HTTP."""
     erp = OdooSandbox(db=DB, login=LOGIN, api_key=KEY, timeout_sleep_s=0.6)
     erp.seed_products([{"sku": "PW-000", "name": "Peer Widget", "price": "10", "quantity": 50},
                        {"sku": "PT-M", "name": "Peer Tee M", "price": "20", "quantity": 50}])
@@ -32,8 +34,15 @@ def env(make_app):
     with serve(erp.app) as erp_url, serve(crm.app) as crm_url:
         app = make_app(erp={"kind": "odoo", "url": erp_url, "db": DB, "login": LOGIN, "api_key": KEY,
                             "timeout_s": 0.3, "retry_base_s": 0},
-                       crm={"kind": "hubspot", "url": crm_url, "token": TOKEN, "timeout_s": 5, "retry_base_s": 0})
+                       crm={"kind": "hubspot", "url": crm_url, "token": TOKEN, "timeout_s": 5, "retry_base_s": 0},
+                       **overrides)
         yield Env(app, erp, crm)
+
+
+@pytest.fixture
+def env(make_app):
+    with erp_crm_env(make_app) as e:
+        yield e
 
 
 def rows(env, **where) -> list:
