@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config, load_config, load_config_dict
 
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 def create_app(test_config: Config | dict[str, Any] | None = None) -> Flask:
     from connectors import verifier_for
 
-    from . import admin, api_records, api_reports, api_stock, api_tasks, openapi, ops, webhooks
+    from . import admin, api_records, api_reports, api_stock, api_tasks, console, openapi, ops, webhooks
     from .db import make_engine
     from .redis import connect
     from .state import Hub
@@ -50,6 +51,10 @@ def create_app(test_config: Config | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_tasks.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(openapi.bp)
+    console.init_app(app, app.extensions["hub"])
+    if config.trusted_proxy_hops:  # the client's address (sign-in limits, logs) from the proxies' headers
+        hops = config.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     @app.before_request
     def _guard_api():  # noqa: ANN202

@@ -9,12 +9,12 @@ from typing import Any
 
 from flask import Blueprint, abort, request
 from marshmallow import ValidationError
-from sqlalchemy import Row, func, or_, select
+from sqlalchemy import Connection, Row, func, or_, select
 
 from mappings.canonical import currency_exponent
 
 from .admin import require_token
-from .links import Link, LinkError, list_links, release_parked, upsert_link
+from .links import Link, LinkError, add_links, list_links
 from .models import (
     customer_links,
     customers,
@@ -65,6 +65,23 @@ def _order_summary(r: Row[Any]) -> dict[str, Any]:
     return out
 
 
+def list_orders(conn: Connection, *, channel: str | None = None, status: str | None = None, q: str | None = None,
+                limit: int = 50, before: int | None = None) -> list[dict[str, Any]]:
+    """Newest first; ``q`` is an order number, an external id or an email; ``before`` an id cursor."""
+    query = select(orders).order_by(orders.c.id.desc()).limit(limit)
+    if channel:
+        query = query.where(orders.c.channel == channel)
+    if status:
+        query = query.where(orders.c.status == status)
+    if before:
+        query = query.where(orders.c.id < before)
+    if q and q.strip():
+        term = q.strip()
+        query = query.where(or_(orders.c.number == term, orders.c.number == term.lstrip("#"),
+                                orders.c.external_id == term, orders.c.email == term.lower()))
+    return [_order_summary(r) for r in conn.execute(query)]
+
+
 @bp.get("/orders")
 def orders_list():  # noqa: ANN201
     """Orders, newest first.
@@ -78,16 +95,36 @@ def orders_list():  # noqa: ANN201
         400: BadRequest
     """
     args = load_query(OrdersQuery)
-    q = select(orders).order_by(orders.c.id.desc()).limit(args["limit"])
-    if args.get("channel"):
-        q = q.where(orders.c.channel == args["channel"])
-    if args.get("status"):
-        q = q.where(orders.c.status == args["status"])
-    if args.get("q"):
-        term = args["q"].strip()
-        q = q.where(or_(orders.c.number == term, orders.c.external_id == term, orders.c.email == term.lower()))
     with current_hub().engine.connect() as conn:
-        return {"orders": [_order_summary(r) for r in conn.execute(q)]}
+        return {"orders": list_orders(conn, channel=args.get("channel"), status=args.get("status"), q=args.get("q"),
+                                      limit=args["limit"])}
+
+
+def order_detail(conn: Connection, order_id: int) -> dict[str, Any] | None:
+    """One order with its lines, customer, payments, shipments and the events that built it."""
+    row = conn.execute(select(orders).where(orders.c.id == order_id)).one_or_none()
+    if row is None:
+        return None
+    out = _order_summary(row)
+    out["shipping_address"], out["billing_address"] = row.shipping_address, row.billing_address
+    out["lines"] = [{"sku": li.sku, "title": li.title, "quantity": li.quantity,
+                     "unit_price": money(li.unit_price, row.currency), "tax": money(li.tax, row.currency),
+                     "discount": money(li.discount, row.currency)}
+                    for li in conn.execute(select(order_lines).where(order_lines.c.order_id == order_id)
+                                           .order_by(order_lines.c.position))]
+    cust = conn.execute(select(customers).where(customers.c.id == row.customer_id)).one_or_none()
+    out["customer"] = _customer(conn, cust) if cust else None
+    out["payments"] = [_payment(p) for p in conn.execute(select(payments).where(payments.c.order_id == order_id))]
+    out["shipments"] = [_shipment(s) for s in conn.execute(select(shipments).where(shipments.c.order_id == order_id))]
+    out["events"] = [{"id": e.id, "topic": e.topic, "channel": e.channel, "effect": e.effect,
+                      "received_at": iso(e.received_at)}
+                     for e in conn.execute(select(events.c.id, events.c.topic, events.c.channel,
+                                                  events.c.received_at, event_records.c.effect)
+                                           .join(event_records, event_records.c.event_id == events.c.id)
+                                           .where(event_records.c.kind == "order",
+                                                  event_records.c.record_id == order_id)
+                                           .order_by(events.c.id))]
+    return out
 
 
 @bp.get("/orders/<int:order_id>")
@@ -102,29 +139,9 @@ def orders_show(order_id: int):  # noqa: ANN201
         404: NotFound
     """
     with current_hub().engine.connect() as conn:
-        row = conn.execute(select(orders).where(orders.c.id == order_id)).one_or_none()
-        if row is None:
-            abort(404, description="no such order")
-        out = _order_summary(row)
-        out["shipping_address"], out["billing_address"] = row.shipping_address, row.billing_address
-        out["lines"] = [{"sku": li.sku, "title": li.title, "quantity": li.quantity,
-                         "unit_price": money(li.unit_price, row.currency), "tax": money(li.tax, row.currency),
-                         "discount": money(li.discount, row.currency)}
-                        for li in conn.execute(select(order_lines).where(order_lines.c.order_id == order_id)
-                                               .order_by(order_lines.c.position))]
-        cust = conn.execute(select(customers).where(customers.c.id == row.customer_id)).one_or_none()
-        out["customer"] = _customer(conn, cust) if cust else None
-        out["payments"] = [_payment(p) for p in conn.execute(select(payments).where(payments.c.order_id == order_id))]
-        out["shipments"] = [_shipment(s) for s in conn.execute(select(shipments)
-                                                               .where(shipments.c.order_id == order_id))]
-        out["events"] = [{"id": e.id, "topic": e.topic, "channel": e.channel, "effect": e.effect,
-                          "received_at": iso(e.received_at)}
-                         for e in conn.execute(select(events.c.id, events.c.topic, events.c.channel,
-                                                      events.c.received_at, event_records.c.effect)
-                                               .join(event_records, event_records.c.event_id == events.c.id)
-                                               .where(event_records.c.kind == "order",
-                                                      event_records.c.record_id == order_id)
-                                               .order_by(events.c.id))]
+        out = order_detail(conn, order_id)
+    if out is None:
+        abort(404, description="no such order")
     return out
 
 
@@ -164,6 +181,14 @@ def _payment(p: Row[Any]) -> dict[str, Any]:
     return out
 
 
+def list_payments(conn: Connection, *, unmatched: bool = False, limit: int = 50) -> list[dict[str, Any]]:
+    """Newest first; ``unmatched``: only the payments no order has been found for yet."""
+    q = select(payments).order_by(payments.c.id.desc()).limit(limit)
+    if unmatched:
+        q = q.where(payments.c.order_id.is_(None))
+    return [_payment(p) for p in conn.execute(q)]
+
+
 @bp.get("/payments")
 def payments_list():  # noqa: ANN201
     """Payments, newest first; ``?unmatched=1``: those still waiting for their order.
@@ -177,11 +202,8 @@ def payments_list():  # noqa: ANN201
         400: BadRequest
     """
     args = load_query(PaymentsQuery)
-    q = select(payments).order_by(payments.c.id.desc()).limit(args["limit"])
-    if args["unmatched"]:
-        q = q.where(payments.c.order_id.is_(None))
     with current_hub().engine.connect() as conn:
-        return {"payments": [_payment(p) for p in conn.execute(q)]}
+        return {"payments": list_payments(conn, unmatched=args["unmatched"], limit=args["limit"])}
 
 
 def _shipment(s: Row[Any]) -> dict[str, Any]:
@@ -293,11 +315,7 @@ def links_add():  # noqa: ANN201
             if values["channel"] not in hub.config.channels:
                 raise LinkError(f"item {i}: unknown channel {values['channel']!r}")
             links.append(Link(**values))
-        with hub.engine.begin() as conn:
-            resolves = [r for link in links for r in upsert_link(conn, link)]
-            resumed = release_parked(conn, resolves)
+        resumed = add_links(hub, links)
     except LinkError as exc:
         abort(400, description=str(exc))
-    for event_id in resumed:
-        hub.enqueue_event(event_id)
     return {"stored": len(links), "resumed_events": resumed}, 201

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, request
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from .admin import require_token
 from .models import alerts, stock_sync
@@ -43,6 +45,19 @@ def stock_snapshot():  # noqa: ANN201
     return {"lines": result.lines, "changed": result.changed, "oversold": result.oversold}
 
 
+def list_alerts(conn: Connection, *, kind: str | None = None, include_resolved: bool = False,
+                limit: int = 100) -> list[dict[str, Any]]:
+    """Newest first; open ones only unless ``include_resolved``."""
+    q = select(alerts).order_by(alerts.c.id.desc()).limit(limit)
+    if kind:
+        q = q.where(alerts.c.kind == kind)
+    if not include_resolved:
+        q = q.where(alerts.c.resolved_at.is_(None))
+    return [{"id": a.id, "kind": a.kind, "key": a.key, "message": a.message, "detail": a.detail,
+             "created_at": iso(a.created_at), "updated_at": iso(a.updated_at), "resolved_at": iso(a.resolved_at)}
+            for a in conn.execute(q)]
+
+
 @bp.get("/alerts")
 def alerts_list():  # noqa: ANN201
     """Open alerts, newest first (``?all=1`` adds resolved ones); ``?kind=oversell`` filters.
@@ -56,15 +71,9 @@ def alerts_list():  # noqa: ANN201
         400: BadRequest
     """
     args = load_query(AlertsQuery)
-    q = select(alerts).order_by(alerts.c.id.desc()).limit(args["limit"])
-    if args.get("kind"):
-        q = q.where(alerts.c.kind == args["kind"])
-    if not args["all"]:
-        q = q.where(alerts.c.resolved_at.is_(None))
     with current_hub().engine.connect() as conn:
-        return {"alerts": [{"id": a.id, "kind": a.kind, "key": a.key, "message": a.message, "detail": a.detail,
-                            "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
-                            "resolved_at": iso(a.resolved_at)} for a in conn.execute(q)]}
+        return {"alerts": list_alerts(conn, kind=args.get("kind") or None, include_resolved=args["all"],
+                                      limit=args["limit"])}
 
 
 @bp.get("/stock/drift")

@@ -246,6 +246,12 @@ def get_replay(hub: Hub, replay_id: int) -> dict[str, Any] | None:
         return replay_dict(row, conn) if row is not None else None
 
 
+def list_replays(hub: Hub, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest replays first (their plans, without the tasks they recorded)."""
+    with hub.engine.connect() as conn:
+        return [replay_dict(r) for r in conn.execute(select(replays).order_by(replays.c.id.desc()).limit(limit))]
+
+
 def cancel_replay(hub: Hub, replay_id: int) -> dict[str, Any] | None:
     """Stop a queued or running replay between two actions; a finished one is left as it is."""
     with hub.engine.begin() as conn:
