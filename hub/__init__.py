@@ -65,8 +65,9 @@ def create_app(test_config: Config | dict[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def _json_errors(exc: HTTPException):  # noqa: ANN202
-        if request.path.startswith(("/webhooks/", "/api/")) or request.path in ("/healthz", "/readyz"):
-            return {"error": exc.description or exc.name}, exc.code
+        if request.path.startswith(("/webhooks/", "/api/")) or request.path in ("/api", "/healthz", "/readyz"):
+            headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]  # e.g. 405's Allow
+            return {"error": exc.description or exc.name}, exc.code, headers
         return exc
 
     return app

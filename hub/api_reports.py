@@ -7,14 +7,15 @@ was delivered after it, or is still on its way past it (``overdue``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, abort, request
+from flask import Blueprint
 from sqlalchemy import Connection, select
 
 from .admin import require_token
 from .models import orders, shipments
+from .schemas import CarriersQuery, load_query
 from .state import current_hub
 from .store import iso, utcnow
 
@@ -68,22 +69,20 @@ def carrier_sla(conn: Connection, *, carrier: str | None = None, since: datetime
     return carrier_report(conn.execute(q).all(), now or utcnow())
 
 
-def parse_since(raw: str) -> datetime:
-    """An ISO date or time; a naive one is UTC. Raises ValueError."""
-    since = datetime.fromisoformat(raw)
-    return since if since.tzinfo else since.replace(tzinfo=UTC)
-
-
 @bp.get("/carriers")
 def carriers():  # noqa: ANN201
     """Per carrier: shipments, delivered, on_time, late (delivered after the promise), overdue (not
     delivered, past it), on_time_rate (on_time / (on_time + late)) and the late shipments.
-    ``?carrier=`` filters; ``?since=`` (ISO date) counts shipments shipped or created from then."""
-    since = None
-    if request.args.get("since"):
-        try:
-            since = parse_since(request.args["since"])
-        except ValueError:
-            abort(400, description="'since' must be an ISO date or time")
+    ``?carrier=`` filters; ``?since=`` (ISO date) counts shipments created from then.
+    ---
+    get:
+      summary: Carrier SLA report
+      tags: [reports]
+      parameters: [{in: query, schema: CarriersQuery}]
+      responses:
+        200: {description: One entry per carrier, content: {application/json: {schema: CarrierReportList}}}
+        400: BadRequest
+    """
+    args = load_query(CarriersQuery)
     with current_hub().engine.connect() as conn:
-        return {"carriers": carrier_sla(conn, carrier=request.args.get("carrier") or None, since=since)}
+        return {"carriers": carrier_sla(conn, carrier=args.get("carrier"), since=args.get("since"))}

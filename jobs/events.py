@@ -89,19 +89,30 @@ def process_event(event_id: int) -> str:
     raise AssertionError("unreachable")
 
 
+def _first_attempt(row: Any) -> int | None:
+    """1 when this is surely the event's first processing (a fresh delivery: never moved since it was
+    stored), so the hot path's record is a plain INSERT; None (counted in the INSERT) otherwise."""
+    fresh = row.status == EventStatus.RECEIVED.value and row.updated_at == row.received_at
+    return 1 if fresh else None
+
+
 def _record_crash(hub: Hub, event_id: int, exc: Exception) -> None:
-    """The event's processing raised (its transaction rolled back): one task record, in a transaction of its
-    own. A side channel: a failure to write it is logged, and the job's own error goes on."""
+    """The event's processing raised (its transaction rolled back): one task record, and the crash in the
+    event's history (so its next run is not taken for a first), in a transaction of their own. A side
+    channel: a failure to write them is logged, and the job's own error goes on."""
     import traceback
 
     from .tasks import classify
 
     try:
         with hub.engine.begin() as conn:
-            row = load_event(conn, event_id)
+            row = load_event(conn, event_id, for_update=True)
             record_event_outcome(conn, event_id, row.channel if row else "", TaskStatus.FAILED, classify(exc),
                                  str(exc) or type(exc).__name__, key=row.dedupe_key if row else None,
                                  traceback="".join(traceback.format_exception(exc)))
+            if row is not None and row.status == EventStatus.RECEIVED.value:
+                set_status(conn, event_id, EventStatus.RECEIVED,
+                           f"processing raised {type(exc).__name__}: {str(exc)[:300]}; it runs again")
     except Exception:  # noqa: BLE001
         logger.warning("process_event: failure not recorded", extra={"event_id": event_id}, exc_info=True)
 
@@ -156,7 +167,7 @@ def _process(hub: Hub, event_id: int) -> str:
             reason = f"cannot map {row.topic}: {exc}"
             set_status(conn, event_id, EventStatus.FAILED, reason)
             record_event_outcome(conn, event_id, row.channel, TaskStatus.FAILED, ErrorClass.PERMANENT, reason,
-                                 key=row.dedupe_key)
+                                 key=row.dedupe_key, attempt=_first_attempt(row))
             return EventStatus.FAILED.value
         if (echo := consume_echo(hub, conn, mapped.records)) is not None:
             set_status(conn, event_id, EventStatus.IGNORED, echo)
@@ -172,7 +183,7 @@ def _process(hub: Hub, event_id: int) -> str:
             set_status(conn, event_id, EventStatus.NEEDS_MAPPING, summary)
             wanted = ", ".join(f"{ch} {missing} {key}" for ch, missing, key in outcome.missing)
             record_event_outcome(conn, event_id, row.channel, TaskStatus.FAILED, ErrorClass.NEEDS_MAPPING,
-                                 f"parked: no link for {wanted}", key=row.dedupe_key)
+                                 f"parked: no link for {wanted}", key=row.dedupe_key, attempt=_first_attempt(row))
         else:
             set_status(conn, event_id, EventStatus.PROCESSED, summary)
             if row.status == EventStatus.NEEDS_MAPPING.value:  # a parked event resumed: its failure is over

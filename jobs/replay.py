@@ -56,7 +56,10 @@ def parse_time(value: str | datetime | None, now: datetime | None = None) -> dat
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     m = _RELATIVE.match(value)
     if m:
-        return (now or utcnow()) - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        try:
+            return (now or utcnow()) - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        except OverflowError:
+            raise ReplayError(f"not a time: {value!r} is before year 1") from None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:

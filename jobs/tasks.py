@@ -240,13 +240,15 @@ def event_entity(event_id: int) -> str:
 def record_event_outcome(conn: Connection, event_id: int, channel: str, status: TaskStatus,
                          error_class: ErrorClass | None = None, error: str | None = None, *,
                          key: str | None = None, traceback: str | None = None, attempt: int | None = None) -> bool:
-    """One INSERT, in the caller's transaction: an event processing that failed, was parked, or resumed.
+    """One INSERT (the attempt number counted inside it), in the caller's transaction: an event processing
+    that failed, was parked, or resumed.
     Skipped (False) inside a recorded replay, whose own record tells the outcome."""
     if _current.get() is not None:
         return False
-    if attempt is None:
-        attempt = (conn.execute(select(func.count()).select_from(tasks).where(
-            tasks.c.kind == "process_event", tasks.c.entity == event_entity(event_id))).scalar() or 0) + 1
+    if attempt is None:  # counted inside the INSERT: one statement
+        prior = tasks.alias("prior")
+        attempt = select(func.count() + 1).select_from(prior).where(
+            prior.c.kind == "process_event", prior.c.entity == event_entity(event_id)).scalar_subquery()
     now = utcnow()
     conn.execute(tasks.insert().values(
         kind="process_event", channel=channel, entity=event_entity(event_id), idempotency_key=key, attempt=attempt,

@@ -205,3 +205,28 @@ def test_running_rows_age_in_the_stats(env):
             status="running", finished_at=None, started_at=utcnow() - timedelta(minutes=5)))
         stats = task_stats(conn)
     assert 299 <= stats["oldest_pending_task_age_s"] < 320
+
+
+def test_an_event_whose_processing_raises_is_recorded_with_its_traceback(make_app):
+    # a Shopify orders/create whose body is a JSON array is kept as rejected; replayed anyway, its mapper
+    # raises TypeError (a bug's shape, not an input refusal): the replay's attempt says so, with the traceback
+    app = make_app()
+    auth = {"Authorization": f"Bearer {app_token(app)}"}
+    with app.test_client() as c:
+        r = post(c, "shop-eu", signing.shopify(SECRETS["shop-eu"][0], b"[]", "orders/create"))
+        assert r.status_code == 400
+        event_id = r.json["event_id"]
+        assert c.post(f"/api/events/{event_id}/replay", json={}, headers=auth).status_code == 202
+    run_worker(app)
+    hub = app.extensions["hub"]
+    with hub.engine.connect() as conn:
+        [attempt] = list_tasks(conn, kind="process_event")
+        full = get_task(conn, attempt["id"])
+    assert (attempt["status"], attempt["error_class"], attempt["entity"]) == ("failed", "permanent",
+                                                                              f"event:{event_id}")
+    assert "not a mapping" in attempt["error"] and "TypeError" in full["traceback"]
+    assert attempt["replay_id"] is not None
+    with app.test_client() as c:
+        notes = [h["note"] or "" for h in c.get(f"/api/events/{event_id}", headers=auth).json["history"]]
+    assert any(n.startswith("replay: re-processing the stored delivery (was rejected)") for n in notes)
+    assert any(n.startswith("processing raised TypeError") for n in notes)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from jobs.replay import ReplayFilter
 
 from .. import activity
 from ..api_records import list_orders, list_payments, order_detail
-from ..api_reports import carrier_sla, parse_since
+from ..api_reports import carrier_sla
 from ..api_stock import list_alerts
 from ..dashboard import dashboard as dashboard_figures
 from ..dashboard import needs_mapping as needs_mapping_figures
@@ -177,6 +177,12 @@ def order(order_id: int):  # noqa: ANN201
         steps = order_timeline(conn, detail)
         ex = exports(conn, order_id)
     return render_template("console/order.html", o=detail, steps=steps, ex=ex)
+
+
+def parse_since(raw: str) -> datetime:
+    """The reports' ``since`` (an ISO date or time; a naive one is UTC). Raises ValueError."""
+    since = datetime.fromisoformat(raw)
+    return since if since.tzinfo else since.replace(tzinfo=UTC)
 
 
 @bp.get("/reports")
