@@ -11,10 +11,10 @@ import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select
+from sqlalchemy import Connection, and_, delete, or_, select
 
-from .models import events, location_links, parked, sku_links
-from .store import iso, utcnow
+from .models import location_links, parked, sku_links
+from .store import utcnow
 
 if TYPE_CHECKING:
     from .state import Hub
@@ -127,30 +127,6 @@ def add_links(hub: Hub, links: list[Link]) -> list[int]:
     for event_id in resumed:  # after the commit: the links they wait for are now visible
         hub.enqueue_event(event_id)
     return resumed
-
-
-def parked_summary(conn: Connection, channel: str | None = None, limit: int = 100,
-                   sample: int = 5) -> list[dict[str, Any]]:
-    """What the parked events wait for: one entry per missing (channel, what, key), most events
-    first, with how many wait, since when, and the newest ``sample`` of them (id, topic)."""
-    p = parked.c
-    q = (select(p.channel, p.missing, p.key, func.count(func.distinct(p.event_id)).label("events"),
-                func.min(p.created_at).label("since"))
-         .group_by(p.channel, p.missing, p.key)
-         .order_by(func.count(func.distinct(p.event_id)).desc(), p.channel, p.missing, p.key).limit(limit))
-    if channel:
-        q = q.where(p.channel == channel)
-    groups = [{"channel": r.channel, "missing": r.missing, "key": r.key, "events": r.events,
-               "since": iso(r.since), "sample": []} for r in conn.execute(q)]
-    by_key = {(g["channel"], g["missing"], g["key"]): g for g in groups}
-    if by_key:
-        cond = or_(*[and_(p.channel == c, p.missing == m, p.key == k) for c, m, k in by_key])
-        for r in conn.execute(select(p.channel, p.missing, p.key, p.event_id, events.c.topic)
-                              .join(events, events.c.id == p.event_id).where(cond).order_by(p.event_id.desc())):
-            group = by_key[(r.channel, r.missing, r.key)]
-            if len(group["sample"]) < sample:
-                group["sample"].append({"id": r.event_id, "topic": r.topic})
-    return groups
 
 
 def parse_csv(text: str, known_channels: set[str]) -> list[Link]:

@@ -6,12 +6,13 @@ import logging
 
 from flask import Blueprint, Response
 from redis.exceptions import RedisError
+from rq import Queue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from .metrics import gauge
+from .redis import INBOX_KEY
 from .state import Hub, current_hub
-from .stats import queue_depths
 from .store import counts_by_channel_status
 
 logger = logging.getLogger(__name__)
@@ -54,9 +55,11 @@ class _Live:
         except SQLAlchemyError as exc:
             logger.warning("metrics: store unreachable", extra={"error": type(exc).__name__})
         try:
-            depths = [([n], d) for n, d in queue_depths(self.hub.redis.client).items()]
+            names = [q.name for q in Queue.all(connection=self.hub.redis.client)] or ["events"]
+            depths = [([n], Queue(n, connection=self.hub.redis.client).count) for n in names]
+            depths.append((["inbox"], self.hub.redis.client.llen(INBOX_KEY)))  # announced, not yet relayed
             yield gauge("hub_queue_depth", "Jobs waiting per RQ queue (inbox: ids awaiting the relay)",
-                        ["queue"], depths)
+                    ["queue"], depths)
         except RedisError as exc:
             logger.warning("metrics: redis unreachable", extra={"error": type(exc).__name__})
 

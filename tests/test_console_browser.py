@@ -117,7 +117,7 @@ def test_login_and_every_page(make_app, browser):
             page = b.page
             b.login(base)
             b.shot("dashboard")
-            assert page.locator("#failures").get_by_text("tasks: needs_mapping").is_visible()
+            assert page.locator("#failures").get_by_role("link", name="needs_mapping").is_visible()
             assert page.locator("svg rect.bar-deliveries").count() == 24
             b.go("/admin/events", "events")
             page.click("#events a >> nth=0")
@@ -126,6 +126,7 @@ def test_login_and_every_page(make_app, browser):
             b.shot("event")
             b.go("/admin/tasks", "failed-tasks")
             b.go("/admin/needs-mapping", "needs-mapping")
+            assert "SKU PT-M is not a product in Odoo" in page.locator("#refused").inner_text()
             b.go("/admin/stock", "stock")
             assert page.locator("#stock").get_by_text("PT-M").is_visible()
             b.go("/admin/orders", "orders")

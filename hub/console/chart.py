@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..stats import HourCount
+from ..activity import HourCount
 
 WIDTH, PANEL_H, GAP, LEFT, BOTTOM = 960, 110, 28, 56, 18  # px (the SVG scales to the page's width)
 LABEL_EVERY_H = 3

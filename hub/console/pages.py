@@ -1,7 +1,7 @@
 """Console pages: dashboard, events, needs-mapping, stock, orders and reports.
 
 Each reads through the same functions as the JSON API (``hub.store``, ``hub.api_*``,
-``hub.links``, ``hub.stats``); the one form here (a missing link) goes through ``add_links``
+``hub.links``, ``hub.dashboard``); the one form here (a missing link) goes through ``add_links``
 like ``POST /api/links`` and ``hub links import``.
 """
 
@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from redis.exceptions import RedisError
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from jobs.replay import ReplayFilter
 
-from .. import stats
+from .. import activity
 from ..api_records import list_orders, list_payments, order_detail
-from ..api_reports import carrier_sla, parse_since
+from ..api_reports import carrier_sla
 from ..api_stock import list_alerts
-from ..links import Link, LinkError, add_links, parked_summary
+from ..dashboard import dashboard as dashboard_figures
+from ..dashboard import needs_mapping as needs_mapping_figures
+from ..links import Link, LinkError, add_links
 from ..models import EventStatus, event_records, parked, stock_levels
 from ..state import current_hub
 from ..stock_view import sales_channels, stock_overview
@@ -29,10 +30,12 @@ from ..store import get_event, list_events
 from ..timeline import exports, order_timeline
 from . import bp
 from .chart import activity_chart
-from .tasks import dashboard_figures, event_tasks, single_preview
+from .tasks import event_tasks, failures_per_hour, single_preview
 
 logger = logging.getLogger(__name__)
 PAGE = 50  # rows per list page
+RATE_WINDOW_S = 300  # the dashboard's deliveries per minute: averaged over this window
+SAMPLE_SHOWN = 5  # parked event ids shown per missing link
 STOCK_PAGE = 100
 LINK_KINDS = {"inventory_item_id": "sku", "product_id": "sku", "location_id": "warehouse"}  # missing -> what to ask
 
@@ -44,26 +47,17 @@ def _int(name: str) -> int | None:
 
 @bp.get("/")
 def dashboard():  # noqa: ANN201
+    """``GET /api/stats``'s figures over the last few minutes, and the 24-hour chart."""
     hub = current_hub()
+    figures = dashboard_figures(hub, window=timedelta(seconds=RATE_WINDOW_S))
+    minutes = RATE_WINDOW_S / 60
+    rates = {ch: round(n / minutes, 2) for ch, n in sorted(figures["deliveries_by_channel"].items())}
     with hub.engine.connect() as conn:
-        figures: dict[str, Any] = {
-            "rates": stats.delivery_rates(conn), "by_status": stats.events_by_status(conn),
-            "oldest_event": stats.oldest_pending_event(conn),
-            "parked_keys": conn.execute(select(func.count()).select_from(
-                select(parked.c.channel, parked.c.missing, parked.c.key).distinct().subquery())).scalar(),
-            "alerts": list_alerts(conn, limit=20),
-        }
-        hours = stats.hourly_events(conn)
-    try:
-        figures["queues"] = stats.queue_depths(hub.redis.client)
-        figures["oldest_job"] = stats.oldest_job(hub.redis.client)
-    except RedisError as exc:
-        figures["queues"], figures["oldest_job"] = None, None
-        figures["redis_error"] = type(exc).__name__
-    figures.update(dashboard_figures(hub))
-    hours = stats.merge_hourly(hours, figures.pop("task_failures_hourly", {}))
-    return render_template("console/dashboard.html", f=figures, chart=activity_chart(hours),
-                           rate_window_min=stats.RATE_WINDOW_S // 60)
+        hours = activity.hourly_events(conn)
+        alerts = list_alerts(conn, limit=20)
+    hours = activity.merge_hourly(hours, failures_per_hour(hub))
+    return render_template("console/dashboard.html", f=figures, rates=rates, alerts=alerts,
+                           chart=activity_chart(hours), rate_window_min=int(minutes))
 
 
 @bp.get("/events")
@@ -105,15 +99,19 @@ def event(event_id: int):  # noqa: ANN201
 
 @bp.get("/needs-mapping")
 def needs_mapping():  # noqa: ANN201
+    """What ``GET /api/needs-mapping`` lists, with a form per missing link."""
     hub = current_hub()
     channel = request.args.get("channel") or None
     with hub.engine.connect() as conn:
-        groups = parked_summary(conn, channel=channel, limit=200)
+        waiting = needs_mapping_figures(conn)
         skus = list(conn.execute(select(stock_levels.c.sku).distinct().order_by(stock_levels.c.sku).limit(1000))
                     .scalars())
+    groups = [g for g in waiting["links"] if channel in (None, g["channel"])]
+    refused = [t for t in waiting["tasks"] if channel in (None, t["channel"])]
     warehouses = sorted({w for ch in hub.config.channels.values() for w in ch.locations.values()} | {"main"})
-    return render_template("console/needs_mapping.html", groups=groups, skus=skus, warehouses=warehouses,
-                           channels=sorted(hub.config.channels), channel=channel, ask=LINK_KINDS)
+    return render_template("console/needs_mapping.html", groups=groups, refused=refused, skus=skus,
+                           warehouses=warehouses, channels=sorted(hub.config.channels), channel=channel,
+                           ask=LINK_KINDS, sample=SAMPLE_SHOWN)
 
 
 @bp.post("/needs-mapping")
@@ -179,6 +177,12 @@ def order(order_id: int):  # noqa: ANN201
         steps = order_timeline(conn, detail)
         ex = exports(conn, order_id)
     return render_template("console/order.html", o=detail, steps=steps, ex=ex)
+
+
+def parse_since(raw: str) -> datetime:
+    """The reports' ``since`` (an ISO date or time; a naive one is UTC). Raises ValueError."""
+    since = datetime.fromisoformat(raw)
+    return since if since.tzinfo else since.replace(tzinfo=UTC)
 
 
 @bp.get("/reports")

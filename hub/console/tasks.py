@@ -12,11 +12,11 @@ from flask import abort, render_template, request
 from sqlalchemy import Connection, select
 
 from jobs.replay import ReplayError, ReplayFilter, preview
-from jobs.tasks import KINDS, get_task, list_tasks, task_stats
+from jobs.tasks import KINDS, get_task, list_tasks
 
+from ..activity import chart_start, count_by_hour
 from ..models import ErrorClass, TaskStatus, event_records, tasks
 from ..state import Hub, current_hub
-from ..stats import chart_start, count_by_hour
 from ..store import utcnow
 from . import bp
 
@@ -104,13 +104,11 @@ def event_tasks(conn: Connection, event_id: int) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda t: t["id"], reverse=True)[:PAGE]
 
 
-def dashboard_figures(hub: Hub) -> dict[str, Any]:
-    """Open task failures by class, and failed attempts per hour for the chart."""
+def failures_per_hour(hub: Hub) -> dict[Any, int]:
+    """Failed task attempts per hour (by when they ran) over the dashboard chart's hours."""
     with hub.engine.connect() as conn:
-        st = task_stats(conn)
-        hourly = count_by_hour(conn, tasks.c.started_at, tasks.c.status == TaskStatus.FAILED.value,
-                               start=chart_start())
-    return {"task_failures": st["open_failures_by_class"], "task_stats": st, "task_failures_hourly": hourly}
+        return count_by_hour(conn, tasks.c.started_at, tasks.c.status == TaskStatus.FAILED.value,
+                             start=chart_start())
 
 
 def single_preview(flt: ReplayFilter) -> list[dict[str, Any]] | str:
