@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, redirect, request, url_for
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config, load_config, load_config_dict
 
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 def create_app(test_config: Config | dict[str, Any] | None = None) -> Flask:
     from connectors import verifier_for
 
-    from . import admin, api_records, api_reports, api_stock, api_tasks, openapi, ops, webhooks
+    from . import admin, api_records, api_reports, api_stock, api_tasks, console, openapi, ops, webhooks
     from .db import make_engine
     from .redis import connect
     from .state import Hub
@@ -50,18 +51,28 @@ def create_app(test_config: Config | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_tasks.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(openapi.bp)
+    console.init_app(app, app.extensions["hub"])
+    if config.trusted_proxy_hops:  # the client's address (sign-in limits, logs) from the proxies' headers
+        hops = config.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     @app.before_request
-    def _guard_api():  # noqa: ANN202
+    def _guard_api_and_console():  # noqa: ANN202
         # every /api path, routed or not: without the token a 404 or 405 would tell which routes exist
         if request.path == openapi.API_PREFIX or request.path.startswith(openapi.API_PREFIX + "/"):
             return admin.require_token()
+        # the console guards its own routes; a path it does not route (404, 405, the slash redirect)
+        # goes to the sign-in page too, for the same reason
+        if (request.url_rule is None and (request.path == "/admin" or request.path.startswith("/admin/"))
+                and not console.signed_in()):
+            return redirect(url_for("console.login"))
         return None
 
     @app.errorhandler(HTTPException)
     def _json_errors(exc: HTTPException):  # noqa: ANN202
-        if request.path.startswith(("/webhooks/", "/api/")) or request.path in ("/healthz", "/readyz"):
-            return {"error": exc.description or exc.name}, exc.code
+        if request.path.startswith(("/webhooks/", "/api/")) or request.path in ("/api", "/healthz", "/readyz"):
+            headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]  # e.g. 405's Allow
+            return {"error": exc.description or exc.name}, exc.code, headers
         return exc
 
     return app

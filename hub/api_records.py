@@ -8,12 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, request
-from sqlalchemy import Row, func, or_, select
+from marshmallow import ValidationError
+from sqlalchemy import Connection, Row, func, or_, select
 
 from mappings.canonical import currency_exponent
 
-from .admin import int_arg, require_token
-from .links import Link, LinkError, list_links, release_parked, upsert_link
+from .admin import require_token
+from .links import Link, LinkError, add_links, list_links
 from .models import (
     customer_links,
     customers,
@@ -25,6 +26,17 @@ from .models import (
     shipments,
     stock_levels,
     stock_movements,
+)
+from .schemas import (
+    CustomersQuery,
+    LinkIn,
+    LinksQuery,
+    OrdersQuery,
+    PaymentsQuery,
+    ShipmentsQuery,
+    StockQuery,
+    describe,
+    load_query,
 )
 from .state import current_hub
 from .store import iso
@@ -53,46 +65,83 @@ def _order_summary(r: Row[Any]) -> dict[str, Any]:
     return out
 
 
+def list_orders(conn: Connection, *, channel: str | None = None, status: str | None = None, q: str | None = None,
+                limit: int = 50, before: int | None = None) -> list[dict[str, Any]]:
+    """Newest first; ``q`` is an order number, an external id or an email; ``before`` an id cursor."""
+    query = select(orders).order_by(orders.c.id.desc()).limit(limit)
+    if channel:
+        query = query.where(orders.c.channel == channel)
+    if status:
+        query = query.where(orders.c.status == status)
+    if before:
+        query = query.where(orders.c.id < before)
+    if q and q.strip():
+        term = q.strip()
+        query = query.where(or_(orders.c.number == term, orders.c.number == term.lstrip("#"),
+                                orders.c.external_id == term, orders.c.email == term.lower()))
+    return [_order_summary(r) for r in conn.execute(query)]
+
+
 @bp.get("/orders")
 def orders_list():  # noqa: ANN201
-    q = select(orders).order_by(orders.c.id.desc()).limit(int_arg("limit", 50) or 50)
-    if request.args.get("channel"):
-        q = q.where(orders.c.channel == request.args["channel"])
-    if request.args.get("status"):
-        q = q.where(orders.c.status == request.args["status"])
-    if request.args.get("q"):
-        term = request.args["q"].strip()
-        q = q.where(or_(orders.c.number == term, orders.c.external_id == term, orders.c.email == term.lower()))
+    """Orders, newest first.
+    ---
+    get:
+      summary: List orders
+      tags: [orders]
+      parameters: [{in: query, schema: OrdersQuery}]
+      responses:
+        200: {description: Orders, content: {application/json: {schema: OrderList}}}
+        400: BadRequest
+    """
+    args = load_query(OrdersQuery)
     with current_hub().engine.connect() as conn:
-        return {"orders": [_order_summary(r) for r in conn.execute(q)]}
+        return {"orders": list_orders(conn, channel=args.get("channel"), status=args.get("status"), q=args.get("q"),
+                                      limit=args["limit"])}
+
+
+def order_detail(conn: Connection, order_id: int) -> dict[str, Any] | None:
+    """One order with its lines, customer, payments, shipments and the events that built it."""
+    row = conn.execute(select(orders).where(orders.c.id == order_id)).one_or_none()
+    if row is None:
+        return None
+    out = _order_summary(row)
+    out["shipping_address"], out["billing_address"] = row.shipping_address, row.billing_address
+    out["lines"] = [{"sku": li.sku, "title": li.title, "quantity": li.quantity,
+                     "unit_price": money(li.unit_price, row.currency), "tax": money(li.tax, row.currency),
+                     "discount": money(li.discount, row.currency)}
+                    for li in conn.execute(select(order_lines).where(order_lines.c.order_id == order_id)
+                                           .order_by(order_lines.c.position))]
+    cust = conn.execute(select(customers).where(customers.c.id == row.customer_id)).one_or_none()
+    out["customer"] = _customer(conn, cust) if cust else None
+    out["payments"] = [_payment(p) for p in conn.execute(select(payments).where(payments.c.order_id == order_id))]
+    out["shipments"] = [_shipment(s) for s in conn.execute(select(shipments).where(shipments.c.order_id == order_id))]
+    out["events"] = [{"id": e.id, "topic": e.topic, "channel": e.channel, "effect": e.effect,
+                      "received_at": iso(e.received_at)}
+                     for e in conn.execute(select(events.c.id, events.c.topic, events.c.channel,
+                                                  events.c.received_at, event_records.c.effect)
+                                           .join(event_records, event_records.c.event_id == events.c.id)
+                                           .where(event_records.c.kind == "order",
+                                                  event_records.c.record_id == order_id)
+                                           .order_by(events.c.id))]
+    return out
 
 
 @bp.get("/orders/<int:order_id>")
 def orders_show(order_id: int):  # noqa: ANN201
+    """One order with its lines, customer, payments, shipments and the events that built it.
+    ---
+    get:
+      summary: One order
+      tags: [orders]
+      responses:
+        200: {description: The order, content: {application/json: {schema: OrderDetail}}}
+        404: NotFound
+    """
     with current_hub().engine.connect() as conn:
-        row = conn.execute(select(orders).where(orders.c.id == order_id)).one_or_none()
-        if row is None:
-            abort(404, description="no such order")
-        out = _order_summary(row)
-        out["shipping_address"], out["billing_address"] = row.shipping_address, row.billing_address
-        out["lines"] = [{"sku": li.sku, "title": li.title, "quantity": li.quantity,
-                         "unit_price": money(li.unit_price, row.currency), "tax": money(li.tax, row.currency),
-                         "discount": money(li.discount, row.currency)}
-                        for li in conn.execute(select(order_lines).where(order_lines.c.order_id == order_id)
-                                               .order_by(order_lines.c.position))]
-        cust = conn.execute(select(customers).where(customers.c.id == row.customer_id)).one_or_none()
-        out["customer"] = _customer(conn, cust) if cust else None
-        out["payments"] = [_payment(p) for p in conn.execute(select(payments).where(payments.c.order_id == order_id))]
-        out["shipments"] = [_shipment(s) for s in conn.execute(select(shipments)
-                                                               .where(shipments.c.order_id == order_id))]
-        out["events"] = [{"id": e.id, "topic": e.topic, "channel": e.channel, "effect": e.effect,
-                          "received_at": iso(e.received_at)}
-                         for e in conn.execute(select(events.c.id, events.c.topic, events.c.channel,
-                                                      events.c.received_at, event_records.c.effect)
-                                               .join(event_records, event_records.c.event_id == events.c.id)
-                                               .where(event_records.c.kind == "order",
-                                                      event_records.c.record_id == order_id)
-                                               .order_by(events.c.id))]
+        out = order_detail(conn, order_id)
+    if out is None:
+        abort(404, description="no such order")
     return out
 
 
@@ -106,9 +155,20 @@ def _customer(conn: Any, c: Row[Any]) -> dict[str, Any]:
 
 @bp.get("/customers")
 def customers_list():  # noqa: ANN201
-    q = select(customers).order_by(customers.c.id.desc()).limit(int_arg("limit", 50) or 50)
-    if request.args.get("email"):
-        q = q.where(customers.c.email == request.args["email"].strip().lower())
+    """Customers, newest first, with the channels that know them.
+    ---
+    get:
+      summary: List customers
+      tags: [orders]
+      parameters: [{in: query, schema: CustomersQuery}]
+      responses:
+        200: {description: Customers, content: {application/json: {schema: CustomerList}}}
+        400: BadRequest
+    """
+    args = load_query(CustomersQuery)
+    q = select(customers).order_by(customers.c.id.desc()).limit(args["limit"])
+    if args.get("email"):
+        q = q.where(customers.c.email == args["email"].strip().lower())
     with current_hub().engine.connect() as conn:
         return {"customers": [_customer(conn, c) for c in conn.execute(q)]}
 
@@ -121,13 +181,29 @@ def _payment(p: Row[Any]) -> dict[str, Any]:
     return out
 
 
+def list_payments(conn: Connection, *, unmatched: bool = False, limit: int = 50) -> list[dict[str, Any]]:
+    """Newest first; ``unmatched``: only the payments no order has been found for yet."""
+    q = select(payments).order_by(payments.c.id.desc()).limit(limit)
+    if unmatched:
+        q = q.where(payments.c.order_id.is_(None))
+    return [_payment(p) for p in conn.execute(q)]
+
+
 @bp.get("/payments")
 def payments_list():  # noqa: ANN201
-    q = select(payments).order_by(payments.c.id.desc()).limit(int_arg("limit", 50) or 50)
-    if request.args.get("unmatched") in ("1", "true", "yes"):
-        q = q.where(payments.c.order_id.is_(None))
+    """Payments, newest first; ``?unmatched=1``: those still waiting for their order.
+    ---
+    get:
+      summary: List payments
+      tags: [orders]
+      parameters: [{in: query, schema: PaymentsQuery}]
+      responses:
+        200: {description: Payments, content: {application/json: {schema: PaymentList}}}
+        400: BadRequest
+    """
+    args = load_query(PaymentsQuery)
     with current_hub().engine.connect() as conn:
-        return {"payments": [_payment(p) for p in conn.execute(q)]}
+        return {"payments": list_payments(conn, unmatched=args["unmatched"], limit=args["limit"])}
 
 
 def _shipment(s: Row[Any]) -> dict[str, Any]:
@@ -141,17 +217,38 @@ def _shipment(s: Row[Any]) -> dict[str, Any]:
 
 @bp.get("/shipments")
 def shipments_list():  # noqa: ANN201
-    q = select(shipments).order_by(shipments.c.id.desc()).limit(int_arg("limit", 50) or 50)
-    if request.args.get("status"):
-        q = q.where(shipments.c.status == request.args["status"])
+    """Shipments, newest first, with their scans, promise and push to the order's channel.
+    ---
+    get:
+      summary: List shipments
+      tags: [orders]
+      parameters: [{in: query, schema: ShipmentsQuery}]
+      responses:
+        200: {description: Shipments, content: {application/json: {schema: ShipmentList}}}
+        400: BadRequest
+    """
+    args = load_query(ShipmentsQuery)
+    q = select(shipments).order_by(shipments.c.id.desc()).limit(args["limit"])
+    if args.get("status"):
+        q = q.where(shipments.c.status == args["status"])
     with current_hub().engine.connect() as conn:
         return {"shipments": [_shipment(s) for s in conn.execute(q)]}
 
 
 @bp.get("/stock")
 def stock_list():  # noqa: ANN201
+    """Stock levels per SKU and warehouse; with ``?sku=``, that SKU's levels and its ledger.
+    ---
+    get:
+      summary: Stock levels (and one SKU's ledger)
+      tags: [stock]
+      parameters: [{in: query, schema: StockQuery}]
+      responses:
+        200: {description: Levels, content: {application/json: {schema: Stock}}}
+        400: BadRequest
+    """
     q = select(stock_levels).order_by(stock_levels.c.sku, stock_levels.c.warehouse)
-    sku = request.args.get("sku")
+    sku = load_query(StockQuery).get("sku")
     if sku:
         q = q.where(stock_levels.c.sku == sku)
     with current_hub().engine.connect() as conn:
@@ -170,31 +267,55 @@ def stock_list():  # noqa: ANN201
 
 @bp.get("/links")
 def links_list():  # noqa: ANN201
+    """SKU and location links per channel.
+    ---
+    get:
+      summary: List links
+      tags: [stock]
+      parameters: [{in: query, schema: LinksQuery}]
+      responses:
+        200: {description: Links, content: {application/json: {schema: Links}}}
+        400: BadRequest
+    """
+    args = load_query(LinksQuery)
     with current_hub().engine.connect() as conn:
-        return list_links(conn, channel=request.args.get("channel"), sku=request.args.get("sku"))
+        return list_links(conn, channel=args.get("channel"), sku=args.get("sku"))
 
 
 @bp.post("/links")
 def links_add():  # noqa: ANN201
     """One link or a list: ``{"channel", "sku", "product_id", "variant_id", "inventory_item_id"}``
-    and/or ``{"channel", "location_id", "warehouse"}``. All or nothing; parked events resume."""
+    and/or ``{"channel", "location_id", "warehouse"}``. All or nothing; parked events resume.
+    ---
+    post:
+      summary: Add or change links
+      tags: [stock]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              oneOf: [LinkIn, {type: array, items: LinkIn, minItems: 1}]
+      responses:
+        201: {description: Stored, content: {application/json: {schema: LinksStored}}}
+        400: BadRequest
+    """
     hub = current_hub()
     body = request.get_json(silent=True)
-    items = body if isinstance(body, list) else [body]
-    fields = set(Link.__dataclass_fields__)
+    items = body if isinstance(body, list) and body else [body]
     try:
         links = []
         for i, item in enumerate(items):
-            if not isinstance(item, dict) or set(item) - fields:
-                raise LinkError(f"item {i}: an object with keys from {sorted(fields)}")
-            if item.get("channel") not in hub.config.channels:
-                raise LinkError(f"item {i}: unknown channel {item.get('channel')!r}")
-            links.append(Link(**{k: None if v is None else str(v) for k, v in item.items()}))
-        with hub.engine.begin() as conn:
-            resolves = [r for link in links for r in upsert_link(conn, link)]
-            resumed = release_parked(conn, resolves)
+            if not isinstance(item, dict):
+                raise LinkError(f"item {i}: an object with keys from {sorted(LinkIn().fields)}")
+            try:
+                values = LinkIn().load(item)
+            except ValidationError as exc:
+                raise LinkError(f"item {i}: {describe(exc.messages)}") from None
+            if values["channel"] not in hub.config.channels:
+                raise LinkError(f"item {i}: unknown channel {values['channel']!r}")
+            links.append(Link(**values))
+        resumed = add_links(hub, links)
     except LinkError as exc:
         abort(400, description=str(exc))
-    for event_id in resumed:
-        hub.enqueue_event(event_id)
     return {"stored": len(links), "resumed_events": resumed}, 201

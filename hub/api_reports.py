@@ -7,14 +7,15 @@ was delivered after it, or is still on its way past it (``overdue``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, request
-from sqlalchemy import select
+from flask import Blueprint
+from sqlalchemy import Connection, select
 
 from .admin import require_token
 from .models import orders, shipments
+from .schemas import CarriersQuery, load_query
 from .state import current_hub
 from .store import iso, utcnow
 
@@ -54,21 +55,40 @@ def carrier_report(rows: list[Any], now: datetime) -> list[dict[str, Any]]:
     return [by[k] for k in sorted(by)]
 
 
-@bp.get("/carriers")
-def carriers():  # noqa: ANN201
-    """Per carrier: shipments, delivered, on_time, late (delivered after the promise), overdue (not
-    delivered, past it), on_time_rate (on_time / (on_time + late)) and the late shipments.
-    ``?carrier=`` filters; ``?since=`` (ISO date) counts shipments shipped or created from then."""
+def carrier_sla(conn: Connection, *, carrier: str | None = None, since: datetime | None = None,
+                now: datetime | None = None) -> list[dict[str, Any]]:
+    """The carrier report over the shipments created from ``since`` (all when None)."""
     q = (select(shipments.c.id, shipments.c.carrier, shipments.c.tracking_number, shipments.c.status,
                 shipments.c.order_id, shipments.c.shipped_at, shipments.c.promised_at, shipments.c.promised_by,
                 shipments.c.delivered_at, orders.c.number)
          .outerjoin(orders, orders.c.id == shipments.c.order_id).order_by(shipments.c.id))
-    if request.args.get("carrier"):
-        q = q.where(shipments.c.carrier == request.args["carrier"].lower())
-    if request.args.get("since"):
-        since = datetime.fromisoformat(request.args["since"])
-        since = since if since.tzinfo else since.replace(tzinfo=utcnow().tzinfo)
+    if carrier:
+        q = q.where(shipments.c.carrier == carrier.lower())
+    if since is not None:
         q = q.where(shipments.c.created_at >= since)
+    return carrier_report(conn.execute(q).all(), now or utcnow())
+
+
+def parse_since(raw: str) -> datetime:
+    """An ISO date or time; a naive one is UTC. Raises ValueError."""
+    since = datetime.fromisoformat(raw)
+    return since if since.tzinfo else since.replace(tzinfo=UTC)
+
+
+@bp.get("/carriers")
+def carriers():  # noqa: ANN201
+    """Per carrier: shipments, delivered, on_time, late (delivered after the promise), overdue (not
+    delivered, past it), on_time_rate (on_time / (on_time + late)) and the late shipments.
+    ``?carrier=`` filters; ``?since=`` (ISO date) counts shipments created from then.
+    ---
+    get:
+      summary: Carrier SLA report
+      tags: [reports]
+      parameters: [{in: query, schema: CarriersQuery}]
+      responses:
+        200: {description: One entry per carrier, content: {application/json: {schema: CarrierReportList}}}
+        400: BadRequest
+    """
+    args = load_query(CarriersQuery)
     with current_hub().engine.connect() as conn:
-        rows = conn.execute(q).all()
-    return {"carriers": carrier_report(rows, utcnow())}
+        return {"carriers": carrier_sla(conn, carrier=args.get("carrier") or None, since=args.get("since"))}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, request
-from sqlalchemy import select
+from typing import Any
 
-from .admin import int_arg, require_token
+from flask import Blueprint, abort, request
+from sqlalchemy import Connection, select
+
+from .admin import require_token
 from .models import alerts, stock_sync
+from .schemas import AlertsQuery, DriftQuery, load_query
 from .state import current_hub
 from .store import iso
 
@@ -16,7 +19,21 @@ bp.before_request(require_token)
 
 @bp.post("/stock/snapshot")
 def stock_snapshot():  # noqa: ANN201
-    """JSON lines ``{"sku", "warehouse", "on_hand"}``: each sets on_hand; all lines or none."""
+    """JSON lines ``{"sku", "warehouse", "on_hand"}``: each sets on_hand; all lines or none.
+    ---
+    post:
+      summary: Set on_hand from an ERP or warehouse count
+      tags: [stock]
+      requestBody:
+        required: true
+        description: 'JSON lines, one count a line: {"sku": "A-1", "warehouse": "main", "on_hand": 5}
+          (warehouse defaults to the default warehouse). Every line is checked before anything is written.'
+        content:
+          application/x-ndjson: {schema: {type: string}}
+      responses:
+        200: {description: Applied, content: {application/json: {schema: SnapshotResult}}}
+        400: BadRequest
+    """
     from jobs.snapshot import SnapshotError, apply_snapshot, parse_json_lines
 
     hub = current_hub()
@@ -28,31 +45,58 @@ def stock_snapshot():  # noqa: ANN201
     return {"lines": result.lines, "changed": result.changed, "oversold": result.oversold}
 
 
+def list_alerts(conn: Connection, *, kind: str | None = None, include_resolved: bool = False,
+                limit: int = 100) -> list[dict[str, Any]]:
+    """Newest first; open ones only unless ``include_resolved``."""
+    q = select(alerts).order_by(alerts.c.id.desc()).limit(limit)
+    if kind:
+        q = q.where(alerts.c.kind == kind)
+    if not include_resolved:
+        q = q.where(alerts.c.resolved_at.is_(None))
+    return [{"id": a.id, "kind": a.kind, "key": a.key, "message": a.message, "detail": a.detail,
+             "created_at": iso(a.created_at), "updated_at": iso(a.updated_at), "resolved_at": iso(a.resolved_at)}
+            for a in conn.execute(q)]
+
+
 @bp.get("/alerts")
 def alerts_list():  # noqa: ANN201
-    """Open alerts first (``?all=1`` adds resolved ones); ``?kind=oversell`` filters."""
-    q = select(alerts).order_by(alerts.c.id.desc()).limit(int_arg("limit", 100) or 100)
-    if request.args.get("kind"):
-        q = q.where(alerts.c.kind == request.args["kind"])
-    if request.args.get("all") not in ("1", "true"):
-        q = q.where(alerts.c.resolved_at.is_(None))
+    """Open alerts, newest first (``?all=1`` adds resolved ones); ``?kind=oversell`` filters.
+    ---
+    get:
+      summary: List alerts
+      tags: [stock]
+      parameters: [{in: query, schema: AlertsQuery}]
+      responses:
+        200: {description: Alerts, content: {application/json: {schema: AlertList}}}
+        400: BadRequest
+    """
+    args = load_query(AlertsQuery)
     with current_hub().engine.connect() as conn:
-        return {"alerts": [{"id": a.id, "kind": a.kind, "key": a.key, "message": a.message, "detail": a.detail,
-                            "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
-                            "resolved_at": iso(a.resolved_at)} for a in conn.execute(q)]}
+        return {"alerts": list_alerts(conn, kind=args.get("kind") or None, include_resolved=args["all"],
+                                      limit=args["limit"])}
 
 
 @bp.get("/stock/drift")
 def stock_drift():  # noqa: ANN201
     """What the last reconcile found: per channel and SKU, the channel's reading minus what the
-    hub published at that moment (``?channel=`` filters; ``?all=1`` includes SKUs with no drift)."""
+    hub published at that moment (``?channel=`` filters; ``?all=1`` includes SKUs with no drift).
+    ---
+    get:
+      summary: Stock drift found by the last reconcile
+      tags: [stock]
+      parameters: [{in: query, schema: DriftQuery}]
+      responses:
+        200: {description: Drift per channel and SKU, content: {application/json: {schema: DriftList}}}
+        400: BadRequest
+    """
+    args = load_query(DriftQuery)
     q = select(stock_sync).where(stock_sync.c.read_at.is_not(None)).order_by(stock_sync.c.channel, stock_sync.c.sku)
-    if request.args.get("channel"):
-        q = q.where(stock_sync.c.channel == request.args["channel"])
-    if request.args.get("all") not in ("1", "true"):
+    if args.get("channel"):
+        q = q.where(stock_sync.c.channel == args["channel"])
+    if not args["all"]:
         q = q.where(stock_sync.c.drift != 0)
     with current_hub().engine.connect() as conn:
-        rows = conn.execute(q.limit(int_arg("limit", 1000) or 1000)).all()
+        rows = conn.execute(q.limit(args["limit"])).all()
     return {"drift": [{"channel": r.channel, "sku": r.sku, "read": r.read_quantity, "drift": r.drift,
                        "published": None if r.read_quantity is None else r.read_quantity - (r.drift or 0),
                        "read_at": iso(r.read_at), "pending_push": r.dirty} for r in rows]}

@@ -233,6 +233,7 @@ def run(bind: str) -> None:
     click.echo(f"\nhub is running ({cfg.source})\n"
                f"  webhooks   {url}/webhooks/<channel>   channels: {', '.join(cfg.channels) or '(none)'}\n"
                f"  admin API  {url}/api/events   (Authorization: Bearer <admin_token>)\n"
+               f"  console    {url}/admin   (sign in with the admin token)\n"
                f"  health     {url}/healthz  {url}/readyz  metrics {url}/metrics\n"
                f"  database   {make_url(cfg.database_url).render_as_string(hide_password=True)}\n"
                f"  redis      {redacted_url(os.environ.get('HUB_REDIS_URL', cfg.redis_url))}\n"
@@ -271,7 +272,7 @@ def links_import(file: str) -> None:
     for want of these links resume by themselves.
     """
     from . import create_app
-    from .links import LinkError, parse_csv, release_parked, upsert_link
+    from .links import LinkError, add_links, parse_csv
 
     cfg = _config()
     server = _embedded_redis_env(cfg)  # noqa: F841
@@ -280,11 +281,7 @@ def links_import(file: str) -> None:
         rows = parse_csv(Path(file).read_text(encoding="utf-8-sig"), set(cfg.channels))
     except LinkError as exc:
         raise click.ClickException(f"{file}: {exc}; nothing was imported") from None
-    with hub.engine.begin() as conn:
-        resolves = [r for link in rows for r in upsert_link(conn, link)]
-        resumed = release_parked(conn, resolves)
-    for event_id in resumed:
-        hub.enqueue_event(event_id)
+    resumed = add_links(hub, rows)
     click.echo(f"imported {len(rows)} link(s) from {file}; {len(resumed)} parked event(s) resumed")
 
 

@@ -30,6 +30,7 @@ ENV_OVERRIDES = {
     "HUB_DATABASE_URL": "database_url",
     "HUB_REDIS_URL": "redis_url",
     "HUB_ADMIN_TOKEN": "admin_token",
+    "HUB_SECRET_KEY": "secret_key",
 }
 KINDS = ("shopify", "woocommerce", "stripe", "paypal", "easypost", "aftership", "shippo")
 SECRET_KINDS = frozenset(KINDS) - {"paypal"}
@@ -53,6 +54,8 @@ DEFAULT_MATCH_KEYS = {"stripe": ("order_id",), "paypal": ("custom_id", "invoice_
 PAYPAL_MATCH_KEYS = ("custom_id", "invoice_id")
 SALES_KINDS = ("shopify", "woocommerce")
 DEFAULT_CARRIER_SLA_DAYS = 5
+DEFAULT_LOGIN_RATE_LIMIT = "5/minute"  # console login attempts per client IP
+MAX_TRUSTED_PROXY_HOPS = 5
 DEFAULT_REPLAY_RATE_PER_S = 5.0  # actions a bulk replay runs per second at most
 CHANNEL_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -161,6 +164,15 @@ class CrmSchema(Schema):
             raise ValidationError(f"required for {data.get('kind')} (a private app token)", "token")
 
 
+def _rate_limit(value: str) -> None:
+    from limits import parse
+
+    try:
+        parse(value)
+    except ValueError:
+        raise ValidationError("not a rate limit like '5/minute' or '20 per hour'") from None
+
+
 class ConfigSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -168,6 +180,11 @@ class ConfigSchema(Schema):
     database_url = fields.String(load_default="sqlite:///var/hub.db")
     redis_url = fields.String(load_default="embedded")
     admin_token = fields.String(load_default="")
+    # the console's session key; empty: derived from admin_token (rotating the token ends every session)
+    secret_key = fields.String(load_default="")
+    login_rate_limit = fields.String(load_default=DEFAULT_LOGIN_RATE_LIMIT, validate=_rate_limit)
+    # proxies in front of the hub whose X-Forwarded-For / -Proto are trusted (0: none, the client is the peer)
+    trusted_proxy_hops = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_TRUSTED_PROXY_HOPS))
     max_body_bytes = fields.Integer(load_default=DEFAULT_MAX_BODY_BYTES, validate=validate.Range(min=1))
     var_dir = fields.String(load_default="var")
     outbox_grace_s = fields.Integer(load_default=30, validate=validate.Range(min=0))
@@ -270,6 +287,9 @@ class Config:
     crm: CrmConfig | None = None
     carrier_sla_days: dict[str, int] = field(default_factory=dict)
     carrier_sla_default_days: int = DEFAULT_CARRIER_SLA_DAYS
+    secret_key: str = field(default="", repr=False)
+    login_rate_limit: str = DEFAULT_LOGIN_RATE_LIMIT
+    trusted_proxy_hops: int = 0
     replay_rate_per_s: float = DEFAULT_REPLAY_RATE_PER_S
     source: str = "<dict>"
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, delete, or_, select
 
 from .models import location_links, parked, sku_links
 from .store import utcnow
+
+if TYPE_CHECKING:
+    from .state import Hub
 
 CSV_HEADER = ["sku", "channel", "product_id", "variant_id", "inventory_item_id", "location_id", "warehouse"]
 
@@ -113,6 +116,17 @@ def release_parked(conn: Connection, resolves: list[tuple[str, str, str]]) -> li
         ids.update(conn.execute(select(parked.c.event_id).where(cond)).scalars())
         conn.execute(delete(parked).where(cond))
     return sorted(ids)
+
+
+def add_links(hub: Hub, links: list[Link]) -> list[int]:
+    """Store ``links`` in one transaction (all or none) and queue, after the commit, every parked
+    event they resolve; -> those events' ids. Raises ``LinkError`` for a link that cannot be stored."""
+    with hub.engine.begin() as conn:
+        resolves = [r for link in links for r in upsert_link(conn, link)]
+        resumed = release_parked(conn, resolves)
+    for event_id in resumed:  # after the commit: the links they wait for are now visible
+        hub.enqueue_event(event_id)
+    return resumed
 
 
 def parse_csv(text: str, known_channels: set[str]) -> list[Link]:

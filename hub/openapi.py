@@ -20,10 +20,11 @@ from __future__ import annotations
 import importlib.metadata
 from typing import Any
 
-from apispec import APISpec, BasePlugin
+from apispec import APISpec, BasePlugin, yaml_utils
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec_webframeworks.flask import FlaskPlugin
 from flask import Blueprint, Flask, current_app
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter, Rule
 
 from .admin import require_token
@@ -45,11 +46,21 @@ class OpenAPIError(RuntimeError):
 
 
 class DbIntConverter(IntegerConverter):
-    """``<int:...>`` that stops at the largest database id: a bigger number is a 404, not an overflow."""
+    """``<int:...>`` that stops at the largest database id: a bigger number is a 404, not an overflow.
+
+    The 404 is raised here rather than the rule not matching, which Werkzeug would answer with a 405
+    when another method's rule has the same path."""
 
     def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,  # noqa: A002
                  max: int | None = DB_INT_MAX, signed: bool = False) -> None:  # noqa: A002
-        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=None, signed=signed)
+        self.db_max = max
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        if self.db_max is not None and number > self.db_max:
+            raise NotFound()
+        return number
 
 
 class _BearerGuarded(BasePlugin):
@@ -65,8 +76,9 @@ def _path_parameters(rule: Rule) -> list[dict[str, Any]]:
     for name, conv in rule._converters.items():
         if isinstance(conv, IntegerConverter):
             schema: dict[str, Any] = {"type": "integer", "minimum": 1 if conv.min is None else conv.min}
-            if conv.max is not None:
-                schema["maximum"] = conv.max
+            top = getattr(conv, "db_max", conv.max)
+            if top is not None:
+                schema["maximum"] = top
         else:
             schema = {"type": "string", "minLength": 1}
         out.append({"in": "path", "name": name, "required": True, "schema": schema})
@@ -110,12 +122,13 @@ def build_spec(app: Flask) -> dict[str, Any]:
             problems.append(f"{rule.rule} ({rule.endpoint}): {type(exc).__name__}: {exc}")
             continue
         ops = spec._paths.get(path, {})
+        documented = set(yaml_utils.load_operations_from_docstring(view.__doc__ or ""))
         wanted = {m.lower() for m in rule.methods or ()} - {m.lower() for m in _IGNORED_METHODS}
-        for method in sorted(wanted - set(ops)):
+        for method in sorted(wanted - documented):
             problems.append(f"{method.upper()} {rule.rule} ({rule.endpoint}): no operation in the view's docstring")
-        for method in sorted(set(ops) - wanted - {"parameters"}):
+        for method in sorted(documented - wanted):
             problems.append(f"{method.upper()} {rule.rule} ({rule.endpoint}): documented but not routed")
-        for method in sorted(wanted & set(ops)):
+        for method in sorted(wanted & documented):
             if not any(str(code).startswith("2") for code in ops[method].get("responses", {})):
                 problems.append(f"{method.upper()} {rule.rule} ({rule.endpoint}): no 2xx response documented")
     if problems:

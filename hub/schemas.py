@@ -8,10 +8,12 @@ null) and refuse any other (``unknown = RAISE`` becomes ``additionalProperties: 
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import abort, request
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from .models import ErrorClass, EventStatus, ReplayStatus, TaskStatus
 
@@ -49,14 +51,11 @@ def describe(messages: Any) -> str:
 
 
 class Query(Schema):
-    """Query-string base: unknown parameters are ignored, an empty value is the same as none."""
+    """Query-string base: an unknown parameter is a 400 (a misspelt filter must not list everything).
+    Views treat an empty text filter as none; an empty number, flag or date is a 400."""
 
     class Meta:
-        unknown = EXCLUDE
-
-    @pre_load
-    def _blank_is_absent(self, data: Any, **_kw: Any) -> dict[str, Any]:
-        return {k: v for k, v in data.items() if v != ""}
+        unknown = RAISE
 
 
 class Out(Schema):
@@ -118,6 +117,327 @@ class EventDetail(EventSummary):
 
 
 
+# --- orders, customers, payments, shipments ------------------------------------------------------
+
+class Money(Out):
+    amount = fields.String(**REQ, validate=validate.Regexp(DECIMAL),
+                           metadata={"description": "decimal string, at least the currency's minor units"})
+    currency = fields.String(**REQ, metadata={"description": "ISO 4217 code"})
+
+
+def money(**kw: Any) -> fields.Nested:
+    return fields.Nested(Money, **kw)
+
+
+class OrdersQuery(Query):
+    channel = text(64)
+    status = text(24)
+    q = text(320, metadata={"description": "an order number, the channel's order id or the customer's email"})
+    limit = limit(50, 500)
+
+
+class OrderSummary(Out):
+    id = fields.Integer(**REQ)
+    channel = fields.String(**REQ)
+    external_id = fields.String(**REQ, metadata={"description": "the order's id in its channel"})
+    number = fields.String(**REQ)
+    status = fields.String(**REQ)
+    email = fields.String(**NUL)
+    customer_id = fields.Integer(**NUL)
+    payment_method = fields.String(**NUL)
+    subtotal = money(**REQ)
+    shipping = money(**REQ)
+    tax = money(**REQ)
+    discount = money(**REQ)
+    total = money(**REQ)
+    presentment_total = money(**NUL, metadata={"description": "the total in the shopper's currency"})
+    placed_at = when(**NUL)
+    updated_at = when(**NUL, metadata={"description": "when the channel last changed the order"})
+
+
+class OrderList(Out):
+    orders = fields.List(fields.Nested(OrderSummary), **REQ)
+
+
+class OrderLine(Out):
+    sku = fields.String(**NUL)
+    title = fields.String(**NUL)
+    quantity = fields.Integer(**REQ)
+    unit_price = money(**REQ)
+    tax = money(**NUL)
+    discount = money(**NUL)
+
+
+class CustomerChannel(Out):
+    channel = fields.String(**REQ)
+    external_id = fields.String(**REQ)
+
+
+class Customer(Out):
+    id = fields.Integer(**REQ)
+    email = fields.String(**NUL)
+    first_name = fields.String(**NUL)
+    last_name = fields.String(**NUL)
+    phone = fields.String(**NUL)
+    accepts_marketing = fields.Boolean(**NUL)
+    addresses = fields.List(fields.Dict(), **REQ)
+    channels = fields.List(fields.Nested(CustomerChannel), **REQ)
+
+
+class CustomersQuery(Query):
+    email = text(320)
+    limit = limit(50, 500)
+
+
+class CustomerList(Out):
+    customers = fields.List(fields.Nested(Customer), **REQ)
+
+
+class Payment(Out):
+    id = fields.Integer(**REQ)
+    provider = fields.String(**REQ)
+    channel = fields.String(**NUL)
+    external_id = fields.String(**REQ)
+    order_id = fields.Integer(**NUL, metadata={"description": "null: not matched to an order yet"})
+    order_reference = fields.String(**NUL)
+    status = fields.String(**REQ)
+    customer_email = fields.String(**NUL)
+    amount = money(**REQ)
+    refunded = money(**NUL)
+    occurred_at = when(**NUL)
+    matched_at = when(**NUL)
+
+
+class PaymentsQuery(Query):
+    unmatched = fields.Boolean(load_default=False, metadata={"description": "only payments without an order"})
+    limit = limit(50, 500)
+
+
+class PaymentList(Out):
+    payments = fields.List(fields.Nested(Payment), **REQ)
+
+
+class Shipment(Out):
+    id = fields.Integer(**REQ)
+    carrier = fields.String(**REQ)
+    tracking_number = fields.String(**REQ)
+    status = fields.String(**REQ)
+    channel = fields.String(**NUL)
+    order_id = fields.Integer(**NUL)
+    order_reference = fields.String(**NUL)
+    events = fields.List(fields.Dict(), **REQ, metadata={"description": "the carrier's scans, each once"})
+    estimated_delivery = when(**NUL)
+    delivered_at = when(**NUL)
+    shipped_at = when(**NUL)
+    promised_at = when(**NUL)
+    promised_by = fields.String(**NUL, validate=validate.OneOf(["carrier", "sla"]))
+    pushed_at = when(**NUL, metadata={"description": "the tracking reached the order's channel"})
+    push_ref = fields.String(**NUL)
+    push_error = fields.String(**NUL)
+
+
+class ShipmentsQuery(Query):
+    status = text(24)
+    limit = limit(50, 500)
+
+
+class ShipmentList(Out):
+    shipments = fields.List(fields.Nested(Shipment), **REQ)
+
+
+class OrderEvent(Out):
+    id = fields.Integer(**REQ)
+    topic = fields.String(**REQ)
+    channel = fields.String(**REQ)
+    effect = fields.String(**REQ, metadata={"description": "created | updated | stale"})
+    received_at = when(**REQ)
+
+
+class OrderDetail(OrderSummary):
+    shipping_address = fields.Dict(**NUL)
+    billing_address = fields.Dict(**NUL)
+    lines = fields.List(fields.Nested(OrderLine), **REQ)
+    customer = fields.Nested(Customer, **NUL)
+    payments = fields.List(fields.Nested(Payment), **REQ)
+    shipments = fields.List(fields.Nested(Shipment), **REQ)
+    events = fields.List(fields.Nested(OrderEvent), **REQ, metadata={"description": "the events that built it"})
+
+
+# --- stock and links -----------------------------------------------------------------------------
+
+class StockQuery(Query):
+    sku = text(128, metadata={"description": "one SKU: its levels and its ledger"})
+
+
+class StockLevel(Out):
+    sku = fields.String(**REQ)
+    warehouse = fields.String(**REQ)
+    on_hand = fields.Integer(**REQ)
+    committed = fields.Integer(**REQ)
+    available = fields.Integer(**REQ, metadata={"description": "on_hand - committed"})
+    updated_at = when(**REQ)
+
+
+class StockMovement(Out):
+    warehouse = fields.String(**REQ)
+    delta = fields.Integer(**REQ, metadata={"description": "change of on_hand"})
+    committed_delta = fields.Integer(**REQ)
+    reason = fields.String(**REQ)
+    channel = fields.String(**NUL)
+    event_id = fields.Integer(**NUL)
+    at = when(**REQ)
+
+
+class Stock(Out):
+    levels = fields.List(fields.Nested(StockLevel), **REQ)
+    movements = fields.List(fields.Nested(StockMovement), **REQ,
+                            metadata={"description": "the SKU's ledger, oldest first (empty without ?sku=)"})
+    skus_total = fields.Integer(**REQ, metadata={"description": "stock rows (SKU x warehouse) in all"})
+
+
+class SnapshotResult(Out):
+    lines = fields.Integer(**REQ)
+    changed = fields.Integer(**REQ)
+    oversold = fields.List(fields.String(), **REQ, metadata={"description": "SKUs now below zero available"})
+
+
+class LinksQuery(Query):
+    channel = text(64)
+    sku = text(128)
+
+
+class SkuLink(Out):
+    channel = fields.String(**REQ)
+    sku = fields.String(**REQ)
+    product_id = fields.String(**NUL)
+    variant_id = fields.String(**NUL)
+    inventory_item_id = fields.String(**NUL)
+    title = fields.String(**NUL)
+
+
+class LocationLink(Out):
+    channel = fields.String(**REQ)
+    location_id = fields.String(**REQ)
+    warehouse = fields.String(**REQ)
+
+
+class Links(Out):
+    skus = fields.List(fields.Nested(SkuLink), **REQ)
+    locations = fields.List(fields.Nested(LocationLink), **REQ)
+
+
+class Ident(fields.String):
+    """An id or a SKU: a string, or a JSON integer taken as its digits."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def ident(max_len: int = 255) -> Ident:
+    return Ident(allow_none=True, validate=[validate.Length(max=max_len), NO_NUL],
+                     metadata={"type": ["string", "integer"]})
+
+
+class LinkIn(Schema):
+    """A SKU link (sku + at least one channel id) or a location link (location_id + warehouse)."""
+
+    class Meta:
+        unknown = RAISE
+
+    channel = text(64, required=True, metadata={"description": "a configured channel id"})
+    sku = ident(128)
+    product_id = ident()
+    variant_id = ident()
+    inventory_item_id = ident()
+    location_id = ident()
+    warehouse = text(64, allow_none=True)
+    title = text(512, allow_none=True)
+
+
+class LinksStored(Out):
+    stored = fields.Integer(**REQ)
+    resumed_events = fields.List(fields.Integer(), **REQ, metadata={"description": "parked events queued again"})
+
+
+class AlertsQuery(Query):
+    kind = text(32, metadata={"description": "oversell, payment_dispute, shipment_exception, ..."})
+    all = fields.Boolean(load_default=False, metadata={"description": "resolved alerts too"})
+    limit = limit(100, 500)
+
+
+class Alert(Out):
+    id = fields.Integer(**REQ)
+    kind = fields.String(**REQ)
+    key = fields.String(**REQ, metadata={"description": "what it is about (a SKU, a payment, ...)"})
+    message = fields.String(**REQ)
+    detail = fields.Dict(**REQ)
+    created_at = when(**REQ)
+    updated_at = when(**REQ)
+    resolved_at = when(**NUL)
+
+
+class AlertList(Out):
+    alerts = fields.List(fields.Nested(Alert), **REQ)
+
+
+class DriftQuery(Query):
+    channel = text(64)
+    all = fields.Boolean(load_default=False, metadata={"description": "SKUs without drift too"})
+    limit = limit(1000, 10000)
+
+
+class Drift(Out):
+    channel = fields.String(**REQ)
+    sku = fields.String(**REQ)
+    read = fields.Integer(**NUL, metadata={"description": "what the channel showed at the last reconcile"})
+    drift = fields.Integer(**NUL, metadata={"description": "read - published"})
+    published = fields.Integer(**NUL)
+    read_at = when(**REQ)
+    pending_push = fields.Boolean(**REQ)
+
+
+class DriftList(Out):
+    drift = fields.List(fields.Nested(Drift), **REQ)
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+class CarriersQuery(Query):
+    carrier = text(64)
+    since = fields.AwareDateTime(default_timezone=UTC, metadata={
+        "description": "ISO date or date-time (UTC unless it says otherwise): shipments created from then"})
+
+
+class LateShipment(Out):
+    id = fields.Integer(**REQ)
+    tracking_number = fields.String(**REQ)
+    status = fields.String(**REQ)
+    order_id = fields.Integer(**NUL)
+    order_number = fields.String(**NUL)
+    shipped_at = when(**NUL)
+    promised_at = when(**REQ)
+    promised_by = fields.String(**NUL)
+    delivered_at = when(**NUL)
+    days_late = fields.Integer(**REQ)
+
+
+class CarrierReport(Out):
+    carrier = fields.String(**REQ)
+    shipments = fields.Integer(**REQ)
+    delivered = fields.Integer(**REQ)
+    on_time = fields.Integer(**REQ)
+    late = fields.Integer(**REQ, metadata={"description": "delivered after the promise"})
+    overdue = fields.Integer(**REQ, metadata={"description": "not delivered, past the promise"})
+    on_time_rate = fields.Float(**NUL, metadata={"description": "on_time / (on_time + late)"})
+    late_shipments = fields.List(fields.Nested(LateShipment), **REQ)
+
+
+class CarrierReportList(Out):
+    carriers = fields.List(fields.Nested(CarrierReport), **REQ)
+
+
 # --- tasks and replays ---------------------------------------------------------------------------
 
 TASK_KINDS = ("push_stock", "export_order", "sync_crm", "push_tracking", "process_event")
@@ -128,10 +448,33 @@ REPLAY_STATUSES = tuple(s.value for s in ReplayStatus)
 ID = validate.Range(min=1, max=DB_INT_MAX)
 
 
+_AGO = r"^\s*[0-9]{1,5}\s*[smhd]\s*$"  # five digits: 99999 days ago is still a date
+
+
+def _time_or_age(value: str) -> None:
+    if re.match(_AGO, value):
+        return
+    try:
+        datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError("not a time: ISO 8601, or an age such as 30m, 2h, 7d") from None
+
+
 def time_filter(description: str) -> fields.String:
-    """A time the caller gives: ISO 8601 (UTC unless an offset is given) or an age: ``30m``, ``2h``, ``7d``."""
-    return text(64, metadata={"description": f"{description}: ISO 8601 (UTC unless an offset is given) or an "
-                                             "age such as 30m, 2h, 7d", "example": "2h"})
+    """A time the caller gives: ISO 8601 (UTC unless an offset is given) or an age: ``30m``, ``2h``, ``7d``.
+    Checked here, so the document says exactly what passes (``parse_time`` turns it into a time)."""
+    return fields.String(validate=[validate.Length(max=64), _time_or_age], metadata={
+        "description": f"{description}: ISO 8601 (UTC unless an offset is given) or an age such as 30m, 2h, 7d",
+        "example": "2h", "anyOf": [{"format": "date-time"}, {"pattern": _AGO}]})
+
+
+class JsonBool(fields.Boolean):
+    """A boolean in a JSON body: true or false, not 0, 1 or "yes" (those are for query strings)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
 
 
 class TasksQuery(Query):
@@ -209,13 +552,13 @@ class ReplayFilterIn(Body):
     error_class = fields.String(validate=validate.OneOf(ERROR_CLASSES))
     since = time_filter("failed attempts started at or after")
     until = time_filter("failed attempts started before")
-    include_resolved = fields.Boolean(metadata={"description": "also failures a later attempt already fixed"})
+    include_resolved = JsonBool(metadata={"description": "also failures a later attempt already fixed"})
 
 
 class ReplayRequest(Body):
     filter = fields.Nested(ReplayFilterIn, load_default=dict)
     mode = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(REPLAY_MODES))
-    dry_run = fields.Boolean(load_default=False, metadata={"description": "only answer the plan"})
+    dry_run = JsonBool(load_default=False, metadata={"description": "only answer the plan"})
 
 
 class ReplayAction(Out):

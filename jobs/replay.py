@@ -56,7 +56,10 @@ def parse_time(value: str | datetime | None, now: datetime | None = None) -> dat
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     m = _RELATIVE.match(value)
     if m:
-        return (now or utcnow()) - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        try:
+            return (now or utcnow()) - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        except OverflowError:
+            raise ReplayError(f"not a time: {value!r} is before year 1") from None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -242,6 +245,12 @@ def get_replay(hub: Hub, replay_id: int) -> dict[str, Any] | None:
     with hub.engine.connect() as conn:
         row = conn.execute(select(replays).where(replays.c.id == replay_id)).one_or_none()
         return replay_dict(row, conn) if row is not None else None
+
+
+def list_replays(hub: Hub, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest replays first (their plans, without the tasks they recorded)."""
+    with hub.engine.connect() as conn:
+        return [replay_dict(r) for r in conn.execute(select(replays).order_by(replays.c.id.desc()).limit(limit))]
 
 
 def cancel_replay(hub: Hub, replay_id: int) -> dict[str, Any] | None:

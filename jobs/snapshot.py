@@ -18,6 +18,8 @@ from mappings.canonical import MovementReason
 from . import ledger
 
 CSV_HEADER = ["sku", "warehouse", "on_hand"]
+MAX_ON_HAND = 2**31 - 1  # stock_levels.on_hand is a 32-bit INTEGER
+MAX_SKU, MAX_WAREHOUSE = 128, 64  # their column lengths
 
 
 class SnapshotError(ValueError):
@@ -39,12 +41,16 @@ def _count(raw: object, lineno: int, default_warehouse: str, seen: set[tuple[str
     value = raw.get("on_hand")
     if not sku:
         raise SnapshotError(f"line {lineno}: sku is required")
+    if len(sku) > MAX_SKU or len(warehouse) > MAX_WAREHOUSE or "\x00" in sku + warehouse:
+        raise SnapshotError(f"line {lineno}: sku (at most {MAX_SKU} characters) or warehouse (at most "
+                            f"{MAX_WAREHOUSE}) too long or with a NUL character")
     try:
         on_hand = int(str(value).strip()) if value is not None and str(value).strip() != "" else None
     except ValueError:
         on_hand = None
-    if on_hand is None or on_hand < 0 or (isinstance(value, float) and not value.is_integer()):
-        raise SnapshotError(f"line {lineno}: on_hand must be a whole number >= 0 (got {value!r})")
+    if on_hand is None or not 0 <= on_hand <= MAX_ON_HAND or (isinstance(value, float) and not value.is_integer()):
+        raise SnapshotError(f"line {lineno}: on_hand must be a whole number >= 0, at most {MAX_ON_HAND} "
+                            f"(got {value!r})")
     if (sku, warehouse) in seen:
         raise SnapshotError(f"line {lineno}: {sku} at {warehouse} is counted twice")
     seen.add((sku, warehouse))

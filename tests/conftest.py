@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -19,6 +20,33 @@ from hub.db import make_engine, normalise_url, upgrade
 from hub.models import metadata
 
 from .support import ADMIN_TOKEN, PAYPAL_WEBHOOK_ID, SECRETS
+
+SCREENSHOTS_DIRNAME = "console-screenshots"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--screenshots", metavar="DIR", default=None,
+                     help="where the browser tests save their screenshots (default: under the run's basetemp)")
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Say where the browser tests' screenshots are (each xdist worker writes under its own basetemp)."""
+    given = config.getoption("--screenshots")
+    factory = getattr(config, "_tmp_path_factory", None)
+    roots = [Path(given)] if given else ([factory.getbasetemp()] if factory is not None else [])
+    shots = [p for root in roots if root.exists() for p in root.rglob("*.png")
+             if given or SCREENSHOTS_DIRNAME in p.parts]
+    if shots:
+        terminalreporter.write_line(f"console screenshots ({len(shots)}): "
+                                    + ", ".join(sorted({str(p.parent) for p in shots})))
+
+
+@pytest.fixture(scope="session")
+def screenshots_dir(request, tmp_path_factory) -> Path:
+    given = request.config.getoption("--screenshots")
+    path = Path(given) if given else tmp_path_factory.getbasetemp() / SCREENSHOTS_DIRNAME
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,17 +65,27 @@ def woo_order(status: str = "on-hold", payment_method: str = "bacs", modified: s
     return body
 
 
-@pytest.fixture
-def env(make_app):
+PRODUCTS = [{"sku": "PW-000", "name": "Peer Widget", "price": "10", "quantity": 50},
+            {"sku": "PT-M", "name": "Peer Tee M", "price": "20", "quantity": 50}]
+
+
+@contextmanager
+def erp_crm_env(make_app, products: list[dict] = PRODUCTS, erp_timeout_s: float = 0.3) -> Iterator[Env]:
+    """A hub exporting to an Odoo sandbox holding ``products`` and a HubSpot sandbox, both served over HTTP."""
     erp = OdooSandbox(db=DB, login=LOGIN, api_key=KEY, timeout_sleep_s=0.6)
-    erp.seed_products([{"sku": "PW-000", "name": "Peer Widget", "price": "10", "quantity": 50},
-                       {"sku": "PT-M", "name": "Peer Tee M", "price": "20", "quantity": 50}])
+    erp.seed_products(products)
     crm = HubSpotSandbox(token=TOKEN)
     with serve(erp.app) as erp_url, serve(crm.app) as crm_url:
         app = make_app(erp={"kind": "odoo", "url": erp_url, "db": DB, "login": LOGIN, "api_key": KEY,
-                            "timeout_s": 0.3, "pay_later_methods": ["cod"], "retry_base_s": 0},
+                            "timeout_s": erp_timeout_s, "pay_later_methods": ["cod"], "retry_base_s": 0},
                        crm={"kind": "hubspot", "url": crm_url, "token": TOKEN, "timeout_s": 5, "retry_base_s": 0})
         yield Env(app, erp, crm)
+
+
+@pytest.fixture
+def env(make_app):
+    with erp_crm_env(make_app) as e:
+        yield e
 
 
 def test_an_order_reaches_the_erp_and_the_crm_once(env):

@@ -1,0 +1,332 @@
+"""The web console at /admin through Flask's test client, on the real database and Redis: sign-in,
+sessions, CSRF, the sign-in rate limit, and what each page shows after real deliveries."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from hub.models import orders, replays, sku_links
+from jobs.ledger import StockTouch, check_oversell, record_movement
+from jobs.shipments import shipment_from_erp
+from mappings.canonical import MovementReason
+from sandbox import carriers
+from sandbox import payments as pay
+
+from .support import ADMIN_TOKEN, corpus_json, event_rows, post, run_worker, signed
+from .test_payments import stripe, woo_order
+from .test_pipeline import deliver, shopify_order
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf(client, path: str = "/admin/login") -> str:
+    page = client.get(path)
+    assert page.status_code == 200, page.status_code
+    return CSRF_RE.search(page.text).group(1)
+
+
+def login(client, token: str = ADMIN_TOKEN, ip: str = "10.0.0.1", next_: str = ""):
+    return client.post("/admin/login", data={"csrf_token": csrf(client), "token": token, "next": next_},
+                       environ_base={"REMOTE_ADDR": ip})
+
+
+def console_routes(app) -> list[tuple[str, str]]:
+    """(method, path) of every console route but the sign-in page, ids filled with 1."""
+    out = []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("console.") or rule.endpoint == "console.login":
+            continue
+        path = re.sub(r"<(?:int:)?(\w+)>", "1", rule.rule)
+        out += [(m, path) for m in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+    return out
+
+
+def test_every_console_route_redirects_to_login_without_a_session(app, client):
+    routes = console_routes(app)
+    assert {"/admin/", "/admin/events", "/admin/events/1", "/admin/needs-mapping", "/admin/stock", "/admin/orders",
+            "/admin/orders/1", "/admin/reports", "/admin/logout"} <= {p for _, p in routes}
+    for method, path in routes:
+        resp = client.open(path, method=method)
+        assert resp.status_code == 302, (method, path, resp.status_code)
+        assert resp.headers["Location"].startswith("/admin/login?next="), (method, path)
+
+
+def test_login_sets_a_session_cookie_that_is_httponly_and_samesite_lax(client):
+    resp = login(client, next_="/admin/events")
+    assert resp.status_code == 302 and resp.headers["Location"] == "/admin/events"
+    cookie = resp.headers["Set-Cookie"]
+    assert cookie.startswith("hub_console=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert ADMIN_TOKEN not in cookie
+    assert client.get("/admin/events").status_code == 200
+    assert client.get("/admin/login").headers["Location"] == "/admin/"  # signed in already
+
+
+def test_login_never_redirects_off_the_console(app):
+    for target in ("https://evil.example/", "//evil.example/admin", "/api/events", "/admin\\..\\x"):
+        resp = login(app.test_client(), next_=target)
+        assert resp.status_code == 302 and resp.headers["Location"] == "/admin/", target
+
+
+def test_wrong_token_fails_and_reveals_nothing(client):
+    wrong = login(client, token="test-admin-token-012345678X")
+    assert wrong.status_code == 401 and "That token is not valid." in wrong.text
+    assert ADMIN_TOKEN not in wrong.text and "test-admin-token" not in wrong.text
+    empty = login(client, token="")
+    # the same page whatever was given (only the CSRF token differs)
+    assert CSRF_RE.sub("", empty.text) == CSRF_RE.sub("", wrong.text) and empty.status_code == 401
+    assert client.get("/admin/").status_code == 302
+
+
+def test_console_is_closed_without_an_admin_token(make_app):
+    client = make_app(admin_token="").test_client()
+    assert login(client, token="").status_code == 401
+    assert client.get("/admin/").status_code == 302
+
+
+def test_sixth_login_attempt_in_a_minute_is_429_per_client_ip(client):
+    for _ in range(5):
+        assert login(client, token="nope", ip="10.0.0.7").status_code == 401
+    sixth = login(client, token=ADMIN_TOKEN, ip="10.0.0.7")  # even the right token: the limit comes first
+    assert sixth.status_code == 429 and 0 < int(sixth.headers["Retry-After"]) <= 61
+    assert "Too many sign-in attempts" in sixth.text
+    assert client.get("/admin/").status_code == 302
+    assert login(client, ip="10.0.0.8").status_code == 302  # another client is not held back
+
+
+def test_login_limit_counts_the_forwarded_client_behind_a_trusted_proxy(make_app):
+    client = make_app(trusted_proxy_hops=1).test_client()
+    for _ in range(5):
+        client.post("/admin/login", data={"csrf_token": csrf(client), "token": "x"},
+                    headers={"X-Forwarded-For": "203.0.113.9"})
+    blocked = client.post("/admin/login", data={"csrf_token": csrf(client), "token": "x"},
+                          headers={"X-Forwarded-For": "203.0.113.9"})
+    other = client.post("/admin/login", data={"csrf_token": csrf(client), "token": "x"},
+                        headers={"X-Forwarded-For": "203.0.113.10"})
+    assert (blocked.status_code, other.status_code) == (429, 401)
+
+
+def test_posts_without_a_csrf_token_are_refused(app, client):
+    assert client.post("/admin/login", data={"token": ADMIN_TOKEN}).status_code == 400  # sign-in too
+    assert client.get("/admin/").status_code == 302
+    assert login(client).status_code == 302
+    resp = client.post("/admin/needs-mapping", data={"channel": "shop-eu", "missing": "location_id",
+                                                     "key": "24826418", "value": "main"})
+    assert resp.status_code == 400 and "CSRF" in resp.text
+    bad = client.post("/admin/needs-mapping", data={"csrf_token": "forged", "channel": "shop-eu",
+                                                    "missing": "location_id", "key": "24826418", "value": "main"})
+    assert bad.status_code == 400
+    assert client.post("/admin/logout").status_code == 400
+    assert client.get("/admin/").status_code == 200  # still signed in: nothing was done
+    with app.extensions["hub"].engine.connect() as conn:
+        assert conn.execute(select(sku_links)).all() == []
+
+
+def test_a_session_ends_when_the_admin_token_changes(make_app, database_url, redis_url):
+    first = make_app()
+    client = first.test_client()
+    assert login(client).status_code == 302 and client.get("/admin/").status_code == 200
+    rotated = make_app(admin_token="a-new-admin-token-987")
+    assert rotated.secret_key != first.secret_key  # derived from the token (HKDF), never a constant
+    with rotated.test_client() as other:
+        other.set_cookie("hub_console", client.get_cookie("hub_console").value)
+        assert other.get("/admin/").status_code == 302
+    keyed = make_app(secret_key="k" * 40)
+    assert keyed.secret_key == b"k" * 40
+    with keyed.test_client() as c:  # an explicit key: the session still proves the token it was made with
+        assert login(c).status_code == 302 and c.get("/admin/").status_code == 200
+    keyed_rotated = make_app(secret_key="k" * 40, admin_token="a-new-admin-token-987")
+    with keyed_rotated.test_client() as c2:
+        c2.set_cookie("hub_console", c.get_cookie("hub_console").value)
+        assert c2.get("/admin/").status_code == 302
+
+
+def test_logout_ends_the_session(client):
+    login(client)
+    assert client.post("/admin/logout", data={"csrf_token": csrf(client, "/admin/")}).status_code == 302
+    assert client.get("/admin/").status_code == 302
+
+
+def test_events_list_filters_and_detail(app, client):
+    created = deliver(client, "shop-eu", "orders/create", shopify_order("2026-11-20T10:00:00Z"), "e-1")[0]
+    deliver(client, "woo", "order.created", woo_order())
+    run_worker(app)
+    login(client)
+    page = client.get("/admin/events?channel=shop-eu")
+    assert f'/admin/events/{created["event_id"]}' in page.text and "<td>woo</td>" not in page.text
+    assert "orders/create" in client.get("/admin/events?status=processed").text
+    assert "No events." in client.get("/admin/events?status=failed").text
+    detail = client.get(f"/admin/events/{created['event_id']}").text
+    assert "X-Shopify-Topic" in detail and "shpss_" not in detail  # headers, credentials redacted at ingest
+    assert "&#34;id&#34;: 7001" in detail or "&quot;id&quot;: 7001" in detail or '"id":7001' in detail.replace(" ", "")
+    assert "processed" in detail and "Records it built" in detail
+    order_id = client.get("/api/orders?channel=shop-eu", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+                          ).json["orders"][0]["id"]
+    assert f'/admin/orders/{order_id}' in detail
+    assert client.get("/admin/events/999999").status_code == 404
+    assert client.get("/admin/events?status=nope").status_code == 400
+
+
+def test_needs_mapping_link_added_in_place_resumes_the_parked_event(app, client):
+    body = corpus_json("shopify/webhook-examples-2026-07/inventory_levels.update.json")
+    deliver(client, "shop-eu", "inventory_levels/update", body)
+    run_worker(app)
+    (row,) = event_rows(app)
+    assert row.status == "needs_mapping"
+    login(client)
+    page = client.get("/admin/needs-mapping").text
+    assert "271878346596884000" in page and "24826418" in page and f"#{row.id}" in page
+    token = CSRF_RE.search(page).group(1)
+    for missing, key, value in (("inventory_item_id", "271878346596884000", "SKU-AVIATOR"),
+                                ("location_id", "24826418", "main")):
+        resp = client.post("/admin/needs-mapping", data={"csrf_token": token, "channel": "shop-eu",
+                                                         "missing": missing, "key": key, "value": value},
+                           follow_redirects=True)
+        assert resp.status_code == 200 and "parked event(s) queued again" in resp.text
+    run_worker(app)
+    assert event_rows(app)[0].status == "processed"
+    assert "Nothing is waiting for a link." in client.get("/admin/needs-mapping").text
+    stock = client.get("/admin/stock?q=SKU-AV").text
+    assert "SKU-AVIATOR" in stock
+
+
+def test_needs_mapping_refuses_a_bad_link_and_keeps_the_event_parked(app, client):
+    deliver(client, "shop-eu", "inventory_levels/update",
+             corpus_json("shopify/webhook-examples-2026-07/inventory_levels.update.json"))
+    run_worker(app)
+    login(client)
+    token = csrf(client, "/admin/needs-mapping")
+    resp = client.post("/admin/needs-mapping", data={"csrf_token": token, "channel": "shop-eu",
+                                                     "missing": "location_id", "key": "24826418", "value": ""},
+                       follow_redirects=True)
+    assert "Give the warehouse" in resp.text
+    assert client.post("/admin/needs-mapping", data={"csrf_token": token, "channel": "nowhere",
+                                                     "missing": "location_id", "key": "1", "value": "x"}
+                       ).status_code == 400
+    assert event_rows(app)[0].status == "needs_mapping"
+
+
+def test_orders_page_and_timeline_across_payments_and_shipments(app, client):
+    deliver(client, "woo", "order.created", woo_order("processing"))
+    stripe(client, pay.stripe_payment("114", 4000, "usd", intent_id="pi_console"))
+    run_worker(app)
+    start = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    emitter = carriers.CarrierEmitter("http://unused", {})
+    hub = app.extensions["hub"]
+    with app.app_context(), hub.engine.begin() as conn:
+        order_id = conn.execute(select(orders.c.id)).scalar_one()
+        shipment_from_erp(conn, order_id, "9400111899223197428490", "usps", start)
+    for body in emitter.bodies("easypost", "9400111899223197428490", "USPS", carriers.journey(start),
+                               estimate=start + timedelta(days=4)):
+        assert post(client, "easypost", signed("easypost", body)).status_code == 200
+    run_worker(app)
+    login(client)
+    listing = client.get("/admin/orders?q=114").text
+    assert f"/admin/orders/{order_id}" in listing and "40.00 USD" in listing
+    page = client.get(f"/admin/orders/{order_id}").text
+    assert "Timeline" in page and "pi_console" in page and "9400111899223197428490: delivered" in page
+    assert page.index("order 114 placed") < page.index("pi_console") < page.index(": delivered")
+    assert client.get("/admin/orders/424242").status_code == 404
+
+
+def test_reports_show_carriers_unmatched_payments_and_oversell(app, client):
+    stripe(client, pay.stripe_payment("no-such-order", 1234, "eur", intent_id="pi_waiting"))
+    run_worker(app)
+    hub = app.extensions["hub"]
+    with hub.engine.begin() as conn:
+        touch = StockTouch()
+        record_movement(conn, touch, "OVER-1", "main", MovementReason.SALE, "woo", None, committed=3)
+        check_oversell(conn, touch)
+    login(client)
+    page = client.get("/admin/reports").text
+    assert "pi_waiting" in page and "12.34 EUR" in page and "no-such-order" in page
+    assert "OVER-1" in page and ">-3<" in page
+    assert client.get("/admin/reports?since=yesterday").status_code == 400
+
+
+def test_dashboard_counts_deliveries_failures_and_queues(app, client):
+    deliver(client, "shop-eu", "orders/create", shopify_order("2026-11-20T10:00:00Z"), "d-1")
+    deliver(client, "shop-eu", "inventory_levels/update",
+            corpus_json("shopify/webhook-examples-2026-07/inventory_levels.update.json"))
+    login(client)
+    before = client.get("/admin/").text
+    assert "inbox" in before and "Oldest pending" in before and "waiting" in before
+    run_worker(app)
+    page = client.get("/admin/").text
+    rates = re.search(r'id="rates".*?</div>', page, re.S).group(0)
+    assert "shop-eu" in rates and "0.40" in rates  # 2 deliveries over the 5-minute window
+    failures = re.search(r'id="failures".*?</div>', page, re.S).group(0)
+    assert re.search(r'>needs_mapping</a></td><td class="num">1<', failures)  # the parked event's record
+    assert re.search(r'>parked events</a></td><td class="num">1<', failures)
+    assert page.count('class="bar-deliveries"') == 24 and "Σ 2" in page
+
+
+
+def test_failed_tasks_list_filters_and_detail(app, client):
+    bad = shopify_order("2026-11-20T10:00:00Z")
+    bad["line_items"][0]["quantity"] = "many"
+    (resp,) = deliver(client, "shop-eu", "orders/create", bad, "bad-1")
+    deliver(client, "shop-eu", "inventory_levels/update",
+            corpus_json("shopify/webhook-examples-2026-07/inventory_levels.update.json"))
+    run_worker(app)
+    login(client)
+    page = client.get("/admin/tasks").text
+    assert page.count('class="badge permanent"') == 1 and page.count('class="badge needs_mapping"') == 1
+    assert "quantity: Not a valid integer" in page and f"event:{resp['event_id']}" in page
+    only = client.get("/admin/tasks?error_class=needs_mapping").text
+    assert "parked: no link for" in only and "quantity: Not a valid integer" not in only
+    assert "No tasks match." in client.get("/admin/tasks?kind=push_stock").text
+    assert client.get("/admin/tasks?error_class=bogus").status_code == 400
+    task_id = int(re.search(r'/admin/tasks/(\d+)">\d+</a></td>\s*<td>[^<]*</td><td>process_event</td>'
+                            r'<td>shop-eu</td>\s*<td><a href="/admin/events/' + str(resp["event_id"]), page).group(1))
+    detail = client.get(f"/admin/tasks/{task_id}").text
+    assert "quantity: Not a valid integer" in detail and "Every attempt of this task" in detail
+    assert f'href="/admin/events/{resp["event_id"]}"' in detail
+    event_page = client.get(f"/admin/events/{resp['event_id']}").text
+    assert f"/admin/tasks/{task_id}" in event_page
+    dash = client.get("/admin/").text
+    assert re.search(r'>permanent</a></td><td class="num">1<', dash)
+    assert client.get("/admin/tasks/999999").status_code == 404
+
+
+def test_bulk_replay_preview_start_progress_and_cancel(app, client):
+    for n in range(3):
+        bad = shopify_order("2026-11-20T10:00:00Z")
+        bad.update(id=9000 + n, name=f"#{9000 + n}")
+        bad["line_items"][0]["quantity"] = "many"
+        deliver(client, "shop-eu", "orders/create", bad, f"bad-{n}")
+    run_worker(app)
+    login(client)
+    listing = client.get("/admin/tasks?kind=process_event").text
+    assert 'id="bulk"' in listing and listing.count(">Replay</button>") == 3
+    preview = client.get("/admin/replays/preview?status=failed&kind=process_event&open=1&mode=auto")
+    assert preview.status_code == 200
+    assert re.search(r'id="covers"><b>3</b> failed task attempt\(s\) in <b>3</b> action\(s\)', preview.text)
+    assert preview.text.count("re-process shop-eu orders/create event") == 3
+    with app.extensions["hub"].engine.connect() as conn:
+        assert conn.execute(select(replays)).all() == []  # a preview stores nothing
+    form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">',
+                           preview.text.split('id="start"')[1].split("</form>")[0]))
+    assert client.post("/admin/replays", data={k: v for k, v in form.items() if k != "csrf_token"}).status_code == 400
+    started = client.post("/admin/replays", data=form)
+    assert started.status_code == 302
+    replay_url = started.headers["Location"]
+    page = client.get(replay_url).text
+    assert 'http-equiv="refresh"' in page and 'id="percent">0%' in page and "queued" in page
+    run_worker(app)
+    page = client.get(replay_url).text
+    assert 'http-equiv="refresh"' not in page and 'id="percent">100%' in page
+    assert "3 of 3 action(s) done, 3 failed" in page  # the payloads are still unusable: failed again, recorded
+    assert page.count('class="badge failed"') == 3
+
+    second = client.post("/admin/replays", data=form).headers["Location"]
+    token = csrf(client, second)
+    cancelled = client.post(second + "/cancel", data={"csrf_token": token}, follow_redirects=True).text
+    assert "cancelled" in cancelled and "0 of 3 action(s) ran" in cancelled
+    run_worker(app)
+    assert "0 of 3 action(s) done" in client.get(second).text
+    assert f'href="{replay_url}"' in client.get("/admin/replays").text
+    assert client.get("/admin/replays/preview?status=ok").status_code == 400
+    assert client.get("/admin/replays/4242").status_code == 404
