@@ -192,14 +192,16 @@ def relay() -> None:
 
 @cli.command()
 def scheduler() -> None:
-    """Run the periodic jobs (the outbox sweeper) with RQ's cron scheduler."""
+    """Run the periodic jobs (outbox and stock sweepers, stock reconcile, ERP pulls) with RQ's cron scheduler."""
     from rq.cron import CronScheduler
 
+    from jobs.erp_pull import pull_erp
     from jobs.outbox import sweep_outbox, sweep_stock
     from jobs.reconcile import schedule_reconcile
 
     from .logs import configure_logging
     from .redis import EVENTS_QUEUE, connect
+    from .state import ERP_QUEUE
 
     cfg = _config()
     server = _embedded_redis_env(cfg)  # noqa: F841
@@ -209,6 +211,8 @@ def scheduler() -> None:
     cron.register(sweep_stock, queue_name=EVENTS_QUEUE, interval=cfg.outbox_interval_s)
     if cfg.stock_reconcile_interval_s:
         cron.register(schedule_reconcile, queue_name=EVENTS_QUEUE, interval=cfg.stock_reconcile_interval_s)
+    if cfg.erp and cfg.erp.pull_interval_s:
+        cron.register(pull_erp, queue_name=ERP_QUEUE, interval=cfg.erp.pull_interval_s)
     cron.start()
 
 
@@ -331,4 +335,4 @@ if __name__ == "__main__":
     main()
 
 
-from . import cli_stock  # noqa: E402,F401  (registers the stock and reconcile commands)
+from . import cli_erp, cli_stock  # noqa: E402,F401  (register the erp, stock and reconcile commands)
