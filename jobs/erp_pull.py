@@ -220,20 +220,20 @@ def _counts(conn: Connection, skus: list[str], fed: tuple[str, ...],
     """The counts to set: every changed SKU at every warehouse the ERP feeds where it has stock or a level
     (a SKU whose quants are gone counts 0). A count the ledger cannot hold (negative, fractional) is not
     set: it opens an ``erp_stock`` alert, closed by the next count that fits."""
-    levels = set(conn.execute(select(stock_levels.c.sku, stock_levels.c.warehouse).where(
-        stock_levels.c.sku.in_(skus), stock_levels.c.warehouse.in_(fed))).tuples()) if skus else set()
+    levels = {(r.sku, r.warehouse) for r in conn.execute(select(stock_levels.c.sku, stock_levels.c.warehouse).where(
+        stock_levels.c.sku.in_(skus), stock_levels.c.warehouse.in_(fed)))} if skus else set()
     counts = []
     for sku in skus:
         for warehouse in fed:
             qty = totals.get((sku, warehouse), Decimal(0))
-            if not qty and (sku, warehouse) not in levels:
-                continue
             key = f"{sku}@{warehouse}"
             if qty < 0 or qty != qty.to_integral_value():
-                raise_alert(conn, STOCK_ALERT, key, f"ERP count of {sku} at {warehouse} is {qty}: on_hand must be "
+                shown = format(qty.normalize(), "f")
+                raise_alert(conn, STOCK_ALERT, key, f"ERP count of {sku} at {warehouse} is {shown}: on_hand must be "
                             "a whole number >= 0; not applied", {"sku": sku, "warehouse": warehouse,
-                                                                 "quantity": str(qty)})
+                                                                 "quantity": shown})
                 continue
             resolve_alert(conn, STOCK_ALERT, key)
-            counts.append(Count(sku, warehouse, int(qty)))
+            if qty or (sku, warehouse) in levels:  # no level made for nothing
+                counts.append(Count(sku, warehouse, int(qty)))
     return counts
