@@ -274,3 +274,18 @@ def test_a_cancelled_order_cancels_the_sale_order_releases_its_stock_and_notes_t
     assert s.erp.stats["creates"] == {"res.partner": 1, "sale.order": 1, "sale.order.line": 2, "stock.picking": 1}
     assert s.crm.stats["creates"] == {"contacts": 1, "deals": 1, "notes": 3}
     assert s.api(f"/api/orders/{s.rows(orders)[0].id}")["status"] == "cancelled"
+
+
+def test_refunds_are_noted_once_per_refunded_total(story):
+    s = story
+    order = s.woo.place_order(LINES, billing=ADA, payment_method="stripe")
+    s.stripe(pay.stripe_payment(str(order["id"]), 3600, "usd", intent_id="pi_refund"))
+    s.flush()
+    s.stripe(pay.stripe_refund("pi_refund", 1000, "usd"))
+    s.flush(times=3)
+    s.stripe(pay.stripe_refund("pi_refund", 2600, "usd"))
+    s.flush(times=3)
+    n = order["number"]
+    assert s.notes()[2:] == [f"Order {n} partially refunded: 10.00 of 36.00 USD",
+                             f"Order {n} refunded in full: 36.00 USD"]
+    assert s.crm.records("deals")[0]["properties"]["dealstage"] == "closedlost"
