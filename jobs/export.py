@@ -189,7 +189,17 @@ def should_confirm(order: OrderView, erp: ErpConfig) -> bool:
     """Paid (or partly), or paid on delivery by a method configured as pay-later."""
     if order.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
         return False
-    return order.paid or (order.payment_method or "").strip().lower() in erp.pay_later_methods
+    return order.paid or bool(method_names(order.payment_method) & set(erp.pay_later_methods))
+
+
+def method_names(method: str | None) -> set[str]:
+    """How a payment method may be configured: its name, lower-case, and the code a shop's gateway name
+    carries in brackets (Shopify names its manual gateway "Cash on Delivery (COD)"; Woo says ``cod``)."""
+    name = (method or "").strip().lower()
+    names = {name} if name else set()
+    if name.endswith(")") and "(" in name:
+        names.add(name[name.rindex("(") + 1:-1].strip())
+    return names - {""}
 
 
 def sync_sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderView) -> str:

@@ -218,3 +218,18 @@ def test_a_reused_order_number_gets_a_sale_order_of_its_own(env):
     refs = sorted((so["client_order_ref"], so["state"]) for so in env.sale_orders())
     assert refs == [("woo:114", "draft"), ("woo:114/115", "draft")]
     assert sorted(r.ref for r in env.rows(erp_orders)) == ["woo:114", "woo:114/115"]
+
+
+def test_shopifys_cash_on_delivery_gateway_is_pay_later(env):
+    """Shopify names the gateway, not the method: "Cash on Delivery (COD)" is ``cod`` in pay_later_methods."""
+    from .test_pipeline import shopify_order
+
+    body = shopify_order("2026-11-20T10:00:00Z", "pending", payment_gateway_names=["Cash on Delivery (COD)"])
+    for line in body["line_items"]:
+        line["sku"] = "PW-000"
+    raw = json.dumps(body).encode()
+    with env.app.test_client() as client:
+        assert post(client, "shop-eu", signing.shopify(SECRETS["shop-eu"][0], raw, "orders/create")).status_code == 200
+    env.run()
+    [so] = env.sale_orders()
+    assert (so["client_order_ref"], so["state"]) == ("shop-eu:#1001", "sale")
