@@ -238,3 +238,24 @@ def test_hub_scheduler_queues_the_pull(story, tmp_path):
 
     run_worker(s.app)
     assert job.get_status(refresh=True) == "finished" and job.return_value() == {"deliveries": 0, "quants": 2}
+
+
+def test_units_the_erp_shipped_stay_shipped_when_a_later_order_version_says_paid(story):
+    """The shop saves the order again (a note) after the ERP shipped it and before it hears of the shipment:
+    that version still says processing, and must not commit the shipped units again."""
+    from connectors.woocommerce.client import WooClient
+
+    s = story
+    s.pull()
+    order, so = paid_woo_order(s)
+    s.erp.deliver(so["name"], "9400TRACK3", "USPS")
+    assert s.pull() == {"deliveries": 1, "quants": 1}
+    WooClient(s.hub.config.channels["woo"]).call("PUT", f"orders/{order['id']}", "edit",
+                                                 {"customer_note": "leave it at the door"})
+    s.flush()  # the processing version first (events go first), then the tracking push
+    assert s.woo.order(order["id"])["status"] == "completed"
+    assert levels(s)[("MUG", "main")] == (48, 0)
+    s.settle()
+    assert levels(s)[("MUG", "main")] == (48, 0)
+    moves = [(m.reason, m.delta, m.committed_delta) for m in s.rows(stock_movements) if m.sku == "MUG"]
+    assert moves == [("erp_snapshot", 50, 0), ("sale", 0, 2), ("erp_delivery", 0, -2), ("erp_snapshot", -2, 0)]
