@@ -192,15 +192,17 @@ def relay() -> None:
 
 @cli.command()
 def scheduler() -> None:
-    """Run the periodic jobs (the outbox sweeper) with RQ's cron scheduler."""
+    """Run the periodic jobs (outbox and stock sweepers, stock reconcile, ERP pulls) with RQ's cron scheduler."""
     from rq.cron import CronScheduler
 
+    from jobs.erp_pull import pull_erp
     from jobs.outbox import sweep_outbox, sweep_stock
     from jobs.reconcile import schedule_reconcile
     from jobs.tasks import SWEEP_TASKS_INTERVAL_S, sweep_tasks
 
     from .logs import configure_logging
     from .redis import EVENTS_QUEUE, connect
+    from .state import ERP_QUEUE
 
     cfg = _config()
     server = _embedded_redis_env(cfg)  # noqa: F841
@@ -211,6 +213,8 @@ def scheduler() -> None:
     cron.register(sweep_tasks, queue_name=EVENTS_QUEUE, interval=SWEEP_TASKS_INTERVAL_S)
     if cfg.stock_reconcile_interval_s:
         cron.register(schedule_reconcile, queue_name=EVENTS_QUEUE, interval=cfg.stock_reconcile_interval_s)
+    if cfg.erp and cfg.erp.pull_interval_s:
+        cron.register(pull_erp, queue_name=ERP_QUEUE, interval=cfg.erp.pull_interval_s)
     cron.start()
 
 
@@ -330,4 +334,4 @@ if __name__ == "__main__":
     main()
 
 
-from . import cli_stock, cli_tasks  # noqa: E402,F401  (register stock, reconcile, events, tasks, replay)
+from . import cli_erp, cli_stock, cli_tasks  # noqa: E402,F401  (register erp, stock, reconcile, events, tasks, replay)

@@ -193,12 +193,22 @@ def should_confirm(order: OrderView, erp: ErpConfig) -> bool:
     """Paid (or partly), or paid on delivery by a method configured as pay-later."""
     if order.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
         return False
-    return order.paid or (order.payment_method or "").strip().lower() in erp.pay_later_methods
+    return order.paid or bool(method_names(order.payment_method) & set(erp.pay_later_methods))
+
+
+def method_names(method: str | None) -> set[str]:
+    """How a payment method may be configured: its name, lower-case, and the code a shop's gateway name
+    carries in brackets (Shopify names its manual gateway "Cash on Delivery (COD)"; Woo says ``cod``)."""
+    name = (method or "").strip().lower()
+    names = {name} if name else set()
+    if name.endswith(")") and "(" in name:
+        names.add(name[name.rindex("(") + 1:-1].strip())
+    return names - {""}
 
 
 def sync_sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderView) -> str:
     with hub.engine.begin() as conn:
-        row = ensure_row(conn, erp_orders, order.id, {"ref": order.ref})
+        row = ensure_row(conn, erp_orders, order.id, {"ref": erp_ref(conn, order)})
     ref = row.ref  # the first attempt's: a renumbered order keeps its sale order
     annotate(idempotency_key=ref)
     if order.status is OrderStatus.CANCELLED:
@@ -223,6 +233,15 @@ def sync_sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderVi
         client.confirm_sale_order(so_id)
         save(hub, erp_orders, order.id, state="confirmed")
     return f"{so['name']} ({ref}) {'created' if created else 'found'}, {want}"
+
+
+def erp_ref(conn: Connection, order: OrderView) -> str:
+    """The sale order's client_order_ref: ``<channel>:<number>``, the number people search by; if another
+    hub order of the channel already has it (a shop that reused a number), ``<channel>:<number>/<id>``, so
+    the ERP never gives one sale order to two orders (nor the pulled deliveries to the wrong one)."""
+    taken = conn.execute(select(erp_orders.c.order_id).where(erp_orders.c.ref == order.ref,
+                                                             erp_orders.c.order_id != order.id)).first()
+    return f"{order.ref}/{order.external_id}" if taken else order.ref
 
 
 def _cancel(hub: Hub, client: OdooClient, order: OrderView, row: Any) -> str:

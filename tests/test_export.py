@@ -218,3 +218,30 @@ def test_one_waiting_job_per_order_and_target(env):
     assert [Job.fetch(j, connection=redis).get_status() for j in ("crm-order-7", "crm-order-7-again")] == \
         [JobStatus.FINISHED, JobStatus.FINISHED]
     assert hub.enqueue_crm(7) is True  # both done: a change queues the first id afresh
+
+
+def test_a_reused_order_number_gets_a_sale_order_of_its_own(env):
+    """A shop that numbers two orders alike (a sequential-numbers plugin reset): the second's reference
+    takes its id, so neither order is exported onto the other's sale order."""
+    env.deliver(woo_order())
+    second = woo_order(modified="2026-11-22T08:00:00") | {"id": 115}  # number stays 114
+    env.deliver(second)
+    env.run()
+    refs = sorted((so["client_order_ref"], so["state"]) for so in env.sale_orders())
+    assert refs == [("woo:114", "draft"), ("woo:114/115", "draft")]
+    assert sorted(r.ref for r in env.rows(erp_orders)) == ["woo:114", "woo:114/115"]
+
+
+def test_shopifys_cash_on_delivery_gateway_is_pay_later(env):
+    """Shopify names the gateway, not the method: "Cash on Delivery (COD)" is ``cod`` in pay_later_methods."""
+    from .test_pipeline import shopify_order
+
+    body = shopify_order("2026-11-20T10:00:00Z", "pending", payment_gateway_names=["Cash on Delivery (COD)"])
+    for line in body["line_items"]:
+        line["sku"] = "PW-000"
+    raw = json.dumps(body).encode()
+    with env.app.test_client() as client:
+        assert post(client, "shop-eu", signing.shopify(SECRETS["shop-eu"][0], raw, "orders/create")).status_code == 200
+    env.run()
+    [so] = env.sale_orders()
+    assert (so["client_order_ref"], so["state"]) == ("shop-eu:#1001", "sale")
