@@ -197,6 +197,7 @@ def scheduler() -> None:
 
     from jobs.outbox import sweep_outbox, sweep_stock
     from jobs.reconcile import schedule_reconcile
+    from jobs.tasks import SWEEP_TASKS_INTERVAL_S, sweep_tasks
 
     from .logs import configure_logging
     from .redis import EVENTS_QUEUE, connect
@@ -207,6 +208,7 @@ def scheduler() -> None:
     cron = CronScheduler(connection=connect(os.environ.get("HUB_REDIS_URL") or cfg.redis_url, cfg.var_dir).client)
     cron.register(sweep_outbox, queue_name=EVENTS_QUEUE, interval=cfg.outbox_interval_s)
     cron.register(sweep_stock, queue_name=EVENTS_QUEUE, interval=cfg.outbox_interval_s)
+    cron.register(sweep_tasks, queue_name=EVENTS_QUEUE, interval=SWEEP_TASKS_INTERVAL_S)
     if cfg.stock_reconcile_interval_s:
         cron.register(schedule_reconcile, queue_name=EVENTS_QUEUE, interval=cfg.stock_reconcile_interval_s)
     cron.start()

@@ -348,3 +348,40 @@ def task_stats(conn: Connection, now: datetime | None = None) -> dict[str, Any]:
             "open_failures_by_kind": by_kind, "last_hour_by_status": hour,
             "oldest_pending_task_at": iso(oldest),
             "oldest_pending_task_age_s": round((now - oldest).total_seconds(), 1) if oldest else None}
+
+
+# ---- lost attempts ---------------------------------------------------------------------------------------
+
+STALE_RUNNING_S = 3600  # longer than any sync job's timeout (push 900 s, exports 600 s)
+SWEEP_TASKS_INTERVAL_S = 300
+
+
+def sweep_tasks(older_than_s: float = STALE_RUNNING_S) -> int:
+    """Scheduled job: attempts still ``running`` long after any job could have, whose RQ job is not running
+    either (the worker was killed or lost mid-attempt), end ``failed`` (``retryable``: the same input may
+    pass); -> how many. Without this they would show as pending forever."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    from hub.state import current_hub
+
+    hub = current_hub()
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    with hub.engine.connect() as conn:
+        stale = conn.execute(select(tasks.c.id, tasks.c.job_id).where(
+            tasks.c.status == TaskStatus.RUNNING.value, tasks.c.started_at < cutoff).limit(1000)).all()
+    lost = []
+    for row in stale:
+        try:
+            alive = row.job_id and Job.fetch(row.job_id, connection=hub.redis.client).get_status() == JobStatus.STARTED
+        except NoSuchJobError:
+            alive = False
+        if not alive:
+            lost.append(row.id)
+    if lost:
+        with hub.engine.begin() as conn:
+            conn.execute(update(tasks).where(tasks.c.id.in_(lost), tasks.c.status == TaskStatus.RUNNING.value).values(
+                status=TaskStatus.FAILED.value, error_class=ErrorClass.RETRYABLE.value, finished_at=utcnow(),
+                error=f"no outcome {int(older_than_s)} s after it started: the worker was lost mid-attempt"))
+        logger.warning("task sweep: lost attempts marked failed", extra={"tasks": len(lost)})
+    return len(lost)

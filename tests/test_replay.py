@@ -360,3 +360,82 @@ def test_cli_lists_shows_and_replays(erp_env, tmp_path, monkeypatch):
     assert len(env.sale_orders()) == 1
     out = run(cli, base + ["replay", "--failed", "--kind", "export_order"])
     assert out.exit_code == 0 and "nothing to replay" in out.output  # fixed: no open failure left
+
+
+def test_refresh_re_reads_a_woo_order_whose_later_webhooks_were_lost(make_app):
+    from hub.models import events as events_table
+    from hub.models import orders
+
+    with stock_env(make_app, ["SKU-1"], 10) as env:
+        placed = env.woo.place_order([{"sku": "SKU-1", "quantity": 2}])
+        env.settle()
+        hook = env.woo.emitter.url
+        env.woo.configure(webhook_url="")  # the shop's next webhooks never arrive
+        env.woo.cancel_order(placed["id"])
+        env.woo.configure(webhook_url=hook)
+        with env.hub.engine.connect() as conn:
+            [created] = conn.execute(select(events_table.c.id).where(events_table.c.topic == "order.created")).all()
+            assert conn.execute(select(orders.c.status)).scalar() == "paid"
+        with env.app.test_client() as c:  # the stored delivery still says processing: nothing changes
+            assert c.post(f"/api/events/{created.id}/replay", json={"mode": "payload"}, headers=AUTH).status_code == 202
+        run_worker(env.app)
+        with env.hub.engine.connect() as conn:
+            assert conn.execute(select(orders.c.status)).scalar() == "paid"
+        with env.app.test_client() as c:
+            r = c.post(f"/api/events/{created.id}/replay", json={"mode": "refresh"}, headers=AUTH)
+            assert "from the platform's current record" in r.json["actions"][0]["text"]
+        env.settle()
+        with env.hub.engine.connect() as conn:
+            assert conn.execute(select(orders.c.status)).scalar() == "cancelled"
+            read = conn.execute(select(events_table).where(events_table.c.id > created.id,
+                                                           events_table.c.dedupe_key.like("refresh:%"))).one()
+        assert read.headers["X-Hub-Refresh"] == f"replay of event {created.id}: re-read" and read.status == "processed"
+        with env.app.test_client() as c:
+            done = c.get(f"/api/replays/{r.json['id']}", headers=AUTH).json
+        assert done["status"] == "done" and done["tasks"][0]["status"] == "ok"
+        assert env.woo.levels()["SKU-1"] == 10 and env.shop_levels()["SKU-1"] == 10  # the release reached both
+
+
+def test_a_refused_tracking_push_replayed_three_times_sends_one_note(make_app, database_url, redis_url):
+    import json as _json
+
+    from sandbox.base import serve
+    from sandbox.woocommerce import WooSandbox
+
+    from .conftest import make_config
+    from .test_pipeline import deliver
+    from .test_shipments import erp_shipment, shop_notes, shop_order_body
+
+    shop = WooSandbox(consumer_key="ck_t", consumer_secret="cs_t")
+    shop.seed([{"name": "Mug", "sku": "MUG", "price": "8.00", "stock_quantity": 10}])
+    with serve(shop.app) as base:
+        shop.configure(base_url=base)
+        channels = make_config(database_url, redis_url)["channels"]
+        channels["woo"] |= {"url": base, "consumer_key": "ck_t", "consumer_secret": "cs_t"}
+        app = make_app(channels=channels)
+        placed = shop.place_order([{"sku": "MUG", "quantity": 1}], set_paid=True)
+        with app.test_client() as c:
+            deliver(c, "woo", "order.created", _json.loads(_json.dumps(shop_order_body(shop, placed["id"]))))
+        run_worker(app)
+        shop.configure(consumer_secret="cs_revoked")
+        sid = erp_shipment(app, "9400TRACKWOO", "usps")
+        run_worker(app)
+        hub = app.extensions["hub"]
+        with hub.engine.connect() as conn:
+            [failed] = list_tasks(conn, kind="push_tracking")
+        assert (failed["status"], failed["error_class"], failed["entity"], failed["channel"]) == (
+            "failed", "permanent", f"shipment:{sid}", "woo")
+        assert failed["idempotency_key"] == "usps:9400TRACKWOO"
+        shop.configure(consumer_secret="cs_t")
+        with app.test_client() as c:
+            plan = c.post("/api/replay", json={"filter": {"task_id": failed["id"]}, "dry_run": True}, headers=AUTH)
+            assert plan.json["actions"][0]["text"].startswith("send tracking 9400TRACKWOO (usps) to woo order #")
+            for _ in range(3):
+                assert c.post(f"/api/tasks/{failed['id']}/replay", json={}, headers=AUTH).status_code == 202
+        run_worker(app)
+        notes = [n for n in shop_notes(shop, placed["id"]) if n["customer_note"]]
+        assert len(notes) == 1 and "9400TRACKWOO" in notes[0]["note"]
+        with hub.engine.connect() as conn:
+            replayed = list_tasks(conn, kind="push_tracking", replay_id=None)[:3]
+        assert {t["status"] for t in replayed} == {"ok"} and {t["replay_of"] for t in replayed} == {failed["id"]}
+    shop.close()

@@ -230,3 +230,20 @@ def test_an_event_whose_processing_raises_is_recorded_with_its_traceback(make_ap
         notes = [h["note"] or "" for h in c.get(f"/api/events/{event_id}", headers=auth).json["history"]]
     assert any(n.startswith("replay: re-processing the stored delivery (was rejected)") for n in notes)
     assert any(n.startswith("processing raised TypeError") for n in notes)
+
+
+def test_an_attempt_whose_worker_was_lost_ends_failed(env):
+    from jobs.tasks import sweep_tasks
+
+    env.deliver(woo_order())
+    env.run()
+    with env.hub.engine.begin() as conn:  # as if the worker had died mid-attempt an hour and a half ago
+        conn.execute(update(tasks).where(tasks.c.kind == "export_order").values(
+            status="running", finished_at=None, started_at=utcnow() - timedelta(minutes=90)))
+        conn.execute(update(tasks).where(tasks.c.kind == "sync_crm").values(
+            status="running", finished_at=None, started_at=utcnow() - timedelta(minutes=5)))
+    with env.app.app_context():
+        assert sweep_tasks() == 1
+    [erp], [crm] = rows(env, kind="export_order"), rows(env, kind="sync_crm")
+    assert (erp.status, erp.error_class) == ("failed", "retryable") and "worker was lost" in erp.error
+    assert crm.status == "running"  # recent: it may still be running
