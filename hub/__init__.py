@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, redirect, request, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -57,10 +57,15 @@ def create_app(test_config: Config | dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     @app.before_request
-    def _guard_api():  # noqa: ANN202
+    def _guard_api_and_console():  # noqa: ANN202
         # every /api path, routed or not: without the token a 404 or 405 would tell which routes exist
         if request.path == openapi.API_PREFIX or request.path.startswith(openapi.API_PREFIX + "/"):
             return admin.require_token()
+        # the console guards its own routes; a path it does not route (404, 405, the slash redirect)
+        # goes to the sign-in page too, for the same reason
+        if (request.url_rule is None and (request.path == "/admin" or request.path.startswith("/admin/"))
+                and not console.signed_in()):
+            return redirect(url_for("console.login"))
         return None
 
     @app.errorhandler(HTTPException)

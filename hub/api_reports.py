@@ -7,7 +7,7 @@ was delivered after it, or is still on its way past it (``overdue``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint
@@ -69,6 +69,12 @@ def carrier_sla(conn: Connection, *, carrier: str | None = None, since: datetime
     return carrier_report(conn.execute(q).all(), now or utcnow())
 
 
+def parse_since(raw: str) -> datetime:
+    """An ISO date or time; a naive one is UTC. Raises ValueError."""
+    since = datetime.fromisoformat(raw)
+    return since if since.tzinfo else since.replace(tzinfo=UTC)
+
+
 @bp.get("/carriers")
 def carriers():  # noqa: ANN201
     """Per carrier: shipments, delivered, on_time, late (delivered after the promise), overdue (not
@@ -85,4 +91,4 @@ def carriers():  # noqa: ANN201
     """
     args = load_query(CarriersQuery)
     with current_hub().engine.connect() as conn:
-        return {"carriers": carrier_sla(conn, carrier=args.get("carrier"), since=args.get("since"))}
+        return {"carriers": carrier_sla(conn, carrier=args.get("carrier") or None, since=args.get("since"))}

@@ -72,7 +72,7 @@ def alerts_list():  # noqa: ANN201
     """
     args = load_query(AlertsQuery)
     with current_hub().engine.connect() as conn:
-        return {"alerts": list_alerts(conn, kind=args.get("kind"), include_resolved=args["all"],
+        return {"alerts": list_alerts(conn, kind=args.get("kind") or None, include_resolved=args["all"],
                                       limit=args["limit"])}
 
 

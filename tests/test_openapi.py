@@ -159,6 +159,41 @@ def test_every_api_route_answers_401_and_nothing_else_without_the_token(app, cli
     assert client.get("/api/links", headers=auth).json["locations"][0]["warehouse"] == "main"  # nothing changed
 
 
+def admin_rules(app) -> list:
+    return [r for r in app.url_map.iter_rules() if r.rule.startswith("/admin") and r.endpoint != "console.login"]
+
+
+def forged_session(app, secret: bytes) -> str:
+    """A session cookie that says signed in, signed with another key (as an attacker could make one)."""
+    from flask import Flask
+
+    other = Flask("forger")
+    other.secret_key = secret
+    return app.session_interface.get_signing_serializer(other).dumps({"auth": "0" * 64})
+
+
+@pytest.mark.parametrize("credential", ["none", "wrong bearer", "right bearer", "garbage cookie", "forged cookie"])
+def test_every_admin_page_sends_to_sign_in_without_a_session(app, client, auth, credential):
+    """The API's bearer token is not a console session, and a cookie not signed by the hub is none."""
+    headers = {"none": {}, "wrong bearer": {"Authorization": "Bearer wrong"}, "right bearer": auth}.get(credential, {})
+    if credential == "garbage cookie":
+        client.set_cookie("hub_console", "garbage")
+    elif credential == "forged cookie":
+        client.set_cookie("hub_console", forged_session(app, b"not the hub's key"))
+    anonymous = app.test_client()
+    calls = [(m, concrete(r)) for r in admin_rules(app) for m in sorted(r.methods - {"HEAD", "OPTIONS"})]
+    calls += [(m, concrete(r)) for r in admin_rules(app) for m in ("GET", "POST", "DELETE") if m not in r.methods]
+    calls += [(m, p) for p in ("/admin", "/admin/nope", "/admin/events/1/nope") for m in ("GET", "POST")]
+    assert len(calls) > 40
+    for method, path in calls:
+        resp = client.open(path, method=method, headers=headers, data={"channel": "woo", "csrf_token": "x"})
+        baseline = anonymous.open(path, method=method)
+        assert resp.status_code == 302, (method, path, resp.status_code)
+        assert resp.headers["Location"].startswith("/admin/login"), (method, path)
+        assert (resp.headers["Location"], resp.data) == (baseline.headers["Location"], baseline.data), (method, path)
+    assert client.get("/api/links", headers=auth).json == {"skus": [], "locations": []}  # nothing was added
+
+
 def test_bad_query_values_are_400_with_the_parameter_named(app, client, auth):
     for path, name in [("/api/events?limit=x", "limit"), ("/api/events?limit=0", "limit"),
                        ("/api/events?before=99999999999999999999999", "before"), ("/api/events?status=bogus", "status"),
