@@ -222,13 +222,14 @@ def create_replay(hub: Hub, flt: ReplayFilter, mode: str | None = None, dry_run:
     now = utcnow()
     with hub.engine.begin() as conn:
         actions = plan(conn, hub, flt, mode)
-        status = ReplayStatus.DONE if dry_run else ReplayStatus.QUEUED
+        finished = dry_run or not actions  # a preview, or nothing to do: never queued
+        status = ReplayStatus.DONE if finished else ReplayStatus.QUEUED
         replay_id = conn.execute(replays.insert().values(
             filter=flt.to_json(), mode=mode or "auto", dry_run=dry_run, status=status.value,
             plan=[a.to_json() for a in actions], total=len(actions), done=0, failed=0,
             created_by=(created_by or "")[:64] or None, created_at=now,
-            finished_at=now if dry_run else None)).inserted_primary_key[0]
-    if not dry_run and enqueue:
+            finished_at=now if finished else None)).inserted_primary_key[0]
+    if not finished and enqueue:
         job_id = f"replay-{replay_id}"
         timeout = int(600 + 2 * len(actions) / hub.config.replay_rate_per_s)
         Queue(REPLAY_QUEUE, connection=hub.redis.client).enqueue_call(

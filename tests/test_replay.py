@@ -360,6 +360,10 @@ def test_cli_lists_shows_and_replays(erp_env, tmp_path, monkeypatch):
     assert len(env.sale_orders()) == 1
     out = run(cli, base + ["replay", "--failed", "--kind", "export_order"])
     assert out.exit_code == 0 and "nothing to replay" in out.output  # fixed: no open failure left
+    with env.app.test_client() as c:  # an empty plan is done at once, never left queued
+        empty = c.post("/api/replay", json={"filter": {"kind": "export_order"}}, headers=AUTH)
+    assert empty.status_code == 202 and (empty.json["status"], empty.json["total"]) == ("done", 0)
+    assert empty.json["job_id"] is None
 
 
 def test_refresh_re_reads_a_woo_order_whose_later_webhooks_were_lost(make_app):
