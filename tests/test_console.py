@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from hub.models import orders, replays, sku_links
@@ -330,3 +331,33 @@ def test_bulk_replay_preview_start_progress_and_cancel(app, client):
     assert f'href="{replay_url}"' in client.get("/admin/replays").text
     assert client.get("/admin/replays/preview?status=ok").status_code == 400
     assert client.get("/admin/replays/4242").status_code == 404
+
+
+def test_the_session_cookie_is_secure_when_the_request_came_over_https(make_app):
+    behind_proxy = make_app(trusted_proxy_hops=1).test_client()
+    token = csrf(behind_proxy)
+    https = {"X-Forwarded-Proto": "https"}
+    # over https Flask-WTF also wants a same-origin Referer (a browser sends one with the form)
+    assert behind_proxy.post("/admin/login", data={"csrf_token": token, "token": ADMIN_TOKEN},
+                             headers=https).status_code == 400
+    resp = behind_proxy.post("/admin/login", data={"csrf_token": token, "token": ADMIN_TOKEN},
+                             headers={**https, "Referer": "https://localhost/admin/login"})
+    assert resp.status_code == 302 and "Secure" in resp.headers["Set-Cookie"]
+    direct = make_app().test_client()  # plain http on 127.0.0.1: a Secure cookie would never come back
+    assert "Secure" not in login(direct).headers["Set-Cookie"]
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("login_rate_limit", "lots", "login_rate_limit: not a rate limit like '5/minute'"),
+    ("trusted_proxy_hops", -1, "trusted_proxy_hops:"),
+])
+def test_console_config_errors_name_the_key(key, value, message):
+    from hub.config import ConfigError, load_config_dict
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config_dict({key: value}, environ={})
+
+
+def test_login_rate_limit_is_configurable(make_app):
+    client = make_app(login_rate_limit="2/minute").test_client()
+    assert [login(client, token="x").status_code for _ in range(3)] == [401, 401, 429]
