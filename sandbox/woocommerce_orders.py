@@ -95,6 +95,14 @@ class OrderRoutes:
             return {**self._order_body(order), "notes": [note_body(n, order.id, self._base())
                                                          for n in reversed(order.notes)]}
 
+    def orders(self) -> list[dict[str, Any]]:
+        """Every order, oldest first, as wp-admin's order list shows it (id, status, total, customer note count)."""
+        with self._lock:
+            bodies = [(self._order_body(o), o) for o in self._orders.values()]
+        return [{"id": b["id"], "number": b["number"], "status": b["status"], "total": b["total"],
+                 "currency": b["currency"], "email": b["billing"].get("email"),
+                 "customer_notes": sum(1 for n in o.notes if n.customer_note)} for b, o in bodies]
+
     # ---- state (callers hold the lock) -------------------------------------------------------------
 
     def _order(self, order_id: int) -> Order:
