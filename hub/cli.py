@@ -201,14 +201,16 @@ def relay() -> None:
 
 @cli.command()
 def scheduler() -> None:
-    """Run the periodic jobs (the outbox sweeper) with RQ's cron scheduler."""
+    """Run the periodic jobs (outbox and stock sweepers, stock reconcile, ERP pulls) with RQ's cron scheduler."""
     from rq.cron import CronScheduler
 
+    from jobs.erp_pull import pull_erp
     from jobs.outbox import sweep_outbox, sweep_stock
     from jobs.reconcile import schedule_reconcile
 
     from .logs import configure_logging
     from .redis import EVENTS_QUEUE, connect
+    from .state import ERP_QUEUE
 
     cfg = _config()
     server = _embedded_redis_env(cfg)  # noqa: F841
@@ -218,6 +220,8 @@ def scheduler() -> None:
     cron.register(sweep_stock, queue_name=EVENTS_QUEUE, interval=cfg.outbox_interval_s)
     if cfg.stock_reconcile_interval_s:
         cron.register(schedule_reconcile, queue_name=EVENTS_QUEUE, interval=cfg.stock_reconcile_interval_s)
+    if cfg.erp and cfg.erp.pull_interval_s:
+        cron.register(pull_erp, queue_name=ERP_QUEUE, interval=cfg.erp.pull_interval_s)
     cron.start()
 
 
@@ -359,7 +363,7 @@ def main() -> None:
     cli(prog_name="hub")
 
 
-from . import cli_demo, cli_stock  # noqa: E402,F401  (register the stock, reconcile, sandboxes and demo commands)
+from . import cli_demo, cli_erp, cli_stock  # noqa: E402,F401  (register the other commands)
 
 if __name__ == "__main__":
     # `python -m hub.cli` (how `hub run` starts its children) runs this file as __main__, a second copy whose

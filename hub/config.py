@@ -48,6 +48,7 @@ DEFAULT_ERP_TIMEOUT_S = 30.0
 DEFAULT_CRM_URL = "https://api.hubapi.com"
 DEFAULT_PAY_LATER_METHODS = ["cod"]
 DEFAULT_EXPORT_RETRY_BASE_S = 2.0  # first backoff of a retryable export failure; doubles per attempt
+DEFAULT_ERP_PULL_INTERVAL_S = 60  # done deliveries and stock counts pulled from the ERP this often (0: never)
 # payments are matched to orders by these references unless a payment channel's ``match.keys`` says otherwise
 DEFAULT_MATCH_KEYS = {"stripe": ("order_id",), "paypal": ("custom_id", "invoice_id")}
 PAYPAL_MATCH_KEYS = ("custom_id", "invoice_id")
@@ -137,6 +138,10 @@ class ErpSchema(Schema):
     pay_later_methods = fields.List(fields.String(validate=validate.Length(min=1)),
                                     load_default=lambda: list(DEFAULT_PAY_LATER_METHODS))
     retry_base_s = fields.Float(load_default=DEFAULT_EXPORT_RETRY_BASE_S, validate=validate.Range(min=0))
+    pull_interval_s = fields.Integer(load_default=DEFAULT_ERP_PULL_INTERVAL_S, validate=validate.Range(min=0))
+    # ERP stock location (complete name, its children included) -> hub warehouse; empty: all -> the default one
+    locations = fields.Dict(keys=fields.String(validate=validate.Length(min=1)),
+                            values=fields.String(validate=validate.Length(min=1)), load_default=dict)
 
     @validates_schema
     def _all_or_none(self, data: dict[str, Any], **_: Any) -> None:
@@ -262,6 +267,8 @@ class ErpConfig:
     timeout_s: float = DEFAULT_ERP_TIMEOUT_S
     pay_later_methods: tuple[str, ...] = tuple(DEFAULT_PAY_LATER_METHODS)
     retry_base_s: float = DEFAULT_EXPORT_RETRY_BASE_S
+    pull_interval_s: int = DEFAULT_ERP_PULL_INTERVAL_S
+    locations: dict[str, str] = field(default_factory=dict)  # ERP location -> hub warehouse
 
 
 @dataclass(frozen=True)
@@ -380,7 +387,8 @@ def load_config_dict(raw: dict[str, Any] | None, environ: dict[str, str] | None 
     if data["erp"] is not None:
         erp = data["erp"]
         data["erp"] = ErpConfig(**{**erp, "pay_later_methods": tuple(m.strip().lower()
-                                                                     for m in erp["pay_later_methods"])})
+                                                                     for m in erp["pay_later_methods"]),
+                                   "locations": {k.strip().rstrip("/"): v for k, v in erp["locations"].items()}})
     if data["crm"] is not None:
         data["crm"] = CrmConfig(**data["crm"])
     data["carrier_sla_days"] = {k.lower(): v for k, v in data["carrier_sla_days"].items()}

@@ -451,3 +451,14 @@ crm_notes = Table(
     UniqueConstraint("key", name="uq_crm_notes_key"),
     Index("ix_crm_notes_order_id", "order_id", "status"),
 )
+
+
+# ---- pulls from the ERP (migration 0008) -------------------------------------------------------
+
+pull_cursors = Table(
+    # where each pull from a remote system has got to; written in the transaction that applies the rows
+    "pull_cursors", metadata,
+    Column("name", String(128), primary_key=True),  # e.g. "erp:deliveries", "erp:quants:<locations hash>"
+    Column("value", Text()),  # the connector's own cursor text (Odoo: "<write second>|<ids>")
+    Column("updated_at", UTCDateTime(), nullable=False),
+)

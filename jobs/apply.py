@@ -59,6 +59,7 @@ class Outcome:
     resolves: list[tuple[str, str, str]] = field(default_factory=list)  # links added by this event
     missing: list[tuple[str, str, str]] = field(default_factory=list)  # links it waits for (parked)
     orders: set[int] = field(default_factory=set)  # orders changed: exported to the ERP/CRM after the commit
+    crm: set[int] = field(default_factory=set)  # orders with new CRM notes owed: synced to the CRM after the commit
 
 
 def _is_stale(incoming: datetime | None, stored: datetime | None) -> bool:

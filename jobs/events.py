@@ -154,6 +154,8 @@ def _process(hub: Hub, event_id: int) -> str:
     for shipment_id, channel in sorted(outcome.tracking):  # the shipments are committed: tell their channels
         enqueue_push_tracking(hub, shipment_id, channel)
     hub.enqueue_exports(outcome.orders)  # the orders are committed: the ERP and CRM jobs read them
+    for order_id in sorted(outcome.crm - outcome.orders):  # notes owed on orders that did not change
+        hub.enqueue_crm(order_id)
     status = EventStatus.NEEDS_MAPPING if outcome.missing else EventStatus.PROCESSED
     logger.info("event %s", status.value, extra={"event_id": event_id, "channel": row.channel, "topic": row.topic})
     return status.value

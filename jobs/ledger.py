@@ -98,13 +98,19 @@ def apply_order_stock(conn: Connection, touch: StockTouch, policy: StockPolicy, 
     """
     warehouse = policy.order_warehouse(channel)
     want: dict[str, tuple[int, int]] = {}  # sku -> (committed, shipped)
+    held = {r.sku: r for r in conn.execute(select(order_stock).where(order_stock.c.order_id == order_id,
+                                                                    order_stock.c.warehouse == warehouse))}
     if status not in RELEASED_STATUSES:
         for li in lines:
             if li.sku and li.quantity > 0:
                 c, s = want.get(li.sku, (0, 0))
                 want[li.sku] = (c, s + li.quantity) if status in SHIPPED_STATUSES else (c + li.quantity, s)
-    held = {r.sku: r for r in conn.execute(select(order_stock).where(order_stock.c.order_id == order_id,
-                                                                    order_stock.c.warehouse == warehouse))}
+        for sku, (c, s) in want.items():
+            # units that left (the channel said fulfilled, or the ERP delivered) stay gone: a later version
+            # that does not say fulfilled yet (the shop's own edit, a late webhook) does not bring them back
+            gone = min(held[sku].shipped, c + s) if sku in held else 0
+            if gone > s:
+                want[sku] = (c + s - gone, gone)
     notes = []
     for sku in sorted(set(want) | set(held)):
         was = (held[sku].committed, held[sku].shipped) if sku in held else (0, 0)
@@ -123,6 +129,22 @@ def apply_order_stock(conn: Connection, touch: StockTouch, policy: StockPolicy, 
             conn.execute(order_stock.insert().values(order_id=order_id, sku=sku, warehouse=warehouse,
                                                      committed=now[0], shipped=now[1]))
         notes.append(f"{sku} {reason.value} {change:+d}")
+    return notes
+
+
+def ship_order_stock(conn: Connection, touch: StockTouch, order_id: int) -> list[str]:
+    """The ERP delivered the order: every unit it still holds committed is shipped. Only ``committed`` moves
+    (``erp_delivery``, no channel): the goods left the ERP's stock, and its count (``erp_snapshot``, pulled
+    with the deliveries) is what sets ``on_hand``. A later version of the order that says fulfilled finds
+    them shipped already and moves nothing."""
+    notes = []
+    for row in conn.execute(select(order_stock).where(order_stock.c.order_id == order_id,
+                                                      order_stock.c.committed > 0)).all():
+        record_movement(conn, touch, row.sku, row.warehouse, MovementReason.ERP_DELIVERY, None, None,
+                        committed=-row.committed)
+        conn.execute(order_stock.update().where(order_stock.c.id == row.id)
+                     .values(committed=0, shipped=row.shipped + row.committed))
+        notes.append(f"{row.sku} shipped {row.committed}")
     return notes
 
 

@@ -42,6 +42,7 @@ class OrderRules:
     api_channels: frozenset[str] = frozenset()  # sales channels the hub can push tracking to
     sla_days: dict[str, int] = field(default_factory=dict)
     sla_default_days: int = 5
+    crm_notes: bool = False  # a CRM is configured: the steps orders reach are noted on its timeline
 
     @classmethod
     def from_config(cls, config: Config) -> OrderRules:
@@ -49,7 +50,8 @@ class OrderRules:
         return cls(match_channels={c.id: c.match_channel for c in chans if c.match_keys},
                    sales_channels=frozenset(c.id for c in chans if c.kind in SALES_KINDS),
                    api_channels=frozenset(c.id for c in chans if c.kind in SALES_KINDS and c.calls_api),
-                   sla_days=dict(config.carrier_sla_days), sla_default_days=config.carrier_sla_default_days)
+                   sla_days=dict(config.carrier_sla_days), sla_default_days=config.carrier_sla_default_days,
+                   crm_notes=config.crm is not None)
 
     def scope(self, channel: str | None) -> str | None:
         """The sales channel a record from ``channel`` refers to (None: any)."""
@@ -179,7 +181,39 @@ def settle_order(conn: Connection, out: Any, event_id: int | None, order_id: int
                                          row.channel, OrderStatus.CANCELLED, lines)
         if moved:
             notes.append(f"restocked {', '.join(moved)}")
+    note_progress(conn, out, order_id)
     return "; ".join(notes) or None
+
+
+def note_progress(conn: Connection, out: Any, order_id: int) -> None:
+    """Owe the CRM a timeline note for every step the order has reached here: each shipment (``shipped``
+    and, once there, ``delivered``, by tracking number) and each refunded total (``refunded``, by amount).
+    Once each however often it is seen (``crm_notes.key``); the order's ``sync_crm`` is queued after the
+    commit (``out.crm``). Placed, paid and cancelled are the order's own: ``sync_crm`` notes those."""
+    if not out.rules.crm_notes:
+        return
+    from .crm import money, record_crm_note
+    from .tracking import carrier_name
+
+    row = conn.execute(select(orders).where(orders.c.id == order_id)).one()
+    new = False
+    for s in conn.execute(select(shipments).where(shipments.c.order_id == order_id).order_by(shipments.c.id)):
+        parcel = f"{carrier_name(s.carrier)} {s.tracking_number}"
+        new |= record_crm_note(conn, order_id, "shipped", s.tracking_number,
+                               f"Order {row.number} shipped: {parcel}", s.shipped_at or s.created_at)
+        if s.status == ShipmentStatus.DELIVERED.value:
+            new |= record_crm_note(conn, order_id, "delivered", s.tracking_number,
+                                   f"Order {row.number} delivered: {parcel}", s.delivered_at)
+    captured, refunded, total = money_state(conn, row)
+    if refunded > 0:
+        currency = conn.execute(select(payments.c.currency).where(payments.c.order_id == order_id)
+                                .order_by(payments.c.id).limit(1)).scalar() or row.currency
+        body = (f"Order {row.number} refunded in full: {money(refunded)} {currency}"
+                if refunded >= (captured or total) else
+                f"Order {row.number} partially refunded: {money(refunded)} of {money(captured or total)} {currency}")
+        new |= record_crm_note(conn, order_id, "refunded", money(refunded), body)
+    if new:
+        out.crm.add(order_id)
 
 
 def raise_alert(conn: Connection, kind: str, key: str, message: str, detail: dict[str, Any]) -> bool:

@@ -22,7 +22,7 @@ from hub.models import orders, shipments
 from hub.store import utcnow
 from mappings.canonical import Shipment, ShipmentStatus
 
-from .orders import find_order, raise_alert, resolve_alert, settle_order
+from .orders import find_order, note_progress, raise_alert, resolve_alert, settle_order
 
 EXCEPTION_ALERT = "shipment_exception"
 RANK = {ShipmentStatus.PRE_TRANSIT: 0, ShipmentStatus.IN_TRANSIT: 1, ShipmentStatus.OUT_FOR_DELIVERY: 2,
@@ -123,8 +123,11 @@ def _consequences(conn: Connection, out: Any, event_id: int | None, change: Ship
         resolve_alert(conn, EXCEPTION_ALERT, key)
     if change.order_id is None:
         return
-    if change.status is ShipmentStatus.DELIVERED and (settled := settle_order(conn, out, event_id, change.order_id)):
-        change.notes.append(settled)
+    if change.status is ShipmentStatus.DELIVERED:
+        if settled := settle_order(conn, out, event_id, change.order_id):  # notes the CRM too
+            change.notes.append(settled)
+    else:
+        note_progress(conn, out, change.order_id)
     owe_push(conn, out, change.order_id)
 
 
@@ -152,7 +155,8 @@ def apply_shipment(conn: Connection, event_id: int, s: Shipment, out: Any) -> No
 def shipment_from_erp(conn: Connection, order_id: int, tracking_ref: str, carrier: str,
                       date_done: datetime | None, hub: Any = None) -> int:
     """A done ERP delivery: the order's shipment by ``tracking_ref`` (created or updated) and, once
-    the caller's transaction commits, its ``push_tracking`` job. Returns the shipment id."""
+    the caller's transaction commits, its ``push_tracking`` job (and the ERP/CRM jobs it owes).
+    Returns the shipment id."""
     from hub.state import current_hub
 
     from . import ledger
@@ -160,27 +164,39 @@ def shipment_from_erp(conn: Connection, order_id: int, tracking_ref: str, carrie
 
     hub = hub or current_hub()
     out = Outcome(hub.stock_policy, rules=hub.order_rules)
-    s = Shipment(carrier=carrier, tracking_number=tracking_ref, status=ShipmentStatus.PRE_TRANSIT)
-    # a carrier's report that came first, without an order, gets it now
-    upsert_shipment(conn, out, s, None, order_id=order_id, shipped_at=date_done)
-    change = find_shipment(conn, carrier.strip().lower(), tracking_ref, lock=False)
+    change = erp_delivery(conn, out, order_id, tracking_ref, carrier, date_done)
     if out.touch.skus:
         ledger.finish(conn, out.touch, out.policy)
     after_commit(conn, hub, out)
     return change.id
 
 
+def erp_delivery(conn: Connection, out: Any, order_id: int, tracking_ref: str, carrier: str,
+                 date_done: datetime | None) -> ShipmentChange:
+    """The shipment of an ERP delivery, in the caller's transaction; a carrier's report that came
+    first, without an order, gets the order now. The status is the carrier's to move: pre_transit."""
+    s = Shipment(carrier=carrier, tracking_number=tracking_ref, status=ShipmentStatus.PRE_TRANSIT)
+    return upsert_shipment(conn, out, s, None, order_id=order_id, shipped_at=date_done)
+
+
 def after_commit(conn: Connection, hub: Any, out: Any) -> None:
-    """Queue the tracking pushes ``out`` owes once ``conn``'s transaction commits (never before:
-    the job would not see the rows)."""
+    """Once ``conn``'s transaction commits (never before: the jobs would not see the rows), queue what
+    ``out`` owes: tracking pushes, stock pushes, the ERP/CRM exports of changed orders and the CRM
+    syncs of orders with new notes."""
     from .tracking import enqueue_push_tracking
 
-    owed = sorted(out.tracking)
-    if not owed:
+    owed, dirty = sorted(out.tracking), sorted(out.touch.dirty_channels)
+    changed, noted = sorted(out.orders), sorted(out.crm - out.orders)
+    if not (owed or dirty or changed or noted):
         return
 
     def _go(_: Any) -> None:
+        for channel in dirty:
+            hub.schedule_push(channel)
         for sid, channel in owed:
             enqueue_push_tracking(hub, sid, channel)
+        hub.enqueue_exports(changed)
+        for order_id in noted:
+            hub.enqueue_crm(order_id)
 
     event.listen(conn, "commit", _go, once=True)

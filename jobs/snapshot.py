@@ -12,6 +12,8 @@ import io
 import json
 from dataclasses import dataclass
 
+from sqlalchemy import Connection
+
 from hub.state import Hub
 from mappings.canonical import MovementReason
 
@@ -94,12 +96,19 @@ class SnapshotResult:
 def apply_snapshot(hub: Hub, counts: list[Count]) -> SnapshotResult:
     """Set every count in one transaction, then schedule the pushes it owes."""
     touch = ledger.StockTouch()
-    changed = 0
     with hub.engine.begin() as conn:
-        for c in counts:
-            delta = ledger.set_on_hand(conn, touch, c.sku, c.warehouse, c.on_hand, MovementReason.ERP_SNAPSHOT)
-            changed += bool(delta)
-        ledger.finish(conn, touch, hub.stock_policy)
+        changed = set_counts(conn, touch, hub.stock_policy, counts)
     for channel in sorted(touch.dirty_channels):
         hub.schedule_push(channel)
     return SnapshotResult(len(counts), changed, touch.oversold)
+
+
+def set_counts(conn: Connection, touch: ledger.StockTouch, policy: ledger.StockPolicy, counts: list[Count]) -> int:
+    """The snapshot rule, in the caller's transaction: each count sets on_hand (``erp_snapshot``), then the
+    oversell alerts and the pushes owed (``touch.dirty_channels``, for the caller to schedule after its
+    commit). Returns how many counts changed on_hand."""
+    changed = 0
+    for c in counts:
+        changed += bool(ledger.set_on_hand(conn, touch, c.sku, c.warehouse, c.on_hand, MovementReason.ERP_SNAPSHOT))
+    ledger.finish(conn, touch, policy)
+    return changed

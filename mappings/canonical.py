@@ -54,6 +54,7 @@ class MovementReason(enum.StrEnum):
     ADJUSTMENT = "adjustment"
     ERP_SNAPSHOT = "erp_snapshot"
     CHANNEL_EDIT = "channel_edit"
+    ERP_DELIVERY = "erp_delivery"  # the ERP shipped an order: its committed units leave (on_hand is the ERP's count)
 
 
 class EventType(enum.StrEnum):

@@ -235,6 +235,22 @@ class OdooClient:
         return [{"sku": skus[r["product_id"][0]], "location": r["location_id"][1],
                  "quantity": Decimal(str(r["quantity"]))} for r in rows if skus.get(r["product_id"][0])], new_cursor
 
+    def quants_of(self, skus: list[str]) -> list[dict[str, Any]]:
+        """Every quant of these SKUs in internal locations now: {sku, location, quantity (Decimal)}. The
+        changes ``stock_quants`` reports say which SKUs moved; their totals need all their quants (a quant
+        Odoo deleted at zero is never reported as changed)."""
+        wanted, out = sorted(set(skus)), []
+        for i in range(0, len(wanted), PAGE_LIMIT):
+            rows = self.search_read("stock.quant", [("product_id.default_code", "in", wanted[i:i + PAGE_LIMIT]),
+                                                    ("location_id.usage", "=", "internal")],
+                                    ["product_id", "location_id", "quantity"], order="id asc")
+            product_ids = sorted({r["product_id"][0] for r in rows})
+            codes = {p["id"]: p["default_code"] for p in self.execute_kw(
+                "product.product", "read", [product_ids], {"fields": ["default_code"]})} if product_ids else {}
+            out += [{"sku": codes[r["product_id"][0]], "location": r["location_id"][1],
+                     "quantity": Decimal(str(r["quantity"]))} for r in rows if codes.get(r["product_id"][0])]
+        return out
+
     # ---- helpers ---------------------------------------------------------------------------------
 
     def _read_one(self, model: str, record_id: int, fields: list[str]) -> dict[str, Any]:
