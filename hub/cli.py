@@ -244,15 +244,16 @@ def run(bind: str, with_sandboxes: bool | None) -> None:
 
     from .db import make_engine, upgrade
     from .redis import redacted_url
-    from .sandboxes import plan
+    from .sandboxes import check_ports, plan
 
     cfg = _config()
     if with_sandboxes and cfg.sandbox is None:
         raise click.ClickException(f"--sandboxes: {cfg.source} has no sandbox: section (see hub.example.yaml)")
     try:
         simulated = plan(cfg) if with_sandboxes is not False else []
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        check_ports(simulated)
+    except (ConfigError, OSError) as exc:
+        raise click.ClickException(f"{exc}; nothing was started") from None
     upgrade(make_engine(cfg.database_url, cfg.db_busy_timeout_s, cfg.var_dir))
     server = _embedded_redis_env(cfg)  # noqa: F841 - the children share this server
     url = local_url(bind)

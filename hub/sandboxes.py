@@ -15,7 +15,9 @@ why that channel needs ``localhost`` in ``cert_hosts``. Production configs have 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +133,7 @@ class SandboxStack:
         assert cfg.sandbox is not None
         self.cfg, self.hub_url = cfg, hub_url.rstrip("/")
         self.plan = plan(cfg)
+        check_ports(self.plan)  # a taken port fails now, before the slow part (schema, keys); start() binds for real
         latency = cfg.sandbox.latency_s
         self.apps: dict[str, Any] = {}  # key -> sandbox object
         self._servers: list[tuple[Simulated, BaseWSGIServer]] = []
@@ -177,20 +180,27 @@ class SandboxStack:
                     assert self.paypal_certs is not None
                     self.paypal_certs.start(port=s.port)
                 else:
-                    self._servers.append((s, make_server(s.host, s.port, self.apps[s.key].app, threaded=True)))
+                    # bound here: werkzeug's own bind prints and exits on a taken port, without naming the sandbox
+                    with socket.create_server((s.host, s.port)) as sock:
+                        server = make_server(s.host, s.port, self.apps[s.key].app, threaded=True, fd=sock.fileno())
+                    self._servers.append((s, server))
             except OSError as exc:
                 self.stop()
-                raise OSError(f"sandbox {s.key} ({s.system}): cannot listen on {s.host}:{s.port}: "
-                              f"{exc.strerror or exc}") from exc
+                raise OSError(_cannot_listen(s, exc)) from exc
         for _, server in self._servers:
             t = threading.Thread(target=server.serve_forever, name="sandbox-server", daemon=True)
             t.start()
             self._threads.append(t)
 
     def stop(self) -> None:
+        if self._threads:  # shutdown() waits for serve_forever, which never ran before start() finished
+            # each server notices within its poll interval: ask them all at once, not one after the other
+            stopping = [threading.Thread(target=server.shutdown) for _, server in self._servers]
+            for t in stopping:
+                t.start()
+            for t in stopping:
+                t.join()
         for _, server in self._servers:
-            if self._threads:  # shutdown() waits for serve_forever, which never ran before start() finished
-                server.shutdown()
             server.server_close()
         self._servers.clear()
         if self.paypal_certs is not None:
@@ -198,6 +208,20 @@ class SandboxStack:
         for app in self.apps.values():
             if hasattr(app, "close"):
                 app.close()
+
+
+def check_ports(simulated: list[Simulated]) -> None:
+    """OSError naming the first sandbox whose port is taken (what ``hub run`` checks before it starts anything)."""
+    for s in simulated:
+        try:
+            socket.create_server((s.host, s.port)).close()
+        except OSError as exc:
+            raise OSError(_cannot_listen(s, exc)) from exc
+
+
+def _cannot_listen(s: Simulated, exc: OSError) -> str:
+    why = os.strerror(exc.errno) if exc.errno else str(exc)
+    return f"sandbox {s.key} ({s.system}): cannot listen on {s.host}:{s.port}: {why}"
 
 
 def _install_ca(source: Path, target: Path) -> None:
