@@ -1,8 +1,10 @@
-"""``hub sandboxes``: the platform simulators a config's ``sandbox:`` section asks for."""
+"""``hub sandboxes`` (the platform simulators a config's ``sandbox:`` section asks for) and ``hub demo``
+(the whole story against a running hub and those sandboxes, narrated)."""
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 
 import click
@@ -41,3 +43,25 @@ def sandboxes(hub_url: str) -> None:
     while not stop.requested:
         threading.Event().wait(0.5)
     stack.stop()
+
+
+@cli.command()
+@click.option("--hub-url", default=f"http://{DEFAULT_BIND}", show_default=True, help="The running hub.")
+@click.option("--timeout", "timeout_s", default=30.0, show_default=True,
+              help="Seconds to wait for each effect before the demo stops and says what did not happen.")
+def demo(hub_url: str, timeout_s: float) -> None:
+    """Play the whole story against a running hub (`hub run`) and its sandboxes, and narrate it.
+
+    Seeds a small catalogue, then: a WooCommerce order, its Stripe payment, the Odoo delivery with its
+    tracking, the carrier's updates to delivered, and a Shopify order paid by PayPal and fulfilled in
+    Shopify; then counts the records in every system. Reads state only through the hub's admin API and
+    the sandboxes' control APIs.
+    """
+    from .demo import Demo, DemoError
+
+    cfg = _config()
+    try:
+        Demo(cfg, hub_url, timeout_s, click.echo).run()
+    except DemoError as exc:
+        click.echo(f"\ndemo stopped: {exc}", err=True)
+        sys.exit(1)

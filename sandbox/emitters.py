@@ -85,7 +85,7 @@ class EmitterService:
         kw = {"estimate": _time(estimate)} if estimate else {}
         body = json.dumps(carriers.BUILDERS[kind](tracking_number, carrier, steps, **kw)).encode()
         signer = {"easypost": signing.easypost, "shippo": signing.shippo, "aftership": signing.aftership}[kind]
-        return self._post(target.channel, f"{kind} {statuses[-1]}", signer(target.secret, body))
+        return self._post(target.channel, statuses[-1], signer(target.secret, body))
 
     def directory(self) -> dict[str, Any]:
         return {"hub_url": self.hub_url, "stripe": self.stripe.channel if self.stripe else None,

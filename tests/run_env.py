@@ -63,9 +63,10 @@ class RunningHub:
         return subprocess.run([*HUB, "--config", str(self.config), *args], cwd=self.cwd, env=self.env,
                               capture_output=True, text=True, timeout=timeout)
 
-    def stop(self, timeout: float = 60) -> tuple[int, str]:
-        """SIGTERM, as a service manager sends it; -> (exit code, everything it printed)."""
-        if self.proc.poll() is None:
+    def stop(self, timeout: float = 60, signal_first: bool = True) -> tuple[int, str]:
+        """SIGTERM, as a service manager sends it (or only wait: ``signal_first=False``); -> (exit code,
+        everything it printed)."""
+        if signal_first and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         out, _ = self.proc.communicate(timeout=timeout)
         return self.proc.returncode, out
