@@ -449,6 +449,8 @@ def _control_routes(app: Flask, shop: WooSandbox) -> None:
         ("GET", "/_sandbox/orders", lambda: call(shop.orders)),
         ("GET", "/_sandbox/orders/<int:order_id>", lambda order_id: call(shop.order, order_id)),
         ("POST", "/_sandbox/orders/<int:order_id>/cancel", lambda order_id: call(shop.cancel_order, order_id)),
+        ("POST", "/_sandbox/orders/<int:order_id>/pay", lambda order_id: call(
+            shop.pay_order, order_id, str(body().get("transaction_id", "")))),
         ("POST", "/_sandbox/stock", lambda: call(lambda: shop.set_stock(body()["sku"], body()["quantity"]))),
         ("GET", "/_sandbox/stock", lambda: call(shop.levels)),
         ("GET", "/_sandbox/stats", lambda: call(lambda: shop.stats)),

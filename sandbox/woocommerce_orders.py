@@ -90,6 +90,14 @@ class OrderRoutes:
             self._set_status(order, "cancelled")
             return self._order_body(order)
 
+    def pay_order(self, order_id: int, transaction_id: str = "") -> dict[str, Any]:
+        """The payment gateway's callback inside the shop (``WC_Order::payment_complete()``): the transaction
+        id and ``date_paid`` set, pending/on-hold/failed -> processing (stock reduced), one order.updated."""
+        with self._lock:
+            order = self._order(order_id)
+            self._update_order(order, {"set_paid": True, "transaction_id": transaction_id})
+            return self._order_body(order)
+
     def order(self, order_id: int) -> dict[str, Any]:
         """The order as GET orders/<id> returns it, plus its notes (newest first) under ``notes``."""
         with self._lock:

@@ -62,6 +62,7 @@ class Outbox:
         return "", 200
 
     def add(self, channel: str, label: str, req: signing.SignedRequest) -> None:
+        """A webhook built by the test (payments, carriers), after everything the shops sent before it."""
         with self._lock:
             self.waiting.append(Delivery(channel, label, dict(req.headers), req.body, dict(req.query or {})))
 
@@ -96,14 +97,23 @@ class Story:
 
     # ---- webhooks in -------------------------------------------------------------------------------
 
+    def quiet(self) -> None:
+        """Every webhook the shops sent so far is in the outbox (their senders are threads): the outbox
+        keeps the order things happened in, so a seeded shuffle of it is the same on every run."""
+        self.shop.wait_idle(10)
+        self.woo.wait_idle(10)
+
     def stripe(self, event: dict) -> None:
+        self.quiet()
         self.outbox.add("stripe", event["type"], signing.stripe(SECRETS["stripe"][0], json.dumps(event).encode()))
 
     def paypal(self, event: dict) -> None:
+        self.quiet()
         self.outbox.add("paypal", event["event_type"], self.certs.sign(PAYPAL_WEBHOOK_ID, json.dumps(event).encode()))
 
     def carrier(self, kind: str, tracking: str, carrier: str, steps: list[carriers.Step], **kw: Any) -> None:
         """Every update of a parcel's journey, as the carrier sends them (each with the history so far)."""
+        self.quiet()
         emitter = carriers.CarrierEmitter("http://unused", {})
         signer = {"easypost": signing.easypost, "shippo": signing.shippo, "aftership": signing.aftership}[kind]
         for step, body in zip(steps, emitter.bodies(kind, tracking, carrier, steps, **kw), strict=True):
@@ -113,8 +123,7 @@ class Story:
         """Hand every waiting webhook to the hub's receiver ``times`` over (shuffled by ``rng``), with the
         worker running between deliveries at the shuffle's whim (so events are processed in the order they
         arrive), then once more at the end."""
-        self.shop.wait_idle(10)
-        self.woo.wait_idle(10)
+        self.quiet()
         batch = self.outbox.take() * times
         if rng is not None:
             rng.shuffle(batch)
@@ -133,8 +142,7 @@ class Story:
         """Deliver and process until the shops send nothing more (the hub's writes make them send)."""
         for _ in range(rounds):
             run_worker(self.app)
-            self.shop.wait_idle(10)
-            self.woo.wait_idle(10)
+            self.quiet()
             if not self.outbox.waiting:
                 return
             self.flush(times, rng)
