@@ -162,3 +162,20 @@ def test_a_delivery_the_hub_refuses_is_a_502_with_the_hubs_answer(make_app):
                                                                       "currency": "eur"}, timeout=10)
     assert r.status_code == 502 and r.json()["hub_status"] == 401
     assert event_rows(app) == []
+
+
+def test_commands_say_what_is_served_and_refuse_without_the_section(tmp_path):
+    from click.testing import CliRunner
+
+    from hub.cli import cli
+
+    runner = CliRunner()
+    res = runner.invoke(cli, ["--config", str(ROOT / "hub.example.yaml"), "check-config"], env={"HUB_CONFIG": ""})
+    assert res.exit_code == 0, res.output
+    assert "sandbox: shopify (shop-eu) on http://127.0.0.1:8081" in res.output
+    assert "sandbox: paypal-certs (paypal-certs) on https://localhost:8076" in res.output
+    bare = tmp_path / "hub.yaml"
+    bare.write_text("channels:\n  s: {kind: stripe, webhook_secrets: [whsec_x]}\n")
+    for args in (["run", "--sandboxes"], ["sandboxes"]):
+        res = runner.invoke(cli, ["--config", str(bare), *args])
+        assert res.exit_code == 1 and "has no sandbox: section (see hub.example.yaml)" in res.output, res.output
