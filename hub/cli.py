@@ -19,6 +19,7 @@ from .config import ConfigError, load_config
 
 DEFAULT_BIND = "127.0.0.1:8000"
 RELAY_BLOCK_S = 1  # how long the relay waits for an id before checking for a stop request
+STOP_GRACE_S = 20  # hub run: how long its children have, together, to stop after SIGTERM before they are killed
 logger = logging.getLogger("hub.cli")
 
 
@@ -284,11 +285,14 @@ def run(bind: str, with_sandboxes: bool | None) -> None:
     for c in children:
         if c.poll() is None:
             c.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S  # one grace for all of them, not one each
     for c in children:
         try:
-            c.wait(timeout=15)
+            c.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
+            click.echo(f"{c.args[3]} did not stop within {STOP_GRACE_S} s of SIGTERM: killed", err=True)
             c.kill()
+            c.wait()
     sys.exit(code)
 
 

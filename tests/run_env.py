@@ -22,6 +22,7 @@ from .support import ADMIN_TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
 HUB = [sys.executable, "-m", "hub.cli"]
+RUN_LOG = "hub-run.log"
 
 
 def free_port() -> int:
@@ -68,8 +69,14 @@ class RunningHub:
         everything it printed)."""
         if signal_first and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        out, _ = self.proc.communicate(timeout=timeout)
-        return self.proc.returncode, out
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"hub run still running {timeout} s after SIGTERM:\n{self.log()}") from None
+        return self.proc.returncode, self.log()
+
+    def log(self) -> str:
+        return (self.cwd / RUN_LOG).read_text(errors="replace")
 
 
 def hub_env() -> dict[str, str]:
@@ -83,15 +90,16 @@ def hub_run(directory: Path, config: Path, *args: str, ready_s: float = 60) -> I
     """``hub --config CONFIG run --bind <free port> ARGS`` in ``directory``, ready (readyz 200) when yielded."""
     env = hub_env()
     port = free_port()
-    proc = subprocess.Popen([*HUB, "--config", str(config), "run", "--bind", f"127.0.0.1:{port}", *args],
-                            cwd=directory, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)  # its own process group: the cleanup below reaches every child
+    with open(directory / RUN_LOG, "w") as log:  # a file, not a pipe: a pipe nobody reads would block the children
+        proc = subprocess.Popen([*HUB, "--config", str(config), "run", "--bind", f"127.0.0.1:{port}", *args],
+                                cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # its own process group: the cleanup below reaches every child
     running = RunningHub(proc, f"http://127.0.0.1:{port}", config, directory, env)
     try:
         deadline = time.time() + ready_s
         while time.time() < deadline:
             if proc.poll() is not None:
-                raise AssertionError(f"hub run exited with {proc.returncode}:\n{proc.communicate()[0]}")
+                raise AssertionError(f"hub run exited with {proc.returncode}:\n{running.log()}")
             try:
                 if requests.get(f"{running.url}/readyz", timeout=5).status_code == 200:
                     break
@@ -105,11 +113,11 @@ def hub_run(directory: Path, config: Path, *args: str, ready_s: float = 60) -> I
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.communicate(timeout=30)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 pass
         try:
             os.killpg(proc.pid, signal.SIGKILL)  # whatever of this run is still there (a test that failed midway)
         except ProcessLookupError:
             pass
-        proc.communicate(timeout=30)
+        proc.wait(timeout=30)

@@ -92,10 +92,11 @@ def test_hub_run_serves_the_sandboxes_and_hub_demo_plays_the_story(tmp_path):
         code, log = hub.stop()
         stop_s = time.monotonic() - stopping
     assert code == 0, log
+    assert "did not stop within" not in log  # every child stopped by itself, none was killed
     assert "sandboxes  shopify      " + urls["shop"] in log and "try: hub --config" in log
     for url in [hub.url, *urls.values()]:  # every child is gone, its port free
         assert _refused(url), url
-    assert demo_s < 60 and stop_s < 20, (demo_s, stop_s)
+    assert demo_s < 60 and stop_s < 30, (demo_s, stop_s)
 
 
 def test_hub_run_refuses_to_start_when_a_sandbox_port_is_taken(tmp_path):
