@@ -67,7 +67,7 @@ class Demo:
         self.woo = Remote("the WooCommerce sandbox", sims["woocommerce"].url, sb_hint)
         self.odoo = Remote("the Odoo sandbox", sims["odoo"].url, sb_hint)
         self.crm = Remote("the HubSpot sandbox", sims["hubspot"].url, sb_hint)
-        self.emitter = Remote("the webhook emitters", sims["emitter"].url, sb_hint)
+        self.emitter = Remote("the webhook emitter service", sims["emitter"].url, sb_hint)
         self.location = next(iter(sims["shopify"].locations.values()), None)
         shop_cfg = cfg.channels[self.shop_id]
         self.warehouse = next(iter(shop_cfg.locations.values()), "main")
