@@ -19,6 +19,7 @@ from .config import ConfigError, load_config
 
 DEFAULT_BIND = "127.0.0.1:8000"
 RELAY_BLOCK_S = 1  # how long the relay waits for an id before checking for a stop request
+STOP_GRACE_S = 20  # hub run: how long its children have, together, to stop after SIGTERM before they are killed
 logger = logging.getLogger("hub.cli")
 
 
@@ -70,6 +71,15 @@ def check_config() -> None:
                    f"api key set, pay later: {', '.join(cfg.erp.pay_later_methods) or '-'}")
     if cfg.crm:
         click.echo(f"crm: kind={cfg.crm.kind}, url={cfg.crm.url}, token set")
+    if cfg.sandbox:
+        from .sandboxes import plan
+
+        try:
+            simulated = plan(cfg)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        for s in simulated:
+            click.echo(f"sandbox: {s.system} ({s.key}) on {s.url}")
 
 
 @cli.group()
@@ -218,31 +228,55 @@ def scheduler() -> None:
     cron.start()
 
 
+def local_url(bind: str) -> str:
+    """The URL this machine reaches a server bound to ``bind`` (HOST:PORT) at."""
+    host, _, port = bind.rpartition(":")
+    anywhere = host in ("", "0.0.0.0", "[::]", "::")  # noqa: S104 - recognised, not bound
+    return f"http://{'127.0.0.1' if anywhere else host}:{port}"
+
+
 @cli.command()
 @click.option("--bind", default=DEFAULT_BIND, show_default=True)
-def run(bind: str) -> None:
-    """Web + relay + worker + scheduler in one command, on the configured (embedded by default) stores."""
+@click.option("--sandboxes/--no-sandboxes", "with_sandboxes", default=None,
+              help="Also serve the platform sandboxes (hub sandboxes); default: when the config has a sandbox: "
+                   "section.")
+def run(bind: str, with_sandboxes: bool | None) -> None:
+    """Web + relay + worker + scheduler in one command, on the configured (embedded by default) stores,
+    and the platform sandboxes when the config has a ``sandbox:`` section."""
     from sqlalchemy.engine import make_url
 
     from .db import make_engine, upgrade
     from .redis import redacted_url
+    from .sandboxes import check_ports, plan
 
     cfg = _config()
+    if with_sandboxes and cfg.sandbox is None:
+        raise click.ClickException(f"--sandboxes: {cfg.source} has no sandbox: section (see hub.example.yaml)")
+    try:
+        simulated = plan(cfg) if with_sandboxes is not False else []
+        check_ports(simulated)
+    except (ConfigError, OSError) as exc:
+        raise click.ClickException(f"{exc}; nothing was started") from None
     upgrade(make_engine(cfg.database_url, cfg.db_busy_timeout_s, cfg.var_dir))
     server = _embedded_redis_env(cfg)  # noqa: F841 - the children share this server
+    url = local_url(bind)
     base = [sys.executable, "-m", "hub.cli"]
-    children = [subprocess.Popen(base + args) for args in
-                (["web", "--bind", bind], ["relay"], ["worker"], ["scheduler"])]
-    url = f"http://{bind}"
+    commands = [["web", "--bind", bind], ["relay"], ["worker"], ["scheduler"]]
+    if simulated:
+        commands.insert(0, ["sandboxes", "--hub-url", url])
+    stop = StopOnSignal()  # before the children: a signal from now on stops them all
+    children = [subprocess.Popen(base + args) for args in commands]
     click.echo(f"\nhub is running ({cfg.source})\n"
                f"  webhooks   {url}/webhooks/<channel>   channels: {', '.join(cfg.channels) or '(none)'}\n"
                f"  admin API  {url}/api/events   (Authorization: Bearer <admin_token>)\n"
                f"  console    {url}/admin   (sign in with the admin token)\n"
                f"  health     {url}/healthz  {url}/readyz  metrics {url}/metrics\n"
                f"  database   {make_url(cfg.database_url).render_as_string(hide_password=True)}\n"
-               f"  redis      {redacted_url(os.environ.get('HUB_REDIS_URL', cfg.redis_url))}\n"
-               f"Press Ctrl-C to stop.\n")
-    stop = StopOnSignal()
+               f"  redis      {redacted_url(os.environ.get('HUB_REDIS_URL', cfg.redis_url))}")
+    if simulated:
+        click.echo("  sandboxes  " + "\n             ".join(f"{s.system:<13}{s.url}  ({s.key})" for s in simulated)
+                   + f"\n             try: hub --config {cfg.source} demo")
+    click.echo("Press Ctrl-C to stop.\n")
     code = 0
     while not stop.requested:
         dead = [c for c in children if c.poll() is not None]
@@ -254,11 +288,14 @@ def run(bind: str) -> None:
     for c in children:
         if c.poll() is None:
             c.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S  # one grace for all of them, not one each
     for c in children:
         try:
-            c.wait(timeout=15)
+            c.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
+            click.echo(f"{c.args[3]} did not stop within {STOP_GRACE_S} s of SIGTERM: killed", err=True)
             c.kill()
+            c.wait()
     sys.exit(code)
 
 
@@ -330,8 +367,11 @@ def main() -> None:
     cli(prog_name="hub")
 
 
+from . import cli_demo, cli_erp, cli_stock, cli_tasks  # noqa: E402,F401  (register the other commands)
+
 if __name__ == "__main__":
-    main()
+    # `python -m hub.cli` (how `hub run` starts its children) runs this file as __main__, a second copy whose
+    # group the other modules never register on: hand over to the package's module, where every command is
+    from hub.cli import main as package_main
 
-
-from . import cli_erp, cli_stock, cli_tasks  # noqa: E402,F401  (register erp, stock, reconcile, events, tasks, replay)
+    package_main()

@@ -58,6 +58,9 @@ DEFAULT_CARRIER_SLA_DAYS = 5
 DEFAULT_LOGIN_RATE_LIMIT = "5/minute"  # console login attempts per client IP
 MAX_TRUSTED_PROXY_HOPS = 5
 DEFAULT_REPLAY_RATE_PER_S = 5.0  # actions a bulk replay runs per second at most
+# ``sandbox:``: the simulated platforms ``hub run`` serves beside the hub (none in production)
+DEFAULT_SANDBOX_EMITTER_PORT = 8075
+DEFAULT_SANDBOX_PAYPAL_CERT_PORT = 8076
 CHANNEL_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -176,6 +179,25 @@ def _rate_limit(value: str) -> None:
         parse(value)
     except ValueError:
         raise ValidationError("not a rate limit like '5/minute' or '20 per hour'") from None
+class SandboxSchema(Schema):
+    """``sandbox:``: serve the platform simulators (sandbox/) too. Each simulated system listens where the
+    config's own URL for it points (a channel's ``api_url`` / ``url``, ``erp.url``, ``crm.url``) when that
+    URL is on this machine; the webhook emitters and PayPal's certificate have ports of their own."""
+
+    class Meta:
+        unknown = RAISE
+
+    emitter_port = fields.Integer(load_default=DEFAULT_SANDBOX_EMITTER_PORT, validate=validate.Range(min=1, max=65535))
+    paypal_cert_port = fields.Integer(load_default=DEFAULT_SANDBOX_PAYPAL_CERT_PORT,
+                                      validate=validate.Range(min=1, max=65535))
+    latency_s = fields.List(fields.Float(validate=validate.Range(min=0)), validate=validate.Length(equal=2),
+                            load_default=lambda: [0.0, 0.0])
+
+    @validates_schema
+    def _latency_order(self, data: dict[str, Any], **_: Any) -> None:
+        low, high = data.get("latency_s") or (0.0, 0.0)
+        if low > high:
+            raise ValidationError("[low, high] with low <= high", "latency_s")
 
 
 class ConfigSchema(Schema):
@@ -211,6 +233,7 @@ class ConfigSchema(Schema):
     carrier_sla_default_days = fields.Integer(load_default=DEFAULT_CARRIER_SLA_DAYS, validate=validate.Range(min=0))
     replay_rate_per_s = fields.Float(load_default=DEFAULT_REPLAY_RATE_PER_S,
                                      validate=validate.Range(min=0, min_inclusive=False, max=1000))
+    sandbox = fields.Nested(SandboxSchema, load_default=None, allow_none=True)
 
     @validates_schema
     def _match_channels(self, data: dict[str, Any], **_: Any) -> None:
@@ -276,6 +299,13 @@ class CrmConfig:
 
 
 @dataclass(frozen=True)
+class SandboxConfig:
+    emitter_port: int = DEFAULT_SANDBOX_EMITTER_PORT
+    paypal_cert_port: int = DEFAULT_SANDBOX_PAYPAL_CERT_PORT
+    latency_s: tuple[float, float] = (0.0, 0.0)
+
+
+@dataclass(frozen=True)
 class Config:
     database_url: str
     redis_url: str
@@ -298,6 +328,7 @@ class Config:
     login_rate_limit: str = DEFAULT_LOGIN_RATE_LIMIT
     trusted_proxy_hops: int = 0
     replay_rate_per_s: float = DEFAULT_REPLAY_RATE_PER_S
+    sandbox: SandboxConfig | None = None
     source: str = "<dict>"
 
     def sla_days(self, carrier: str) -> int:
@@ -383,6 +414,8 @@ def load_config_dict(raw: dict[str, Any] | None, environ: dict[str, str] | None 
     if data["crm"] is not None:
         data["crm"] = CrmConfig(**data["crm"])
     data["carrier_sla_days"] = {k.lower(): v for k, v in data["carrier_sla_days"].items()}
+    if data["sandbox"] is not None:
+        data["sandbox"] = SandboxConfig(**{**data["sandbox"], "latency_s": tuple(data["sandbox"]["latency_s"])})
     return Config(source=source, **data)
 
 

@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 
 from . import signing
 
-CERT_PATH = "/v1/notifications/certs/CERT-360caa42-fca2a594-sandbox01"
+CERT_PATH = "/v1/notifications/certs/CERT-360caa42-fca2a594-{serial}"  # one URL per certificate, as PayPal's
 
 
 def _name(cn: str) -> x509.Name:
@@ -64,14 +64,22 @@ class PayPalCertServer:
         (self.directory / "tls.pem").write_bytes(_pem(tls) + tls_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
 
-    def start(self) -> str:
+    @property
+    def cert_path(self) -> str:
+        """This certificate's own path: verifiers cache certificates by URL, so a new key (a restarted
+        sandbox) must never be served at a URL that named an older one."""
+        return CERT_PATH.format(serial=f"{self.signing_cert.serial_number:x}"[:8])
+
+    def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
+        """Serve over https on ``port`` (0: any free one); returns the certificate's URL."""
         owner = self
         pem = _pem(self.signing_cert) + _pem(self.signing_cert)  # PayPal serves a chain; first is the leaf
+        path = self.cert_path
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
                 owner.fetches += 1
-                if owner.fail or self.path != CERT_PATH:
+                if owner.fail or self.path != path:
                     self.send_error(503 if owner.fail else 404)
                     return
                 self.send_response(200)
@@ -83,7 +91,7 @@ class PayPalCertServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = http.server.ThreadingHTTPServer((host, port), Handler)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.directory / "tls.pem")
         self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
@@ -93,7 +101,7 @@ class PayPalCertServer:
     @property
     def cert_url(self) -> str:
         assert self._server is not None
-        return f"https://localhost:{self._server.server_address[1]}{CERT_PATH}"
+        return f"https://localhost:{self._server.server_address[1]}{self.cert_path}"
 
     def stop(self) -> None:
         if self._server:

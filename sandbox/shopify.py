@@ -90,7 +90,7 @@ class ShopifySandbox:
     # --- control API (tests in-process; the same under /_sandbox/ over HTTP) ---------------------
 
     def seed(self, locations: Iterable[dict] = (), products: Iterable[dict] = ()) -> dict:
-        """Add locations and products (no webhooks); returns their ids by location name and SKU."""
+        """Add locations ({name, id?}) and products (no webhooks); returns their ids by location name and SKU."""
         with self._lock:
             return self._store.seed(list(locations), list(products))
 
@@ -145,6 +145,13 @@ class ShopifySandbox:
         """The order as Shopify's REST API shows it (statuses, fulfillments with tracking); KeyError if unknown."""
         with self._lock:
             return self._order_body(self._store.orders[int(order_id)])
+
+    def orders(self) -> list[dict]:
+        """Every order, oldest first, as the admin's order list shows it (id, name, statuses, total)."""
+        with self._lock:
+            bodies = [self._order_body(o) for o in self._store.orders.values()]
+        return [{k: b.get(k) for k in ("id", "name", "email", "financial_status", "fulfillment_status", "cancelled_at",
+                                       "total_price", "currency")} for b in bodies]
 
     def set_available(self, sku: str, available: int, location: str | None = None) -> dict:
         """A merchant's edit in the Shopify admin (default: the first location stocking the SKU)."""
@@ -312,6 +319,7 @@ class ShopifySandbox:
             ("/_sandbox/orders", "POST", lambda b: self.place_order(
                 _need(b, "lines"), b.get("location"), b.get("financial_status", "paid"), b.get("customer"),
                 b.get("shipping_address"), b.get("billing_address"))),
+            ("/_sandbox/orders", "GET", lambda b: self.orders()),
             ("/_sandbox/orders/<int:order_id>", "GET", lambda b, order_id: self.order(order_id)),
             ("/_sandbox/orders/<int:order_id>/fulfill", "POST", lambda b, order_id: self.fulfill(
                 order_id, b.get("tracking_number"), b.get("company"), b.get("url"), b.get("notify_customer", False))),

@@ -139,7 +139,7 @@ class Store:
         for spec in locations:
             if self.location_named(spec["name"], required=False):
                 raise ValueError(f"location {spec['name']!r} already exists")
-            loc = Location(self.next_id("Location"), spec["name"], self.next_id("LevelGroup"), now)
+            loc = Location(self._location_id(spec.get("id")), spec["name"], self.next_id("LevelGroup"), now)
             self.locations[loc.id] = loc
         out: dict[str, dict] = {"locations": {loc.name: gid("Location", loc.id) for loc in self.locations.values()},
                                 "variants": {}}
@@ -149,6 +149,18 @@ class Store:
             for position, v in enumerate(spec.get("variants") or [{}], start=1):
                 out["variants"][v["sku"]] = self._add_variant(product, v, position, now)
         return out
+
+    def _location_id(self, wanted: int | str | None) -> int:
+        """The next location id, or ``wanted`` (a shop's id a hub config already names); the sequence
+        moves past it so later locations never collide with it."""
+        if wanted is None:
+            return self.next_id("Location")
+        number = int(wanted)
+        if number in self.locations:
+            raise ValueError(f"location id {number} already exists")
+        if number > ID_BASE["Location"]:
+            self._counters["Location"] = max(self._counters.get("Location", 0), number - ID_BASE["Location"])
+        return number
 
     def _add_variant(self, product: Product, spec: dict, position: int, now: datetime) -> dict:
         sku = spec["sku"]

@@ -448,6 +448,7 @@ def _control_routes(app: Flask, shop: WooSandbox) -> None:
         ("POST", "/_sandbox/orders", lambda: call(lambda: shop.place_order(
             body().get("lines", []), body().get("billing"), body().get("shipping"), body().get("payment_method", "cod"),
             body().get("payment_method_title", ""), bool(body().get("set_paid", False))), status=201)),
+        ("GET", "/_sandbox/orders", lambda: call(shop.orders)),
         ("GET", "/_sandbox/orders/<int:order_id>", lambda order_id: call(shop.order, order_id)),
         ("POST", "/_sandbox/orders/<int:order_id>/cancel", lambda order_id: call(shop.cancel_order, order_id)),
         ("POST", "/_sandbox/orders/<int:order_id>/pay", lambda order_id: call(

@@ -23,7 +23,9 @@ from .woocommerce_wire import Item, Note, Order, WooError
 
 API_USER = "admin"  # display name of the user owning the sandbox's API key: author of added_by_user notes
 DEFAULT_BILLING = {"first_name": "Sandbox", "last_name": "Customer", "email": "customer@example.com"}
-ON_HOLD_GATEWAYS = {"bacs", "cheque"}  # offline gateways put an unpaid order on hold; COD goes processing
+# offline gateways put an unpaid order on hold, and so does the Stripe plugin's SEPA Direct Debit (its payment
+# clears days later); COD goes processing
+ON_HOLD_GATEWAYS = {"bacs", "cheque", "stripe_sepa"}
 REDUCING = {"processing", "on-hold", "completed"}  # wc_maybe_reduce_stock_levels() hooks these statuses
 PAID = {"processing", "completed"}  # wc_get_is_paid_statuses()
 NOTE_FIELDS = {"note", "customer_note", "added_by_user"}
@@ -102,6 +104,14 @@ class OrderRoutes:
             order = self._order(order_id)
             return {**self._order_body(order), "notes": [note_body(n, order.id, self._base())
                                                          for n in reversed(order.notes)]}
+
+    def orders(self) -> list[dict[str, Any]]:
+        """Every order, oldest first, as wp-admin's order list shows it (id, status, total, customer note count)."""
+        with self._lock:
+            bodies = [(self._order_body(o), o) for o in self._orders.values()]
+        return [{"id": b["id"], "number": b["number"], "status": b["status"], "total": b["total"],
+                 "currency": b["currency"], "email": b["billing"].get("email"),
+                 "customer_notes": sum(1 for n in o.notes if n.customer_note)} for b, o in bodies]
 
     # ---- state (callers hold the lock) -------------------------------------------------------------
 

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,6 +10,7 @@ from click.testing import CliRunner
 
 from hub.cli import cli
 
+from .run_env import example_config, hub_run
 from .support import ADMIN_TOKEN, corpus_path, event_rows, live_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,36 +58,13 @@ def test_check_config_and_db_upgrade(tmp_path, monkeypatch):
     assert res.exit_code == 1 and "channels.s.webhook_secrets" in res.output
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_hub_run_on_embedded_defaults_end_to_end(tmp_path):
     """README command 1's path: `hub run` with the example config, then `hub send`, then the API."""
-    shutil.copy(ROOT / "hub.example.yaml", tmp_path / "hub.yaml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env["HUB_ADMIN_TOKEN"] = ADMIN_TOKEN
-    port = _free_port()
-    hub_cmd = [sys.executable, "-m", "hub.cli"]
-    proc = subprocess.Popen(hub_cmd + ["run", "--bind", f"127.0.0.1:{port}"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if requests.get(f"{base}/readyz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:  # refused, or bound but workers still booting
-                pass
-            time.sleep(0.3)
-        else:
-            raise AssertionError("hub run did not become ready")
-        sent = subprocess.run(hub_cmd + ["send", "--channel", "shop-eu", "--url", base,
-                                         str(corpus_path("shopify/webhook-examples-2026-07/orders.create.json"))],
-                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    config = example_config(tmp_path)
+    with hub_run(tmp_path, config) as hub:
+        base = hub.url
+        sent = hub.hub("send", "--channel", "shop-eu", "--url", base,
+                       str(corpus_path("shopify/webhook-examples-2026-07/orders.create.json")), timeout=60)
         assert sent.returncode == 0, sent.stdout + sent.stderr
         assert sent.stdout.startswith("200 ")
         auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -103,8 +76,6 @@ def test_hub_run_on_embedded_defaults_end_to_end(tmp_path):
             time.sleep(0.3)
         assert [(e["channel"], e["topic"], e["status"]) for e in events] == [("shop-eu", "orders/create", "processed")]
         assert (tmp_path / "var" / "hub.db").exists()
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0, out
+        code, out = hub.stop()
+    assert code == 0, out
     assert f"webhooks   {base}/webhooks/<channel>" in out

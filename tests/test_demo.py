@@ -1,0 +1,137 @@
+"""README command 1 and `hub demo` end to end: `hub run` on the example config (free ports, embedded stores,
+a temp dir) serves the hub and its sandboxes; `hub demo` plays the whole story against them and exits 0.
+The outcomes are read again here from the sandboxes and the hub's API, not only from the narration. Then
+`hub run` stops on SIGTERM, every child with it; a sandbox that cannot start stops the whole run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+import yaml
+
+from .run_env import HUB, example_config, free_port, hub_env, hub_run
+from .support import ADMIN_TOKEN
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def _urls(config) -> dict[str, str]:
+    cfg = yaml.safe_load(config.read_text())
+    return {"shop": cfg["channels"]["shop-eu"]["api_url"], "woo": cfg["channels"]["woo"]["url"],
+            "odoo": cfg["erp"]["url"], "crm": cfg["crm"]["url"],
+            "emitter": f"http://127.0.0.1:{cfg['sandbox']['emitter_port']}"}
+
+
+def _refused(url: str) -> bool:
+    host, port = url.split("//", 1)[1].rsplit(":", 1)
+    with socket.socket() as s:
+        return s.connect_ex((host, int(port))) != 0
+
+
+def test_hub_run_serves_the_sandboxes_and_hub_demo_plays_the_story(tmp_path):
+    config = example_config(tmp_path)
+    cfg = yaml.safe_load(config.read_text())
+    cfg["erp"]["pull_interval_s"] = 1  # the scheduler pulls Odoo's deliveries every second
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    urls = _urls(config)
+    with hub_run(tmp_path, config) as hub:
+        started = time.monotonic()
+        demo = hub.hub("demo", "--hub-url", hub.url, "--timeout", "30", timeout=180)
+        demo_s = time.monotonic() - started
+        out = demo.stdout
+        assert demo.returncode == 0, out + demo.stderr
+        for fact in [
+            "seeded Shopify (and the hub's links to its variants), WooCommerce, Odoo, the hub's ledger",
+            "stock on both shops: DEMO-MUG 10 -> 8, DEMO-TEE-M 10 -> 9",
+            "status pending, 44.00 USD",
+            "left in draft: not confirmed while unpaid",
+            "at stage decisionmakerboughtin, note \"Order ",
+            "which is now paid",
+            "confirmed (state sale): released to the warehouse",
+            "is completed, with a note to the customer: \"Your order is on its way with USPS. Tracking number: 9400",
+            "shipped: USPS 9400",
+            "ok  hub: shipment 1 in_transit",
+            "ok  hub: shipment 1 delivered at ",
+            "ok  hub: order 1 is delivered: complete",
+            "delivered: USPS 9400",
+            "stock on both shops: DEMO-CAP 10 -> 9",
+            "hub: order 2 paid; Odoo: S00002 confirmed",
+            "already on Shopify: nothing pushed back), order fulfilled; HubSpot: deal won, 3 notes",
+            "hub          2 orders (1 delivered, 1 fulfilled), 2 customers, 2 payments, 2 shipments",
+            "Odoo         2 customers, 2 sale orders (2 confirmed), 1 delivery done",
+            "HubSpot      2 contacts, 2 deals, 7 notes",
+            "stock        DEMO-MUG 8, DEMO-TEE-M 9, DEMO-CAP 9 available: the same on the hub, Shopify and WooCommerce",
+            "The story is complete.",
+        ]:
+            assert fact in out, f"{fact!r} not in:\n{out}"
+
+        # the same outcomes, read here from each system
+        orders = requests.get(f"{hub.url}/api/orders", headers=AUTH, timeout=10).json()["orders"]
+        assert sorted((o["channel"], o["status"]) for o in orders) == [("shop-eu", "fulfilled"), ("woo", "delivered")]
+        shipments = requests.get(f"{hub.url}/api/shipments", headers=AUTH, timeout=10).json()["shipments"]
+        assert sorted((s["carrier"], s["status"], bool(s["pushed_at"])) for s in shipments) == [
+            ("ups", "pre_transit", True), ("usps", "delivered", True)]
+        sale_orders = requests.get(f"{urls['odoo']}/_sandbox/records/sale.order", timeout=10).json()
+        assert sorted((so["client_order_ref"], so["state"]) for so in sale_orders) == [
+            ("shop-eu:#1001", "sale"), (f"woo:{orders[-1]['number']}", "sale")]
+        [woo_order] = requests.get(f"{urls['woo']}/_sandbox/orders", timeout=10).json()
+        assert (woo_order["status"], woo_order["customer_notes"]) == ("completed", 1)
+        [shop_order] = requests.get(f"{urls['shop']}/_sandbox/orders", timeout=10).json()
+        assert shop_order["fulfillment_status"] == "fulfilled"
+        deals = requests.get(f"{urls['crm']}/_sandbox/records/deals", timeout=10).json()
+        assert sorted(d["properties"]["dealstage"] for d in deals) == ["closedwon", "closedwon"]
+        assert len(requests.get(f"{urls['crm']}/_sandbox/records/notes", timeout=10).json()) == 7
+
+        stopping = time.monotonic()
+        code, log = hub.stop()
+        stop_s = time.monotonic() - stopping
+    assert code == 0, log
+    assert "did not stop within" not in log  # every child stopped by itself, none was killed
+    assert "sandboxes  shopify      " + urls["shop"] in log and "try: hub --config" in log
+    for url in [hub.url, *urls.values()]:  # every child is gone, its port free
+        assert _refused(url), url
+    assert demo_s < 60 and stop_s < 30, (demo_s, stop_s)
+
+
+def test_hub_run_refuses_to_start_when_a_sandbox_port_is_taken(tmp_path):
+    config = example_config(tmp_path)
+    port = int(_urls(config)["woo"].rsplit(":", 1)[1])
+    web = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        proc = subprocess.run([*HUB, "--config", str(config), "run", "--bind", f"127.0.0.1:{web}"], cwd=tmp_path,
+                              env=hub_env(), capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 1
+    assert (f"Error: sandbox woo (woocommerce): cannot listen on 127.0.0.1:{port}: Address already in use; "
+            "nothing was started") in proc.stderr
+    assert "hub is running" not in proc.stdout and _refused(f"http://127.0.0.1:{web}")
+
+
+def test_a_dead_child_stops_the_whole_run(tmp_path):
+    config = example_config(tmp_path)
+    urls = _urls(config)
+    with hub_run(tmp_path, config) as hub:
+        children = Path(f"/proc/{hub.proc.pid}/task/{hub.proc.pid}/children").read_text().split()
+        [sandboxes] = [int(c) for c in children if b"sandboxes" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        os.kill(sandboxes, signal.SIGKILL)
+        code, log = hub.stop(signal_first=False)
+    assert code == 1
+    assert "a hub process exited (sandboxes, code -9); stopping" in log
+    for url in [hub.url, *urls.values()]:
+        assert _refused(url), url
+
+
+def test_hub_demo_without_a_hub_says_how_to_start_it(tmp_path):
+    config = example_config(tmp_path)
+    res = subprocess.run([*HUB, "--config", str(config), "demo", "--hub-url", f"http://127.0.0.1:{free_port()}"],
+                         cwd=tmp_path, env=hub_env(), capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1
+    assert "the hub is not answering at http://127.0.0.1:" in res.stderr
+    assert f"Start the hub and its sandboxes first, in another terminal: hub --config {config} run" in res.stderr
