@@ -141,6 +141,7 @@ class SandboxStack:
         self.paypal_certs: PayPalCertServer | None = None
         for s in self.plan:
             if s.system == "shopify":
+                _need_shopify_schema()
                 ch = cfg.channels[s.key]
                 shop = ShopifySandbox(shop=ch.extra["shop"], access_token=ch.extra["access_token"], latency=latency,
                                       webhook_url=self._hook(ch.id), webhook_secret=ch.webhook_secrets[0])
@@ -245,3 +246,14 @@ def _subjects(bundle: Path) -> str:
     except ValueError:
         return ""
     return " ".join(c.subject.rfc4514_string() for c in certs)
+
+
+def _need_shopify_schema() -> None:
+    """The Shopify sandbox executes on Shopify's official schema from the shared corpus: missing, it could
+    only answer 500s, so say where it was looked for before anything starts."""
+    from sandbox.shopify_graphql import SCHEMA_REL, corpus_dir
+
+    path = corpus_dir() / SCHEMA_REL
+    if not path.is_file():
+        raise ConfigError(f"sandbox: the Shopify sandbox needs Shopify's Admin GraphQL schema at {path}; "
+                          "set HUB_CORPUS to the shared corpus folder (../shared/corpus beside the repository)")

@@ -80,7 +80,8 @@ class RunningHub:
 
 
 def hub_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}  # embedded stores, always
+    # embedded stores, always; the corpus (the Shopify sandbox's schema) from wherever this run found it
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_") or k == "HUB_CORPUS"}
     env["HUB_ADMIN_TOKEN"] = ADMIN_TOKEN
     return env
 
