@@ -45,6 +45,14 @@ def _replay_call(fn, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN001
         abort(400, description=str(exc))
 
 
+def _queue_one(**target: int) -> tuple[Any, int]:
+    """A replay of one task or one event (``task_id=`` / ``event_id=``), in the mode the body asks for."""
+    from jobs.replay import ReplayFilter, create_replay
+
+    mode = load_body(ReplayMode)["mode"]
+    return _replay_call(create_replay, current_hub(), ReplayFilter(**target), mode, created_by=CREATED_BY), 202
+
+
 @bp.get("/tasks")
 def tasks_list():  # noqa: ANN201
     """Task attempts, newest first: every attempt of every sync task, and every failed, parked or resumed
@@ -108,11 +116,7 @@ def tasks_replay(task_id: int):  # noqa: ANN201
         400: BadRequest
         404: NotFound
     """
-    from jobs.replay import ReplayFilter, create_replay
-
-    mode = load_body(ReplayMode)["mode"]
-    replay = _replay_call(create_replay, current_hub(), ReplayFilter(task_id=task_id), mode, created_by=CREATED_BY)
-    return replay, 202
+    return _queue_one(task_id=task_id)
 
 
 @bp.post("/events/<int:event_id>/replay")
@@ -130,11 +134,7 @@ def events_replay(event_id: int):  # noqa: ANN201
         400: BadRequest
         404: NotFound
     """
-    from jobs.replay import ReplayFilter, create_replay
-
-    mode = load_body(ReplayMode)["mode"]
-    replay = _replay_call(create_replay, current_hub(), ReplayFilter(event_id=event_id), mode, created_by=CREATED_BY)
-    return replay, 202
+    return _queue_one(event_id=event_id)
 
 
 @bp.post("/replay")

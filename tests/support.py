@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,8 +11,9 @@ from pathlib import Path
 from werkzeug.serving import make_server
 
 from sandbox import signing
+from sandbox.shopify_graphql import corpus_dir
 
-CORPUS = Path(os.environ.get("HUB_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")
+CORPUS = corpus_dir()  # HUB_CORPUS, or ../shared/corpus beside the repository
 
 SECRETS = {
     "shop-eu": ["shpss_new_secret", "shpss_old_secret"],
