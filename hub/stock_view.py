@@ -1,5 +1,6 @@
 """Stock per SKU against every sales channel, for the console's stock page: the hub's levels, what
-it publishes (``jobs.ledger.published``), what it believes each channel shows
+it publishes there (``jobs.ledger.targets``: available less the buffer, plus what the channel's own
+pending orders will still take by themselves), what it believes each channel shows
 (``jobs.ledger.shown_by_channel``), its last write, the channel's last report and the last
 reconcile's reading and drift (the rows ``GET /api/stock/drift`` and ``jobs.reconcile`` use)."""
 
@@ -43,7 +44,7 @@ def stock_overview(conn: Connection, policy: ledger.StockPolicy, channels: list[
     out = {s: {"sku": s, **levels[s], "available": levels[s]["on_hand"] - levels[s]["committed"], "channels": {}}
            for s in skus}
     for ch in channels:
-        published = ledger.published(conn, policy, ch, skus)
+        published = ledger.targets(conn, policy, ch, skus)  # what the hub writes there
         sync = {r.sku: r for r in conn.execute(select(stock_sync).where(stock_sync.c.channel == ch,
                                                                         stock_sync.c.sku.in_(skus)))}
         shows = ledger.shown_by_channel(conn, ch, sync)

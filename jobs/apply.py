@@ -262,7 +262,7 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
                                    on_hand=edit)
         note = f"edit {edit:+d} applied (the channel is the stock authority)" if edit else "as expected"
     else:
-        should = ledger.published(conn, policy, ch, [sku])[sku]
+        should = ledger.targets(conn, policy, ch, [sku])[sku]
         note = "as expected"
         if r.available != should and ch in policy.pushing:
             ledger.mark_dirty(conn, (ch,), {sku}, touch)

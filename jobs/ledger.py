@@ -26,10 +26,7 @@ from mappings.canonical import MovementReason, OrderLine, OrderStatus
 # order statuses whose lines have left the warehouse (committed -> shipped)
 SHIPPED_STATUSES = frozenset({OrderStatus.FULFILLED})
 RELEASED_STATUSES = frozenset({OrderStatus.CANCELLED})
-# movements a channel makes by itself when it sells (or restocks a cancel): the channel's own
-# count already includes them, so they explain a change in what it reports
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-OWN_CHANNEL_REASONS = (MovementReason.SALE.value, MovementReason.CANCEL.value)
 
 
 @dataclass(frozen=True)
@@ -68,10 +65,11 @@ class StockTouch:
 
 def record_movement(conn: Connection, touch: StockTouch, sku: str, warehouse: str, reason: MovementReason,
                     channel: str | None, event_id: int | None, *, on_hand: int = 0, committed: int = 0,
-                    occurred_at: datetime | None = None) -> int:
+                    occurred_at: datetime | None = None, channel_delta: int = 0) -> int:
     """Append to the ledger and move the level (created at 0); returns the movement id.
 
-    ``occurred_at``: when it happened in the channel (its clock), for a channel's own orders.
+    ``occurred_at``: when it happened in the channel (its clock), for a channel's own orders;
+    ``channel_delta``: the change the channel made to its own count by itself (its order took stock).
     """
     now = utcnow()
     done = conn.execute(stock_levels.update().where(stock_levels.c.sku == sku, stock_levels.c.warehouse == warehouse)
@@ -82,7 +80,8 @@ def record_movement(conn: Connection, touch: StockTouch, sku: str, warehouse: st
                                                   updated_at=now))
     mid = conn.execute(stock_movements.insert().values(
         sku=sku, warehouse=warehouse, delta=on_hand, committed_delta=committed, reason=reason.value, channel=channel,
-        source_event=event_id, created_at=now, occurred_at=occurred_at)).inserted_primary_key[0]
+        source_event=event_id, created_at=now, occurred_at=occurred_at,
+        channel_delta=channel_delta or None)).inserted_primary_key[0]
     touch.skus.add(sku)
     return mid
 
@@ -93,14 +92,21 @@ def apply_order_stock(conn: Connection, touch: StockTouch, policy: StockPolicy, 
     """Bring the ledger to what this version of the order implies; moves only the difference.
 
     ``occurred_at`` is when this version happened in the channel (placed, cancelled): the
-    channel moved its own count then, which is how ``own_moves_after`` tells whether a value
-    the hub knows for the channel already includes it. ``new_order``: created in this transaction,
-    so it holds nothing yet (saves the read).
+    channel moved its own count then (by what its lines say it took: ``channel_taken``), which is
+    how ``shown_by_channel`` tells whether a value the hub knows for the channel already includes
+    it. ``new_order``: created in this transaction, so it holds nothing yet (saves the read).
     """
     warehouse = policy.order_warehouse(channel)
     want: dict[str, tuple[int, int]] = {}  # sku -> (committed, shipped)
+    said_taken: dict[str, int] = {}  # sku -> what the channel says it took, for the lines that say
+    to_take: dict[str, int] = {}
     held = {} if new_order else {r.sku: r for r in conn.execute(
         select(order_stock).where(order_stock.c.order_id == order_id, order_stock.c.warehouse == warehouse))}
+    for li in lines:
+        if li.sku and li.channel_taken is not None:
+            said_taken[li.sku] = said_taken.get(li.sku, 0) + li.channel_taken
+        if li.sku and li.channel_to_take:
+            to_take[li.sku] = to_take.get(li.sku, 0) + li.channel_to_take
     if status not in RELEASED_STATUSES:
         for li in lines:
             if li.sku and li.quantity > 0:
@@ -114,22 +120,32 @@ def apply_order_stock(conn: Connection, touch: StockTouch, policy: StockPolicy, 
                 want[sku] = (c + s - gone, gone)
     notes = []
     for sku in sorted(set(want) | set(held)):
-        was = (held[sku].committed, held[sku].shipped) if sku in held else (0, 0)
-        now = want.get(sku, (0, 0))
+        row = held.get(sku)
+        was = (row.committed, row.shipped, row.taken, row.to_take) if row else (0, 0, 0, 0)
+        c, s = want.get(sku, (0, 0))
+        # a channel that does not say takes what its order holds, when the order does (Shopify)
+        now = (c, s, said_taken.get(sku, c + s), min(to_take.get(sku, 0), c + s))
         if now == was:
             continue
-        d_committed, d_shipped = now[0] - was[0], now[1] - was[1]
+        d_committed, d_shipped, d_taken = c - was[0], s - was[1], now[2] - was[2]
         change = -d_shipped - d_committed  # to available: shipping what was committed changes nothing
-        reason = MovementReason.SALE if change <= 0 else MovementReason.CANCEL
-        record_movement(conn, touch, sku, warehouse, reason, channel, event_id,
-                        on_hand=-d_shipped, committed=d_committed, occurred_at=occurred_at)
-        if sku in held:
-            conn.execute(order_stock.update().where(order_stock.c.id == held[sku].id)
-                         .values(committed=now[0], shipped=now[1]))
+        if d_committed or d_shipped:
+            reason = MovementReason.SALE if change <= 0 else MovementReason.CANCEL
+            notes.append(f"{sku} {reason.value} {change:+d}")
+        else:
+            reason = MovementReason.CHANNEL_COUNT
+        if d_committed or d_shipped or d_taken:
+            record_movement(conn, touch, sku, warehouse, reason, channel, event_id, on_hand=-d_shipped,
+                            committed=d_committed, occurred_at=occurred_at, channel_delta=-d_taken)
+        if d_taken and not (d_committed or d_shipped):
+            notes.append(f"{sku} {'taken off' if d_taken > 0 else 'put back on'} {channel}'s own count: {abs(d_taken)}")
+        touch.skus.add(sku)  # what the channel should show moved with it (see channel_targets)
+        values = {"committed": c, "shipped": s, "taken": now[2], "to_take": now[3]}
+        if row is not None:
+            conn.execute(order_stock.update().where(order_stock.c.id == row.id).values(**values))
         else:
             conn.execute(order_stock.insert().values(order_id=order_id, sku=sku, warehouse=warehouse,
-                                                     committed=now[0], shipped=now[1]))
-        notes.append(f"{sku} {reason.value} {change:+d}")
+                                                     channel=channel, **values))
     return notes
 
 
@@ -166,6 +182,21 @@ def published(conn: Connection, policy: StockPolicy, channel: str, skus: list[st
     return {sku: max(0, n - buffer) for sku, n in available(conn, skus, whs).items()}
 
 
+def targets(conn: Connection, policy: StockPolicy, channel: str, skus: list[str]) -> dict[str, int]:
+    """What the hub wants ``channel`` to show now: ``published``, plus what the channel's own waiting
+    orders will still take off its count by themselves (a pending WooCommerce order, when paid), so
+    that it lands on ``published`` when they do and no write is spent on either step. One query."""
+    whs = policy.warehouses.get(channel) or (policy.default_warehouse,)
+    buffer = policy.buffers.get(channel, 0)
+    lv, os_ = stock_levels.c, order_stock.c
+    to_take = (select(func.coalesce(func.sum(os_.to_take), 0))
+               .where(os_.channel == channel, os_.sku == lv.sku, os_.to_take > 0).scalar_subquery())
+    q = (select(lv.sku, func.sum(lv.on_hand - lv.committed), to_take)
+         .where(lv.sku.in_(skus), lv.warehouse.in_(whs)).group_by(lv.sku))
+    got = {sku: max(0, int(n) - buffer) + int(later) for sku, n, later in conn.execute(q)}
+    return {sku: got.get(sku, 0) for sku in skus}
+
+
 def last_movement_id(conn: Connection) -> int:
     return conn.execute(select(func.max(stock_movements.c.id))).scalar() or 0
 
@@ -177,25 +208,29 @@ def own_moves_after(conn: Connection, channel: str, sku: str, row: Any) -> int:
 
 def shown_by_channel(conn: Connection, channel: str, rows: dict[str, Any]) -> dict[str, int]:
     """What the channel shows now by the hub's knowledge, per SKU with a ``believed`` value:
-    ``believed`` + its own orders since (one query per 500 SKUs).
+    ``believed`` + what its own orders took off (or put back on) its count since (``channel_delta``;
+    one query per 500 SKUs).
 
     By the channel's clock: an order that happened there before ``believed_at`` is already in the
     value (a report sent after it, a read, or our write that replaced it), whenever the hub
-    processed it. Rows from before times were kept (no ``believed_at`` / ``occurred_at``) fall
-    back to the movement id (``believed_mark``)."""
+    processed it. Within the same second (the channels' clocks give whole seconds), and for rows from
+    before times were kept, the movement id decides: processed after the value held (``believed_mark``)."""
     known = {sku: r for sku, r in rows.items() if r.believed is not None}
     out = {sku: r.believed for sku, r in known.items()}
     skus = sorted(known)
     m = stock_movements.c
     for i in range(0, len(skus), 500):
         chunk = [known[s] for s in skus[i:i + 500]]
-        q = select(m.sku, m.id, m.occurred_at, m.delta - m.committed_delta).where(
-            m.channel == channel, m.sku.in_(skus[i:i + 500]), m.reason.in_(OWN_CHANNEL_REASONS),
+        q = select(m.sku, m.id, m.occurred_at, m.channel_delta).where(
+            m.channel == channel, m.sku.in_(skus[i:i + 500]), m.channel_delta != 0,
             or_(m.id > min(r.believed_mark or 0 for r in chunk),
                 m.occurred_at > min((r.believed_at for r in chunk if r.believed_at), default=_EPOCH)))
         for sku, mid, occurred, change in conn.execute(q):
             r = known[sku]
-            after = (occurred > r.believed_at) if r.believed_at and occurred else mid > (r.believed_mark or 0)
+            if r.believed_at and occurred and occurred.replace(microsecond=0) != r.believed_at.replace(microsecond=0):
+                after = occurred > r.believed_at
+            else:  # no times, or the same second (channels give whole seconds): processed after it held
+                after = mid > (r.believed_mark or 0)
             if after:
                 out[sku] += int(change)
     return out

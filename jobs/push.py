@@ -123,7 +123,7 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
         if not rows:
             return report
         mark = ledger.last_movement_id(conn)
-        values = ledger.published(conn, hub.stock_policy, channel, sorted(rows))
+        values = ledger.targets(conn, hub.stock_policy, channel, sorted(rows))
         listings = known_listings(conn, channel, sorted(rows))
         # the channel took its own orders off by itself: it shows what we last knew minus those since
         believed: dict[str, int | None] = {s: None for s in rows}

@@ -105,7 +105,7 @@ def _judge(hub: Hub, channel: str, readings: dict[str, int], report: ReconcileRe
     with hub.engine.begin() as conn:
         mark = ledger.last_movement_id(conn)
         skus = sorted(readings)
-        values = ledger.published(conn, hub.stock_policy, channel, skus)
+        values = ledger.targets(conn, hub.stock_policy, channel, skus)
         rows = {r.sku: r for r in conn.execute(select(stock_sync).where(stock_sync.c.channel == channel))}
         missing_rows = [s for s in skus if s not in rows]
         if missing_rows:

@@ -54,6 +54,9 @@ class MovementReason(enum.StrEnum):
     ADJUSTMENT = "adjustment"
     ERP_SNAPSHOT = "erp_snapshot"
     CHANNEL_EDIT = "channel_edit"
+    # a channel's own order took stock off (or put it back on) that channel's own count later than the
+    # hub committed it (WooCommerce reduces when an order leaves pending); the hub's levels do not move
+    CHANNEL_COUNT = "channel_count"
     ERP_DELIVERY = "erp_delivery"  # the ERP shipped an order: its committed units leave (on_hand is the ERP's count)
 
 
@@ -143,6 +146,11 @@ class OrderLine:
     external_id: str | None = None
     product_id: str | None = None
     variant_id: str | None = None
+    # units the channel took off its own count for this line; None: it takes what the order holds
+    # (Shopify, at once); WooCommerce says it per line (``_reduced_stock``), 0 while the order is pending
+    channel_taken: int | None = None
+    # units the channel will take off its own count by itself later (WooCommerce: when a pending order is paid)
+    channel_to_take: int = 0
 
 
 @dataclass
@@ -354,6 +362,8 @@ class OrderLineSchema(_Canonical):
     external_id = fields.String(allow_none=True)
     product_id = fields.String(allow_none=True)
     variant_id = fields.String(allow_none=True)
+    channel_taken = fields.Integer(allow_none=True, validate=validate.Range(min=0))
+    channel_to_take = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
 
 class OrderSchema(_Canonical):

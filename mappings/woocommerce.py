@@ -44,6 +44,10 @@ ORDER_STATUS = {
     "trash": OrderStatus.CANCELLED,
 }
 
+# statuses whose stock WooCommerce has not taken yet and takes when the order is paid (it goes processing or
+# on-hold: wc_maybe_reduce_stock_levels); a cancelled or refunded order's stock is not taken again
+REDUCES_LATER = frozenset({"pending", "failed", "checkout-draft", "draft"})
+
 
 def _blank(value: Any) -> Any:
     return value if value not in ("", None) else None
@@ -104,6 +108,7 @@ class LineSchema(Lenient):
     subtotal = fields.Raw(required=True)
     total = fields.Raw(required=True)
     total_tax = fields.Raw(load_default="0")
+    meta_data = fields.List(fields.Dict(), load_default=list)
 
 
 class OrderSchema(Lenient):
@@ -135,7 +140,7 @@ class OrderSchema(Lenient):
         status = ORDER_STATUS.get(d["status"])
         if status is None:
             raise Unmappable(f"status: unknown WooCommerce order status {d['status']!r}")
-        lines = [_line(li, cur) for li in d["line_items"]]
+        lines = [_line(li, cur, takes_later=d["status"] in REDUCES_LATER) for li in d["line_items"]]
         fees = sum((decimal_str(f.get("total") or "0", "fee_lines.total") for f in d["fee_lines"]), Decimal("0"))
         subtotal = sum((decimal_str(li["subtotal"], "line_items.subtotal") for li in d["line_items"]), fees)
         billing = d["billing"]
@@ -156,15 +161,29 @@ class OrderSchema(Lenient):
             billing_address=load_with(AddressSchema(), billing, ctx), payment_method=_blank(d.get("payment_method")))
 
 
-def _line(li: dict[str, Any], cur: str) -> OrderLine:
+def _line(li: dict[str, Any], cur: str, takes_later: bool) -> OrderLine:
     subtotal, total = decimal_str(li["subtotal"], "line_items.subtotal"), decimal_str(li["total"], "line_items.total")
-    qty = li["quantity"]
+    qty, taken = li["quantity"], _reduced_stock(li)
     variation = li.get("variation_id") if li.get("variation_id") not in (None, "0") else None
     return OrderLine(sku=_blank(li.get("sku")), quantity=qty,
                      unit_price=Money(subtotal / qty if qty else subtotal, cur), title=li.get("name"),
                      tax=Money(decimal_str(li.get("total_tax") or "0", "line_items.total_tax"), cur),
                      discount=Money(subtotal - total, cur), external_id=li.get("id"),
-                     product_id=li.get("product_id"), variant_id=variation)
+                     product_id=li.get("product_id"), variant_id=variation, channel_taken=taken,
+                     channel_to_take=max(0, qty - taken) if takes_later else 0)
+
+
+def _reduced_stock(li: dict[str, Any]) -> int:
+    """What WooCommerce took off the product's stock for the line: its ``_reduced_stock`` meta, written
+    when the order goes processing, on-hold or completed, lowered by a restocking refund and removed when
+    the stock goes back (cancelled, pending again). None of it yet: a pending order, or an unmanaged product."""
+    for meta in li["meta_data"]:
+        if meta.get("key") == "_reduced_stock":
+            value = decimal_str(meta.get("value"), "line_items.meta_data._reduced_stock")
+            if value != value.to_integral_value() or value < 0:
+                raise Unmappable(f"line_items.meta_data._reduced_stock: not a unit count: {meta.get('value')!r}")
+            return int(value)
+    return 0
 
 
 class ProductSchema(Lenient):

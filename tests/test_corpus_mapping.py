@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from jobs.events import MAPPERS
-from mappings import MapContext, NoLinks
+from mappings import MapContext, NoLinks, Unmappable
 from mappings.canonical import (
     SCHEMA_FOR,
     ChannelStockReport,
@@ -182,6 +182,24 @@ def test_woocommerce_live_order_fields():
     assert order.lines[1].variant_id == "112" and order.lines[1].product_id == "110"
     assert order.email == "ada@example.com" and order.customer.first_name == "Ada"
     assert order.payment_method == "cod"
+
+
+def test_woocommerce_lines_say_what_woo_took_off_its_stock():
+    """``_reduced_stock`` (line meta) is what WooCommerce took; a pending order has taken nothing yet and
+    will take its lines when paid; a cancelled one took nothing and will not."""
+    body = _json(CORPUS / "woocommerce" / "live-11.0.1" / "004-order.created.body")
+    taken = [(li.sku, li.channel_taken, li.channel_to_take) for li in
+             MAPPERS["woocommerce"].TOPICS["order.created"](body, MapContext("woo")).records[0].lines]
+    assert taken == [("PW-000", 2, 0), ("PT-M", 1, 0)]
+    bare = [dict(li, meta_data=[m for m in li["meta_data"] if m["key"] != "_reduced_stock"])
+            for li in body["line_items"]]
+    for status, expected in (("pending", [2, 1]), ("failed", [2, 1]), ("cancelled", [0, 0])):
+        (order,) = MAPPERS["woocommerce"].TOPICS["order.updated"](dict(body, status=status, line_items=bare),
+                                                                 MapContext("woo")).records
+        assert [(li.channel_taken, li.channel_to_take) for li in order.lines] == [(0, n) for n in expected]
+    odd = [dict(li, meta_data=[{"key": "_reduced_stock", "value": "1.5"}]) for li in body["line_items"]]
+    with pytest.raises(Unmappable, match="_reduced_stock: not a unit count"):
+        MAPPERS["woocommerce"].TOPICS["order.updated"](dict(body, line_items=odd), MapContext("woo"))
 
 
 def test_woocommerce_rest_order_with_tax_and_shipping_sums_to_total():

@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import random
 
+import pytest
 from sqlalchemy import func, select
 
-from hub.models import events, sku_links, stock_sync
+from hub.models import events, sku_links, stock_levels, stock_movements, stock_sync
 
 from .stock_env import stock_env
 
@@ -59,6 +60,71 @@ def test_manual_edit_is_overwritten_in_a_hub_channel(make_app):
         env.settle()
         assert env.shop_levels() == {"A": 5} and env.woo.levels() == {"A": 5}
         assert env.writes() == (1, 0)
+
+
+def moves(env, sku: str) -> list[tuple[str, str | None, int, int, int | None]]:
+    with env.hub.engine.connect() as conn:
+        m = stock_movements.c
+        return [tuple(r) for r in conn.execute(select(m.reason, m.channel, m.delta, m.committed_delta, m.channel_delta)
+                                               .where(m.sku == sku).order_by(m.id))]
+
+
+def on_hand(env, sku: str) -> int:
+    with env.hub.engine.connect() as conn:
+        return conn.execute(select(func.sum(stock_levels.c.on_hand)).where(stock_levels.c.sku == sku)).scalar()
+
+
+@pytest.mark.parametrize("authority", ["hub", "channel"])
+def test_a_pending_woo_order_is_taken_by_woo_itself_when_paid(make_app, authority):
+    """WooCommerce takes no stock while an order waits for payment (no ``_reduced_stock``) and takes it when
+    the order is paid: the hub commits at once, leaves Woo's count for Woo to lower, and reads the drop
+    that follows as the order's, not as a manual edit (which a channel-authority Woo would have applied)."""
+    with stock_env(make_app, ["A", "B"], 5, woo_authority=authority) as env:
+        order = env.woo.place_order([{"sku": "A", "quantity": 2}], payment_method="stripe")
+        assert order["status"] == "pending"
+        env.settle()
+        assert env.shop_levels() == {"A": 3, "B": 5} and env.woo.levels() == {"A": 5, "B": 5}
+        assert env.writes() == (1, 0)  # Shopify lowered; Woo keeps the 2 units its order will take
+        env.shop.place_order([{"sku": "A", "quantity": 1}])  # the other channel sells meanwhile
+        env.settle()
+        assert env.shop_levels() == {"A": 2, "B": 5} and env.woo.levels() == {"A": 4, "B": 5}
+        assert env.writes() == (1, 1)
+        env.woo.pay_order(order["id"], "ch_1")  # processing: Woo takes its 2 units itself
+        env.settle()
+        assert env.shop_levels() == {"A": 2, "B": 5} and env.woo.levels() == {"A": 2, "B": 5}
+        assert env.writes() == (1, 1)  # nothing to correct on either side
+        assert on_hand(env, "A") == 5  # no edit read into the drop, under either authority
+        assert [m for m in moves(env, "A") if m[0] == "channel_edit"] == []
+        assert [m for m in moves(env, "A") if m[1] == "woo"] == [("sale", "woo", 0, 2, None),
+                                                                 ("channel_count", "woo", 0, 0, -2)]
+
+
+@pytest.mark.parametrize("authority", ["hub", "channel"])
+def test_a_pending_woo_order_cancelled_gives_its_units_back_to_the_other_channel_only(make_app, authority):
+    with stock_env(make_app, ["A"], 5, woo_authority=authority) as env:
+        order = env.woo.place_order([{"sku": "A", "quantity": 2}], payment_method="stripe")
+        env.settle()
+        env.woo.cancel_order(order["id"])  # Woo had taken nothing, so it puts nothing back
+        env.settle()
+        assert env.shop_levels() == {"A": 5} and env.woo.levels() == {"A": 5}
+        assert env.writes() == (2, 0)
+        assert on_hand(env, "A") == 5
+        assert [m[0] for m in moves(env, "A") if m[1] == "woo"] == ["sale", "cancel"]
+
+
+@pytest.mark.parametrize("authority", ["hub", "channel"])
+def test_a_paid_woo_order_cancelled_is_restocked_by_woo_and_counted_once(make_app, authority):
+    with stock_env(make_app, ["A"], 5, woo_authority=authority) as env:
+        order = env.woo.place_order([{"sku": "A", "quantity": 2}])  # cash on delivery: processing, taken
+        env.settle()
+        assert env.shop_levels() == {"A": 3} and env.woo.levels() == {"A": 3}
+        env.woo.cancel_order(order["id"])  # Woo puts its 2 units back itself
+        env.settle()
+        assert env.shop_levels() == {"A": 5} and env.woo.levels() == {"A": 5}
+        assert env.writes() == (2, 0)
+        assert on_hand(env, "A") == 5
+        assert [m for m in moves(env, "A") if m[1] == "woo"] == [("sale", "woo", 0, 2, -2),
+                                                                 ("cancel", "woo", 0, -2, 2)]
 
 
 def run_changes(env, rng: random.Random, skus: list[str], changes: int, orders: list, expected: dict[str, int],
