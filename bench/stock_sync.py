@@ -42,7 +42,7 @@ from typing import Any
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, backends, free_port, hub_env, start, stop, wait_ready  # noqa: E402
+from common import ROOT, CpuMeter, backends, free_port, hub_env, start, stop, wait_ready  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 from sandbox.base import serve  # noqa: E402
@@ -222,6 +222,10 @@ def run_hub(args: argparse.Namespace, skus: list[str], work: Path) -> dict[str, 
                                env, ROOT, stderr=subprocess.DEVNULL))
             procs.append(start(hub + ["relay"], env, ROOT, stderr=None))
             procs += [start(hub + ["worker"], env, ROOT, stderr=None) for _ in range(args.workers)]
+            meter = CpuMeter({"hub web (gunicorn)": [procs[0].pid], "hub relay": [procs[1].pid],
+                              "hub workers": [p.pid for p in procs[2:]],
+                              "bench: sandboxes + load": [__import__("os").getpid()]},
+                             {"postgres": ("postgres",), "redis": ("redis-server",)})
             base = f"http://127.0.0.1:{port}"
             wait_ready(f"{base}/healthz")
             shops.shop.configure(webhook_url=f"{base}/webhooks/shop")
@@ -242,12 +246,15 @@ def run_hub(args: argparse.Namespace, skus: list[str], work: Path) -> dict[str, 
             shops.woo.reset_stats()
             print(f"hub: {args.rate} orders/s for {args.duration}s ...", file=sys.stderr)
             monitor = Backlog(redis_url, work)
+            meter.start()
             lines, took = drive(shops, skus, args, random.Random(args.seed))
+            meter.stop()
             monitor.stop()
             drained = wait_converged(tracker, lines, DRAIN_TIMEOUT_S)
             settle(shops, dirty, "drain")
             result = summarise("hub", tracker, lines, took, drained, shops)
             result["backlog_max"] = monitor.peak
+            result["cpu"] = meter.lines(len({(ln.channel, ln.order_id) for ln in lines}), "order")
             with engine.connect() as c:
                 result["events"] = dict(c.execute(text(
                     "SELECT status, count(*) FROM events GROUP BY status")).all())
@@ -428,6 +435,8 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
         print(f"naive / hub API calls: {by['naive']['per_1000'] / max(by['hub']['per_1000'], 1e-9):.0f}x")
     if "hub" in by:
         print(f"hub events: {by['hub'].get('events')}; most events waiting at once: {by['hub']['backlog_max']}")
+        print("CPU while the load ran (processes on this machine, by role):")
+        print("\n".join(by["hub"]["cpu"]))
 
 
 def main() -> None:

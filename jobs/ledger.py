@@ -201,20 +201,26 @@ def last_movement_id(conn: Connection) -> int:
     return conn.execute(select(func.max(stock_movements.c.id))).scalar() or 0
 
 
-def own_moves_after(conn: Connection, channel: str, sku: str, row: Any) -> int:
-    """The change to available the channel's own orders made since the hub's ``row`` (stock_sync) held."""
-    return shown_by_channel(conn, channel, {sku: row})[sku] - row.believed
+def own_moves_after(conn: Connection, channel: str, sku: str, row: Any) -> tuple[int, int]:
+    """The change to available the channel's own orders made since the hub's ``row`` (stock_sync) held:
+    (surely after it, maybe after it: the same second, processed since; see ``shown_by_channel``)."""
+    unsure: dict[str, int] = {}
+    return shown_by_channel(conn, channel, {sku: row}, unsure)[sku] - row.believed, unsure.get(sku, 0)
 
 
-def shown_by_channel(conn: Connection, channel: str, rows: dict[str, Any]) -> dict[str, int]:
+def shown_by_channel(conn: Connection, channel: str, rows: dict[str, Any],
+                     unsure: dict[str, int] | None = None) -> dict[str, int]:
     """What the channel shows now by the hub's knowledge, per SKU with a ``believed`` value:
     ``believed`` + what its own orders took off (or put back on) its count since (``channel_delta``;
     one query per 500 SKUs).
 
     By the channel's clock: an order that happened there before ``believed_at`` is already in the
     value (a report sent after it, a read, or our write that replaced it), whenever the hub
-    processed it. Within the same second (the channels' clocks give whole seconds), and for rows from
-    before times were kept, the movement id decides: processed after the value held (``believed_mark``)."""
+    processed it. The channels' clocks give whole seconds, so an order from the same second as the
+    value cannot be placed: it counts as in it (a push then writes once too often, or its
+    compare-and-set re-reads, rather than leaving the channel wrong), and when the hub processed it
+    after the value held it goes into ``unsure`` (a report may show it either way). Rows from before
+    times were kept fall back to the movement id (``believed_mark``)."""
     known = {sku: r for sku, r in rows.items() if r.believed is not None}
     out = {sku: r.believed for sku, r in known.items()}
     skus = sorted(known)
@@ -227,10 +233,14 @@ def shown_by_channel(conn: Connection, channel: str, rows: dict[str, Any]) -> di
                 m.occurred_at > min((r.believed_at for r in chunk if r.believed_at), default=_EPOCH)))
         for sku, mid, occurred, change in conn.execute(q):
             r = known[sku]
-            if r.believed_at and occurred and occurred.replace(microsecond=0) != r.believed_at.replace(microsecond=0):
+            later = mid > (r.believed_mark or 0)
+            if not (r.believed_at and occurred):
+                after = later
+            else:
                 after = occurred > r.believed_at
-            else:  # no times, or the same second (channels give whole seconds): processed after it held
-                after = mid > (r.believed_mark or 0)
+                if (not after and later and unsure is not None
+                        and occurred.replace(microsecond=0) == r.believed_at.replace(microsecond=0)):
+                    unsure[sku] = unsure.get(sku, 0) + int(change)
             if after:
                 out[sku] += int(change)
     return out
