@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -35,6 +36,8 @@ FAILED_JOB_TTL_S = 7 * 24 * 3600
 WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)  # live, not started: reads state when it runs
 RELAY_BATCH = 500  # ids per pipeline
 EVENTS_PER_JOB = 25  # a backlog is cut into jobs of this many ids, so every worker takes a share
+RELAY_LINGER_S = 0.25  # while the workers are behind, ids gather this long at most before they are queued
+RELAY_POLL_S = 0.025
 
 
 def event_job_id(event_id: int) -> str:
@@ -143,14 +146,16 @@ class Hub:
         """
         self.redis.client.lpush(INBOX_KEY, event_id)
 
-    def relay_inbox(self, block_s: float = 0, batch: int = RELAY_BATCH) -> int:
+    def relay_inbox(self, block_s: float = 0, batch: int = RELAY_BATCH, linger_s: float = RELAY_LINGER_S) -> int:
         """Turn up to ``batch`` announced ids into processing jobs (one pipeline); returns how many.
 
         Ids that wait together go together: one ``process_events`` job per ``EVENTS_PER_JOB`` ids,
         so a backlog costs one job (and one forked work horse) per slice rather than per event,
-        while a lone delivery still goes at once in a job of its own. Waits up to ``block_s`` for
-        the first id (0: do not wait). An id lost between the pop and the enqueue (a crash) is not
-        lost work: its row stays ``received`` for the outbox sweeper.
+        while a lone delivery still goes at once in a job of its own. While jobs are still waiting
+        for a worker, the ids gather up to ``linger_s`` more (the workers could not start them
+        sooner anyway), so a steady stream under load makes a few large jobs, not one per delivery.
+        Waits up to ``block_s`` for the first id (0: do not wait). An id lost between the pop and the
+        enqueue (a crash) is not lost work: its row stays ``received`` for the outbox sweeper.
         """
         client = self.redis.client
         ids: list[int] = []
@@ -163,6 +168,10 @@ class Hub:
         ids += [int(i) for i in client.rpop(INBOX_KEY, batch) or []]
         if not ids:
             return 0
+        deadline = time.monotonic() + linger_s
+        while len(ids) < batch and time.monotonic() < deadline and client.llen(self.events_queue.key):
+            time.sleep(RELAY_POLL_S)
+            ids += [int(i) for i in client.rpop(INBOX_KEY, batch - len(ids)) or []]
         jobs = []
         for i in range(0, len(ids), EVENTS_PER_JOB):
             chunk = ids[i:i + EVENTS_PER_JOB]

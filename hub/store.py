@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Insert
@@ -132,14 +132,21 @@ class DeliveryStore:
         return found[0] if found else None
 
 
+# statements every processed delivery runs, built once: SQLAlchemy then skips building them and their cache key
+_HISTORY = event_history.insert()
+_SET_STATUS = update(events).where(events.c.id == bindparam("b_id")).values(
+    status=bindparam("b_status"), status_reason=bindparam("b_reason"), updated_at=bindparam("b_at"))
+_LOAD_EVENT = select(events).where(events.c.id == bindparam("b_id"))
+_LOAD_EVENT_LOCKED = _LOAD_EVENT.with_for_update()
+
+
 def _history(conn: Connection, event_id: int, status: EventStatus, note: str | None, at: datetime) -> None:
-    conn.execute(event_history.insert().values(event_id=event_id, at=at, status=status.value, note=note))
+    conn.execute(_HISTORY, {"event_id": event_id, "at": at, "status": status.value, "note": note})
 
 
 def set_status(conn: Connection, event_id: int, status: EventStatus, note: str | None = None) -> None:
     now = utcnow()
-    conn.execute(update(events).where(events.c.id == event_id)
-                 .values(status=status.value, status_reason=note, updated_at=now))
+    conn.execute(_SET_STATUS, {"b_id": event_id, "b_status": status.value, "b_reason": note, "b_at": now})
     _history(conn, event_id, status, note, now)
 
 
@@ -193,8 +200,7 @@ def get_event(engine: Engine, event_id: int) -> dict[str, Any] | None:
 
 
 def load_event(conn: Connection, event_id: int, for_update: bool = False) -> Any:
-    q = select(events).where(events.c.id == event_id)
-    return conn.execute(q.with_for_update() if for_update else q).one_or_none()
+    return conn.execute(_LOAD_EVENT_LOCKED if for_update else _LOAD_EVENT, {"b_id": event_id}).one_or_none()
 
 
 def stuck_received(engine: Engine, older_than: datetime, limit: int = 1000) -> list[int]:

@@ -14,7 +14,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, bindparam, select, update
 
 from hub.links import Link, StoreLinks, upsert_link
 from hub.models import (
@@ -75,8 +75,20 @@ def _is_stale(incoming: datetime | None, stored: datetime | None) -> bool:
     return incoming is not None and stored is not None and incoming < stored
 
 
+# statements every stock report or order runs, built once (SQLAlchemy then skips building them and their cache key)
+_EVENT_RECORD = event_records.insert()
+_CHANNEL_STOCK = select(channel_stock).where(channel_stock.c.channel == bindparam("b_ch"),
+                                            channel_stock.c.sku == bindparam("b_sku"),
+                                            channel_stock.c.warehouse == bindparam("b_wh"))
+_NEW_CHANNEL_STOCK = channel_stock.insert()
+_SET_CHANNEL_STOCK = update(channel_stock).where(channel_stock.c.id == bindparam("b_id")).values(
+    quantity=bindparam("b_q"), source_updated_at=bindparam("b_src"), updated_at=bindparam("b_now"))
+_HAS_LEVEL = select(stock_levels.c.id).where(stock_levels.c.sku == bindparam("b_sku"),
+                                             stock_levels.c.warehouse == bindparam("b_wh"))
+
+
 def _record(conn: Connection, event_id: int, kind: str, record_id: int, effect: str) -> None:
-    conn.execute(event_records.insert().values(event_id=event_id, kind=kind, record_id=record_id, effect=effect))
+    conn.execute(_EVENT_RECORD, {"event_id": event_id, "kind": kind, "record_id": record_id, "effect": effect})
 
 
 def _upsert(conn: Connection, table: Table, key: dict[str, Any], values: dict[str, Any],
@@ -233,18 +245,17 @@ def apply_stock_report(conn: Connection, event_id: int, r: ChannelStockReport, o
         missing.append((ch, "location_id", r.location_id or ""))
     if missing:
         raise NeedsMapping(missing, "; ".join(f"no link for {c} {w} {k}" for c, w, k in missing))
-    seen = conn.execute(select(channel_stock).where(channel_stock.c.channel == ch, channel_stock.c.sku == sku,
-                                                    channel_stock.c.warehouse == warehouse)).one_or_none()
+    seen = conn.execute(_CHANNEL_STOCK, {"b_ch": ch, "b_sku": sku, "b_wh": warehouse}).one_or_none()
     if seen is not None and _is_stale(r.source_updated_at, seen.source_updated_at):
         out.notes.append(f"stock {sku}@{warehouse} from {ch}: stale report, not applied")
         return
     now = utcnow()
     if seen is None:
-        conn.execute(channel_stock.insert().values(channel=ch, sku=sku, warehouse=warehouse, quantity=r.available,
-                                                   source_updated_at=r.source_updated_at, updated_at=now))
+        conn.execute(_NEW_CHANNEL_STOCK, {"channel": ch, "sku": sku, "warehouse": warehouse, "quantity": r.available,
+                                          "source_updated_at": r.source_updated_at, "updated_at": now})
     else:
-        conn.execute(channel_stock.update().where(channel_stock.c.id == seen.id).values(
-            quantity=r.available, source_updated_at=r.source_updated_at or seen.source_updated_at, updated_at=now))
+        conn.execute(_SET_CHANNEL_STOCK, {"b_id": seen.id, "b_q": r.available, "b_now": now,
+                                          "b_src": r.source_updated_at or seen.source_updated_at})
     note = _interpret_report(conn, event_id, ch, sku, warehouse, r, out)
     out.notes.append(f"stock {sku}@{warehouse}: {ch} reports {r.available}, {note}")
 
@@ -259,8 +270,7 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
             and r.source_updated_at < sync.believed_at.replace(microsecond=0)):
         # reports carry whole seconds: only one from an earlier second is surely older
         return "older than what the hub already knows the channel shows (superseded)"
-    has_level = conn.execute(select(stock_levels.c.id).where(stock_levels.c.sku == sku,
-                                                             stock_levels.c.warehouse == warehouse)).first()
+    has_level = conn.execute(_HAS_LEVEL, {"b_sku": sku, "b_wh": warehouse}).first()
     expected = None
     if sync is not None and sync.believed is not None:
         surely, maybe = ledger.own_moves_after(conn, ch, sku, sync)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from hub.config import Config
 from hub.models import alerts, order_stock, stock_levels, stock_movements, stock_sync
@@ -63,6 +63,43 @@ class StockTouch:
     dirty_channels: set[str] = field(default_factory=set)  # pushes owed: schedule them after the commit
 
 
+# the statements every stock change runs, built once (SQLAlchemy then skips building them and their cache key)
+_MOVE_LEVEL = (update(stock_levels).where(stock_levels.c.sku == bindparam("b_sku"),
+                                          stock_levels.c.warehouse == bindparam("b_wh"))
+               .values(on_hand=stock_levels.c.on_hand + bindparam("b_on_hand"),
+                       committed=stock_levels.c.committed + bindparam("b_committed"), updated_at=bindparam("b_at")))
+_NEW_LEVEL = stock_levels.insert()
+_MOVEMENT = stock_movements.insert()
+_SYNC_ROW = select(stock_sync).where(stock_sync.c.channel == bindparam("b_ch"), stock_sync.c.sku == bindparam("b_sku"))
+_SYNC_ROW_LOCKED = _SYNC_ROW.with_for_update()
+_SET_BELIEVED = (update(stock_sync).where(stock_sync.c.channel == bindparam("b_ch"),
+                                          stock_sync.c.sku == bindparam("b_sku"))
+                 .values(believed=bindparam("b_q"), believed_mark=bindparam("b_mark"), believed_at=bindparam("b_at"),
+                         updated_at=bindparam("b_now")))
+_NEW_SYNC = stock_sync.insert()
+_LAST_MOVEMENT = select(func.max(stock_movements.c.id))
+_OWE_PUSH = (update(stock_sync).where(stock_sync.c.channel.in_(bindparam("b_chs", expanding=True)),
+                                      stock_sync.c.sku.in_(bindparam("b_skus", expanding=True)))
+             .values(dirty=True, dirty_version=stock_sync.c.dirty_version + 1,
+                     dirty_since=func.coalesce(stock_sync.c.dirty_since, bindparam("b_now")),
+                     updated_at=bindparam("b_now"))
+             .returning(stock_sync.c.channel, stock_sync.c.sku))
+_LV = stock_levels.c
+_AVAILABLE = (select(_LV.sku, func.sum(_LV.on_hand - _LV.committed))
+              .where(_LV.sku.in_(bindparam("b_skus", expanding=True))).group_by(_LV.sku))
+_AVAILABLE_AT = _AVAILABLE.where(_LV.warehouse.in_(bindparam("b_whs", expanding=True)))
+# available over every warehouse, with the SKU's open oversell alert (if any)
+_OVERSOLD = (select(_LV.sku, func.sum(_LV.on_hand - _LV.committed),
+                    select(func.max(alerts.c.id)).where(alerts.c.kind == "oversell", alerts.c.key == _LV.sku,
+                                                        alerts.c.resolved_at.is_(None)).scalar_subquery())
+             .where(_LV.sku.in_(bindparam("b_skus", expanding=True))).group_by(_LV.sku))
+# published's sum, and what the channel's own waiting orders will still take (``targets``)
+_TARGETS = _AVAILABLE_AT.add_columns(
+    select(func.coalesce(func.sum(order_stock.c.to_take), 0))
+    .where(order_stock.c.channel == bindparam("b_ch"), order_stock.c.sku == _LV.sku, order_stock.c.to_take > 0)
+    .scalar_subquery())
+
+
 def record_movement(conn: Connection, touch: StockTouch, sku: str, warehouse: str, reason: MovementReason,
                     channel: str | None, event_id: int | None, *, on_hand: int = 0, committed: int = 0,
                     occurred_at: datetime | None = None, channel_delta: int = 0) -> int:
@@ -72,16 +109,15 @@ def record_movement(conn: Connection, touch: StockTouch, sku: str, warehouse: st
     ``channel_delta``: the change the channel made to its own count by itself (its order took stock).
     """
     now = utcnow()
-    done = conn.execute(stock_levels.update().where(stock_levels.c.sku == sku, stock_levels.c.warehouse == warehouse)
-                        .values(on_hand=stock_levels.c.on_hand + on_hand,
-                                committed=stock_levels.c.committed + committed, updated_at=now)).rowcount
+    done = conn.execute(_MOVE_LEVEL, {"b_sku": sku, "b_wh": warehouse, "b_on_hand": on_hand, "b_committed": committed,
+                                      "b_at": now}).rowcount
     if not done:
-        conn.execute(stock_levels.insert().values(sku=sku, warehouse=warehouse, on_hand=on_hand, committed=committed,
-                                                  updated_at=now))
-    mid = conn.execute(stock_movements.insert().values(
-        sku=sku, warehouse=warehouse, delta=on_hand, committed_delta=committed, reason=reason.value, channel=channel,
-        source_event=event_id, created_at=now, occurred_at=occurred_at,
-        channel_delta=channel_delta or None)).inserted_primary_key[0]
+        conn.execute(_NEW_LEVEL, {"sku": sku, "warehouse": warehouse, "on_hand": on_hand, "committed": committed,
+                                  "updated_at": now})
+    mid = conn.execute(_MOVEMENT, {
+        "sku": sku, "warehouse": warehouse, "delta": on_hand, "committed_delta": committed, "reason": reason.value,
+        "channel": channel, "source_event": event_id, "created_at": now, "occurred_at": occurred_at,
+        "channel_delta": channel_delta or None}).inserted_primary_key[0]
     touch.skus.add(sku)
     return mid
 
@@ -167,11 +203,11 @@ def ship_order_stock(conn: Connection, touch: StockTouch, order_id: int) -> list
 
 def available(conn: Connection, skus: list[str], warehouses: tuple[str, ...] | None = None) -> dict[str, int]:
     """Available per SKU, summed over ``warehouses`` (all when None); unknown SKUs are 0."""
-    q = (select(stock_levels.c.sku, func.sum(stock_levels.c.on_hand - stock_levels.c.committed))
-         .where(stock_levels.c.sku.in_(skus)).group_by(stock_levels.c.sku))
-    if warehouses is not None:
-        q = q.where(stock_levels.c.warehouse.in_(warehouses))
-    got = {sku: int(n) for sku, n in conn.execute(q)}
+    if warehouses is None:
+        rows = conn.execute(_AVAILABLE, {"b_skus": skus})
+    else:
+        rows = conn.execute(_AVAILABLE_AT, {"b_skus": skus, "b_whs": list(warehouses)})
+    got = {sku: int(n) for sku, n in rows}
     return {sku: got.get(sku, 0) for sku in skus}
 
 
@@ -188,17 +224,13 @@ def targets(conn: Connection, policy: StockPolicy, channel: str, skus: list[str]
     that it lands on ``published`` when they do and no write is spent on either step. One query."""
     whs = policy.warehouses.get(channel) or (policy.default_warehouse,)
     buffer = policy.buffers.get(channel, 0)
-    lv, os_ = stock_levels.c, order_stock.c
-    to_take = (select(func.coalesce(func.sum(os_.to_take), 0))
-               .where(os_.channel == channel, os_.sku == lv.sku, os_.to_take > 0).scalar_subquery())
-    q = (select(lv.sku, func.sum(lv.on_hand - lv.committed), to_take)
-         .where(lv.sku.in_(skus), lv.warehouse.in_(whs)).group_by(lv.sku))
-    got = {sku: max(0, int(n) - buffer) + int(later) for sku, n, later in conn.execute(q)}
+    got = {sku: max(0, int(n) - buffer) + int(later) for sku, n, later in conn.execute(
+        _TARGETS, {"b_ch": channel, "b_skus": skus, "b_whs": list(whs)})}
     return {sku: got.get(sku, 0) for sku in skus}
 
 
 def last_movement_id(conn: Connection) -> int:
-    return conn.execute(select(func.max(stock_movements.c.id))).scalar() or 0
+    return conn.execute(_LAST_MOVEMENT).scalar() or 0
 
 
 def own_moves_after(conn: Connection, channel: str, sku: str, row: Any) -> tuple[int, int]:
@@ -247,18 +279,17 @@ def shown_by_channel(conn: Connection, channel: str, rows: dict[str, Any],
 
 
 def sync_row(conn: Connection, channel: str, sku: str, *, lock: bool = False) -> Any:
-    q = select(stock_sync).where(stock_sync.c.channel == channel, stock_sync.c.sku == sku)
-    return conn.execute(q.with_for_update() if lock else q).one_or_none()
+    return conn.execute(_SYNC_ROW_LOCKED if lock else _SYNC_ROW, {"b_ch": channel, "b_sku": sku}).one_or_none()
 
 
 def set_believed(conn: Connection, channel: str, sku: str, quantity: int, mark: int, at: datetime) -> None:
     """Record what the channel showed at ``at`` (a write, a read or its own report)."""
     now = utcnow()
-    done = conn.execute(update(stock_sync).where(stock_sync.c.channel == channel, stock_sync.c.sku == sku)
-                        .values(believed=quantity, believed_mark=mark, believed_at=at, updated_at=now)).rowcount
+    done = conn.execute(_SET_BELIEVED, {"b_ch": channel, "b_sku": sku, "b_q": quantity, "b_mark": mark, "b_at": at,
+                                        "b_now": now}).rowcount
     if not done:
-        conn.execute(stock_sync.insert().values(channel=channel, sku=sku, believed=quantity, believed_mark=mark,
-                                                believed_at=at, updated_at=now))
+        conn.execute(_NEW_SYNC, {"channel": channel, "sku": sku, "believed": quantity, "believed_mark": mark,
+                                 "believed_at": at, "updated_at": now})
 
 
 def mark_dirty(conn: Connection, channels: tuple[str, ...], skus: set[str], touch: StockTouch | None = None) -> None:
@@ -272,15 +303,12 @@ def mark_dirty(conn: Connection, channels: tuple[str, ...], skus: set[str], touc
     for i in range(0, len(ordered), 500):
         chunk = ordered[i:i + 500]
         # one statement for every channel's existing rows; the rows it did not find are created
-        owed = (update(stock_sync).where(stock_sync.c.channel.in_(channels), stock_sync.c.sku.in_(chunk))
-                .values(dirty=True, dirty_version=stock_sync.c.dirty_version + 1,
-                        dirty_since=func.coalesce(stock_sync.c.dirty_since, now), updated_at=now)
-                .returning(stock_sync.c.channel, stock_sync.c.sku))
-        have = {(r.channel, r.sku) for r in conn.execute(owed)}
+        have = {(r.channel, r.sku) for r in conn.execute(_OWE_PUSH, {"b_chs": list(channels), "b_skus": chunk,
+                                                                    "b_now": now})}
         new = [{"channel": ch, "sku": s, "dirty": True, "dirty_version": 1, "dirty_since": now, "updated_at": now}
                for ch in channels for s in chunk if (ch, s) not in have]
         if new:
-            conn.execute(stock_sync.insert(), new)
+            conn.execute(_NEW_SYNC, new)
 
 
 def check_oversell(conn: Connection, touch: StockTouch) -> None:
@@ -289,9 +317,8 @@ def check_oversell(conn: Connection, touch: StockTouch) -> None:
     if not touch.skus:
         return
     now = utcnow()
-    for sku, n in available(conn, sorted(touch.skus)).items():
-        open_alert = conn.execute(select(alerts.c.id).where(alerts.c.kind == "oversell", alerts.c.key == sku,
-                                                            alerts.c.resolved_at.is_(None))).scalar()
+    for sku, total, open_alert in conn.execute(_OVERSOLD, {"b_skus": sorted(touch.skus)}).all():
+        n = int(total)
         if n < 0:
             detail = {"sku": sku, "available": n}
             msg = f"{sku} oversold: available {n}"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, case, func, or_, select
+from sqlalchemy import Connection, bindparam, case, func, or_, select
 
 from hub.config import SALES_KINDS, Config
 from hub.models import alerts, order_lines, orders, payments, refunds, shipments
@@ -80,6 +80,20 @@ def find_order(conn: Connection, reference: str | None, channel: str | None) -> 
     return conn.execute(q.order_by(orders.c.id).limit(1)).scalar()
 
 
+# what match_waiting runs for every new order, built once (SQLAlchemy then skips building them and their cache key)
+_WAITING_PAYMENTS = select(payments.c.id, payments.c.channel, payments.c.external_id).where(
+    payments.c.order_id.is_(None), payments.c.order_reference.in_(bindparam("b_forms", expanding=True)))
+_ATTACH_REFUNDS = refunds.update().where(refunds.c.order_id.is_(None), or_(
+    refunds.c.payment_external_id.in_(
+        select(payments.c.external_id).where(payments.c.order_id == bindparam("b_order"))),
+    (refunds.c.order_reference.in_(bindparam("b_forms", expanding=True)))
+    & (refunds.c.channel == bindparam("b_ch")))).values(order_id=bindparam("b_order"))
+_ATTACH_SHIPMENTS = shipments.update().where(
+    shipments.c.order_id.is_(None), shipments.c.order_reference.in_(bindparam("b_forms", expanding=True)),
+    or_(shipments.c.channel == bindparam("b_ch"),
+        shipments.c.channel.not_in(bindparam("b_sales", expanding=True)))).values(order_id=bindparam("b_order"))
+
+
 def match_waiting(conn: Connection, rules: OrderRules, order_id: int, order: Any = None) -> tuple[list[str], bool]:
     """A stored order takes the payments, refunds and shipments that named it before it arrived;
     -> (notes, whether anything was attached).
@@ -91,19 +105,14 @@ def match_waiting(conn: Connection, rules: OrderRules, order_id: int, order: Any
                              .where(orders.c.id == order_id)).one()
     forms = reference_forms(order.external_id) | reference_forms(order.number)
     now, notes = utcnow(), []
-    for p in conn.execute(select(payments.c.id, payments.c.channel, payments.c.external_id).where(
-            payments.c.order_id.is_(None), payments.c.order_reference.in_(forms))).all():
+    forms = sorted(forms)
+    for p in conn.execute(_WAITING_PAYMENTS, {"b_forms": forms}).all():
         if rules.scope(p.channel) in (None, order.channel):
             conn.execute(payments.update().where(payments.c.id == p.id).values(order_id=order_id, matched_at=now))
             notes.append(f"payment {p.external_id} matched")
-    paid = select(payments.c.external_id).where(payments.c.order_id == order_id)
-    got_refunds = conn.execute(refunds.update().where(refunds.c.order_id.is_(None), or_(
-        refunds.c.payment_external_id.in_(paid),
-        (refunds.c.order_reference.in_(forms)) & (refunds.c.channel == order.channel))).values(order_id=order_id))
-    got_shipments = conn.execute(shipments.update().where(
-        shipments.c.order_id.is_(None), shipments.c.order_reference.in_(forms),
-        or_(shipments.c.channel == order.channel, shipments.c.channel.not_in(rules.sales_channels)))
-        .values(order_id=order_id))
+    got_refunds = conn.execute(_ATTACH_REFUNDS, {"b_order": order_id, "b_forms": forms, "b_ch": order.channel})
+    got_shipments = conn.execute(_ATTACH_SHIPMENTS, {"b_order": order_id, "b_forms": forms, "b_ch": order.channel,
+                                                     "b_sales": sorted(rules.sales_channels) or [""]})
     attached = bool(notes) or got_refunds.rowcount > 0 or got_shipments.rowcount > 0
     return notes, attached
 

@@ -8,6 +8,7 @@ they need from the store (links) comes through ``ctx``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -69,11 +70,19 @@ def describe(err: ValidationError) -> str:
     return "; ".join(out)
 
 
+@functools.cache
+def _schema(cls: type) -> Any:
+    return cls()
+
+
 def load_with(schema: Any, payload: Any, ctx: MapContext) -> Any:
-    """Load ``payload`` with a platform schema; hooks read the MapContext with ``current_ctx()``.
+    """Load ``payload`` with a platform schema (a class: one instance is kept and reused, as building
+    one copies every field; or an instance); hooks read the MapContext with ``current_ctx()``.
 
     Validation errors become ``Unmappable`` with a one-line reason.
     """
+    if isinstance(schema, type):
+        schema = _schema(schema)
     try:
         with Context(ctx):
             return schema.load(payload)

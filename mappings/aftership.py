@@ -131,7 +131,7 @@ class TrackingWebhookSchema(Lenient):
 
 def handle_tracking_update(payload: dict[str, Any], ctx: MapContext) -> Mapped:
     """``tracking_update``: the Tracking as one Shipment with its full checkpoint history."""
-    return Mapped(EventType.SHIPMENT_UPDATED, [load_with(TrackingWebhookSchema(), payload, ctx)])
+    return Mapped(EventType.SHIPMENT_UPDATED, [load_with(TrackingWebhookSchema, payload, ctx)])
 
 
 TOPICS: dict[str, Handler] = {

@@ -105,7 +105,7 @@ class TrackerEventSchema(Lenient):
 
 def handle_tracker(payload: dict[str, Any], ctx: MapContext) -> Mapped:
     """``tracker.created`` / ``tracker.updated``: the Tracker as one Shipment with its full history."""
-    return Mapped(EventType.SHIPMENT_UPDATED, [load_with(TrackerEventSchema(), payload, ctx)])
+    return Mapped(EventType.SHIPMENT_UPDATED, [load_with(TrackerEventSchema, payload, ctx)])
 
 
 TOPICS: dict[str, Handler] = {

@@ -96,7 +96,7 @@ class TrackWebhookSchema(Lenient):
 
 def handle_track_updated(payload: dict[str, Any], ctx: MapContext) -> Mapped:
     """``track_updated``: the Track as one Shipment with its full history."""
-    return Mapped(EventType.SHIPMENT_UPDATED, [load_with(TrackWebhookSchema(), payload, ctx)])
+    return Mapped(EventType.SHIPMENT_UPDATED, [load_with(TrackWebhookSchema, payload, ctx)])
 
 
 TOPICS: dict[str, Handler] = {

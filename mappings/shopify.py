@@ -124,7 +124,7 @@ class LineSchema(Lenient):
 
 
 def order_line(raw: dict[str, Any], ctx: MapContext, currency: str) -> OrderLine:
-    d = load_with(LineSchema(), raw, ctx)
+    d = load_with(LineSchema, raw, ctx)
     tax = sum((money_set(t, "price", currency).amount for t in raw.get("tax_lines") or []), Decimal("0"))
     return OrderLine(sku=d.get("sku") or None, quantity=d["quantity"], unit_price=money_set(raw, "price", currency),
                      title=d.get("title"), tax=Money(tax, currency),
@@ -158,7 +158,7 @@ class OrderSchema(Lenient):
     def _make(self, d: dict[str, Any], **_: Any) -> Order:
         raw, cur, ctx = d["_raw"], d["currency"], current_ctx()
         lines = [order_line(li, ctx, cur) for li in d["line_items"]]
-        customer = load_with(CustomerSchema(), d["customer"], ctx) if d.get("customer") else None
+        customer = load_with(CustomerSchema, d["customer"], ctx) if d.get("customer") else None
         email = normalise_email(d.get("email") or d.get("contact_email") or (customer.email if customer else None))
         if customer and not customer.email:
             customer.email = email
@@ -275,30 +275,30 @@ class FulfillmentSchema(Lenient):
 
 def _order(event: EventType) -> Handler:
     def handle(payload: dict[str, Any], ctx: MapContext) -> Mapped:
-        order = load_with(OrderSchema(), payload, ctx)
+        order = load_with(OrderSchema, payload, ctx)
         kind = EventType.ORDER_CANCELLED if order.status is OrderStatus.CANCELLED else event
         return Mapped(kind, [order])
     return handle
 
 
 def _customer(payload: dict[str, Any], ctx: MapContext) -> Mapped:
-    return Mapped(EventType.CUSTOMER_UPSERTED, [load_with(CustomerSchema(), payload, ctx)])
+    return Mapped(EventType.CUSTOMER_UPSERTED, [load_with(CustomerSchema, payload, ctx)])
 
 
 def _inventory_level(payload: dict[str, Any], ctx: MapContext) -> Mapped:
-    return Mapped(EventType.STOCK_CHANGED, [load_with(InventoryLevelSchema(), payload, ctx)])
+    return Mapped(EventType.STOCK_CHANGED, [load_with(InventoryLevelSchema, payload, ctx)])
 
 
 def _product(payload: dict[str, Any], ctx: MapContext) -> Mapped:
-    return Mapped(EventType.PRODUCT_UPDATED, [load_with(ProductSchema(), payload, ctx)])
+    return Mapped(EventType.PRODUCT_UPDATED, [load_with(ProductSchema, payload, ctx)])
 
 
 def _refund(payload: dict[str, Any], ctx: MapContext) -> Mapped:
-    return Mapped(EventType.PAYMENT_REFUNDED, [load_with(RefundSchema(), payload, ctx)])
+    return Mapped(EventType.PAYMENT_REFUNDED, [load_with(RefundSchema, payload, ctx)])
 
 
 def _fulfillment(payload: dict[str, Any], ctx: MapContext) -> Mapped:
-    shipment = load_with(FulfillmentSchema(), payload, ctx)
+    shipment = load_with(FulfillmentSchema, payload, ctx)
     return Mapped(EventType.SHIPMENT_UPDATED, [shipment] if shipment else [])
 
 

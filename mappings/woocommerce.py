@@ -90,7 +90,7 @@ class CustomerSchema(Lenient):
     def _make(self, d: dict[str, Any], **_: Any) -> Customer:
         ctx = current_ctx()
         billing, shipping = d.get("billing") or {}, d.get("shipping") or {}
-        addresses = [a for a in (load_with(AddressSchema(), billing, ctx), load_with(AddressSchema(), shipping, ctx))
+        addresses = [a for a in (load_with(AddressSchema, billing, ctx), load_with(AddressSchema, shipping, ctx))
                      if a]
         return Customer(email=normalise_email(d.get("email") or billing.get("email")),
                         first_name=_blank(d.get("first_name")), last_name=_blank(d.get("last_name")),
@@ -147,7 +147,7 @@ class OrderSchema(Lenient):
         email = normalise_email(billing.get("email"))
         customer = Customer(email=email, first_name=_blank(billing.get("first_name")),
                             last_name=_blank(billing.get("last_name")), phone=_blank(billing.get("phone")),
-                            addresses=[a for a in (load_with(AddressSchema(), billing, ctx),) if a],
+                            addresses=[a for a in (load_with(AddressSchema, billing, ctx),) if a],
                             origin=Origin(ctx.channel, d["customer_id"]) if d.get("customer_id") not in (None, "0")
                             else None) if email else None
         return Order(
@@ -157,8 +157,8 @@ class OrderSchema(Lenient):
             discount=Money(decimal_str(d["discount_total"], "discount_total"), cur),
             total=Money(decimal_str(d["total"], "total"), cur), lines=lines,
             placed_at=when(d.get("date_created_gmt")), source_updated_at=when(d.get("date_modified_gmt")),
-            email=email, customer=customer, shipping_address=load_with(AddressSchema(), d["shipping"], ctx),
-            billing_address=load_with(AddressSchema(), billing, ctx), payment_method=_blank(d.get("payment_method")))
+            email=email, customer=customer, shipping_address=load_with(AddressSchema, d["shipping"], ctx),
+            billing_address=load_with(AddressSchema, billing, ctx), payment_method=_blank(d.get("payment_method")))
 
 
 def _line(li: dict[str, Any], cur: str, takes_later: bool) -> OrderLine:
@@ -218,7 +218,7 @@ class ProductSchema(Lenient):
 
 def _order(event: EventType) -> Handler:
     def handle(payload: dict[str, Any], ctx: MapContext) -> Mapped:
-        order = load_with(OrderSchema(), payload, ctx)
+        order = load_with(OrderSchema, payload, ctx)
         return Mapped(EventType.ORDER_CANCELLED if order.status is OrderStatus.CANCELLED else event, [order])
     return handle
 
@@ -227,17 +227,17 @@ def _order_deleted(payload: dict[str, Any], ctx: MapContext) -> Mapped:
     """order.deleted carries the order as it was; deleting (or trashing) it cancels it here."""
     if set(payload) <= {"id"}:
         raise Unmappable("order.deleted body has only the id; the order's state is unknown")
-    order = load_with(OrderSchema(), payload, ctx)
+    order = load_with(OrderSchema, payload, ctx)
     order.status = OrderStatus.CANCELLED
     return Mapped(EventType.ORDER_CANCELLED, [order])
 
 
 def _product(payload: dict[str, Any], ctx: MapContext) -> Mapped:
-    return Mapped(EventType.PRODUCT_UPDATED, load_with(ProductSchema(), payload, ctx))
+    return Mapped(EventType.PRODUCT_UPDATED, load_with(ProductSchema, payload, ctx))
 
 
 def _customer(payload: dict[str, Any], ctx: MapContext) -> Mapped:
-    return Mapped(EventType.CUSTOMER_UPSERTED, [load_with(CustomerSchema(), payload, ctx)])
+    return Mapped(EventType.CUSTOMER_UPSERTED, [load_with(CustomerSchema, payload, ctx)])
 
 
 TOPICS: dict[str, Handler] = {
