@@ -42,18 +42,23 @@ def _insert_stmt(dialect: str) -> Insert:
             .returning(events.c.id))
 
 
+@functools.cache
+def _insert_ignoring(dialect: str, table: Any, returning_id: bool) -> Any:
+    """Built once per table (SQLAlchemy then skips building the statement and its cache key)."""
+    q = (postgresql if dialect == "postgresql" else sqlite).insert(table).on_conflict_do_nothing()
+    return q.returning(table.c.id) if returning_id else q
+
+
 def insert_ignore(conn: Connection, table: Any, row: dict[str, Any]) -> None:
     """INSERT that is a no-op when a unique constraint already holds the row (both backends)."""
-    mod = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(mod.insert(table).on_conflict_do_nothing(), row)
+    conn.execute(_insert_ignoring(conn.dialect.name, table, False), row)
 
 
 def insert_returning_id(conn: Connection, table: Any, row: dict[str, Any]) -> int | None:
     """INSERT .. ON CONFLICT DO NOTHING RETURNING id: the new id, or None when a unique key already
     holds such a row (e.g. a concurrent worker inserted it first; under PostgreSQL this waits for
     that worker's commit instead of failing the job)."""
-    mod = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return conn.execute(mod.insert(table).on_conflict_do_nothing().returning(table.c.id), row).scalar()
+    return conn.execute(_insert_ignoring(conn.dialect.name, table, True), row).scalar()
 
 
 _ROW_KEYS = ["channel", "kind", "topic", "dedupe_key", "received_at", "occurred_at", "status", "status_reason",

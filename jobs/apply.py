@@ -8,6 +8,7 @@ lacks raises ``NeedsMapping`` with what is missing.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -87,8 +88,21 @@ _HAS_LEVEL = select(stock_levels.c.id).where(stock_levels.c.sku == bindparam("b_
                                              stock_levels.c.warehouse == bindparam("b_wh"))
 
 
+_CUSTOMER_LINK = select(customer_links.c.customer_id).where(customer_links.c.channel == bindparam("b_ch"),
+                                                           customer_links.c.external_id == bindparam("b_ext"))
+_CUSTOMER_BY_EMAIL = select(customers.c.id).where(customers.c.email == bindparam("b_email"))
+_CUSTOMER_LOCKED = select(customers).where(customers.c.id == bindparam("b_id")).with_for_update()
+
+
 def _record(conn: Connection, event_id: int, kind: str, record_id: int, effect: str) -> None:
     conn.execute(_EVENT_RECORD, {"event_id": event_id, "kind": kind, "record_id": record_id, "effect": effect})
+
+
+@functools.cache
+def _find_for_update(table: Table, keys: tuple[str, ...], with_status: bool) -> Any:
+    """The stored row's id and version at a natural key, locked; built once per table and key."""
+    cols = [table.c.id, table.c.source_updated_at] + ([table.c.channel_status] if with_status else [])
+    return select(*cols).where(*[table.c[k] == bindparam(f"b_{k}") for k in keys]).with_for_update()
 
 
 def _upsert(conn: Connection, table: Table, key: dict[str, Any], values: dict[str, Any],
@@ -97,9 +111,8 @@ def _upsert(conn: Connection, table: Table, key: dict[str, Any], values: dict[st
 
     ``behind(stored_row)``: for a version from the same second as the stored one (platforms give whole
     seconds), whether it is the earlier of the two all the same (an order's status does not go back)."""
-    where = [table.c[k] == v for k, v in key.items()]
-    cols = [table.c.id, table.c.source_updated_at] + ([table.c.channel_status] if behind else [])
-    row = conn.execute(select(*cols).where(*where).with_for_update()).one_or_none()
+    row = conn.execute(_find_for_update(table, tuple(key), behind is not None),
+                       {f"b_{k}": v for k, v in key.items()}).one_or_none()
     now = utcnow()
     if row is None:
         new_id = conn.execute(table.insert().values(**key, **values, source_updated_at=incoming,
@@ -121,12 +134,10 @@ def upsert_customer(conn: Connection, event_id: int, c: Customer) -> int | None:
     """One customer per normalised email; a channel's customer id is kept as a customer link."""
     linked = None
     if c.origin:
-        linked = conn.execute(select(customer_links.c.customer_id).where(
-            customer_links.c.channel == c.origin.channel,
-            customer_links.c.external_id == c.origin.external_id)).scalar()
+        linked = conn.execute(_CUSTOMER_LINK, {"b_ch": c.origin.channel, "b_ext": c.origin.external_id}).scalar()
     existing = linked
     if existing is None and c.email:
-        existing = conn.execute(select(customers.c.id).where(customers.c.email == c.email)).scalar()
+        existing = conn.execute(_CUSTOMER_BY_EMAIL, {"b_email": c.email}).scalar()
     values = {"first_name": c.first_name, "last_name": c.last_name, "phone": c.phone,
               "accepts_marketing": c.accepts_marketing, "addresses": [_addr(a) for a in c.addresses]}
     if existing is None:
@@ -137,7 +148,7 @@ def upsert_customer(conn: Connection, event_id: int, c: Customer) -> int | None:
                                                     "created_at": now, "updated_at": now, **values})
         effect = "created"
         if cid is None:  # another worker created this email's customer since we looked: update it instead
-            existing = conn.execute(select(customers.c.id).where(customers.c.email == c.email)).scalar_one()
+            existing = conn.execute(_CUSTOMER_BY_EMAIL, {"b_email": c.email}).scalar_one()
     if existing is not None:
         cid, effect = _update_customer(conn, existing, c, values)
     if c.origin and linked is None:
@@ -148,7 +159,7 @@ def upsert_customer(conn: Connection, event_id: int, c: Customer) -> int | None:
 
 
 def _update_customer(conn: Connection, cid: int, c: Customer, values: dict[str, Any]) -> tuple[int, str]:
-    row = conn.execute(select(customers).where(customers.c.id == cid).with_for_update()).one()
+    row = conn.execute(_CUSTOMER_LOCKED, {"b_id": cid}).one()
     if _is_stale(c.source_updated_at, row.source_updated_at):
         return cid, "stale"
     if c.source_updated_at is None and row.source_updated_at is not None:

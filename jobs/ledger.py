@@ -85,6 +85,11 @@ _OWE_PUSH = (update(stock_sync).where(stock_sync.c.channel.in_(bindparam("b_chs"
                      updated_at=bindparam("b_now"))
              .returning(stock_sync.c.channel, stock_sync.c.sku))
 _LV = stock_levels.c
+_M = stock_movements.c
+# a channel's own orders' moves of its count since what the hub believes (``shown_by_channel``)
+_OWN_MOVES = select(_M.sku, _M.id, _M.occurred_at, _M.channel_delta).where(
+    _M.channel == bindparam("b_ch"), _M.sku.in_(bindparam("b_skus", expanding=True)), _M.channel_delta != 0,
+    or_(_M.id > bindparam("b_mark"), _M.occurred_at > bindparam("b_at")))
 _AVAILABLE = (select(_LV.sku, func.sum(_LV.on_hand - _LV.committed))
               .where(_LV.sku.in_(bindparam("b_skus", expanding=True))).group_by(_LV.sku))
 _AVAILABLE_AT = _AVAILABLE.where(_LV.warehouse.in_(bindparam("b_whs", expanding=True)))
@@ -256,14 +261,11 @@ def shown_by_channel(conn: Connection, channel: str, rows: dict[str, Any],
     known = {sku: r for sku, r in rows.items() if r.believed is not None}
     out = {sku: r.believed for sku, r in known.items()}
     skus = sorted(known)
-    m = stock_movements.c
     for i in range(0, len(skus), 500):
         chunk = [known[s] for s in skus[i:i + 500]]
-        q = select(m.sku, m.id, m.occurred_at, m.channel_delta).where(
-            m.channel == channel, m.sku.in_(skus[i:i + 500]), m.channel_delta != 0,
-            or_(m.id > min(r.believed_mark or 0 for r in chunk),
-                m.occurred_at > min((r.believed_at for r in chunk if r.believed_at), default=_EPOCH)))
-        for sku, mid, occurred, change in conn.execute(q):
+        for sku, mid, occurred, change in conn.execute(_OWN_MOVES, {
+                "b_ch": channel, "b_skus": skus[i:i + 500], "b_mark": min(r.believed_mark or 0 for r in chunk),
+                "b_at": min((r.believed_at for r in chunk if r.believed_at), default=_EPOCH)}):
             r = known[sku]
             later = mid > (r.believed_mark or 0)
             if not (r.believed_at and occurred):
