@@ -98,7 +98,7 @@ _OVERSOLD = (select(_LV.sku, func.sum(_LV.on_hand - _LV.committed),
                     select(func.max(alerts.c.id)).where(alerts.c.kind == "oversell", alerts.c.key == _LV.sku,
                                                         alerts.c.resolved_at.is_(None)).scalar_subquery())
              .where(_LV.sku.in_(bindparam("b_skus", expanding=True))).group_by(_LV.sku))
-# published's sum, and what the channel's own waiting orders will still take (``targets``)
+# available over the channel's warehouses, and what its own waiting orders will still take (``targets``)
 _TARGETS = _AVAILABLE_AT.add_columns(
     select(func.coalesce(func.sum(order_stock.c.to_take), 0))
     .where(order_stock.c.channel == bindparam("b_ch"), order_stock.c.sku == _LV.sku, order_stock.c.to_take > 0)
@@ -216,17 +216,11 @@ def available(conn: Connection, skus: list[str], warehouses: tuple[str, ...] | N
     return {sku: got.get(sku, 0) for sku in skus}
 
 
-def published(conn: Connection, policy: StockPolicy, channel: str, skus: list[str]) -> dict[str, int]:
-    """What ``channel`` should show: available over its warehouses, minus its buffer, never below 0."""
-    whs = policy.warehouses.get(channel) or (policy.default_warehouse,)
-    buffer = policy.buffers.get(channel, 0)
-    return {sku: max(0, n - buffer) for sku, n in available(conn, skus, whs).items()}
-
-
 def targets(conn: Connection, policy: StockPolicy, channel: str, skus: list[str]) -> dict[str, int]:
-    """What the hub wants ``channel`` to show now: ``published``, plus what the channel's own waiting
-    orders will still take off its count by themselves (a pending WooCommerce order, when paid), so
-    that it lands on ``published`` when they do and no write is spent on either step. One query."""
+    """What the hub wants ``channel`` to show now: the published quantity (available over its warehouses,
+    minus its buffer, never below 0), plus what the channel's own waiting orders will still take off its
+    count by themselves (a pending WooCommerce order, when paid), so that it lands on the published
+    quantity when they do and no write is spent on either step. One query."""
     whs = policy.warehouses.get(channel) or (policy.default_warehouse,)
     buffer = policy.buffers.get(channel, 0)
     got = {sku: max(0, int(n) - buffer) + int(later) for sku, n, later in conn.execute(
