@@ -194,7 +194,7 @@ def relay() -> None:
     logger.info("relay started")
     while not stop.requested:
         try:
-            hub.relay_inbox(block_s=RELAY_BLOCK_S)
+            hub.relay_step(block_s=RELAY_BLOCK_S)
         except RedisError as exc:
             logger.warning("relay: redis unavailable", extra={"error": type(exc).__name__})
             time.sleep(1)

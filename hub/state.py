@@ -38,6 +38,28 @@ RELAY_BATCH = 500  # ids per pipeline
 EVENTS_PER_JOB = 25  # a backlog is cut into jobs of this many ids, so every worker takes a share
 RELAY_LINGER_S = 0.25  # while the workers are behind, ids gather this long at most before they are queued
 RELAY_POLL_S = 0.025
+PUSH_DUE_KEY = "hub:push:due"  # channel -> when its debounced push falls due (Redis' clock, seconds)
+PUSH_WAKE_KEY = "hub:push:wake"  # a newly due push wakes the relay from its wait for deliveries
+# Both scripts read Redis' clock, so a debounce means the same on every host; effects replication
+# is what lets a script write after TIME on Redis 6 (the default from 7).
+_DUE_ADD = """
+redis.replicate_commands()
+local t = redis.call('TIME')
+if redis.call('ZADD', KEYS[1], 'LT', 'CH', t[1] + t[2] / 1e6 + tonumber(ARGV[2]), ARGV[1]) == 1 then
+  redis.call('LPUSH', KEYS[2], 1)
+  redis.call('LTRIM', KEYS[2], 0, 0)
+end
+"""
+_DUE_POP = """
+redis.replicate_commands()
+local t = redis.call('TIME')
+local now = t[1] + t[2] / 1e6
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+if #due > 0 then redis.call('ZREM', KEYS[1], unpack(due)) end
+local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #nxt == 0 then return {due, false} end
+return {due, tostring(tonumber(nxt[2]) - now)}
+"""
 
 
 def event_job_id(event_id: int) -> str:
@@ -60,6 +82,8 @@ class Hub:
         self.events_queue = Queue(EVENTS_QUEUE, connection=self.redis.client)
         self.stock_policy = StockPolicy.from_config(self.config)
         self.order_rules = OrderRules.from_config(self.config)
+        self._due_add = self.redis.client.register_script(_DUE_ADD)  # EVALSHA, the text sent once
+        self._due_pop = self.redis.client.register_script(_DUE_POP)
 
     def stock_queue(self, channel: str) -> Queue:
         """One queue per outbound channel: a throttled platform never stalls the others."""
@@ -124,11 +148,19 @@ class Hub:
         """Queue one push of ``channel`` ``delay_s`` from now (the debounce); False if one is pending.
 
         Every change in the meantime is picked up by that push: it reads the dirty set when it runs.
+        A debounced push waits in ``hub:push:due`` (scored by Redis' clock, to the millisecond) and
+        the relay queues it when it falls due (``release_due_pushes``): RQ's scheduler keeps whole
+        seconds and looks once a second, which made a 0.5 s debounce cost 0.5-2 s. A retry's
+        backoff (seconds to minutes) goes through RQ's scheduler.
         """
         delay_s = self.config.stock_push_debounce_s if delay_s is None else delay_s
         guard_ms = int(max(delay_s, 1.0) * 1000) + PUSH_JOB_TIMEOUT_S * 1000
-        if not self.redis.client.set(self.push_pending_key(channel), attempt, nx=not force, px=guard_ms):
+        client = self.redis.client
+        if not client.set(self.push_pending_key(channel), attempt, nx=not force, px=guard_ms):
             return False
+        if delay_s > 0 and attempt == 1:
+            self._due_add(keys=[PUSH_DUE_KEY, PUSH_WAKE_KEY], args=[channel, delay_s])
+            return True
         queue = self.stock_queue(channel)
         kwargs = dict(args=(channel, attempt), description=f"push_stock({channel}, attempt {attempt})",
                       job_timeout=PUSH_JOB_TIMEOUT_S, result_ttl=EVENT_JOB_RESULT_TTL_S, failure_ttl=7 * 24 * 3600)
@@ -138,6 +170,16 @@ class Hub:
             queue.enqueue(PUSH_STOCK, **kwargs)
         return True
 
+    def release_due_pushes(self) -> float | None:
+        """Queue every debounced push that has fallen due; -> seconds until the next one (None: none waits)."""
+        due, wait_s = self._due_pop(keys=[PUSH_DUE_KEY])
+        for channel in due:
+            channel = channel.decode() if isinstance(channel, bytes) else channel
+            self.stock_queue(channel).enqueue(
+                PUSH_STOCK, args=(channel, 1), description=f"push_stock({channel}, attempt 1)",
+                job_timeout=PUSH_JOB_TIMEOUT_S, result_ttl=EVENT_JOB_RESULT_TTL_S, failure_ttl=7 * 24 * 3600)
+        return None if wait_s is None else max(0.0, float(wait_s))
+
     def announce_event(self, event_id: int) -> None:
         """Hand a delivery stored just now to the relay: one LPUSH on the ingest hot path.
 
@@ -145,6 +187,12 @@ class Hub:
         round trips); the relay (``hub relay``) does that off the request, in batches.
         """
         self.redis.client.lpush(INBOX_KEY, event_id)
+
+    def relay_step(self, block_s: float) -> int:
+        """One turn of ``hub relay``: queue the pushes due, then relay deliveries, waiting at most
+        ``block_s`` or until the next push falls due; returns how many deliveries it relayed."""
+        wait_s = self.release_due_pushes()
+        return self.relay_inbox(block_s=block_s if wait_s is None else min(block_s, max(wait_s, 0.005)))
 
     def relay_inbox(self, block_s: float = 0, batch: int = RELAY_BATCH, linger_s: float = RELAY_LINGER_S) -> int:
         """Turn up to ``batch`` announced ids into processing jobs (one pipeline); returns how many.
@@ -154,14 +202,16 @@ class Hub:
         while a lone delivery still goes at once in a job of its own. While jobs are still waiting
         for a worker, the ids gather up to ``linger_s`` more (the workers could not start them
         sooner anyway), so a steady stream under load makes a few large jobs, not one per delivery.
-        Waits up to ``block_s`` for the first id (0: do not wait). An id lost between the pop and the
-        enqueue (a crash) is not lost work: its row stays ``received`` for the outbox sweeper.
+        Waits up to ``block_s`` for the first id (0: do not wait), or until a debounced push is
+        scheduled (``schedule_push`` wakes it, so the caller can size its next wait). An id lost
+        between the pop and the enqueue (a crash) is not lost work: its row stays ``received`` for
+        the outbox sweeper.
         """
         client = self.redis.client
         ids: list[int] = []
         if block_s > 0:
-            first = client.brpop([INBOX_KEY], timeout=block_s)
-            if first is None:
+            first = client.brpop([INBOX_KEY, PUSH_WAKE_KEY], timeout=block_s)
+            if first is None or first[0].decode() == PUSH_WAKE_KEY:  # a push fell due sooner: time to look
                 return 0
             ids.append(int(first[1]))
             batch -= 1
@@ -171,6 +221,7 @@ class Hub:
         deadline = time.monotonic() + linger_s
         while len(ids) < batch and time.monotonic() < deadline and client.llen(self.events_queue.key):
             time.sleep(RELAY_POLL_S)
+            self.release_due_pushes()  # a push falling due meanwhile goes on time
             ids += [int(i) for i in client.rpop(INBOX_KEY, batch - len(ids)) or []]
         jobs = []
         for i in range(0, len(ids), EVENTS_PER_JOB):
