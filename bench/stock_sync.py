@@ -103,6 +103,26 @@ class Tracker:
         last = above[-1] if above else -1
         return series[last + 1][0] if last + 1 < len(series) else None
 
+    def breakdown(self, lines: list[Line], t0: float, slow_s: float) -> list[str]:
+        """Where the late lines were: by the channel that showed them last, and by when they were sold."""
+        by_channel: dict[str, list[float]] = defaultdict(list)
+        slow_by_second: dict[int, int] = defaultdict(int)
+        for ln in lines:
+            accepted = self.accepted.get((ln.channel, ln.order_id))
+            times = {c: self.settled_at(c, ln.sku, ln.target) for c in CHANNELS}
+            if accepted is None or None in times.values():
+                continue
+            last = max(times, key=lambda c: times[c])
+            lat = max(0.0, times[last] - accepted)
+            by_channel[f"{ln.channel}->{last}"].append(lat)
+            if lat > slow_s:
+                slow_by_second[int(accepted - t0)] += 1
+        out = [f"  sold on -> shown last on {k}: {len(v)} lines, p50 {percentile(v, 50, 0):.2f} s, "
+               f"p99 {percentile(v, 99, 0):.2f} s" for k, v in sorted(by_channel.items())]
+        out.append(f"  lines later than {slow_s:g} s by second of the run: "
+                   + (", ".join(f"{k}s: {v}" for k, v in sorted(slow_by_second.items())) or "none"))
+        return out
+
     def latencies(self, lines: list[Line]) -> tuple[list[float], int]:
         """Convergence seconds per line, and how many lines have not converged."""
         out, open_ = [], 0
@@ -247,6 +267,7 @@ def run_hub(args: argparse.Namespace, skus: list[str], work: Path) -> dict[str, 
             print(f"hub: {args.rate} orders/s for {args.duration}s ...", file=sys.stderr)
             monitor = Backlog(redis_url, work)
             meter.start()
+            t_load = time.monotonic()
             lines, took = drive(shops, skus, args, random.Random(args.seed))
             meter.stop()
             monitor.stop()
@@ -254,6 +275,7 @@ def run_hub(args: argparse.Namespace, skus: list[str], work: Path) -> dict[str, 
             settle(shops, dirty, "drain")
             result = summarise("hub", tracker, lines, took, drained, shops)
             result["backlog_max"] = monitor.peak
+            result["breakdown"] = tracker.breakdown(lines, t_load, slow_s=1.5)
             result["cpu"] = meter.lines(len({(ln.channel, ln.order_id) for ln in lines}), "order")
             with engine.connect() as c:
                 result["events"] = dict(c.execute(text(
@@ -435,6 +457,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
         print(f"naive / hub API calls: {by['naive']['per_1000'] / max(by['hub']['per_1000'], 1e-9):.0f}x")
     if "hub" in by:
         print(f"hub events: {by['hub'].get('events')}; most events waiting at once: {by['hub']['backlog_max']}")
+        print("\n".join(by["hub"]["breakdown"]))
         print("CPU while the load ran (processes on this machine, by role):")
         print("\n".join(by["hub"]["cpu"]))
 

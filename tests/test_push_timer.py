@@ -63,3 +63,15 @@ def test_without_a_relay_the_stock_sweeper_queues_pushes_that_fell_due(app):
     with app.app_context():
         sweep_stock()
     assert push_jobs(hub, "woo") == [("woo", 1)]
+
+
+WOO_OUT = {"kind": "woocommerce", "webhook_secrets": ["s"], "url": "http://127.0.0.1:9", "consumer_key": "ck_x",
+           "consumer_secret": "cs_x", "locations": {"default": "main"}}
+
+
+def test_with_a_debounce_a_due_push_goes_before_waiting_deliveries(make_app):
+    names = make_app(channels={"woo": WOO_OUT}).extensions["hub"].queue_names()
+    assert names.index("stock-woo") < names.index("events")
+    # with none, the deliveries queued before a push go first, so it takes all their changes at once
+    names = make_app(channels={"woo": WOO_OUT}, stock_push_debounce_s=0).extensions["hub"].queue_names()
+    assert names.index("events") < names.index("stock-woo")
