@@ -211,9 +211,11 @@ def test_needs_mapping_refuses_a_bad_link_and_keeps_the_event_parked(app, client
 
 def test_orders_page_and_timeline_across_payments_and_shipments(app, client):
     deliver(client, "woo", "order.created", woo_order("processing"))
-    stripe(client, pay.stripe_payment("114", 4000, "usd", intent_id="pi_console"))
+    # Fixed times, none from the clock: placed 06:48, paid 08:00, shipped 09:00 and delivered days later.
+    paid = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+    stripe(client, pay.stripe_payment("114", 4000, "usd", intent_id="pi_console", created=int(paid.timestamp())))
     run_worker(app)
-    start = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    start = paid + timedelta(hours=1)
     emitter = carriers.CarrierEmitter("http://unused", {})
     hub = app.extensions["hub"]
     with app.app_context(), hub.engine.begin() as conn:
