@@ -475,7 +475,7 @@ def main() -> None:
     ap.add_argument("--woo-rate-limit", type=float, default=None, help="requests/s a host allows Woo (none)")
     ap.add_argument("--workers", type=int, default=3, help="RQ worker processes")
     ap.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
-    ap.add_argument("--debounce", type=float, default=0.5, help="stock_push_debounce_s")
+    ap.add_argument("--debounce", type=float, default=1.0, help="stock_push_debounce_s")
     ap.add_argument("--naive-threads", type=int, default=16, help="concurrent calls of the naive integration")
     ap.add_argument("--only", choices=("hub", "naive"), help="run one side only")
     ap.add_argument("--embedded", action="store_true", help="SQLite + embedded Redis instead of the servers")

@@ -87,7 +87,7 @@ class LevelWrite:
 @dataclass
 class PushResult:
     written: dict[str, int] = field(default_factory=dict)  # sku -> value now on the channel
-    stale: dict[str, int] = field(default_factory=dict)  # sku -> the value the channel really had
+    stale: set[str] = field(default_factory=set)  # compare-and-set lost: the channel did not show ``expected``
     failed: dict[str, str] = field(default_factory=dict)  # sku -> why the channel refused it (permanent)
     calls: int = 0
 
@@ -108,4 +108,5 @@ class StockTarget(Protocol):
     def push_levels(self, writes: list[LevelWrite], key: str) -> PushResult:
         """Set the quantities, ``batch_size`` at most per call; ``key`` makes a retried call a no-op
         where the platform supports idempotency keys. Compare-and-set where supported: a write
-        whose ``expected`` is out of date is not applied and comes back in ``stale``."""
+        whose ``expected`` is out of date comes back in ``stale``; nothing else in its call was applied
+        (those are in neither ``written`` nor ``stale``: write them again as they were)."""

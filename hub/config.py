@@ -218,7 +218,7 @@ class ConfigSchema(Schema):
     outbox_interval_s = fields.Integer(load_default=30, validate=validate.Range(min=1))
     db_busy_timeout_s = fields.Float(load_default=5.0, validate=validate.Range(min=0))
     log_level = fields.String(load_default="INFO")
-    stock_push_debounce_s = fields.Float(load_default=0.5, validate=validate.Range(min=0))
+    stock_push_debounce_s = fields.Float(load_default=1.0, validate=validate.Range(min=0))
     stock_reconcile_interval_s = fields.Integer(load_default=3600, validate=validate.Range(min=0))
     echo_ttl_s = fields.Integer(load_default=600, validate=validate.Range(min=1))
     channels = fields.Dict(
@@ -317,7 +317,7 @@ class Config:
     db_busy_timeout_s: float
     log_level: str
     channels: dict[str, ChannelConfig]
-    stock_push_debounce_s: float = 0.5
+    stock_push_debounce_s: float = 1.0
     stock_reconcile_interval_s: int = 3600
     echo_ttl_s: int = 600
     erp: ErpConfig | None = None

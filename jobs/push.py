@@ -5,7 +5,8 @@ schedule one push per channel a short debounce later (``Hub.schedule_push``). Th
 the current published values, skips what the channel already shows, writes the rest in
 batches (Shopify: compare-and-set against what the hub believes it shows, with an idempotency
 key; Woo: plain set), and leaves an echo fingerprint per write so the webhook reporting it back
-is ignored. A stale compare-and-set re-reads and writes again; THROTTLED and 429 wait inside
+is ignored. A compare-and-set that loses to the channel's own change writes the rest again at once
+and leaves the SKU to the next push (a second loss in a row reads it); THROTTLED and 429 wait inside
 the client; other retryable errors back off and retry up to ``PUSH_MAX_ATTEMPTS``; permanent
 ones fail the job with the platform's reason (the SKUs stay dirty, so a replay or the next
 change pushes them again).
@@ -38,6 +39,7 @@ PUSH_MAX_ATTEMPTS = 5
 PUSH_BACKOFF_BASE_S = 2.0
 PUSH_BACKOFF_CAP_S = 300.0
 STALE_ROUNDS = 3  # compare-and-set retries within one push before leaving the SKU dirty
+LOST_RACE_MEMORY_S = 120  # how long lost compare-and-sets are remembered (see _lost_races)
 LOCK_TTL_S = 600
 LOCK_WAIT_S = 5
 QUANTITIES_RECORDED = 500  # per push, on its task record: what it meant to set (the SKU list is whole)
@@ -71,11 +73,14 @@ class PushReport:
     calls: int = 0
     unlisted: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    deferred: set[str] = field(default_factory=set)  # lost a compare-and-set race: the next push writes them
 
     def __str__(self) -> str:
         s = f"{self.channel}: {self.checked} dirty, {self.written} written in {self.calls} call(s)"
         if self.unlisted:
             s += f", {len(self.unlisted)} not sold there"
+        if self.deferred:
+            s += f", {len(self.deferred)} left to the next push (the channel moved first)"
         if self.failed:
             s += f", {len(self.failed)} refused"
         return s
@@ -141,7 +146,8 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
     written: dict[str, int] = {}
     for _ in range(STALE_ROUNDS):
         writes = [LevelWrite(listings[s], values[s], believed.get(s)) for s in sorted(listings)
-                  if s not in written and s not in report.failed and values[s] != believed.get(s)]
+                  if s not in written and s not in report.failed and s not in report.deferred
+                  and values[s] != believed.get(s)]
         if not writes:
             break
         _leave_fingerprints(hub, channel, writes)
@@ -151,14 +157,43 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
         report.calls += result.calls
         written.update(result.written)
         report.failed.update(result.failed)
-        _learn(believed, learnt, {**result.stale, **result.written})
+        _learn(believed, learnt, result.written)
         if not result.stale:
             break
+        reread = _lost_races(hub, channel, result.stale)
+        report.deferred.update(result.stale - reread)
+        if reread:
+            _learn(believed, learnt, target.read([listings[s] for s in sorted(reread)]))
+    if report.deferred:  # their own change is on its way to the hub, or the next push reads them
+        hub.schedule_push(channel)
+    if written:  # a SKU written since it lost a race starts afresh (one HDEL a push)
+        hub.redis.client.hdel(lost_races_key(channel), *written)
     report.written = len(written)
     annotate(written=report.written, calls=report.calls, unlisted=len(report.unlisted),
-             refused=dict(list(report.failed.items())[:QUANTITIES_RECORDED]))
+             deferred=sorted(report.deferred), refused=dict(list(report.failed.items())[:QUANTITIES_RECORDED]))
     _record(hub, channel, rows, listings, found, values, believed, learnt, written, report, mark)
     return report
+
+
+def _lost_races(hub: Hub, channel: str, stale: set[str]) -> set[str]:
+    """Of the SKUs whose compare-and-set just lost, those that lost the previous time too: read them now.
+
+    A race is nearly always with the channel's own sale, whose webhook reaches the hub a moment later
+    and moves what the hub believes; so a first loss waits for the next push (no read, the rest of the
+    call goes again at once), and only a second loss in a row (a change the hub was never told of)
+    spends a read. Remembered in Redis for a while; forgetting costs at most one more lost write.
+    """
+    names = sorted(stale)
+    with hub.redis.client.pipeline(transaction=False) as pipe:
+        pipe.hmget(lost_races_key(channel), names)
+        pipe.hset(lost_races_key(channel), mapping=dict.fromkeys(names, 1))
+        pipe.expire(lost_races_key(channel), LOST_RACE_MEMORY_S)
+        before, *_ = pipe.execute()
+    return {s for s, seen in zip(names, before, strict=True) if seen}
+
+
+def lost_races_key(channel: str) -> str:
+    return f"hub:push:{channel}:lost"
 
 
 def _learn(believed: dict[str, int | None], learnt: dict[str, datetime], values: dict[str, int | None]) -> None:

@@ -27,6 +27,7 @@ class StockEnv:
     shop: ShopifySandbox
     woo: WooSandbox
     location: str  # the Shopify location's numeric id
+    shop_webhook_url: str = ""  # where the Shopify sandbox sends its webhooks (the hub's receiver)
     bootstrap: dict | None = None  # the sandboxes' stats for the first sync, before the test's changes
 
     @property
@@ -85,7 +86,7 @@ def stock_env(make_app, skus: list[str], quantity: int, woo_authority: str = "hu
             with live_server(app) as hub_url:
                 shop.configure(webhook_url=f"{hub_url}/webhooks/shop-eu")
                 woo.configure(webhook_url=f"{hub_url}/webhooks/woo")
-                env = StockEnv(app, shop, woo, location)
+                env = StockEnv(app, shop, woo, location, f"{hub_url}/webhooks/shop-eu")
                 counts = "\n".join(f'{{"sku": "{s}", "on_hand": {quantity}}}' for s in skus)
                 # Shopify's ids come as links (what products/create or `hub links import` gives a
                 # real hub: looking 1,000 SKUs up by GraphQL costs ~5,000 points); Woo's are found by SKU

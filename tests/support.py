@@ -107,14 +107,14 @@ def live_server(app) -> Iterator[str]:  # noqa: ANN001
         t.join(5)
 
 
-def run_worker(app) -> None:  # noqa: ANN001
-    """Drain the hub's queues with a real RQ worker (in-process, burst mode)."""
+def run_worker(app, queues: list[str] | None = None) -> None:  # noqa: ANN001
+    """Drain the hub's queues (or just ``queues``) with a real RQ worker (in-process, burst mode)."""
     from rq import SimpleWorker
 
     hub = app.extensions["hub"]
     relay(app)
     with app.app_context():
-        SimpleWorker(hub.queue_names(), connection=hub.redis.client).work(burst=True)
+        SimpleWorker(queues or hub.queue_names(), connection=hub.redis.client).work(burst=True)
 
 
 def event_rows(app) -> list:  # noqa: ANN001

@@ -9,9 +9,13 @@ import random
 import pytest
 from sqlalchemy import func, select
 
+from connectors.outbound import LevelWrite
+from connectors.shopify.client import _stale_indices
 from hub.models import events, sku_links, stock_levels, stock_movements, stock_sync
+from jobs.push import known_listings, make_target, push_dirty
 
 from .stock_env import stock_env
+from .support import run_worker
 
 
 def statuses(env) -> list[tuple[str, str, str]]:
@@ -243,6 +247,63 @@ def test_tiny_shopify_bucket_throttles_but_nothing_fails_or_exceeds_it(make_app,
         assert boot["over_limit"] == stats["over_limit"] == 0 and stats["max_cost_exceeded"] == 0
         assert not [s for s in statuses(env) if s[1] == "failed"]
         assert len(env.hub.stock_queue("shop-eu").failed_job_registry) == 0
+
+
+def test_a_lost_compare_and_set_waits_for_the_next_push_and_a_second_loss_reads(make_app, auth):
+    skus = [f"S-{i:02d}" for i in range(20)]
+    with stock_env(make_app, skus, 5) as env:
+        env.shop.configure(webhook_url="")  # a merchant's edit whose webhook the hub never gets
+        env.shop.set_available("S-07", 9)
+        env.shop.configure(webhook_url=env.shop_webhook_url)
+        target = make_target(env.hub.config.channels["shop-eu"])
+        with env.hub.engine.connect() as conn:
+            listings = known_listings(conn, "shop-eu", skus)
+        result = target.push_levels([LevelWrite(listings[s], 5, 5) for s in skus], key="stale-probe")
+        assert result.written == {} and result.stale == {"S-07"}  # nothing applied; the errors name S-07
+        assert env.shop.stats["by_operation"] == {"HubSetQuantities": 1}  # and nothing read
+
+        env.shop.reset_stats()
+        counts = "\n".join(f'{{"sku": "{s}", "on_hand": 4}}' for s in skus)
+        with env.app.test_client() as c:
+            assert c.post("/api/stock/snapshot", data=counts, headers=auth).status_code == 200
+        env.settle()
+        assert env.shop_levels() == dict.fromkeys(skus, 4) and env.woo.levels() == dict.fromkeys(skus, 4)
+        # push 1: 20 writes lose on S-07, the other 19 go again at once, S-07 is left to push 2;
+        # push 2: S-07 loses again (the hub was never told of the edit), is read (9) and written
+        assert env.shop.stats["by_operation"] == {"HubSetQuantities": 4, "HubReadLevels": 1}
+        assert env.shop.stats["max_requested_cost"] == 10  # the one level read costs less than a write
+        c = env.app.test_client()
+        pushes = c.get("/api/tasks?kind=push_stock&channel=shop-eu", headers=auth).json["tasks"][:2]
+        details = [c.get(f"/api/tasks/{t['id']}", headers=auth).json["detail"] for t in pushes]
+        assert [d["deferred"] for d in details] == [[], ["S-07"]]  # newest first
+
+
+def test_a_lost_race_with_the_channels_own_sale_costs_one_write_and_no_read(make_app):
+    skus = [f"S-{i:02d}" for i in range(20)]
+    with stock_env(make_app, skus, 5) as env:
+        env.woo.place_order([{"sku": s, "quantity": 1} for s in skus])  # the shop must drop all 20
+        env.shop.wait_idle(60)
+        env.woo.wait_idle(60)
+        run_worker(env.app, queues=[env.hub.events_queue.name])  # the Woo order: 20 dirty for the shop, no push yet
+        env.shop.place_order([{"sku": "S-03", "quantity": 1}])  # the shop sells S-03 first
+        report = push_dirty(env.hub, "shop-eu")  # and the push runs before the hub has its order
+        assert report.deferred == {"S-03"} and report.written == 19 and report.calls == 2
+        env.settle()
+        assert env.shop_levels() == {**dict.fromkeys(skus, 4), "S-03": 3}
+        assert env.woo.levels() == env.shop_levels()
+        # a write of 20 lost on S-03, the 19 again; the shop's order then told the hub, S-03 took one more
+        assert env.shop.stats["by_operation"].get("HubReadLevels") is None
+        assert env.shop.stats["by_operation"]["HubSetQuantities"] == 3
+
+
+@pytest.mark.parametrize(("fields", "read"), [
+    ([["input", "quantities", "3", "changeFromQuantity"], ["input", "quantities", "0", "changeFromQuantity"]], [0, 3]),
+    ([None], [0, 1, 2, 3, 4]),  # an error that names no quantity: read them all
+    ([["input", "quantities", "9", "changeFromQuantity"]], [0, 1, 2, 3, 4]),  # out of range: the same
+])
+def test_which_quantities_a_stale_answer_names(fields, read):
+    errors = [{"code": "CHANGE_FROM_QUANTITY_STALE", "field": f, "message": "stale"} for f in fields]
+    assert _stale_indices(errors, 5) == read
 
 
 def test_reconcile_repairs_drift_made_behind_the_hubs_back(make_app, auth, tmp_path, monkeypatch):

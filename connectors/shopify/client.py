@@ -245,8 +245,21 @@ class ShopifyStock(ShopifyClient):
             return
         if any(e.get("code") != STALE_CODE for e in errors):
             raise Permanent(f"shopify inventorySetQuantities refused: {errors}")
-        # a compare-and-set went stale: nothing in the call was applied; read what is there now
-        result.stale.update(self.read([w.listing for w in chunk]))
+        # a compare-and-set went stale: nothing in the call was applied; the errors name which quantities
+        result.stale.update(chunk[i].listing.sku for i in _stale_indices(errors, len(chunk)))
+
+
+def _stale_indices(errors: list[dict[str, Any]], size: int) -> list[int]:
+    """Which quantities the CHANGE_FROM_QUANTITY_STALE errors point at (``field``: input, quantities, i,
+    changeFromQuantity); all of them when a path does not say."""
+    out: set[int] = set()
+    for e in errors:
+        path = e.get("field") or []
+        if len(path) < 3 or path[:2] != ["input", "quantities"] or not str(path[2]).isdigit() \
+                or int(path[2]) >= size:
+            return list(range(size))
+        out.add(int(path[2]))
+    return sorted(out)
 
 
 def _available(level: dict[str, Any] | None) -> int | None:
