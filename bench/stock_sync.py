@@ -36,6 +36,7 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -280,6 +281,7 @@ def run_hub(args: argparse.Namespace, skus: list[str], work: Path) -> dict[str, 
             with engine.connect() as c:
                 result["events"] = dict(c.execute(text(
                     "SELECT status, count(*) FROM events GROUP BY status")).all())
+                result["to_ledger"] = ledger_delays(c)
             engine.dispose()
     finally:
         for p in procs:
@@ -287,6 +289,22 @@ def run_hub(args: argparse.Namespace, skus: list[str], work: Path) -> dict[str, 
         shops.close()
         cleanup()
     return result
+
+
+def ledger_delays(conn: Any) -> list[float]:
+    """Seconds from each order delivery's acceptance to its movement in the ledger (the rest of a
+    line's latency is the debounce, the push and the channel's call)."""
+    from sqlalchemy import text
+
+    rows = conn.execute(text(
+        "SELECT e.received_at, min(m.created_at) FROM events e JOIN stock_movements m ON m.source_event = e.id "
+        "WHERE e.topic IN ('orders/create', 'order.created') GROUP BY e.id, e.received_at")).all()
+    return [max(0.0, (_aware(done) - _aware(got)).total_seconds()) for got, done in rows]
+
+
+def _aware(value: Any) -> datetime:
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 class Backlog(threading.Thread):
@@ -458,6 +476,9 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
     if "hub" in by:
         print(f"hub events: {by['hub'].get('events')}; most events waiting at once: {by['hub']['backlog_max']}")
         print("\n".join(by["hub"]["breakdown"]))
+        if delays := by["hub"].get("to_ledger"):
+            print(f"  order delivery accepted -> in the ledger: p50 {percentile(delays, 50, 0):.2f} s, "
+                  f"p99 {percentile(delays, 99, 0):.2f} s ({len(delays)} orders); then the debounce and the push")
         print("CPU while the load ran (processes on this machine, by role):")
         print("\n".join(by["hub"]["cpu"]))
 
