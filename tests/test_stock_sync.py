@@ -296,14 +296,14 @@ def test_a_lost_race_with_the_channels_own_sale_costs_one_write_and_no_read(make
         assert env.shop.stats["by_operation"]["HubSetQuantities"] == 3
 
 
-@pytest.mark.parametrize(("fields", "read"), [
+@pytest.mark.parametrize(("fields", "named"), [
     ([["input", "quantities", "3", "changeFromQuantity"], ["input", "quantities", "0", "changeFromQuantity"]], [0, 3]),
-    ([None], [0, 1, 2, 3, 4]),  # an error that names no quantity: read them all
+    ([None], [0, 1, 2, 3, 4]),  # an error that names no quantity: every one counts as stale
     ([["input", "quantities", "9", "changeFromQuantity"]], [0, 1, 2, 3, 4]),  # out of range: the same
 ])
-def test_which_quantities_a_stale_answer_names(fields, read):
+def test_which_quantities_a_stale_answer_names(fields, named):
     errors = [{"code": "CHANGE_FROM_QUANTITY_STALE", "field": f, "message": "stale"} for f in fields]
-    assert _stale_indices(errors, 5) == read
+    assert _stale_indices(errors, 5) == named
 
 
 def test_reconcile_repairs_drift_made_behind_the_hubs_back(make_app, auth, tmp_path, monkeypatch):
