@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -98,6 +99,18 @@ def test_relay_batches_announced_deliveries_into_jobs(app):
     run_worker(app)
     with app.app_context():
         assert [sum(j.return_value().values()) for j in jobs] == [2, 1]
+
+
+def test_a_live_relay_woken_by_one_id_takes_those_that_follow_it_into_the_same_job(app):
+    hub = app.extensions["hub"]
+    hub.announce_event(101)
+    later = threading.Timer(0.01, lambda: [hub.announce_event(i) for i in (102, 103, 104)])
+    later.start()
+    try:
+        assert hub.relay_inbox(block_s=1, gather_s=0.5) == 4  # (the live relay gathers RELAY_GATHER_S)
+    finally:
+        later.join()
+    assert [j.args for j in hub.events_queue.get_jobs()] == [([101, 102, 103, 104],)]
 
 
 def test_ids_lost_by_a_crashed_relay_are_swept(app):
