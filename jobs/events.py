@@ -26,7 +26,7 @@ from mappings import MapContext, Unmappable, aftership, easypost, paypal, shippo
 from mappings.canonical import ChannelStockReport
 
 from . import ledger
-from .apply import apply_records, report_sku
+from .apply import apply_records
 from .push import echo_key
 from .tasks import record_event_outcome
 from .tracking import enqueue_push_tracking
@@ -55,16 +55,16 @@ def consume_echo(hub: Hub, conn: Connection, records: list[Any]) -> str | None:
     if not reports:
         return None
     keys = [echo_key(r.origin.channel, r.origin.external_id, r.available) for r in reports]
-    if not all(hub.redis.client.exists(k) for k in keys):
+    skus = hub.redis.client.mget(keys)  # each fingerprint holds the SKU written (see jobs.push)
+    if not all(skus):
         return None
-    links = StoreLinks(conn)
-    for r in reports:
-        sku = report_sku(links, r)
-        row = ledger.sync_row(conn, r.origin.channel, sku) if sku else None
+    names = [sku.decode() if isinstance(sku, bytes) else sku for sku in skus]
+    for r, sku in zip(reports, names, strict=True):
+        row = ledger.sync_row(conn, r.origin.channel, sku)
         if row is None or row.believed != r.available:
             return None
     hub.redis.client.delete(*keys)
-    return "echo: " + ", ".join(f"{r.sku or r.origin.external_id} = {r.available}" for r in reports) + \
+    return "echo: " + ", ".join(f"{sku} = {r.available}" for r, sku in zip(reports, names, strict=True)) + \
         " is the hub's own write coming back"
 
 

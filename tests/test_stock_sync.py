@@ -3,6 +3,7 @@ ShopifyAPI's session + GraphQL and the woocommerce client. Counts asserted are t
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 
@@ -12,7 +13,8 @@ from sqlalchemy import func, select
 from connectors.outbound import LevelWrite
 from connectors.shopify.client import _stale_indices
 from hub.models import events, sku_links, stock_levels, stock_movements, stock_sync
-from jobs.push import known_listings, make_target, push_dirty
+from hub.state import PUSH_DUE_KEY
+from jobs.push import DEFERRED_PUSH_S, known_listings, make_target, push_dirty
 
 from .stock_env import stock_env
 from .support import run_worker
@@ -294,6 +296,25 @@ def test_a_lost_race_with_the_channels_own_sale_costs_one_write_and_no_read(make
         # a write of 20 lost on S-03, the 19 again; the shop's order then told the hub, S-03 took one more
         assert env.shop.stats["by_operation"].get("HubReadLevels") is None
         assert env.shop.stats["by_operation"]["HubSetQuantities"] == 3
+
+
+def test_a_sku_that_lost_a_race_is_pushed_again_before_the_debounce_is_out(make_app):
+    """The channel's own sale that beat the write reaches the hub within a few tenths of a second:
+    the deferred SKU is pushed again after DEFERRED_PUSH_S, not after a whole debounce."""
+    skus = [f"S-{i:02d}" for i in range(5)]
+    with stock_env(make_app, skus, 5) as env:
+        hub = env.hub
+        env.woo.place_order([{"sku": s, "quantity": 1} for s in skus])
+        env.woo.wait_idle(60)
+        run_worker(env.app, queues=[hub.events_queue.name])
+        hub.config = dataclasses.replace(hub.config, stock_push_debounce_s=5.0)  # as in production: debounced
+        env.shop.place_order([{"sku": "S-03", "quantity": 1}])
+        hub.redis.client.delete(hub.push_pending_key("shop-eu"), PUSH_DUE_KEY)
+        report = push_dirty(hub, "shop-eu")
+        assert report.deferred == {"S-03"}
+        now = float("{}.{:06d}".format(*hub.redis.client.time()))
+        due_in = hub.redis.client.zscore(PUSH_DUE_KEY, "shop-eu") - now
+        assert 0 < due_in <= DEFERRED_PUSH_S < 5.0
 
 
 @pytest.mark.parametrize(("fields", "named"), [
