@@ -17,12 +17,13 @@ Convergence of an order line = from the moment its order webhook was accepted (t
 channels show the quantity it leaves, and keep showing it or less. Prints p50/p95/p99, API calls
 per 1,000 changes for both runs and their ratio; then checks that every SKU ended exactly right.
 
-    .venv/bin/python bench/stock_sync.py [--rate 50] [--duration 60] [--workers 3] [--embedded]
+    .venv/bin/python bench/stock_sync.py [--rate 50] [--duration 60] [--workers 3] [--embedded] [--cpu-hogs N]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import random
@@ -34,6 +35,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -267,10 +269,13 @@ def run_hub(args: argparse.Namespace, skus: list[str], work: Path) -> dict[str, 
             shops.woo.reset_stats()
             print(f"hub: {args.rate} orders/s for {args.duration}s ...", file=sys.stderr)
             monitor = Backlog(redis_url, work)
-            meter.start()
-            t_load = time.monotonic()
-            lines, took = drive(shops, skus, args, random.Random(args.seed))
-            meter.stop()
+            with cpu_hogs(args.cpu_hogs) as hogs:
+                if hogs:
+                    meter.roots["competing busy processes"] = hogs
+                meter.start()
+                t_load = time.monotonic()
+                lines, took = drive(shops, skus, args, random.Random(args.seed))
+                meter.stop()
             monitor.stop()
             drained = wait_converged(tracker, lines, DRAIN_TIMEOUT_S)
             settle(shops, dirty, "drain")
@@ -289,6 +294,29 @@ def run_hub(args: argparse.Namespace, skus: list[str], work: Path) -> dict[str, 
         shops.close()
         cleanup()
     return result
+
+
+def _burn(stop: Any) -> None:
+    while not stop.is_set():
+        sum(range(1000))
+
+
+@contextlib.contextmanager
+def cpu_hogs(n: int) -> Iterator[list[int]]:
+    """``n`` busy processes on the same cores while the load runs (the hub on a slower or busier
+    machine); yields their pids."""
+    import multiprocessing
+
+    stop = multiprocessing.Event()
+    procs = [multiprocessing.Process(target=_burn, args=(stop,), daemon=True) for _ in range(n)]
+    for p in procs:
+        p.start()
+    try:
+        yield [p.pid for p in procs]
+    finally:
+        stop.set()
+        for p in procs:
+            p.join(5)
 
 
 def ledger_delays(conn: Any) -> list[float]:
@@ -458,7 +486,8 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
           f"per order, API latency {args.latency} s, Shopify bucket {args.shopify_bucket:g} restoring "
           f"{args.shopify_restore:g}/s, Woo limit {args.woo_rate_limit or 'none'}; hub on {backend}, "
           f"{args.web_workers} web + {args.workers} RQ workers, push debounce {args.debounce}s; "
-          f"all on {__import__('os').cpu_count()} cores")
+          f"all on {__import__('os').cpu_count()} cores"
+          + (f", with {args.cpu_hogs} busy process(es) competing during the hub's load" if args.cpu_hogs else ""))
 
     def sec(v: float) -> str:
         return f">{DRAIN_TIMEOUT_S:.0f}" if v == float("inf") else f"{v:.2f}"
@@ -497,6 +526,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=3, help="RQ worker processes")
     ap.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
     ap.add_argument("--debounce", type=float, default=1.0, help="stock_push_debounce_s")
+    ap.add_argument("--cpu-hogs", type=int, default=0,
+                    help="busy processes competing for the cores while the hub's load runs (a slower machine)")
     ap.add_argument("--naive-threads", type=int, default=16, help="concurrent calls of the naive integration")
     ap.add_argument("--only", choices=("hub", "naive"), help="run one side only")
     ap.add_argument("--embedded", action="store_true", help="SQLite + embedded Redis instead of the servers")
