@@ -15,11 +15,12 @@ from decimal import Decimal
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
+from connectors.outbound import Retryable
 from hub.links import StoreLinks, release_parked
-from hub.models import ErrorClass, EventStatus, TaskStatus, parked
+from hub.models import ErrorClass, EventStatus, TaskStatus, parked, tasks
 from hub.state import Hub, current_hub
 from hub.store import insert_ignore, load_event, set_status, utcnow
 from mappings import MapContext, Unmappable, aftership, easypost, paypal, shippo, shopify, stripe, woocommerce
@@ -28,7 +29,7 @@ from mappings.canonical import ChannelStockReport
 from . import ledger
 from .apply import apply_records
 from .push import echo_key
-from .tasks import record_event_outcome
+from .tasks import event_entity, record_event_outcome
 from .tracking import enqueue_push_tracking
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def consume_echo(hub: Hub, conn: Connection, records: list[Any]) -> str | None:
 
 
 INSERT_RACE_ATTEMPTS = 3  # a unique key taken by a concurrent worker: the retry sees its row and updates it
+EVENT_MAX_CRASHES = 10  # retryable failures of one event before it is failed (the outbox retries it meanwhile)
 
 
 def process_event(event_id: int) -> str:
@@ -81,7 +83,7 @@ def process_event(event_id: int) -> str:
                 # Two workers created the same record (a customer, an order seen in two topics) at
                 # once; this transaction rolled back whole. Run it again: it now finds the row.
                 if attempt == INSERT_RACE_ATTEMPTS:
-                    raise
+                    raise Retryable(f"lost an insert race {attempt} times in a row") from None
                 logger.info("process_event: lost an insert race, again", extra={"event_id": event_id})
     except Exception as exc:
         _record_crash(hub, event_id, exc)
@@ -98,41 +100,63 @@ def _first_attempt(row: Any) -> int | None:
 
 def _record_crash(hub: Hub, event_id: int, exc: Exception) -> None:
     """The event's processing raised (its transaction rolled back): one task record, and the crash in the
-    event's history (so its next run is not taken for a first), in a transaction of their own. A side
-    channel: a failure to write them is logged, and the job's own error goes on."""
+    event's history, in a transaction of their own.
+
+    A permanent failure (a bug, a body no rule fits) would fail the same way every time: the event becomes
+    ``failed``, listed for an admin to replay once the cause is fixed, and the outbox sweeper leaves it
+    alone (it re-queued such an event every ``outbox_interval_s``, for ever). A retryable one (the store or
+    Redis away, a lock timeout) leaves it ``received`` for the sweeper, up to ``EVENT_MAX_CRASHES`` times.
+    A side channel: a failure to write them is logged, and the job's own error goes on."""
     import traceback
 
     from .tasks import classify
 
+    error_class = classify(exc)
     try:
         with hub.engine.begin() as conn:
             row = load_event(conn, event_id, for_update=True)
-            record_event_outcome(conn, event_id, row.channel if row else "", TaskStatus.FAILED, classify(exc),
+            record_event_outcome(conn, event_id, row.channel if row else "", TaskStatus.FAILED, error_class,
                                  str(exc) or type(exc).__name__, key=row.dedupe_key if row else None,
                                  traceback="".join(traceback.format_exception(exc)))
-            if row is not None and row.status == EventStatus.RECEIVED.value:
-                set_status(conn, event_id, EventStatus.RECEIVED,
-                           f"processing raised {type(exc).__name__}: {str(exc)[:300]}; it runs again")
+            if row is None or row.status != EventStatus.RECEIVED.value:
+                return
+            what = f"processing raised {type(exc).__name__}: {str(exc)[:300]}"
+            if error_class is ErrorClass.RETRYABLE and crashes(conn, event_id) < EVENT_MAX_CRASHES:
+                set_status(conn, event_id, EventStatus.RECEIVED, f"{what}; it runs again")
+            else:
+                set_status(conn, event_id, EventStatus.FAILED, f"{what}; replay it once the cause is fixed")
     except Exception:  # noqa: BLE001
         logger.warning("process_event: failure not recorded", extra={"event_id": event_id}, exc_info=True)
+
+
+def crashes(conn: Connection, event_id: int) -> int:
+    """How many times the event's processing has failed (its task records)."""
+    return conn.execute(select(func.count()).select_from(tasks).where(
+        tasks.c.kind == "process_event", tasks.c.entity == event_entity(event_id),
+        tasks.c.status == TaskStatus.FAILED.value)).scalar_one()
 
 
 def process_events(event_ids: list[int]) -> dict[str, int]:
     """RQ job: ``process_event`` for each id in turn (the relay's batch); -> count per outcome.
 
-    An event that raises does not stop the others: it gets a job of its own, which fails (or
-    succeeds on retry) visibly, with its traceback, like any single event job.
+    An event that raises does not stop the others. Its failure is recorded (a task record with the
+    traceback, in the event's history); a retryable one gets a job of its own, which fails (or succeeds on
+    retry) visibly like any single event job; a permanent one has left the event ``failed``.
     """
+    from .tasks import classify
+
     hub = current_hub()
     counts: dict[str, int] = {}
     for event_id in event_ids:
         try:
             status = process_event(event_id)
-        except Exception:  # noqa: BLE001 - handed on, not swallowed: the event's own job reports it
-            logger.warning("process_events: event failed; queued on its own", extra={"event_id": event_id},
-                           exc_info=True)
-            hub.enqueue_event(event_id)
-            status = "requeued"
+        except Exception as exc:  # noqa: BLE001 - recorded by process_event; a retryable one goes on in its own job
+            logger.warning("process_events: event failed", extra={"event_id": event_id}, exc_info=True)
+            if classify(exc) is ErrorClass.PERMANENT:
+                status = EventStatus.FAILED.value
+            else:
+                hub.enqueue_event(event_id)
+                status = "requeued"
         counts[status] = counts.get(status, 0) + 1
     return counts
 

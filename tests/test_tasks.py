@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from hub.models import events, tasks
 from hub.store import utcnow
+from jobs.outbox import sweep_outbox
 from jobs.tasks import get_task, list_tasks, task_stats
 from sandbox import signing
 from sandbox.base import serve
@@ -230,6 +231,34 @@ def test_an_event_whose_processing_raises_is_recorded_with_its_traceback(make_ap
         notes = [h["note"] or "" for h in c.get(f"/api/events/{event_id}", headers=auth).json["history"]]
     assert any(n.startswith("replay: re-processing the stored delivery (was rejected)") for n in notes)
     assert any(n.startswith("processing raised TypeError") for n in notes)
+    # a failure that would recur every time leaves the event failed, for a replay once fixed; the
+    # outbox sweeper does not run it again (it did, every outbox_interval_s, for ever)
+    with hub.engine.connect() as conn:
+        assert conn.execute(select(events.c.status).where(events.c.id == event_id)).scalar() == "failed"
+    with app.app_context():
+        assert sweep_outbox(grace_s=0) == 0
+
+
+def test_an_event_that_keeps_failing_for_a_retryable_reason_is_failed_after_ten_tries(make_app):
+    from connectors.outbound import Retryable
+    from jobs.events import EVENT_MAX_CRASHES, _record_crash
+
+    app = make_app()
+    with app.test_client() as c:
+        event_id = post(c, "shop-eu", signing.shopify(SECRETS["shop-eu"][0], b"{}", "orders/create")).json["event_id"]
+    hub = app.extensions["hub"]
+
+    def status() -> str:
+        with hub.engine.connect() as conn:
+            return conn.execute(select(events.c.status).where(events.c.id == event_id)).scalar()
+
+    with app.app_context():
+        for _ in range(EVENT_MAX_CRASHES - 1):  # e.g. a lock held elsewhere: the outbox sweeper tries again
+            _record_crash(hub, event_id, Retryable("lock busy"))
+            assert status() == "received"
+        _record_crash(hub, event_id, Retryable("lock busy"))
+        assert status() == "failed"
+        assert sweep_outbox(grace_s=0) == 0
 
 
 def test_an_attempt_whose_worker_was_lost_ends_failed(env):
