@@ -48,6 +48,9 @@ ERP_KEYS = ("url", "db", "login", "api_key")  # all or none
 DEFAULT_ERP_TIMEOUT_S = 30.0
 DEFAULT_CRM_URL = "https://api.hubapi.com"
 DEFAULT_PAY_LATER_METHODS = ["cod"]
+# a stock report that differs from what the hub expects the channel to show waits this long, once, for the
+# channel's own order (or cancel) that explains it: the platforms send both at once, in either order
+DEFAULT_STOCK_REPORT_HOLD_S = 2.0
 DEFAULT_EXPORT_RETRY_BASE_S = 2.0  # first backoff of a retryable export failure; doubles per attempt
 DEFAULT_ERP_PULL_INTERVAL_S = 60  # done deliveries and stock counts pulled from the ERP this often (0: never)
 # payments are matched to orders by these references unless a payment channel's ``match.keys`` says otherwise
@@ -221,6 +224,8 @@ class ConfigSchema(Schema):
     stock_push_debounce_s = fields.Float(load_default=1.0, validate=validate.Range(min=0))
     stock_reconcile_interval_s = fields.Integer(load_default=3600, validate=validate.Range(min=0))
     echo_ttl_s = fields.Integer(load_default=600, validate=validate.Range(min=1))
+    # a channel's stock report the hub cannot explain waits this long (once) for that channel's own orders
+    stock_report_hold_s = fields.Float(load_default=DEFAULT_STOCK_REPORT_HOLD_S, validate=validate.Range(min=0, max=60))
     channels = fields.Dict(
         keys=fields.String(validate=validate.Regexp(CHANNEL_ID_RE, error="not a valid channel id")),
         values=fields.Nested(ChannelSchema),
@@ -320,6 +325,7 @@ class Config:
     stock_push_debounce_s: float = 1.0
     stock_reconcile_interval_s: int = 3600
     echo_ttl_s: int = 600
+    stock_report_hold_s: float = DEFAULT_STOCK_REPORT_HOLD_S
     erp: ErpConfig | None = None
     crm: CrmConfig | None = None
     carrier_sla_days: dict[str, int] = field(default_factory=dict)

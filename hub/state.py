@@ -43,7 +43,8 @@ RELAY_POLL_S = 0.025
 # Redis, cost about as much as processing the delivery)
 RELAY_GATHER_S = 0.02
 PUSH_DUE_KEY = "hub:push:due"  # channel -> when its debounced push falls due (Redis' clock, seconds)
-PUSH_WAKE_KEY = "hub:push:wake"  # a newly due push wakes the relay from its wait for deliveries
+PUSH_WAKE_KEY = "hub:push:wake"  # a newly due push (or held event) wakes the relay from its wait for deliveries
+EVENTS_DUE_KEY = "hub:events:held"  # event id -> when its hold is over (Redis' clock, seconds); see hold_event
 # Both scripts read Redis' clock, so a debounce means the same on every host; effects replication
 # is what lets a script write after TIME on Redis 6 (the default from 7).
 _DUE_ADD = """
@@ -191,6 +192,21 @@ class Hub:
                 job_timeout=PUSH_JOB_TIMEOUT_S, result_ttl=EVENT_JOB_RESULT_TTL_S, failure_ttl=7 * 24 * 3600)
         return None if wait_s is None else max(0.0, float(wait_s))
 
+    def hold_event(self, event_id: int, delay_s: float) -> None:
+        """Hand ``event_id`` back to the relay ``delay_s`` from now (a stock report waiting for its channel's
+        orders). It stays ``received`` meanwhile: should Redis lose it, the outbox sweeper queues it."""
+        self._due_add(keys=[EVENTS_DUE_KEY, PUSH_WAKE_KEY], args=[event_id, delay_s])
+
+    def release_due(self) -> float | None:
+        """Queue the debounced pushes and announce the held events that have fallen due; -> seconds until
+        the next one (None: none waits)."""
+        waits = [self.release_due_pushes()]
+        held, wait_s = self._due_pop(keys=[EVENTS_DUE_KEY])
+        if held:
+            self.redis.client.lpush(INBOX_KEY, *held)
+        waits.append(None if wait_s is None else max(0.0, float(wait_s)))
+        return min((w for w in waits if w is not None), default=None)
+
     def announce_event(self, event_id: int) -> None:
         """Hand a delivery stored just now to the relay: one LPUSH on the ingest hot path.
 
@@ -200,9 +216,9 @@ class Hub:
         self.redis.client.lpush(INBOX_KEY, event_id)
 
     def relay_step(self, block_s: float) -> int:
-        """One turn of ``hub relay``: queue the pushes due, then relay deliveries, waiting at most
-        ``block_s`` or until the next push falls due; returns how many deliveries it relayed."""
-        wait_s = self.release_due_pushes()
+        """One turn of ``hub relay``: queue the pushes and held events due, then relay deliveries, waiting at
+        most ``block_s`` or until the next push or held event falls due; returns how many it relayed."""
+        wait_s = self.release_due()
         return self.relay_inbox(block_s=block_s if wait_s is None else min(block_s, max(wait_s, 0.005)),
                                 gather_s=RELAY_GATHER_S)
 

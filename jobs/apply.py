@@ -53,6 +53,14 @@ class NeedsMapping(Exception):
         self.missing = missing  # (channel, what, key)
 
 
+class HoldReport(Exception):  # noqa: N818 - an outcome, like NeedsMapping
+    """A channel's stock report the hub cannot explain yet: judged again after ``seconds``."""
+
+    def __init__(self, seconds: float, message: str) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+
+
 @dataclass
 class Outcome:
     policy: ledger.StockPolicy
@@ -64,6 +72,8 @@ class Outcome:
     missing: list[tuple[str, str, str]] = field(default_factory=list)  # links it waits for (parked)
     orders: set[int] = field(default_factory=set)  # orders changed: exported to the ERP/CRM after the commit
     crm: set[int] = field(default_factory=set)  # orders with new CRM notes owed: synced to the CRM after the commit
+    may_hold: bool = False  # an unexplained stock report may wait for the channel's own orders (once per event)
+    held: float | None = None  # seconds a report of this event waits before it is judged again
 
 
 # an order's channel status only moves forward; two versions from the same second are told apart by it
@@ -288,6 +298,12 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
         expected = sync.believed + surely
         if maybe and abs(r.available - expected - maybe) < abs(r.available - expected):
             expected += maybe  # an order from the same second as the value: the report says it came after
+    if expected is not None and r.available != expected and has_level and out.may_hold and policy.report_hold_s:
+        # The platforms send an order (or cancel) and the level it moved at once, in either order: judged
+        # now, a level ahead of its order would be an edit (counted twice under channel authority, written
+        # over with a count the sale is missing under hub authority). The order nearly always lands meanwhile.
+        raise HoldReport(policy.report_hold_s, f"stock {sku}@{warehouse}: {ch} reports {r.available}, the hub "
+                         f"expects {expected}: held {policy.report_hold_s:g} s for {ch}'s own orders")
     if not has_level:
         ledger.set_on_hand(conn, touch, sku, warehouse, r.available, MovementReason.CHANNEL_EDIT, ch, event_id)
         note = "the hub's first count of it"
@@ -322,10 +338,11 @@ APPLY = {
 
 
 def apply_records(conn: Connection, event_id: int, records: list[Any], policy: ledger.StockPolicy,
-                  rules: OrderRules | None = None) -> Outcome:
-    """Apply each record in its own savepoint: one that lacks a link is parked (``out.missing``)
-    while the others still apply. Every rule is idempotent, so a resumed event simply re-runs."""
-    out = Outcome(policy, rules=rules or OrderRules())
+                  rules: OrderRules | None = None, may_hold: bool = False) -> Outcome:
+    """Apply each record in its own savepoint: one that lacks a link is parked (``out.missing``), an
+    unexplained stock report is held (``out.held``, only when ``may_hold``), while the others still apply.
+    Every rule is idempotent, so a resumed or held event simply re-runs."""
+    out = Outcome(policy, rules=rules or OrderRules(), may_hold=may_hold)
     for record in records:
         handler = APPLY.get(type(record))
         if handler is None:
@@ -336,6 +353,11 @@ def apply_records(conn: Connection, event_id: int, records: list[Any], policy: l
         except NeedsMapping as exc:
             savepoint.rollback()
             out.missing += exc.missing
+            out.notes.append(str(exc))
+            continue
+        except HoldReport as exc:
+            savepoint.rollback()
+            out.held = max(out.held or 0.0, exc.seconds)
             out.notes.append(str(exc))
             continue
         savepoint.commit()

@@ -44,6 +44,7 @@ MAPPERS: dict[str, ModuleType] = {
     "aftership": aftership,
 }
 PROCESSABLE = {EventStatus.RECEIVED.value, EventStatus.NEEDS_MAPPING.value}
+HELD = "held: "  # the status note of an event whose stock report waits (see jobs.apply.HoldReport); held once
 
 
 def consume_echo(hub: Hub, conn: Connection, records: list[Any]) -> str | None:
@@ -196,7 +197,8 @@ def _process(hub: Hub, event_id: int) -> str:
         if (echo := consume_echo(hub, conn, mapped.records)) is not None:
             set_status(conn, event_id, EventStatus.IGNORED, echo)
             return EventStatus.IGNORED.value
-        outcome = apply_records(conn, event_id, mapped.records, hub.stock_policy, hub.order_rules)
+        outcome = apply_records(conn, event_id, mapped.records, hub.stock_policy, hub.order_rules,
+                                may_hold=not (row.status_reason or "").startswith(HELD))
         resumed = release_parked(conn, outcome.resolves)
         summary = f"{mapped.event_type.value}: " + ("; ".join(outcome.notes) or "no records")
         if outcome.missing:
@@ -208,6 +210,8 @@ def _process(hub: Hub, event_id: int) -> str:
             wanted = ", ".join(f"{ch} {missing} {key}" for ch, missing, key in outcome.missing)
             record_event_outcome(conn, event_id, row.channel, TaskStatus.FAILED, ErrorClass.NEEDS_MAPPING,
                                  f"parked: no link for {wanted}", key=row.dedupe_key, attempt=_first_attempt(row))
+        elif outcome.held is not None:  # still `received`: the relay hands it back when the hold is over
+            set_status(conn, event_id, EventStatus.RECEIVED, HELD + summary)
         else:
             set_status(conn, event_id, EventStatus.PROCESSED, summary)
             if row.status == EventStatus.NEEDS_MAPPING.value:  # a parked event resumed: its failure is over
@@ -221,6 +225,10 @@ def _process(hub: Hub, event_id: int) -> str:
     hub.enqueue_exports(outcome.orders)  # the orders are committed: the ERP and CRM jobs read them
     for order_id in sorted(outcome.crm - outcome.orders):  # notes owed on orders that did not change
         hub.enqueue_crm(order_id)
+    if outcome.held is not None and not outcome.missing:
+        hub.hold_event(event_id, outcome.held)
+        logger.info("event held", extra={"event_id": event_id, "channel": row.channel, "topic": row.topic})
+        return "held"
     status = EventStatus.NEEDS_MAPPING if outcome.missing else EventStatus.PROCESSED
     logger.info("event %s", status.value, extra={"event_id": event_id, "channel": row.channel, "topic": row.topic})
     return status.value

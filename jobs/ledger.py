@@ -39,6 +39,7 @@ class StockPolicy:
     pushing: tuple[str, ...]  # channels the hub writes stock to
     locations: dict[str, dict[str, str]] = field(default_factory=dict)  # channel -> location id -> warehouse
     default_warehouse: str = "main"
+    report_hold_s: float = 0.0  # an unexplained channel report waits this long, once (``stock_report_hold_s``)
 
     @classmethod
     def from_config(cls, config: Config) -> StockPolicy:
@@ -47,7 +48,8 @@ class StockPolicy:
                    buffers={c.id: c.stock_buffer for c in chans},
                    authority={c.id: c.stock_authority for c in chans},
                    pushing=tuple(c.id for c in chans if c.pushes_stock),
-                   locations={c.id: dict(c.locations) for c in chans})
+                   locations={c.id: dict(c.locations) for c in chans},
+                   report_hold_s=config.stock_report_hold_s)
 
     def order_warehouse(self, channel: str) -> str:
         """An order's lines are taken from its channel's first mapped warehouse."""

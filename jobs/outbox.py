@@ -31,10 +31,10 @@ def sweep_outbox(grace_s: float | None = None) -> int:
 def sweep_stock(grace_s: float | None = None) -> list[str]:
     """Schedule a push for every channel with SKUs dirty for longer than ``grace_s``.
 
-    Debounced pushes that fell due are queued first, should no relay be running to do it.
+    Debounced pushes and held events that fell due are queued first, should no relay be running to do it.
     """
     hub = current_hub()
-    hub.release_due_pushes()
+    hub.release_due()
     grace = hub.config.outbox_grace_s if grace_s is None else grace_s
     with hub.engine.connect() as conn:
         channels = sorted(conn.execute(select(stock_sync.c.channel).distinct().where(

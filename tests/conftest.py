@@ -96,6 +96,7 @@ def make_config(db_url: str, r_url: str, **overrides) -> dict:
         "admin_token": ADMIN_TOKEN,
         "max_body_bytes": 64 * 1024,
         "db_busy_timeout_s": 5,
+        "stock_report_hold_s": 0.05,  # unexplained stock reports wait (once) this long: run_worker waits for them
         "channels": {
             "shop-eu": {"kind": "shopify", "webhook_secrets": SECRETS["shop-eu"]},
             "woo": {"kind": "woocommerce", "webhook_secrets": SECRETS["woo"]},

@@ -108,13 +108,23 @@ def live_server(app) -> Iterator[str]:  # noqa: ANN001
 
 
 def run_worker(app, queues: list[str] | None = None) -> None:  # noqa: ANN001
-    """Drain the hub's queues (or just ``queues``) with a real RQ worker (in-process, burst mode)."""
+    """Drain the hub's queues (or just ``queues``) with a real RQ worker (in-process, burst mode); events
+    held meanwhile (a stock report waiting for its channel's orders) are waited for and processed too."""
+    import time
+
     from rq import SimpleWorker
 
+    from hub.state import EVENTS_DUE_KEY
+
     hub = app.extensions["hub"]
-    relay(app)
-    with app.app_context():
-        SimpleWorker(queues or hub.queue_names(), connection=hub.redis.client).work(burst=True)
+    while True:
+        relay(app)
+        with app.app_context():
+            SimpleWorker(queues or hub.queue_names(), connection=hub.redis.client).work(burst=True)
+        if queues and hub.events_queue.name not in queues or not hub.redis.client.zcard(EVENTS_DUE_KEY):
+            return
+        wait = hub.release_due()
+        time.sleep(min(wait or 0.0, 60.0))
 
 
 def event_rows(app) -> list:  # noqa: ANN001
@@ -130,6 +140,7 @@ def relay(app) -> int:  # noqa: ANN001
     """What `hub relay` does: turn announced deliveries into process_event jobs."""
     hub = app.extensions["hub"]
     moved = 0
+    hub.release_due()  # held events whose hold is over go back to the inbox (what the live relay does)
     while n := hub.relay_inbox():
         moved += n
     return moved

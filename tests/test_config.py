@@ -52,6 +52,7 @@ def test_outbound_keys_are_kept(tmp_path):
     ("channels:\n  s: {kind: magento, webhook_secrets: [x]}\n", "channels.s.kind: Must be one of"),
     ("channels:\n  p: {kind: paypal}\n", "channels.p.webhook_id: required for paypal"),
     ("max_body_bytes: lots\n", "max_body_bytes: Not a valid integer."),
+    ("stock_report_hold_s: -1\n", "stock_report_hold_s: Must be greater than or equal to 0 and less than or equal"),
     ("databse_url: sqlite://\n", "databse_url: Unknown field."),
     ("admin_token: ${NOPE}\n", "admin_token: environment variable NOPE is not set"),
     ("channels:\n  s: {kind: stripe, webhook_secrets: [x], tolerance_s: 0}\n", "channels.s.tolerance_s:"),

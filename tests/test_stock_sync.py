@@ -68,6 +68,35 @@ def test_manual_edit_is_overwritten_in_a_hub_channel(make_app):
         assert env.writes() == (1, 0)
 
 
+def received(env, topic: str) -> list[int]:
+    with env.hub.engine.connect() as conn:
+        return list(conn.execute(select(events.c.id).where(events.c.topic == topic, events.c.status == "received")
+                                 .order_by(events.c.id)).scalars())
+
+
+@pytest.mark.parametrize("authority", ["channel", "hub"])
+def test_a_level_report_ahead_of_its_own_order_waits_for_it(make_app, authority):
+    """Shopify sends orders/create and the inventory_levels/update it caused at once, in either order.
+    Judged at once, the level ahead of its order was an edit: applied, then the order took the unit
+    again (channel authority: one unit lost for good); or written back over with the count before the
+    sale (hub authority: a unit the shop no longer has shown for sale). Held, it finds its order."""
+    from jobs.events import process_event
+
+    with stock_env(make_app, ["A", "B"], 5, shop_authority=authority, stock_report_hold_s=0.3) as env:
+        env.shop.place_order([{"sku": "A", "quantity": 1}])
+        env.shop.wait_idle(60)
+        [level], [order] = received(env, "inventory_levels/update"), received(env, "orders/create")
+        with env.app.app_context():
+            assert process_event(level) == "held"  # the shop shows 4, the hub knows no reason yet
+            assert process_event(order) == "processed"
+        env.settle()  # the hold is over: the level is judged again, once, and is what the hub expects
+        assert env.shop_levels() == {"A": 4, "B": 5} and env.woo.levels() == {"A": 4, "B": 5}
+        assert on_hand(env, "A") == 5 and [r for r in moves(env, "A") if r[0] == "channel_edit"] == []
+        assert env.writes() == (0, 1)  # Woo learns of the sale; nothing is written back to the shop
+        [(_, status, note)] = [s for s in statuses(env) if s[0] == "inventory_levels/update" and s[1] != "ignored"]
+        assert status == "processed" and note.endswith("shop-eu reports 4, as expected"), note
+
+
 def moves(env, sku: str) -> list[tuple[str, str | None, int, int, int | None]]:
     with env.hub.engine.connect() as conn:
         m = stock_movements.c
