@@ -287,6 +287,9 @@ def run_hub(args: argparse.Namespace, skus: list[str], work: Path) -> dict[str, 
                 result["events"] = dict(c.execute(text(
                     "SELECT status, count(*) FROM events GROUP BY status")).all())
                 result["to_ledger"] = ledger_delays(c)
+                result["held"] = c.execute(text(
+                    "SELECT count(*) FROM event_history WHERE note LIKE 'held: %'")).scalar()
+                result["pushes"] = push_figures(c)
             engine.dispose()
     finally:
         for p in procs:
@@ -317,6 +320,21 @@ def cpu_hogs(n: int) -> Iterator[list[int]]:
         stop.set()
         for p in procs:
             p.join(5)
+
+
+def push_figures(conn: Any) -> dict[str, dict[str, int]]:
+    """Per channel, from the pushes' task records: pushes, calls, SKUs written, compare-and-sets lost."""
+    from sqlalchemy import text
+
+    out: dict[str, dict[str, int]] = {}
+    for channel, detail in conn.execute(text("SELECT channel, detail FROM tasks WHERE kind = 'push_stock'")):
+        d = json.loads(detail) if isinstance(detail, str) else (detail or {})
+        f = out.setdefault(channel, {"pushes": 0, "calls": 0, "written": 0, "lost": 0})
+        f["pushes"] += 1
+        f["calls"] += d.get("calls", 0)
+        f["written"] += d.get("written", 0)
+        f["lost"] += len(d.get("deferred", []))
+    return out
 
 
 def ledger_delays(conn: Any) -> list[float]:
@@ -503,7 +521,11 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
     if "hub" in by and "naive" in by:
         print(f"naive / hub API calls: {by['naive']['per_1000'] / max(by['hub']['per_1000'], 1e-9):.0f}x")
     if "hub" in by:
-        print(f"hub events: {by['hub'].get('events')}; most events waiting at once: {by['hub']['backlog_max']}")
+        print(f"hub events: {by['hub'].get('events')}; most events waiting at once: {by['hub']['backlog_max']}; "
+              f"stock reports held for their channel's orders: {by['hub'].get('held')}")
+        pushes = sorted(by["hub"]["pushes"].items())
+        print("pushes: " + "; ".join(f"{ch} {f['pushes']} pushes, {f['calls']} calls, {f['written']} SKUs written, "
+                                    f"{f['lost']} lost a compare-and-set" for ch, f in pushes))
         print("\n".join(by["hub"]["breakdown"]))
         if delays := by["hub"].get("to_ledger"):
             print(f"  order delivery accepted -> in the ledger: p50 {percentile(delays, 50, 0):.2f} s, "

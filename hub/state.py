@@ -59,11 +59,15 @@ _DUE_POP = """
 redis.replicate_commands()
 local t = redis.call('TIME')
 local now = t[1] + t[2] / 1e6
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
-if #due > 0 then redis.call('ZREM', KEYS[1], unpack(due)) end
-local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if #nxt == 0 then return {due, false} end
-return {due, tostring(tonumber(nxt[2]) - now)}
+local out, nxt = {}, nil
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call('ZRANGEBYSCORE', key, '-inf', now)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if #first > 0 and (nxt == nil or tonumber(first[2]) < nxt) then nxt = tonumber(first[2]) end
+end
+out[#KEYS + 1] = nxt and tostring(nxt - now) or false
+return out
 """
 
 
@@ -184,13 +188,9 @@ class Hub:
 
     def release_due_pushes(self) -> float | None:
         """Queue every debounced push that has fallen due; -> seconds until the next one (None: none waits)."""
-        due, wait_s = self._due_pop(keys=[PUSH_DUE_KEY])
-        for channel in due:
-            channel = channel.decode() if isinstance(channel, bytes) else channel
-            self.stock_queue(channel).enqueue(
-                PUSH_STOCK, args=(channel, 1), description=f"push_stock({channel}, attempt 1)",
-                job_timeout=PUSH_JOB_TIMEOUT_S, result_ttl=EVENT_JOB_RESULT_TTL_S, failure_ttl=7 * 24 * 3600)
-        return None if wait_s is None else max(0.0, float(wait_s))
+        (due,), wait_s = self._pop_due(PUSH_DUE_KEY)
+        self._queue_pushes(due)
+        return wait_s
 
     def hold_event(self, event_id: int, delay_s: float) -> None:
         """Hand ``event_id`` back to the relay ``delay_s`` from now (a stock report waiting for its channel's
@@ -198,14 +198,25 @@ class Hub:
         self._due_add(keys=[EVENTS_DUE_KEY, PUSH_WAKE_KEY], args=[event_id, delay_s])
 
     def release_due(self) -> float | None:
-        """Queue the debounced pushes and announce the held events that have fallen due; -> seconds until
-        the next one (None: none waits)."""
-        waits = [self.release_due_pushes()]
-        held, wait_s = self._due_pop(keys=[EVENTS_DUE_KEY])
+        """Queue the debounced pushes and announce the held events that have fallen due (one script);
+        -> seconds until the next one (None: none waits)."""
+        (pushes, held), wait_s = self._pop_due(PUSH_DUE_KEY, EVENTS_DUE_KEY)
+        self._queue_pushes(pushes)
         if held:
             self.redis.client.lpush(INBOX_KEY, *held)
-        waits.append(None if wait_s is None else max(0.0, float(wait_s)))
-        return min((w for w in waits if w is not None), default=None)
+        return wait_s
+
+    def _pop_due(self, *keys: str) -> tuple[list[list[bytes]], float | None]:
+        """Members of each sorted set whose time has come (removed), and the seconds until the next one."""
+        *due, wait_s = self._due_pop(keys=list(keys))
+        return due, None if wait_s is None else max(0.0, float(wait_s))
+
+    def _queue_pushes(self, channels: list[bytes]) -> None:
+        for channel in channels:
+            channel = channel.decode() if isinstance(channel, bytes) else channel
+            self.stock_queue(channel).enqueue(
+                PUSH_STOCK, args=(channel, 1), description=f"push_stock({channel}, attempt 1)",
+                job_timeout=PUSH_JOB_TIMEOUT_S, result_ttl=EVENT_JOB_RESULT_TTL_S, failure_ttl=7 * 24 * 3600)
 
     def announce_event(self, event_id: int) -> None:
         """Hand a delivery stored just now to the relay: one LPUSH on the ingest hot path.

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from hub.state import PUSH_DUE_KEY
+from hub.redis import INBOX_KEY
+from hub.state import EVENTS_DUE_KEY, PUSH_DUE_KEY
 
 
 def push_jobs(hub, channel: str) -> list[tuple]:
@@ -22,6 +23,18 @@ def test_a_debounced_push_is_queued_when_it_falls_due_not_before(hub):
     assert hub.release_due_pushes() is None  # nothing else waits
     assert push_jobs(hub, "woo") == [("woo", 1)]
     assert hub.redis.client.zcard(PUSH_DUE_KEY) == 0
+
+
+def test_a_held_event_goes_back_to_the_inbox_when_its_hold_is_over(hub):
+    hub.hold_event(7, 0.3)
+    hub.schedule_push("woo", delay_s=0.1)
+    wait = hub.release_due()
+    assert 0.05 < wait <= 0.1  # the sooner of the two
+    assert hub.redis.client.llen(INBOX_KEY) == 0
+    time.sleep(0.35)
+    assert hub.release_due() is None  # both fell due: nothing else waits
+    assert hub.redis.client.lrange(INBOX_KEY, 0, -1) == [b"7"] and push_jobs(hub, "woo") == [("woo", 1)]
+    assert hub.redis.client.zcard(EVENTS_DUE_KEY) == 0
 
 
 def test_a_retry_backoff_still_goes_through_rqs_scheduler(hub):
