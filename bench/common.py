@@ -54,9 +54,16 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def backends(embedded: bool, work: Path, redis_db: int = 12) -> tuple[str, str, Callable[[], None]]:
-    """(database URL, Redis URL, cleanup) for one run."""
+    """(database URL, Redis URL, cleanup) for one run.
+
+    Embedded: the bench starts the embedded Redis itself and hands its socket to every hub process, as
+    ``hub run`` does; each process starting or attaching to its own, the first one to stop took the server
+    down with it and the rest lost Redis (the hub never settled)."""
     if embedded:
-        return f"sqlite:///{work}/hub.db", "embedded", lambda: None
+        from hub.redis import embedded_url, start_embedded
+
+        server = start_embedded(str(work / "var"))
+        return f"sqlite:///{work}/hub.db", embedded_url(server), server.shutdown
     from sqlalchemy import create_engine, text
 
     pg = os.environ.get("HUB_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")

@@ -360,10 +360,9 @@ class Backlog(threading.Thread):
         super().__init__(daemon=True)
         import redis
 
-        from hub.redis import EVENTS_QUEUE, INBOX_KEY, connect
+        from hub.redis import EVENTS_QUEUE, INBOX_KEY
 
-        self.client = connect(redis_url, str(work / "var")).client if redis_url == "embedded" else \
-            redis.Redis.from_url(redis_url)
+        self.client = redis.Redis.from_url(redis_url)
         self.keys = (f"rq:queue:{EVENTS_QUEUE}", INBOX_KEY)
         self.peak, self._stop, self._t0 = 0, threading.Event(), time.monotonic()
         self.start()
