@@ -211,7 +211,7 @@ def _shipment(s: Row[Any]) -> dict[str, Any]:
                                       "order_reference", "events")}
     out.update(estimated_delivery=iso(s.estimated_delivery), delivered_at=iso(s.delivered_at),
                shipped_at=iso(s.shipped_at), promised_at=iso(s.promised_at), promised_by=s.promised_by,
-               pushed_at=iso(s.pushed_at), push_ref=s.push_ref, push_error=s.push_error)
+               pushed_at=iso(s.pushed_at), push_ref=s.push_ref, push_error=s.push_error, lines=s.lines)
     return out
 
 

@@ -237,6 +237,7 @@ shipments = Table(
     Column("pushed_at", UTCDateTime()),  # the tracking reached the order's channel (or came from it)
     Column("push_ref", String(255)),  # the channel's fulfillment / note id
     Column("push_error", Text()),
+    Column("lines", JSON()),  # {sku: units} this shipment carries (part of the order); NULL: the whole order
     Column("source_updated_at", UTCDateTime()),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),

@@ -234,6 +234,9 @@ class Shipment(Out):
     pushed_at = when(**NUL, metadata={"description": "the tracking reached the order's channel"})
     push_ref = fields.String(**NUL)
     push_error = fields.String(**NUL)
+    lines = fields.Dict(keys=fields.String(), values=fields.Integer(), **NUL, metadata={
+        "description": "the units it carries, {sku: units}, when it is part of the order (an ERP's partial "
+                       "delivery); null: the whole order"})
 
 
 class ShipmentsQuery(Query):

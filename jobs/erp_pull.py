@@ -147,7 +147,8 @@ def apply_delivery(conn: Connection, out: Outcome, order_id: int | None, row: di
     if order_id is None:
         logger.info("erp delivery of a sale order the hub did not make: skipped", extra={"delivery": what})
         return False
-    shipped = ledger.ship_order_stock(conn, out.touch, order_id)
+    delivered = _units(row["shipped"]) if "shipped" in row else None
+    shipped = ledger.ship_order_stock(conn, out.touch, order_id, delivered)
     tracking = (row["tracking_ref"] or "").strip()
     if not tracking:
         logger.info("erp delivery done without a tracking reference: nothing to send the shopper",
@@ -155,11 +156,17 @@ def apply_delivery(conn: Connection, out: Outcome, order_id: int | None, row: di
         return bool(shipped)
     carrier = (row["carrier"] or UNKNOWN_CARRIER).strip()
     before = find_shipment(conn, carrier.lower(), tracking, lock=False)
-    erp_delivery(conn, out, order_id, tracking, carrier, row["date_done"])
+    erp_delivery(conn, out, order_id, tracking, carrier, row["date_done"],
+                 _units(row["lines"]) if row.get("lines") else None)
     new = before is None or before.order_id != order_id
     if new or shipped:
         out.notes.append(f"{what}: {carrier} {tracking}" + (f"; {', '.join(shipped)}" if shipped else ""))
     return bool(new or shipped)
+
+
+def _units(quantities: dict[str, Decimal]) -> dict[str, int]:
+    """Whole units per SKU (a fraction of a unit never left as a unit)."""
+    return {sku: int(qty) for sku, qty in quantities.items() if int(qty) > 0}
 
 
 # ---- stock counts ----------------------------------------------------------------------------------------

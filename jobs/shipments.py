@@ -66,8 +66,10 @@ class ShipmentChange:
 
 
 def upsert_shipment(conn: Connection, out: Any, s: Shipment, event_id: int | None, order_id: int | None = None,
-                    shipped_at: datetime | None = None, from_channel: bool = False) -> ShipmentChange:
-    """Create or move the shipment at ``s``'s tracking number by the rules above."""
+                    shipped_at: datetime | None = None, from_channel: bool = False,
+                    lines: dict[str, int] | None = None) -> ShipmentChange:
+    """Create or move the shipment at ``s``'s tracking number by the rules above. ``lines``: the units it
+    carries, when it is part of the order (an ERP's partial delivery); kept from the first that says."""
     carrier = s.carrier.strip().lower()
     row = find_shipment(conn, carrier, s.tracking_number)
     old = ShipmentStatus(row.status) if row else None
@@ -96,6 +98,8 @@ def upsert_shipment(conn: Connection, out: Any, s: Shipment, event_id: int | Non
             (datetime.fromisoformat(delivered[-1]) if delivered else now)
     if from_channel and s.origin:
         values.update(pushed_at=(row.pushed_at if row else None) or now, push_ref=s.origin.external_id)
+    if lines and not (row and row.lines):
+        values["lines"] = lines
     incoming = max((t for t in (s.source_updated_at, row.source_updated_at if row else None) if t), default=None)
     if row is None:
         sid = conn.execute(shipments.insert().values(
@@ -173,11 +177,12 @@ def shipment_from_erp(conn: Connection, order_id: int, tracking_ref: str, carrie
 
 
 def erp_delivery(conn: Connection, out: Any, order_id: int, tracking_ref: str, carrier: str,
-                 date_done: datetime | None) -> ShipmentChange:
-    """The shipment of an ERP delivery, in the caller's transaction; a carrier's report that came
-    first, without an order, gets the order now. The status is the carrier's to move: pre_transit."""
+                 date_done: datetime | None, lines: dict[str, int] | None = None) -> ShipmentChange:
+    """The shipment of an ERP delivery (``lines``: what it carries, {sku: units}), in the caller's
+    transaction; a carrier's report that came first, without an order, gets the order now. The status
+    is the carrier's to move: pre_transit."""
     s = Shipment(carrier=carrier, tracking_number=tracking_ref, status=ShipmentStatus.PRE_TRANSIT)
-    return upsert_shipment(conn, out, s, None, order_id=order_id, shipped_at=date_done)
+    return upsert_shipment(conn, out, s, None, order_id=order_id, shipped_at=date_done, lines=lines)
 
 
 def after_commit(conn: Connection, hub: Any, out: Any) -> None:

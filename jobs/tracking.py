@@ -1,7 +1,8 @@
 """push_tracking: a shipment's tracking number to the channel the order was placed on.
 
-Shopify: ``ShopifyOrders.fulfill`` (one fulfillment carrying the tracking, every open line).
-WooCommerce: ``WooOrders.add_tracking`` (a note the shopper sees) then ``complete``. Both clients
+Shopify: ``ShopifyOrders.fulfill`` (one fulfillment carrying the tracking: every open line, or the units
+the shipment carries when it is part of the order). WooCommerce: ``WooOrders.add_tracking`` (a note the
+shopper sees), then ``complete`` once the order has nothing left to ship. Both clients
 are idempotent (a retry finds what the last attempt did), and the job records ``pushed_at`` and
 the remote id, so a job run again does nothing. Errors follow the typed table: ``Retryable``
 backs off with jitter up to ``TRACKING_MAX_ATTEMPTS``; ``Permanent`` fails the job at once with the
@@ -18,11 +19,11 @@ from typing import Any
 from rq import Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from connectors.outbound import Permanent, Retryable
 from hub.config import ChannelConfig
-from hub.models import orders, shipments
+from hub.models import order_stock, orders, shipments
 from hub.state import current_hub, orders_queue_name
 from hub.store import utcnow
 
@@ -78,18 +79,21 @@ def carrier_name(carrier: str) -> str:
     return CARRIER_NAMES.get(carrier.lower(), carrier.upper() if len(carrier) <= 4 else carrier.title())
 
 
-def send(channel: ChannelConfig, order_external_id: str, tracking: str, carrier: str) -> str:
-    """The channel's call(s); returns the remote id (fulfillment or note)."""
+def send(channel: ChannelConfig, order_external_id: str, tracking: str, carrier: str,
+         lines: dict[str, int] | None = None, complete: bool = True) -> str:
+    """The channel's call(s); returns the remote id (fulfillment or note). ``lines``: the units this shipment
+    carries ({sku: units}; None: everything open); ``complete``: nothing of the order is left to ship."""
     if channel.kind == "shopify":
         from connectors.shopify.client import ShopifyOrders
 
-        return ShopifyOrders(channel).fulfill(order_external_id, tracking, carrier_name(carrier))
+        return ShopifyOrders(channel).fulfill(order_external_id, tracking, carrier_name(carrier), lines=lines)
     if channel.kind == "woocommerce":
         from connectors.woocommerce.client import WooOrders
 
         client = WooOrders(channel)
         note = client.add_tracking(order_external_id, tracking, carrier_name(carrier))
-        client.complete(order_external_id)
+        if complete:
+            client.complete(order_external_id)
         return note
     raise Permanent(f"channel {channel.id}: the hub cannot send tracking to {channel.kind}")
 
@@ -111,10 +115,11 @@ def push_tracking(shipment_id: int, attempt: int = 1, max_attempts: int = TRACKI
         return f"shipment {shipment_id}: already on {row.order_channel} ({row.push_ref})"
     channel = hub.config.channels.get(row.order_channel)
     what = f"shipment {shipment_id} ({row.carrier} {row.tracking_number}) to {row.order_channel}"
+    part = _part(hub, row)
     try:
         if channel is None or not channel.calls_api:
             raise Permanent(f"channel {row.order_channel}: no API keys configured")
-        ref = send(channel, row.order_external_id, row.tracking_number, row.carrier)
+        ref = send(channel, row.order_external_id, row.tracking_number, row.carrier, part, complete=part is None)
     except Retryable as exc:
         if attempt >= max_attempts:
             _failed(hub, shipment_id, f"gave up after {attempt} attempts: {exc}")
@@ -134,6 +139,18 @@ def push_tracking(shipment_id: int, attempt: int = 1, max_attempts: int = TRACKI
                      .values(pushed_at=utcnow(), push_ref=ref, push_error=None))
     logger.info("tracking pushed", extra={"shipment_id": shipment_id, "channel": row.order_channel, "ref": ref})
     return f"{what}: pushed ({ref})"
+
+
+def _part(hub: Any, row: Any) -> dict[str, int] | None:
+    """The units a shipment carries when it is part of the order (an ERP's partial delivery, with units
+    still held for a later one); None when it completes the order: everything still open goes with it
+    (lines the ERP does not stock too)."""
+    if not row.lines:
+        return None
+    with hub.engine.connect() as conn:
+        rest = conn.execute(select(func.coalesce(func.sum(order_stock.c.committed), 0))
+                            .where(order_stock.c.order_id == row.order_id)).scalar()
+    return dict(row.lines) if rest else None
 
 
 def _failed(hub: Any, shipment_id: int, reason: str) -> None:

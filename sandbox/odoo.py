@@ -95,21 +95,33 @@ class OdooSandbox:
     def seed_carriers(self, names: list[str]) -> dict[str, int]:
         return self._control(lambda: {n: self.orm.create("delivery.carrier", {"name": n}) for n in names})
 
-    def deliver(self, order: str | int, tracking_ref: str | None = None, carrier: str | None = None) -> dict[str, Any]:
+    def deliver(self, order: str | int, tracking_ref: str | None = None, carrier: str | None = None,
+                quantities: dict[str, float] | None = None, backorder: bool = True) -> dict[str, Any]:
         """The warehouse validates the order's open delivery: done, date_done = write_date = now, the carrier
-        (created if unknown) and tracking reference set, stock moved to Partners/Customers."""
+        (created if unknown) and tracking reference set, stock moved to Partners/Customers. ``quantities``
+        ({sku: quantity}; everything when None) ships part of it: the rest goes to a backorder (the next
+        open delivery) or, with ``backorder=False``, is cancelled."""
         def run() -> dict[str, Any]:
             so = self._order(order)
             if so["state"] != "sale":
                 raise ValueError(f"sale order {so['name']} is {so['state']}, not confirmed")
-            open_ = [p for p in self.orm.pickings(so) if p["state"] not in ("done", "cancel")]
+            open_ = sorted((p for p in self.orm.pickings(so) if p["state"] not in ("done", "cancel")),
+                           key=lambda p: p["id"])
             if not open_:
                 raise ValueError(f"sale order {so['name']} has no open delivery")
             carrier_id: int | bool = False
             if carrier:
                 found = self.orm.search("delivery.carrier", [("name", "=", carrier)], limit=1)
                 carrier_id = found[0]["id"] if found else self.orm.create("delivery.carrier", {"name": carrier})
-            self.orm.deliver(open_[0], carrier_id, tracking_ref)
+            by_product = None
+            if quantities is not None:
+                by_product = {}
+                for sku, qty in quantities.items():
+                    found = self.orm.search("product.product", [("default_code", "=", sku)], limit=1)
+                    if not found:
+                        raise ValueError(f"no product {sku!r}")
+                    by_product[found[0]["id"]] = qty
+            self.orm.deliver(open_[0], carrier_id, tracking_ref, by_product, backorder)
             return self.orm.read_record("stock.picking", open_[0], None)
         return self._control(run)
 
@@ -325,7 +337,8 @@ def _control_routes(app: Flask, erp: OdooSandbox) -> None:
         ("POST", "/_sandbox/products", lambda: call(lambda: erp.seed_products(body().get("products", [])), 201)),
         ("POST", "/_sandbox/carriers", lambda: call(lambda: erp.seed_carriers(body().get("carriers", [])), 201)),
         ("POST", "/_sandbox/deliver", lambda: call(lambda: erp.deliver(
-            body()["order"], body().get("tracking_ref"), body().get("carrier")))),
+            body()["order"], body().get("tracking_ref"), body().get("carrier"), body().get("quantities"),
+            body().get("backorder", True)))),
         ("POST", "/_sandbox/quants", lambda: call(lambda: erp.set_quant(
             body()["sku"], body()["quantity"], body().get("location", STOCK)))),
         ("GET", "/_sandbox/records/<model>", lambda model: call(lambda: erp.records(model))),

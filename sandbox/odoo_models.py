@@ -136,7 +136,19 @@ MODELS: dict[str, Model] = {
         "location_dest_id": _f("many2one", "Destination Location", comodel="stock.location"),
         "carrier_id": _f("many2one", "Carrier", comodel="delivery.carrier"),
         "carrier_tracking_ref": _f("char", "Tracking Reference"),
-        "scheduled_date": _f("datetime", "Scheduled Date"), "date_done": _f("datetime", "Date of Transfer")}),
+        "scheduled_date": _f("datetime", "Scheduled Date"), "date_done": _f("datetime", "Date of Transfer"),
+        "move_ids": _f("one2many", "Stock Moves", comodel="stock.move", inverse="picking_id", computed=True),
+        "backorder_id": _f("many2one", "Back Order of", comodel="stock.picking")}),
+    "stock.move": Model("Stock Move", "sequence, id", {
+        "name": _f("char", "Description", required=True), "sequence": _f("integer", "Sequence"),
+        "picking_id": _f("many2one", "Transfer", comodel="stock.picking"),
+        "product_id": _f("many2one", "Product", comodel="product.product", required=True),
+        # Odoo 17: the demand, and the quantity picked (done once the move is done; quantity_done before 17)
+        "product_uom_qty": _f("float", "Demand"), "quantity": _f("float", "Quantity"),
+        "state": _f("selection", "Status",
+                    selection=("draft", "waiting", "confirmed", "partially_available", "assigned", "done", "cancel")),
+        "location_id": _f("many2one", "Source Location", comodel="stock.location"),
+        "location_dest_id": _f("many2one", "Destination Location", comodel="stock.location")}),
     "stock.quant": Model("Quants", "id", {
         "product_id": _f("many2one", "Product", comodel="product.product", required=True),
         "location_id": _f("many2one", "Location", comodel="stock.location", required=True),

@@ -163,6 +163,9 @@ class Orm:
             for picking in self.pickings(order):
                 if picking["state"] not in ("done", "cancel"):
                     self.write("stock.picking", picking, {"state": "cancel"})
+                    for move in self.moves(picking):
+                        if move["state"] != "done":
+                            self.write("stock.move", move, {"state": "cancel"})
             self.write(model, order, {"state": "cancel"})
         return True
 
@@ -374,24 +377,67 @@ class Orm:
         stock = self.location(STOCK)["id"]
         short = any(p["type"] == "product" and self.quant(p["id"], stock)["quantity"] < ln["product_uom_qty"]
                     for ln, p in goods)
-        self.sequences["WH/OUT"] += 1
-        self.create("stock.picking", {
-            "name": f"WH/OUT/{self.sequences['WH/OUT']:05d}", "origin": order["name"], "sale_id": order["id"],
-            "partner_id": order["partner_id"], "state": "confirmed" if short else "assigned",
-            "location_id": stock, "location_dest_id": self.location(CUSTOMERS)["id"]})
+        self._new_picking(order, "confirmed" if short else "assigned",
+                          [(p["id"], ln["product_uom_qty"], self.display("product.product", p)) for ln, p in goods])
 
-    def deliver(self, picking: Record, carrier_id: int | bool, tracking_ref: str | None) -> None:
-        """button_validate() with every quantity done: stock leaves WH/Stock for Partners/Customers."""
-        order = self.tables["sale.order"][picking["sale_id"]]
-        for line in self.lines(order):
-            product = self.tables["product.product"][line["product_id"]]
-            if product["type"] == "service":
+    def _new_picking(self, order: Record, state: str, moves: list[tuple[int, float, str]],
+                     backorder_of: Record | None = None) -> Record:
+        """An outgoing picking of ``order`` with one move per (product, demand, description)."""
+        self.sequences["WH/OUT"] += 1
+        stock, customers = self.location(STOCK)["id"], self.location(CUSTOMERS)["id"]
+        picking = self.tables["stock.picking"][self.create("stock.picking", {
+            "name": f"WH/OUT/{self.sequences['WH/OUT']:05d}", "origin": order["name"], "sale_id": order["id"],
+            "partner_id": order["partner_id"], "state": state, "location_id": stock, "location_dest_id": customers,
+            "backorder_id": backorder_of["id"] if backorder_of else False})]
+        for product_id, demand, name in moves:
+            self.create("stock.move", {"name": name, "picking_id": picking["id"], "product_id": product_id,
+                                       "product_uom_qty": demand, "quantity": 0.0, "state": state,
+                                       "location_id": stock, "location_dest_id": customers})
+        return picking
+
+    def moves(self, picking: Record) -> list[Record]:
+        return [m for m in self.tables["stock.move"].values() if m["picking_id"] == picking["id"]]
+
+    def deliver(self, picking: Record, carrier_id: int | bool, tracking_ref: str | None,
+                quantities: dict[int, float] | None = None, backorder: bool = True) -> Record | None:
+        """button_validate(): stock leaves WH/Stock for Partners/Customers. ``quantities`` (product id ->
+        quantity picked; every demand when None) may ship less: then, as the backorder wizard does, what is
+        left goes to a new picking (``backorder_id`` = this one; returned) or, without a backorder, its
+        moves are cancelled. A move picked at 0 leaves this picking whole."""
+        left: list[tuple[int, float, str]] = []
+        for move in self.moves(picking):
+            if move["state"] in ("done", "cancel"):
+                continue
+            demand = move["product_uom_qty"]
+            done = demand if quantities is None else max(0.0, min(demand, float(quantities.get(move["product_id"], 0))))
+            if done < demand:
+                left.append((move["product_id"], demand - done, move["name"]))
+            if not done:
+                if backorder:
+                    self._drop(move)
+                else:
+                    self.write("stock.move", move, {"state": "cancel"})
                 continue
             for loc, sign in ((picking["location_id"], -1), (picking["location_dest_id"], 1)):
-                q = self.quant(product["id"], loc)
-                self.write("stock.quant", q, {"quantity": q["quantity"] + sign * line["product_uom_qty"]})
+                q = self.quant(move["product_id"], loc)
+                self.write("stock.quant", q, {"quantity": q["quantity"] + sign * done})
+            self.write("stock.move", move, {"product_uom_qty": done, "quantity": done, "state": "done"})
+            if done < demand and not backorder:  # the split-off rest, cancelled (stock.move._split + _action_cancel)
+                self.create("stock.move", {"name": move["name"], "picking_id": picking["id"],
+                                           "product_id": move["product_id"], "product_uom_qty": demand - done,
+                                           "quantity": 0.0, "state": "cancel", "location_id": move["location_id"],
+                                           "location_dest_id": move["location_dest_id"]})
+        if not any(m["state"] == "done" for m in self.moves(picking)):
+            raise OdooError(USER_ERROR, "You cannot validate a transfer if no quantities are reserved nor done.")
         self.write("stock.picking", picking, {"state": "done", "date_done": self.now,  # cr.now(), microseconds too
                                               "carrier_id": carrier_id, "carrier_tracking_ref": tracking_ref or False})
+        if left and backorder:
+            return self._new_picking(self.tables["sale.order"][picking["sale_id"]], "assigned", left, picking)
+        return None
+
+    def _drop(self, move: Record) -> None:
+        """A move picked at 0 with a backorder: it moves to the backorder whole (recreated there)."""
+        del self.tables["stock.move"][move["id"]]
 
     def _bootstrap(self) -> None:
         """What a fresh database with sale_stock and delivery installed holds."""

@@ -87,6 +87,71 @@ def test_done_delivery_is_pulled_once_and_its_tracking_reaches_woo(story):
                        ("MUG", "erp_snapshot", -2, 0)]
 
 
+@pytest.mark.parametrize("backorder", [True, False])
+def test_a_partial_delivery_ships_only_what_left_the_warehouse(story, backorder):
+    """The warehouse ships 2 of 3 mugs and no tee: the rest stays committed (the goods are still on the
+    shelf, promised to this order), so the shops are not shown them. Its backorder ships the rest later;
+    without a backorder the rest is never shipped and stays held for the order."""
+    s = story
+    s.pull()
+    order = s.woo.place_order([{"sku": "MUG", "quantity": 3}, {"sku": "TEE-M", "quantity": 1}], billing=ADA,
+                              payment_method="stripe", set_paid=True)
+    s.settle()
+    so = s.sale_order()
+    s.erp.deliver(so["name"], "9400PART1", "USPS", quantities={"MUG": 2}, backorder=backorder)
+    assert s.pull() == {"deliveries": 1, "quants": 1}
+    s.settle()
+    assert levels(s) == {("MUG", "main"): (48, 1), ("TEE-M", "main"): (50, 1)}
+    assert s.woo.levels() == {"MUG": 47, "TEE-M": 49} and s.shop.levels()["TEE-M"] == {"Main": 49}
+    assert s.pull() == {"deliveries": 0, "quants": 0}  # read again: nothing more leaves
+    [ship] = s.rows(shipments)
+    assert ship.lines == {"MUG": 2} and ship.pushed_at is not None
+    woo = s.woo.order(order["id"])  # the shopper has the tracking; the order stays open for the rest
+    assert woo["status"] == "processing" and any("9400PART1" in n["note"] for n in woo["notes"])
+    pickings = {p["name"]: p for p in s.erp.records("stock.picking")}
+    if not backorder:
+        assert len(pickings) == 1
+        return
+    [rest] = [p for p in pickings.values() if p["backorder_id"]]
+    assert rest["state"] == "assigned"
+    s.erp.deliver(so["name"], "9400PART2", "USPS")  # the backorder: 1 mug, 1 tee
+    pulled = s.pull()  # (the first delivery again too when both were done within one second: it ships the rest)
+    assert pulled["deliveries"] in (1, 2) and pulled["quants"] == 2
+    s.settle()
+    assert levels(s) == {("MUG", "main"): (47, 0), ("TEE-M", "main"): (49, 0)}
+    assert s.woo.levels() == {"MUG": 47, "TEE-M": 49}
+    assert [r.lines for r in s.rows(shipments)] == [{"MUG": 2}, {"MUG": 1, "TEE-M": 1}]
+    assert s.woo.order(order["id"])["status"] == "completed"  # everything shipped
+    moves = [(m.sku, m.reason, m.committed_delta) for m in s.rows(stock_movements) if m.reason == "erp_delivery"]
+    assert moves == [("MUG", "erp_delivery", -2), ("MUG", "erp_delivery", -1), ("TEE-M", "erp_delivery", -1)]
+
+
+def test_a_shopify_order_delivered_in_two_parts_gets_two_fulfillments(story):
+    s = story
+    s.pull()
+    placed = s.shop.place_order([{"sku": "MUG", "quantity": 3}, {"sku": "TEE-M", "quantity": 1}],
+                                customer={"email": "grace@example.com", "first_name": "Grace", "last_name": "Hopper"})
+    s.settle()
+    so = s.sale_order()
+    assert so["state"] == "sale"
+    s.erp.deliver(so["name"], "1ZPART1", "UPS", quantities={"MUG": 2})
+    s.pull()
+    s.settle()
+    shopify = s.shop.order(placed["id"])
+    assert shopify["fulfillment_status"] == "partial"
+    assert levels(s) == {("MUG", "main"): (48, 1), ("TEE-M", "main"): (50, 1)}  # the shop's partial: nothing more
+    s.erp.deliver(so["name"], "1ZPART2", "UPS")
+    s.pull()
+    s.settle()
+    shopify = s.shop.order(placed["id"])
+    assert shopify["fulfillment_status"] == "fulfilled"
+    shipped = [(f["tracking_number"], sorted((li["sku"], li["quantity"]) for li in f["line_items"]))
+               for f in shopify["fulfillments"]]
+    assert shipped == [("1ZPART1", [("MUG", 2)]), ("1ZPART2", [("MUG", 1), ("TEE-M", 1)])]
+    assert levels(s) == {("MUG", "main"): (47, 0), ("TEE-M", "main"): (49, 0)}
+    assert s.shop.levels()["MUG"] == {"Main": 47} and s.woo.levels() == {"MUG": 47, "TEE-M": 49}
+
+
 @pytest.mark.parametrize("first", ["quants", "deliveries"])
 def test_counts_and_deliveries_agree_in_either_order(story, first):
     """Odoo's count already lacks a delivery the hub has not pulled yet (or the other way round): on_hand

@@ -226,6 +226,37 @@ def test_deliver_moves_stock_and_stamps_the_picking(erp):
         erp_.deliver("S00001")
 
 
+@pytest.mark.parametrize("backorder", [True, False])
+def test_a_partial_delivery_leaves_the_rest_to_a_backorder_or_cancels_it(erp, backorder):
+    erp_, url, _ = erp
+    order_id = make_order(url, lines=(("PW-1", 3, 10.5), ("PT_S", 1, 20.0)))
+    ok(kw(url, "sale.order", "action_confirm", [[order_id]]))
+    done = erp_.deliver("S00001", "1Z1", "UPS", quantities={"PW-1": 2}, backorder=backorder)
+    moves = ok(kw(url, "stock.move", "search_read", [[("picking_id", "=", done["id"])]],
+                  {"fields": ["product_id", "product_uom_qty", "quantity", "state"], "order": "id"}))
+    shown = [(m["product_id"][1], m["product_uom_qty"], m["quantity"], m["state"]) for m in moves]
+    rest = [p for p in erp_.records("stock.picking") if p["backorder_id"]]
+    quants = {(q["product_id"][1], q["location_id"][1]): q["quantity"] for q in erp_.records("stock.quant")}
+    assert quants[("[PW-1] Peer Widget", "WH/Stock")] == 8.0 and quants[("[PW-1] Peer Widget",
+                                                                          "Partners/Customers")] == 2.0
+    if backorder:  # what was not picked moved to a new delivery, ready to go
+        assert shown == [("[PW-1] Peer Widget", 2.0, 2.0, "done")]
+        [bo] = rest
+        assert (bo["name"], bo["state"], bo["backorder_id"][0]) == ("WH/OUT/00002", "assigned", done["id"])
+        left = ok(kw(url, "stock.move", "search_read", [[("picking_id", "=", bo["id"])]],
+                     {"fields": ["product_id", "product_uom_qty", "state"], "order": "id"}))
+        assert [(m["product_id"][1], m["product_uom_qty"], m["state"]) for m in left] == [
+            ("[PW-1] Peer Widget", 1.0, "assigned"), ("[PT_S] Peer Tee", 1.0, "assigned")]
+        erp_.deliver("S00001", "1Z2", "UPS")
+        assert [p["state"] for p in erp_.records("stock.picking")] == ["done", "done"]
+    else:  # no backorder: the rest is cancelled in the same delivery
+        assert rest == [] and shown == [("[PW-1] Peer Widget", 2.0, 2.0, "done"),
+                                        ("[PT_S] Peer Tee", 1.0, 0.0, "cancel"),
+                                        ("[PW-1] Peer Widget", 1.0, 0.0, "cancel")]
+        with pytest.raises(ValueError, match="no open delivery"):
+            erp_.deliver("S00001")
+
+
 def test_faults_fire_once_on_the_call_they_match(erp):
     erp_, url, _ = erp
     erp_.configure(fail_next=[{"model": "sale.order", "method": "search", "error": "server_error"},

@@ -117,7 +117,7 @@ WOO_END = {
     "odoo": {"partners": [("ada@example.com", "Ada Lovelace")],
              "sale_orders": [("woo:{number}", "sale", 36.0)],
              "created": {"res.partner": 1, "sale.order": 1, "sale.order.line": 2, "stock.picking": 1,
-                         "delivery.carrier": 1, "stock.quant": 2}},
+                         "stock.move": 2, "delivery.carrier": 1, "stock.quant": 2}},
     "hubspot": {"contacts": ["ada@example.com"], "deal": ("woo:{id}", "closedwon", "36.00"),
                 "notes": sorted(["Order {number} placed on woo: 36.00 USD, 3 item(s)",
                                  "Order {number} paid: 36.00 USD (stripe)",
@@ -152,7 +152,8 @@ def test_woo_order_stripe_payment_odoo_delivery_easypost_to_delivered(story):
         "common authenticate": 4,  # one per job: the export (x2), the pull's two halves
         "res.partner search": 1, "res.partner create": 1, "product.product search_read": 1,
         "sale.order search_read": 3, "sale.order create": 1, "sale.order read": 2, "sale.order action_confirm": 1,
-        "stock.picking search_read": 1, "stock.quant search_read": 2, "product.product read": 2}
+        "stock.picking search_read": 2, "stock.move search_read": 1,  # the delivery, and what it carried
+        "stock.quant search_read": 2, "product.product read": 3}
     assert s.crm.stats["calls"] == {
         "POST v3/objects/contacts/batch/upsert": 2, "POST v3/objects/deals/batch/upsert": 2,  # placed, then paid
         "PUT v4/objects/deals/<id>/associations/default/contacts/<id>": 2, "POST v3/objects/notes": 4}
@@ -188,7 +189,8 @@ SHOP_END = {
             "stock": {"MUG": (48, 0), "TEE-M": (49, 0)}},
     "odoo": {"partners": [("ada@example.com", "Ada Lovelace")],
              "sale_orders": [("shop-eu:{number}", "sale", 36.0)],
-             "created": {"res.partner": 1, "sale.order": 1, "sale.order.line": 2, "stock.picking": 1}},
+             "created": {"res.partner": 1, "sale.order": 1, "sale.order.line": 2, "stock.picking": 1,
+                         "stock.move": 2}},
     "hubspot": {"contacts": ["ada@example.com"], "deal": ("shop-eu:{id}", "closedwon", "36.00"),
                 "notes": sorted(["Order {number} placed on shop-eu: 36.00 USD, 3 item(s)",
                                  # the shop's payment method (its gateway names), not the provider: the paid
@@ -271,7 +273,8 @@ def test_a_cancelled_order_cancels_the_sale_order_releases_its_stock_and_notes_t
     assert deal["properties"]["dealstage"] == "closedlost"
     assert s.notes() == [f"Order {order['number']} placed on woo: 36.00 USD, 3 item(s)",
                          f"Order {order['number']} paid: 36.00 USD (stripe)", f"Order {order['number']} cancelled"]
-    assert s.erp.stats["creates"] == {"res.partner": 1, "sale.order": 1, "sale.order.line": 2, "stock.picking": 1}
+    assert s.erp.stats["creates"] == {"res.partner": 1, "sale.order": 1, "sale.order.line": 2, "stock.picking": 1,
+                                      "stock.move": 2}
     assert s.crm.stats["creates"] == {"contacts": 1, "deals": 1, "notes": 3}
     assert s.api(f"/api/orders/{s.rows(orders)[0].id}")["status"] == "cancelled"
 

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 PARTNER_FIELDS = ("street", "street2", "city", "zip", "phone")
 DELIVERY_FIELDS = ["name", "sale_id", "carrier_id", "carrier_tracking_ref", "date_done", "write_date"]
 QUANT_FIELDS = ["product_id", "location_id", "quantity", "write_date"]
+MOVE_FIELDS = ["product_id", "quantity", "picking_id"]
 
 
 class OdooClient:
@@ -211,27 +212,61 @@ class OdooClient:
 
     def done_deliveries(self, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """Outgoing deliveries of sale orders that are done and changed since ``cursor``, oldest change first:
-        {picking, picking_id, sale_order, sale_order_ref, tracking_ref, carrier, date_done (aware UTC)}.
-        A delivery comes again only if it is written again after it was reported."""
+        {picking, picking_id, sale_order, sale_order_ref, tracking_ref, carrier, date_done (aware UTC), lines,
+        shipped}. ``lines``: what this delivery shipped, ``shipped``: what every done delivery of that sale order
+        has shipped so far, each {sku: Decimal} (a partial delivery ships part; its backorder, done later, the
+        rest). A delivery comes again only if it is written again after it was reported."""
         base = [("picking_type_code", "=", "outgoing"), ("state", "=", "done"), ("sale_id", "!=", False)]
         rows, new_cursor = self._changes("stock.picking", base, DELIVERY_FIELDS, cursor)
         sale_ids = sorted({r["sale_id"][0] for r in rows if r["sale_id"]})
         refs = {s["id"]: s["client_order_ref"] or None for s in
                 self.execute_kw("sale.order", "read", [sale_ids], {"fields": ["client_order_ref"]})} if sale_ids else {}
+        shipped, lines = self.shipped_by_sale_order(sale_ids)
         return [{"picking": r["name"], "picking_id": int(r["id"]),
                  "sale_order": r["sale_id"][1] if r["sale_id"] else None,
                  "sale_order_ref": refs.get(r["sale_id"][0]) if r["sale_id"] else None,
                  "tracking_ref": r["carrier_tracking_ref"] or None,
                  "carrier": r["carrier_id"][1] if r["carrier_id"] else None,
-                 "date_done": parse_datetime(r["date_done"])} for r in rows], new_cursor
+                 "date_done": parse_datetime(r["date_done"]), "lines": lines.get(int(r["id"]), {}),
+                 "shipped": shipped.get(r["sale_id"][0], {}) if r["sale_id"] else {}} for r in rows], new_cursor
+
+    def shipped_by_sale_order(self, sale_ids: list[int]) -> tuple[dict[int, dict[str, Decimal]],
+                                                                  dict[int, dict[str, Decimal]]]:
+        """What the done outgoing deliveries of these sale orders have shipped, {sku: Decimal} per sale order
+        and per delivery: the done moves' ``quantity`` (Odoo 17). Products without an internal reference are
+        left out. Three calls per 200 sale orders."""
+        out: dict[int, dict[str, Decimal]] = {}
+        by_picking: dict[int, dict[str, Decimal]] = {}
+        for i in range(0, len(sale_ids), PAGE_LIMIT):
+            pickings = self.search_read("stock.picking", [
+                ("sale_id", "in", sale_ids[i:i + PAGE_LIMIT]), ("picking_type_code", "=", "outgoing"),
+                ("state", "=", "done")], ["sale_id"])
+            sale_of = {p["id"]: p["sale_id"][0] for p in pickings if p["sale_id"]}
+            if not sale_of:
+                continue
+            moves = self.search_read("stock.move", [("picking_id", "in", sorted(sale_of)), ("state", "=", "done")],
+                                     MOVE_FIELDS)
+            codes = self.product_codes(sorted({m["product_id"][0] for m in moves}))
+            for m in moves:
+                sku = codes.get(m["product_id"][0])
+                if sku and m["picking_id"]:
+                    picking, qty = m["picking_id"][0], Decimal(str(m["quantity"]))
+                    for totals in (out.setdefault(sale_of[picking], {}), by_picking.setdefault(picking, {})):
+                        totals[sku] = totals.get(sku, Decimal(0)) + qty
+        return out, by_picking
+
+    def product_codes(self, product_ids: list[int]) -> dict[int, str]:
+        """product id -> internal reference (``default_code``), for those that have one."""
+        if not product_ids:
+            return {}
+        return {p["id"]: p["default_code"] for p in self.execute_kw(
+            "product.product", "read", [product_ids], {"fields": ["default_code"]}) if p["default_code"]}
 
     def stock_quants(self, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """Quantities on hand in internal locations changed since ``cursor``: {sku, location, quantity (Decimal)};
         products without a default_code are left out."""
         rows, new_cursor = self._changes("stock.quant", [("location_id.usage", "=", "internal")], QUANT_FIELDS, cursor)
-        product_ids = sorted({r["product_id"][0] for r in rows})
-        skus = {p["id"]: p["default_code"] for p in self.execute_kw(
-            "product.product", "read", [product_ids], {"fields": ["default_code"]})} if product_ids else {}
+        skus = self.product_codes(sorted({r["product_id"][0] for r in rows}))
         return [{"sku": skus[r["product_id"][0]], "location": r["location_id"][1],
                  "quantity": Decimal(str(r["quantity"]))} for r in rows if skus.get(r["product_id"][0])], new_cursor
 
@@ -244,9 +279,7 @@ class OdooClient:
             rows = self.search_read("stock.quant", [("product_id.default_code", "in", wanted[i:i + PAGE_LIMIT]),
                                                     ("location_id.usage", "=", "internal")],
                                     ["product_id", "location_id", "quantity"], order="id asc")
-            product_ids = sorted({r["product_id"][0] for r in rows})
-            codes = {p["id"]: p["default_code"] for p in self.execute_kw(
-                "product.product", "read", [product_ids], {"fields": ["default_code"]})} if product_ids else {}
+            codes = self.product_codes(sorted({r["product_id"][0] for r in rows}))
             out += [{"sku": codes[r["product_id"][0]], "location": r["location_id"][1],
                      "quantity": Decimal(str(r["quantity"]))} for r in rows if codes.get(r["product_id"][0])]
         return out

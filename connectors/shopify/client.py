@@ -31,6 +31,7 @@ from hub.config import ChannelConfig
 from .consts import (
     API_VERSION,
     FULFILLABLE_STATUSES,
+    FULFILLMENT_ORDER_LINES_PAGE,
     FULFILLMENT_ORDERS_PAGE,
     FULFILLMENTS_PAGE,
     MAX_INPUT_ITEMS,
@@ -91,6 +92,12 @@ query HubOrderState($id: ID!, $fulfillmentOrders: Int!, $fulfillments: Int!, $tr
     fulfillmentOrders(first: $fulfillmentOrders) { nodes { id status } }
     fulfillments(first: $fulfillments) { id name status trackingInfo(first: $tracking) { number company url } }
   }
+}
+"""
+
+FULFILLMENT_ORDER_LINES = """
+query HubFulfillmentOrderLines($id: ID!, $lines: Int!) {
+  fulfillmentOrder(id: $id) { id status lineItems(first: $lines) { nodes { id sku remainingQuantity } } }
 }
 """
 
@@ -302,10 +309,12 @@ class ShopifyOrders(ShopifyClient):
                                   "tracking": f["trackingInfo"]} for f in data["fulfillments"]]}
 
     def fulfill(self, order_id: str | int, tracking_number: str, company: str, url: str | None = None,
-                notify: bool = True) -> str:
-        """Ship everything still open on the order in one fulfillment carrying the tracking; returns the
-        fulfillment's id. Idempotent: a fulfillment already carrying ``tracking_number`` is returned as is
-        (a retry after a lost answer finds it); nothing left to ship under another number is Permanent."""
+                notify: bool = True, lines: dict[str, int] | None = None) -> str:
+        """Ship in one fulfillment carrying the tracking everything still open on the order, or only
+        ``lines`` ({sku: units}: a partial delivery; units the shop shows shipped already are not asked
+        for twice); returns the fulfillment's id. Idempotent: a fulfillment already carrying
+        ``tracking_number`` is returned as is (a retry after a lost answer finds it); nothing left to ship
+        under another number is Permanent."""
         state = self.order_status(order_id)
         for f in state["fulfillments"]:
             if f["status"] != "CANCELLED" and any(t["number"] == tracking_number for t in f["tracking"]):
@@ -320,8 +329,10 @@ class ShopifyOrders(ShopifyClient):
         tracking = {"number": tracking_number, "company": company}
         if url:
             tracking["url"] = url
-        # no fulfillmentOrderLineItems: Shopify ships every remaining line of each fulfillment order
-        groups = [{"fulfillmentOrderId": fo} for fo in state["open_fulfillment_orders"]]
+        if lines is None:  # no fulfillmentOrderLineItems: Shopify ships every remaining line of each one
+            groups = [{"fulfillmentOrderId": fo} for fo in state["open_fulfillment_orders"]]
+        else:
+            groups = self._line_groups(state, lines)
         variables = {"fulfillment": {"notifyCustomer": notify, "trackingInfo": tracking,
                                      "lineItemsByFulfillmentOrder": groups}}
         payload = self.execute(FULFILLMENT_CREATE, variables, "fulfillmentCreate")["fulfillmentCreate"]
@@ -330,3 +341,21 @@ class ShopifyOrders(ShopifyClient):
             raise Permanent("shopify fulfillmentCreate refused: " + "; ".join(
                 f"{'.'.join(e.get('field') or [])}: {e.get('message')}" for e in errors))
         return numeric_id(payload["fulfillment"]["id"])
+
+    def _line_groups(self, state: dict[str, Any], lines: dict[str, int]) -> list[dict[str, Any]]:
+        """``lines`` as fulfillment order line items: the open fulfillment orders' remaining units, by SKU."""
+        owed, groups = {sku: n for sku, n in lines.items() if n > 0}, []
+        for fo in state["open_fulfillment_orders"]:
+            data = self.execute(FULFILLMENT_ORDER_LINES, {"id": fo, "lines": FULFILLMENT_ORDER_LINES_PAGE},
+                                "fulfillment order lines")["fulfillmentOrder"]
+            items = []
+            for item in (data or {}).get("lineItems", {}).get("nodes", []):
+                n = min(owed.get(item["sku"] or "", 0), item["remainingQuantity"])
+                if n > 0:
+                    items.append({"id": item["id"], "quantity": n})
+                    owed[item["sku"]] -= n
+            if items:
+                groups.append({"fulfillmentOrderId": fo, "fulfillmentOrderLineItems": items})
+        if not groups:
+            raise Permanent(f"shopify order {state['name']}: none of {sorted(lines)} is left to fulfil")
+        return groups

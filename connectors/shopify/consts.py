@@ -13,6 +13,7 @@ VARIANTS_PAGE = 100  # SKUs per lookup query, when the rate-limit bucket allows
 NODE_COST = 5  # calculated cost of one variant node in the lookup query (variant, product, item, level, list)
 MAX_THROTTLE_WAITS = 50  # THROTTLED answers in a row before the call counts as failed
 FULFILLABLE_STATUSES = frozenset({"OPEN", "IN_PROGRESS"})  # FulfillmentOrderStatus values fulfillmentCreate takes
+FULFILLMENT_ORDER_LINES_PAGE = 100  # line items read per fulfillment order, for a partial fulfillment
 FULFILLMENT_ORDERS_PAGE = 20  # fulfillment orders read per order (one per location/split: a handful)
 FULFILLMENTS_PAGE = 50  # fulfillments read per order, to find one that already carries a tracking number
 TRACKING_PAGE = 10  # tracking numbers read per fulfillment
