@@ -71,6 +71,27 @@ return out
 """
 
 
+_RELEASE_HELD = """
+local due, inbox, n = KEYS[#KEYS - 1], KEYS[#KEYS], 0
+for i = 1, #KEYS - 2 do
+  for _, id in ipairs(redis.call('SMEMBERS', KEYS[i])) do
+    if redis.call('ZREM', due, id) == 1 then
+      redis.call('LPUSH', inbox, id)
+      n = n + 1
+    end
+  end
+  redis.call('DEL', KEYS[i])
+end
+return n
+"""
+HELD_KEY_MARGIN_S = 60  # a held-report index outlives its hold by this much (then the due set alone has it)
+
+
+def held_key(channel: str, sku: str) -> str:
+    """The events whose stock report of ``sku`` waits for ``channel``'s own orders (a Redis set)."""
+    return f"hub:held:{channel}:{sku}"
+
+
 def event_job_id(event_id: int) -> str:
     return f"event-{event_id}"
 
@@ -93,6 +114,7 @@ class Hub:
         self.order_rules = OrderRules.from_config(self.config)
         self._due_add = self.redis.client.register_script(_DUE_ADD)  # EVALSHA, the text sent once
         self._due_pop = self.redis.client.register_script(_DUE_POP)
+        self._release_held = self.redis.client.register_script(_RELEASE_HELD)
 
     def stock_queue(self, channel: str) -> Queue:
         """One queue per outbound channel: a throttled platform never stalls the others."""
@@ -192,10 +214,23 @@ class Hub:
         self._queue_pushes(due)
         return wait_s
 
-    def hold_event(self, event_id: int, delay_s: float) -> None:
-        """Hand ``event_id`` back to the relay ``delay_s`` from now (a stock report waiting for its channel's
-        orders). It stays ``received`` meanwhile: should Redis lose it, the outbox sweeper queues it."""
+    def hold_event(self, event_id: int, delay_s: float, keys: list[tuple[str, str]] | None = None) -> None:
+        """Hand ``event_id`` back to the relay ``delay_s`` from now, or sooner when an event moves the stock
+        of one of ``keys`` ((channel, sku): a stock report waiting for its channel's orders, see
+        ``release_held``). It stays ``received`` meanwhile: should Redis lose it, the outbox sweeper queues it."""
         self._due_add(keys=[EVENTS_DUE_KEY, PUSH_WAKE_KEY], args=[event_id, delay_s])
+        if keys:
+            with self.redis.client.pipeline(transaction=False) as pipe:
+                for channel, sku in keys:
+                    pipe.sadd(held_key(channel, sku), event_id)
+                    pipe.expire(held_key(channel, sku), int(delay_s) + HELD_KEY_MARGIN_S)
+                pipe.execute()
+
+    def release_held(self, keys: list[tuple[str, str]]) -> int:
+        """The events held for these (channel, sku) go back to the inbox now (one script); -> how many."""
+        if not keys:
+            return 0
+        return self._release_held(keys=[held_key(ch, sku) for ch, sku in keys] + [EVENTS_DUE_KEY, INBOX_KEY])
 
     def release_due(self) -> float | None:
         """Queue the debounced pushes and announce the held events that have fallen due (one script);

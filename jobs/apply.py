@@ -54,11 +54,12 @@ class NeedsMapping(Exception):
 
 
 class HoldReport(Exception):  # noqa: N818 - an outcome, like NeedsMapping
-    """A channel's stock report the hub cannot explain yet: judged again after ``seconds``."""
+    """A channel's stock report of (``channel``, ``sku``) the hub cannot explain yet: judged again after
+    ``seconds``, or as soon as that channel's own order for the SKU lands."""
 
-    def __init__(self, seconds: float, message: str) -> None:
+    def __init__(self, seconds: float, message: str, channel: str, sku: str) -> None:
         super().__init__(message)
-        self.seconds = seconds
+        self.seconds, self.key = seconds, (channel, sku)
 
 
 @dataclass
@@ -72,9 +73,12 @@ class Outcome:
     missing: list[tuple[str, str, str]] = field(default_factory=list)  # links it waits for (parked)
     orders: set[int] = field(default_factory=set)  # orders changed: exported to the ERP/CRM after the commit
     crm: set[int] = field(default_factory=set)  # orders with new CRM notes owed: synced to the CRM after the commit
-    may_hold: bool = False  # an unexplained stock report may wait for the channel's own orders (once per event)
+    hold_until: datetime | None = None  # an unexplained stock report may wait until then for its channel's orders
     held: float | None = None  # seconds a report of this event waits before it is judged again
+    held_keys: list[tuple[str, str]] = field(default_factory=list)  # (channel, sku) of the reports held
 
+
+MIN_HOLD_S = 0.05  # a report's hold with less than this left is over: it is judged
 
 # an order's channel status only moves forward; two versions from the same second are told apart by it
 LIFECYCLE = {OrderStatus.PENDING: 0, OrderStatus.PARTIALLY_PAID: 1, OrderStatus.PAID: 2,
@@ -298,12 +302,14 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
         expected = sync.believed + surely
         if maybe and abs(r.available - expected - maybe) < abs(r.available - expected):
             expected += maybe  # an order from the same second as the value: the report says it came after
-    if expected is not None and r.available != expected and has_level and out.may_hold and policy.report_hold_s:
+    wait = (out.hold_until - utcnow()).total_seconds() if out.hold_until else 0.0
+    if expected is not None and r.available != expected and has_level and wait > MIN_HOLD_S:
         # The platforms send an order (or cancel) and the level it moved at once, in either order: judged
         # now, a level ahead of its order would be an edit (counted twice under channel authority, written
-        # over with a count the sale is missing under hub authority). The order nearly always lands meanwhile.
-        raise HoldReport(policy.report_hold_s, f"stock {sku}@{warehouse}: {ch} reports {r.available}, the hub "
-                         f"expects {expected}: held {policy.report_hold_s:g} s for {ch}'s own orders")
+        # over with a count the sale is missing under hub authority). The order nearly always lands meanwhile,
+        # and its landing hands the report back at once.
+        raise HoldReport(wait, f"stock {sku}@{warehouse}: {ch} reports {r.available}, the hub expects {expected}: "
+                         f"held for {ch}'s own orders", ch, sku)
     if not has_level:
         ledger.set_on_hand(conn, touch, sku, warehouse, r.available, MovementReason.CHANNEL_EDIT, ch, event_id)
         note = "the hub's first count of it"
@@ -338,11 +344,11 @@ APPLY = {
 
 
 def apply_records(conn: Connection, event_id: int, records: list[Any], policy: ledger.StockPolicy,
-                  rules: OrderRules | None = None, may_hold: bool = False) -> Outcome:
+                  rules: OrderRules | None = None, hold_until: datetime | None = None) -> Outcome:
     """Apply each record in its own savepoint: one that lacks a link is parked (``out.missing``), an
-    unexplained stock report is held (``out.held``, only when ``may_hold``), while the others still apply.
-    Every rule is idempotent, so a resumed or held event simply re-runs."""
-    out = Outcome(policy, rules=rules or OrderRules(), may_hold=may_hold)
+    unexplained stock report is held (``out.held``, until ``hold_until`` at most), while the others still
+    apply. Every rule is idempotent, so a resumed or held event simply re-runs."""
+    out = Outcome(policy, rules=rules or OrderRules(), hold_until=hold_until)
     for record in records:
         handler = APPLY.get(type(record))
         if handler is None:
@@ -358,6 +364,7 @@ def apply_records(conn: Connection, event_id: int, records: list[Any], policy: l
         except HoldReport as exc:
             savepoint.rollback()
             out.held = max(out.held or 0.0, exc.seconds)
+            out.held_keys.append(exc.key)
             out.notes.append(str(exc))
             continue
         savepoint.commit()

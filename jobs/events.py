@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timedelta
 from decimal import Decimal
 from types import ModuleType
 from typing import Any
@@ -22,7 +23,7 @@ from connectors.outbound import Retryable
 from hub.links import StoreLinks, release_parked
 from hub.models import ErrorClass, EventStatus, TaskStatus, parked, tasks
 from hub.state import Hub, current_hub
-from hub.store import insert_ignore, load_event, set_status, utcnow
+from hub.store import insert_ignore, iso, load_event, set_status, utcnow
 from mappings import MapContext, Unmappable, aftership, easypost, paypal, shippo, shopify, stripe, woocommerce
 from mappings.canonical import ChannelStockReport
 
@@ -44,7 +45,19 @@ MAPPERS: dict[str, ModuleType] = {
     "aftership": aftership,
 }
 PROCESSABLE = {EventStatus.RECEIVED.value, EventStatus.NEEDS_MAPPING.value}
-HELD = "held: "  # the status note of an event whose stock report waits (see jobs.apply.HoldReport); held once
+HELD = "held until "  # the status note of an event whose stock report waits (see jobs.apply.HoldReport)
+
+
+def hold_deadline(note: str | None, hold_s: float) -> datetime | None:
+    """Until when a stock report of this event may wait for its channel's orders: ``hold_s`` from now on
+    its first processing, the deadline its first hold set afterwards (its order's landing hands it back
+    sooner, and it may wait again for what is left of it); None: judged at once."""
+    if note and note.startswith(HELD):
+        try:
+            return datetime.fromisoformat(note[len(HELD):].split(";", 1)[0].replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return utcnow() + timedelta(seconds=hold_s) if hold_s > 0 else None
 
 
 def consume_echo(hub: Hub, conn: Connection, records: list[Any]) -> str | None:
@@ -198,7 +211,7 @@ def _process(hub: Hub, event_id: int) -> str:
             set_status(conn, event_id, EventStatus.IGNORED, echo)
             return EventStatus.IGNORED.value
         outcome = apply_records(conn, event_id, mapped.records, hub.stock_policy, hub.order_rules,
-                                may_hold=not (row.status_reason or "").startswith(HELD))
+                                hold_until=hold_deadline(row.status_reason, hub.stock_policy.report_hold_s))
         resumed = release_parked(conn, outcome.resolves)
         summary = f"{mapped.event_type.value}: " + ("; ".join(outcome.notes) or "no records")
         if outcome.missing:
@@ -210,8 +223,9 @@ def _process(hub: Hub, event_id: int) -> str:
             wanted = ", ".join(f"{ch} {missing} {key}" for ch, missing, key in outcome.missing)
             record_event_outcome(conn, event_id, row.channel, TaskStatus.FAILED, ErrorClass.NEEDS_MAPPING,
                                  f"parked: no link for {wanted}", key=row.dedupe_key, attempt=_first_attempt(row))
-        elif outcome.held is not None:  # still `received`: the relay hands it back when the hold is over
-            set_status(conn, event_id, EventStatus.RECEIVED, HELD + summary)
+        elif outcome.held is not None:  # still `received`: handed back when the hold is over or its order lands
+            until = utcnow() + timedelta(seconds=outcome.held)
+            set_status(conn, event_id, EventStatus.RECEIVED, f"{HELD}{iso(until)}; {summary}")
         else:
             set_status(conn, event_id, EventStatus.PROCESSED, summary)
             if row.status == EventStatus.NEEDS_MAPPING.value:  # a parked event resumed: its failure is over
@@ -225,8 +239,10 @@ def _process(hub: Hub, event_id: int) -> str:
     hub.enqueue_exports(outcome.orders)  # the orders are committed: the ERP and CRM jobs read them
     for order_id in sorted(outcome.crm - outcome.orders):  # notes owed on orders that did not change
         hub.enqueue_crm(order_id)
+    if outcome.touch.skus:  # stock reports of this channel held for its orders: judged again now
+        hub.release_held([(row.channel, sku) for sku in sorted(outcome.touch.skus)])
     if outcome.held is not None and not outcome.missing:
-        hub.hold_event(event_id, outcome.held)
+        hub.hold_event(event_id, outcome.held, outcome.held_keys)
         logger.info("event held", extra={"event_id": event_id, "channel": row.channel, "topic": row.topic})
         return "held"
     status = EventStatus.NEEDS_MAPPING if outcome.missing else EventStatus.PROCESSED

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from connectors.outbound import LevelWrite
 from connectors.shopify.client import _stale_indices
 from hub.models import events, sku_links, stock_levels, stock_movements, stock_sync
-from hub.state import PUSH_DUE_KEY
+from hub.redis import INBOX_KEY
+from hub.state import EVENTS_DUE_KEY, PUSH_DUE_KEY
 from jobs.push import DEFERRED_PUSH_S, known_listings, make_target, push_dirty
 
 from .stock_env import stock_env
@@ -82,19 +83,40 @@ def test_a_level_report_ahead_of_its_own_order_waits_for_it(make_app, authority)
     sale (hub authority: a unit the shop no longer has shown for sale). Held, it finds its order."""
     from jobs.events import process_event
 
-    with stock_env(make_app, ["A", "B"], 5, shop_authority=authority, stock_report_hold_s=0.3) as env:
+    with stock_env(make_app, ["A", "B"], 5, shop_authority=authority, stock_report_hold_s=30) as env:
         env.shop.place_order([{"sku": "A", "quantity": 1}])
         env.shop.wait_idle(60)
         [level], [order] = received(env, "inventory_levels/update"), received(env, "orders/create")
+        hub = env.hub
         with env.app.app_context():
             assert process_event(level) == "held"  # the shop shows 4, the hub knows no reason yet
-            assert process_event(order) == "processed"
-        env.settle()  # the hold is over: the level is judged again, once, and is what the hub expects
+            assert hub.redis.client.zscore(EVENTS_DUE_KEY, level) > 0
+            assert process_event(order) == "processed"  # its order lands: the level goes back at once
+        assert hub.redis.client.zcard(EVENTS_DUE_KEY) == 0  # out of the held set, announced again (newest first):
+        assert hub.redis.client.lindex(INBOX_KEY, 0) == str(level).encode()
+        env.settle()  # judged again (not after 30 s), and it is what the hub expects
         assert env.shop_levels() == {"A": 4, "B": 5} and env.woo.levels() == {"A": 4, "B": 5}
         assert on_hand(env, "A") == 5 and [r for r in moves(env, "A") if r[0] == "channel_edit"] == []
         assert env.writes() == (0, 1)  # Woo learns of the sale; nothing is written back to the shop
         [(_, status, note)] = [s for s in statuses(env) if s[0] == "inventory_levels/update" and s[1] != "ignored"]
         assert status == "processed" and note.endswith("shop-eu reports 4, as expected"), note
+
+
+def test_a_held_level_with_no_order_to_explain_it_is_judged_when_its_hold_is_over(make_app):
+    """A merchant's edit in the shop waits its hold out (no order comes), then is overwritten back."""
+    from jobs.events import process_event
+
+    with stock_env(make_app, ["A"], 5, stock_report_hold_s=0.3) as env:
+        env.shop.set_available("A", 9)
+        env.shop.wait_idle(60)
+        [level] = received(env, "inventory_levels/update")
+        with env.app.app_context():
+            assert process_event(level) == "held"
+            assert process_event(level) == "held"  # processed again early (a redelivery): it waits what is left
+        env.settle()
+        assert env.shop_levels() == {"A": 5} and env.writes() == (1, 0)
+        [(_, status, note)] = [s for s in statuses(env) if s[0] == "inventory_levels/update" and s[1] != "ignored"]
+        assert status == "processed" and "overwritten back" in note, note
 
 
 def moves(env, sku: str) -> list[tuple[str, str | None, int, int, int | None]]:
