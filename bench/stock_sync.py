@@ -288,7 +288,7 @@ def run_hub(args: argparse.Namespace, skus: list[str], work: Path) -> dict[str, 
                     "SELECT status, count(*) FROM events GROUP BY status")).all())
                 result["to_ledger"] = ledger_delays(c)
                 result["held"] = c.execute(text(
-                    "SELECT count(*) FROM event_history WHERE note LIKE 'held: %'")).scalar()
+                    "SELECT count(*) FROM event_history WHERE note LIKE 'held until %'")).scalar()
                 result["pushes"] = push_figures(c)
             engine.dispose()
     finally:
