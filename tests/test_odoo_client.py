@@ -133,7 +133,10 @@ def test_done_deliveries_cursor_across_pages_and_equal_write_dates(env, monkeypa
     assert [d["sale_order_ref"] for d in got] == ["#1", "#4", "#3"]  # write order
     assert got[0] == {"picking": "WH/OUT/00001", "picking_id": 1, "sale_order": "S00001", "sale_order_ref": "#1",
                       "tracking_ref": "T-S00001", "carrier": "DHL",
-                      "date_done": datetime(2025, 3, 1, 12, 0, 5, tzinfo=UTC)}
+                      "date_done": datetime(2025, 3, 1, 12, 0, 5, tzinfo=UTC),
+                      # what this delivery carried, and every done delivery of its sale order so far (the same)
+                      "lines": {"PT-S": Decimal("1"), "PW-1": Decimal("2")},
+                      "shipped": {"PT-S": Decimal("1"), "PW-1": Decimal("2")}}
     assert client.done_deliveries(cursor) == ([], cursor)
     clock.at(500_000, second=5)  # the same second as the cursor, a lower id than some reported
     erp.deliver("S00002", "T-2")
