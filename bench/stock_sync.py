@@ -273,7 +273,7 @@ def run_hub(args: argparse.Namespace, skus: list[str], work: Path) -> dict[str, 
                 if hogs:
                     meter.roots["competing busy processes"] = hogs
                 meter.start()
-                t_load = time.monotonic()
+                t_load, load_started = time.monotonic(), datetime.now(UTC)
                 lines, took = drive(shops, skus, args, random.Random(args.seed))
                 meter.stop()
             monitor.stop()
@@ -287,9 +287,10 @@ def run_hub(args: argparse.Namespace, skus: list[str], work: Path) -> dict[str, 
                 result["events"] = dict(c.execute(text(
                     "SELECT status, count(*) FROM events GROUP BY status")).all())
                 result["to_ledger"] = ledger_delays(c)
-                result["held"] = c.execute(text(
-                    "SELECT count(*) FROM event_history WHERE note LIKE 'held until %'")).scalar()
-                result["pushes"] = push_figures(c)
+                result["held"] = c.execute(text(  # (the bootstrap before the load is left out of both)
+                    "SELECT count(*) FROM event_history WHERE note LIKE 'held until %' AND at >= :t"),
+                    {"t": load_started}).scalar()
+                result["pushes"] = push_figures(c, load_started)
             engine.dispose()
     finally:
         for p in procs:
@@ -322,12 +323,14 @@ def cpu_hogs(n: int) -> Iterator[list[int]]:
             p.join(5)
 
 
-def push_figures(conn: Any) -> dict[str, dict[str, int]]:
-    """Per channel, from the pushes' task records: pushes, calls, SKUs written, compare-and-sets lost."""
+def push_figures(conn: Any, since: datetime) -> dict[str, dict[str, int]]:
+    """Per channel, from the records of the pushes that started ``since``: pushes, calls, SKUs written,
+    compare-and-sets lost."""
     from sqlalchemy import text
 
     out: dict[str, dict[str, int]] = {}
-    for channel, detail in conn.execute(text("SELECT channel, detail FROM tasks WHERE kind = 'push_stock'")):
+    for channel, detail in conn.execute(text("SELECT channel, detail FROM tasks WHERE kind = 'push_stock' "
+                                             "AND started_at >= :t"), {"t": since}):
         d = json.loads(detail) if isinstance(detail, str) else (detail or {})
         f = out.setdefault(channel, {"pushes": 0, "calls": 0, "written": 0, "lost": 0})
         f["pushes"] += 1
