@@ -230,6 +230,7 @@ def run_hub(args: argparse.Namespace, skus: list[str], work: Path) -> dict[str, 
             config.write_text(json.dumps({
                 "database_url": db_url, "redis_url": redis_url, "admin_token": TOKEN, "log_level": "WARNING",
                 "var_dir": str(work / "var"), "stock_push_debounce_s": args.debounce,
+                "stock_report_hold_s": args.report_hold,
                 "stock_reconcile_interval_s": 0,
                 "channels": {
                     "shop": {"kind": "shopify", "webhook_secrets": [SHOP_SECRET], "shop": shops.shop.shop,
@@ -550,6 +551,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=3, help="RQ worker processes")
     ap.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
     ap.add_argument("--debounce", type=float, default=1.0, help="stock_push_debounce_s")
+    ap.add_argument("--report-hold", type=float, default=2.0, help="stock_report_hold_s (0: reports judged at once)")
     ap.add_argument("--cpu-hogs", type=int, default=0,
                     help="busy processes competing for the cores while the hub's load runs (a slower machine)")
     ap.add_argument("--naive-threads", type=int, default=16, help="concurrent calls of the naive integration")
