@@ -147,8 +147,7 @@ def apply_delivery(conn: Connection, out: Outcome, order_id: int | None, row: di
     if order_id is None:
         logger.info("erp delivery of a sale order the hub did not make: skipped", extra={"delivery": what})
         return False
-    delivered = _units(row["shipped"]) if "shipped" in row else None
-    shipped = ledger.ship_order_stock(conn, out.touch, order_id, delivered)
+    shipped = ledger.ship_order_stock(conn, out.touch, order_id, _units(row["shipped"]))
     tracking = (row["tracking_ref"] or "").strip()
     if not tracking:
         logger.info("erp delivery done without a tracking reference: nothing to send the shopper",
@@ -156,8 +155,7 @@ def apply_delivery(conn: Connection, out: Outcome, order_id: int | None, row: di
         return bool(shipped)
     carrier = (row["carrier"] or UNKNOWN_CARRIER).strip()
     before = find_shipment(conn, carrier.lower(), tracking, lock=False)
-    erp_delivery(conn, out, order_id, tracking, carrier, row["date_done"],
-                 _units(row["lines"]) if row.get("lines") else None)
+    erp_delivery(conn, out, order_id, tracking, carrier, row["date_done"], _units(row["lines"]) or None)
     new = before is None or before.order_id != order_id
     if new or shipped:
         out.notes.append(f"{what}: {carrier} {tracking}" + (f"; {', '.join(shipped)}" if shipped else ""))

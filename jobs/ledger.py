@@ -192,29 +192,24 @@ def apply_order_stock(conn: Connection, touch: StockTouch, policy: StockPolicy, 
     return notes
 
 
-def ship_order_stock(conn: Connection, touch: StockTouch, order_id: int,
-                     delivered: dict[str, int] | None = None) -> list[str]:
-    """The ERP delivered the order: what it holds committed is shipped. Only ``committed`` moves
-    (``erp_delivery``, no channel): the goods left the ERP's stock, and its count (``erp_snapshot``, pulled
-    with the deliveries) is what sets ``on_hand``.
-
-    ``delivered`` ({sku: units}): everything the ERP's deliveries of the order have shipped so far (a
-    partial delivery ships part, its backorder the rest); each SKU is shipped up to that total, so reading
-    the same deliveries again ships nothing more. None: every unit still held is shipped. A version of the
+def ship_order_stock(conn: Connection, touch: StockTouch, order_id: int, delivered: dict[str, int]) -> list[str]:
+    """The ERP delivered the order, or part of it: what it holds committed is shipped, each SKU up to
+    ``delivered`` ({sku: units}: everything the ERP's deliveries of the order have shipped so far; a
+    partial delivery ships part, its backorder the rest), so reading the same deliveries again ships
+    nothing more. Only ``committed`` moves (``erp_delivery``, no channel): the goods left the ERP's stock,
+    and its count (``erp_snapshot``, pulled with the deliveries) is what sets ``on_hand``. A version of the
     order that says fulfilled finds them shipped already and moves nothing."""
     rows = conn.execute(select(order_stock).where(order_stock.c.order_id == order_id)
                         .order_by(order_stock.c.id)).all()
-    owed = None if delivered is None else dict(delivered)
-    if owed is not None:
-        for row in rows:  # units shipped before (an earlier delivery, or the channel said fulfilled)
-            owed[row.sku] = owed.get(row.sku, 0) - row.shipped
+    owed = dict(delivered)
+    for row in rows:  # units shipped before (an earlier delivery, or the channel said fulfilled)
+        owed[row.sku] = owed.get(row.sku, 0) - row.shipped
     notes = []
     for row in rows:
-        n = row.committed if owed is None else max(0, min(row.committed, owed.get(row.sku, 0)))
+        n = max(0, min(row.committed, owed.get(row.sku, 0)))
         if not n:
             continue
-        if owed is not None:
-            owed[row.sku] -= n
+        owed[row.sku] -= n
         record_movement(conn, touch, row.sku, row.warehouse, MovementReason.ERP_DELIVERY, None, None, committed=-n)
         conn.execute(order_stock.update().where(order_stock.c.id == row.id)
                      .values(committed=row.committed - n, shipped=row.shipped + n))

@@ -80,9 +80,9 @@ def carrier_name(carrier: str) -> str:
 
 
 def send(channel: ChannelConfig, order_external_id: str, tracking: str, carrier: str,
-         lines: dict[str, int] | None = None, complete: bool = True) -> str:
+         lines: dict[str, int] | None = None) -> str:
     """The channel's call(s); returns the remote id (fulfillment or note). ``lines``: the units this shipment
-    carries ({sku: units}; None: everything open); ``complete``: nothing of the order is left to ship."""
+    carries when the order has more left to ship ({sku: units}); None: everything open, the order is done."""
     if channel.kind == "shopify":
         from connectors.shopify.client import ShopifyOrders
 
@@ -92,7 +92,7 @@ def send(channel: ChannelConfig, order_external_id: str, tracking: str, carrier:
 
         client = WooOrders(channel)
         note = client.add_tracking(order_external_id, tracking, carrier_name(carrier))
-        if complete:
+        if lines is None:
             client.complete(order_external_id)
         return note
     raise Permanent(f"channel {channel.id}: the hub cannot send tracking to {channel.kind}")
@@ -119,7 +119,7 @@ def push_tracking(shipment_id: int, attempt: int = 1, max_attempts: int = TRACKI
     try:
         if channel is None or not channel.calls_api:
             raise Permanent(f"channel {row.order_channel}: no API keys configured")
-        ref = send(channel, row.order_external_id, row.tracking_number, row.carrier, part, complete=part is None)
+        ref = send(channel, row.order_external_id, row.tracking_number, row.carrier, part)
     except Retryable as exc:
         if attempt >= max_attempts:
             _failed(hub, shipment_id, f"gave up after {attempt} attempts: {exc}")
