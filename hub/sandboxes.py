@@ -188,8 +188,10 @@ class SandboxStack:
             except OSError as exc:
                 self.stop()
                 raise OSError(_cannot_listen(s, exc)) from exc
+        from sandbox.base import STOP_POLL_S
+
         for _, server in self._servers:
-            t = threading.Thread(target=server.serve_forever, name="sandbox-server", daemon=True)
+            t = threading.Thread(target=server.serve_forever, args=(STOP_POLL_S,), name="sandbox-server", daemon=True)
             t.start()
             self._threads.append(t)
 

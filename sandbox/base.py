@@ -24,6 +24,7 @@ from .signing import SignedRequest
 logger = logging.getLogger(__name__)
 
 EMIT_ATTEMPTS = 5
+STOP_POLL_S = 0.05  # how often a served sandbox looks for a stop request (socketserver waits 0.5 s)
 EMIT_BACKOFF_S = 0.2
 EMIT_TIMEOUT_S = 10.0
 
@@ -122,7 +123,7 @@ class Latency:
 def serve(app: Callable, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Run a WSGI app on a thread for the duration of the block; yields its base URL."""
     server = make_server(host, port, app, threaded=True)
-    t = threading.Thread(target=server.serve_forever, name="sandbox-server", daemon=True)
+    t = threading.Thread(target=server.serve_forever, args=(STOP_POLL_S,), name="sandbox-server", daemon=True)
     t.start()
     try:
         yield f"http://{host}:{server.server_port}"

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from . import signing
+from .base import STOP_POLL_S
 
 CERT_PATH = "/v1/notifications/certs/CERT-360caa42-fca2a594-{serial}"  # one URL per certificate, as PayPal's
 
@@ -95,7 +96,7 @@ class PayPalCertServer:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.directory / "tls.pem")
         self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(STOP_POLL_S,), daemon=True).start()
         return self.cert_url
 
     @property

@@ -74,11 +74,11 @@ def redis_url(tmp_path_factory):
     if url and url != "embedded":
         yield url
         return
-    from hub.redis import embedded_url, start_embedded
+    from hub.redis import embedded_url, start_embedded, stop_embedded
 
     server = start_embedded(str(tmp_path_factory.mktemp("redis")))
     yield embedded_url(server)
-    server.shutdown()
+    stop_embedded(server)
 
 
 @pytest.fixture(scope="session")

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-from werkzeug.serving import make_server
-
 from sandbox import signing
+from sandbox.base import serve
 from sandbox.shopify_graphql import corpus_dir
 
 CORPUS = corpus_dir()  # HUB_CORPUS, or ../shared/corpus beside the repository
@@ -95,16 +92,9 @@ def post(client, channel: str, req: signing.SignedRequest):  # noqa: ANN001
     return client.post(f"/webhooks/{channel}", data=req.body, headers=req.headers, query_string=req.query)
 
 
-@contextmanager
-def live_server(app) -> Iterator[str]:  # noqa: ANN001
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        t.join(5)
+def live_server(app) -> AbstractContextManager[str]:  # noqa: ANN001
+    """``app`` served on a free port for the duration of the block; yields its base URL."""
+    return serve(app)
 
 
 def run_worker(app, queues: list[str] | None = None) -> None:  # noqa: ANN001
@@ -112,15 +102,14 @@ def run_worker(app, queues: list[str] | None = None) -> None:  # noqa: ANN001
     held meanwhile (a stock report waiting for its channel's orders) are waited for and processed too."""
     import time
 
-    from rq import SimpleWorker
-
     from hub.state import EVENTS_DUE_KEY
+    from jobs.worker import HubWorker
 
     hub = app.extensions["hub"]
     while True:
         relay(app)
         with app.app_context():
-            SimpleWorker(queues or hub.queue_names(), connection=hub.redis.client).work(burst=True)
+            HubWorker(queues or hub.queue_names(), connection=hub.redis.client).work(burst=True)
         if queues and hub.events_queue.name not in queues or not hub.redis.client.zcard(EVENTS_DUE_KEY):
             return
         wait = hub.release_due()
