@@ -72,13 +72,14 @@ class ShopifySandbox:
     def __init__(self, shop: str = DEFAULT_SHOP, access_token: str = DEFAULT_TOKEN,
                  api_version: str = "2026-07", bucket_size: float = 1000.0, restore_rate: float = 50.0,
                  latency: tuple[float, float] = (0.0, 0.0), webhook_url: str | None = None,
-                 webhook_secret: str | None = None) -> None:
+                 webhook_secret: str | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.shop, self.access_token, self.api_version = shop, access_token, api_version
+        self._clock = clock  # the bucket's time
         self._lock = threading.RLock()
         self._store = Store()
         self._book = ful.Book()
         self._idempotency: dict[tuple[str, str], tuple[str, dict]] = {}
-        self._bucket = Bucket(bucket_size, restore_rate, bucket_size, time.monotonic())
+        self._bucket = Bucket(bucket_size, restore_rate, bucket_size, clock(), clock)
         self._latency = Latency(*latency)
         self._emitter = Emitter()
         self._webhook_secret: str | None = None
@@ -189,14 +190,21 @@ class ShopifySandbox:
 
     def configure(self, bucket_size: float | None = None, restore_rate: float | None = None,
                   latency: tuple[float, float] | None = None, webhook_url: str | None = None,
-                  webhook_secret: str | None = None, access_token: str | None = None) -> dict:
+                  webhook_secret: str | None = None, access_token: str | None = None,
+                  clock: Callable[[], float] | None = None) -> dict:
         """Change limits, latency or the webhook target; a new bucket size starts full. A new
-        ``access_token`` is the merchant rotating the app's token: the old one gets 401 from then on."""
+        ``access_token`` is the merchant rotating the app's token: the old one gets 401 from then on.
+        ``clock`` (in-process only) is the bucket's time from now on."""
         with self._lock:
+            if clock is not None:
+                self._bucket.refill()
+                self._clock = self._bucket.clock = clock
+                self._bucket.stamp = clock()
             if access_token is not None:
                 self.access_token = access_token
             if bucket_size is not None:
-                self._bucket = Bucket(float(bucket_size), self._bucket.rate, float(bucket_size), time.monotonic())
+                self._bucket = Bucket(float(bucket_size), self._bucket.rate, float(bucket_size), self._clock(),
+                                      self._clock)
             if restore_rate is not None:
                 self._bucket.refill()
                 self._bucket.rate = float(restore_rate)

@@ -14,6 +14,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -312,9 +313,10 @@ class Bucket:
     rate: float
     available: float
     stamp: float
+    clock: Callable[[], float] = time.monotonic  # seconds; a test may hand in one that moves only when told
 
     def refill(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         self.available = min(self.size, self.available + (now - self.stamp) * self.rate)
         self.stamp = now
 

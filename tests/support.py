@@ -92,6 +92,20 @@ def post(client, channel: str, req: signing.SignedRequest):  # noqa: ANN001
     return client.post(f"/webhooks/{channel}", data=req.body, headers=req.headers, query_string=req.query)
 
 
+class ManualClock:
+    """Seconds that move only when told (``sleep`` moves them): a sandbox's rate limit on this clock gives
+    the same answers however busy the machine is."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+
+
 def live_server(app) -> AbstractContextManager[str]:  # noqa: ANN001
     """``app`` served on a free port for the duration of the block; yields its base URL."""
     return serve(app)

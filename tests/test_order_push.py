@@ -24,7 +24,7 @@ from sandbox.base import serve
 from sandbox.shopify import ShopifySandbox
 from sandbox.woocommerce import WooSandbox
 
-from .support import corpus_json
+from .support import ManualClock, corpus_json
 
 SHOP_SECRET, WOO_SECRET = "shpss_orders", "s3cret"
 WOO_KEY, WOO_CS = "ck_orders", "cs_orders"
@@ -162,10 +162,13 @@ def test_shopify_refusals_are_permanent_with_shopifys_message(shopify):
     assert shop.stats["by_root_field"]["fulfillmentCreate"] == 1
 
 
-def test_shopify_throttled_calls_wait_and_network_failures_retry(shopify):
+def test_shopify_throttled_calls_wait_and_network_failures_retry(shopify, monkeypatch):
     shop, base, got = shopify
     order = shop.place_order([{"sku": "TEE-S", "quantity": 1}])
-    shop.configure(bucket_size=30, restore_rate=10)  # a state read asks 25 points and keeps 5 after the refund
+    clock = ManualClock()  # the bucket refills only while the client waits, however slow the machine
+    monkeypatch.setattr("connectors.shopify.client.time.sleep", clock.sleep)
+    # a state read asks 25 points and keeps 5 after the refund
+    shop.configure(bucket_size=30, restore_rate=10, clock=clock)
     client = shop_client(shop, base)
     client.order_status(order["id"])
     client.order_status(order["id"])
