@@ -33,7 +33,9 @@ ERP_QUEUE, CRM_QUEUE = "erp", "crm"
 REPLAY_QUEUE = "replay"  # bulk and single replays (jobs.replay.run_replay), rate-limited inside the job
 EXPORT_JOB_TIMEOUT_S = 600
 FAILED_JOB_TTL_S = 7 * 24 * 3600
-WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)  # live, not started: reads state when it runs
+# live, not started: reads state when it runs (READY_TO_ENQUEUE: a dependent on its way to its queue, rq >= 3)
+WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.READY_TO_ENQUEUE)
+LIVE = (*WAITING, JobStatus.STARTED)
 RELAY_BATCH = 500  # ids per pipeline
 EVENTS_PER_JOB = 25  # a backlog is cut into jobs of this many ids, so every worker takes a share
 RELAY_LINGER_S = 0.25  # while the workers are behind, ids gather this long at most before they are queued
@@ -326,8 +328,7 @@ class Hub:
             return True
         except DuplicateJobError:
             job = Job.fetch(job_id, connection=self.redis.client)
-            if job.get_status(refresh=False) in (JobStatus.QUEUED, JobStatus.STARTED,
-                                                 JobStatus.SCHEDULED, JobStatus.DEFERRED):
+            if job.get_status(refresh=False) in LIVE:
                 return False
             job.delete()
             self.events_queue.enqueue_call(PROCESS_EVENT, **kwargs)

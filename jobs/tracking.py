@@ -18,13 +18,13 @@ from typing import Any
 
 from rq import Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Job
 from sqlalchemy import func, select
 
 from connectors.outbound import Permanent, Retryable
 from hub.config import ChannelConfig
 from hub.models import order_stock, orders, shipments
-from hub.state import current_hub, orders_queue_name
+from hub.state import LIVE, current_hub, orders_queue_name
 from hub.store import utcnow
 
 from .tasks import annotate, retrying, task
@@ -36,7 +36,6 @@ TRACKING_MAX_ATTEMPTS = 5
 TRACKING_BACKOFF_BASE_S = 5.0
 TRACKING_BACKOFF_CAP_S = 600.0
 TRACKING_JOB_TIMEOUT_S = 300
-LIVE = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 # how the channels spell the carriers the hub knows by their lower-case names
 CARRIER_NAMES = {"ups": "UPS", "usps": "USPS", "fedex": "FedEx", "dhl": "DHL Express", "dhl_express": "DHL Express",
                  "canada_post": "Canada Post", "royal_mail": "Royal Mail", "dpd": "DPD", "gls": "GLS"}

@@ -214,6 +214,9 @@ def test_one_waiting_job_per_order_and_target(env):
     again = Job.fetch("crm-order-7-again", connection=redis)
     assert again.get_status() == JobStatus.DEFERRED and again.dependency_ids == ["crm-order-7"]
     assert hub.enqueue_crm(7) is False
+    again.set_status(JobStatus.READY_TO_ENQUEUE)  # rq 3: its dependency done, on its way to the queue
+    assert hub.enqueue_crm(7) is False  # still waiting: not replaced, not doubled
+    again.set_status(JobStatus.DEFERRED)
     env.run()  # the first runs, then the one queued after it
     assert [Job.fetch(j, connection=redis).get_status() for j in ("crm-order-7", "crm-order-7-again")] == \
         [JobStatus.FINISHED, JobStatus.FINISHED]
