@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from click.testing import CliRunner
 
@@ -58,6 +59,7 @@ def test_check_config_and_db_upgrade(tmp_path, monkeypatch):
     assert res.exit_code == 1 and "channels.s.webhook_secrets" in res.output
 
 
+@pytest.mark.e2e
 def test_hub_run_on_embedded_defaults_end_to_end(tmp_path):
     """README command 1's path: `hub run` with the example config, then `hub send`, then the API."""
     config = example_config(tmp_path)

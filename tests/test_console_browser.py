@@ -24,6 +24,8 @@ from .support import ADMIN_TOKEN, corpus_json, event_rows, live_server, run_work
 from .test_export import PRODUCTS, Env, erp_crm_env, woo_order
 from .test_pipeline import deliver
 
+pytestmark = pytest.mark.e2e
+
 CHROMIUM = os.environ.get("HUB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -12,11 +12,14 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import requests
 import yaml
 
 from .run_env import HUB, example_config, free_port, hub_env, hub_run
 from .support import ADMIN_TOKEN
+
+pytestmark = pytest.mark.e2e
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 

@@ -277,6 +277,7 @@ def said(res) -> list[str]:
     return [line for line in res.output.splitlines() if line.startswith("erp ")]
 
 
+@pytest.mark.e2e
 def test_hub_scheduler_queues_the_pull(story, tmp_path):
     s = story
     cfg = tmp_path / "hub.yaml"

@@ -122,6 +122,7 @@ def _node_id_for_schemathesis(request):
 
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@pytest.mark.slow
 def test_every_operation_answers_as_documented(case):
     """No 5xx, status codes, content types and bodies as documented, 4xx for invalid input, 401
     when the token is left out (schemathesis sends the bearer token as the document says)."""

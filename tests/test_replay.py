@@ -124,6 +124,7 @@ def fail_pushes(env, n: int, skus: list[str]) -> None:
     env.shop.configure(access_token="shpat_hub_test")
 
 
+@pytest.mark.slow
 def test_bulk_replay_of_200_failed_pushes_is_one_push_per_channel(make_app):
     skus = [f"SKU-{i}" for i in range(40)]
     with stock_env(make_app, skus, 10, replay_rate_per_s=50) as env:

@@ -219,6 +219,7 @@ def run_changes(env, rng: random.Random, skus: list[str], changes: int, orders: 
     return made
 
 
+@pytest.mark.slow
 def test_ten_thousand_changes_converge_in_few_writes_with_no_echo_writes(make_app):
     n_skus, start = 1000, 100
     total = int(os.environ.get("HUB_STOCK_CHANGES", "10000"))
@@ -280,6 +281,7 @@ def test_last_unit_sold_on_both_channels_at_once_alerts_once_and_both_end_at_zer
         assert env.writes() == (0, 0)  # each shop already shows 0: nothing to write, never below 0
 
 
+@pytest.mark.slow
 def test_tiny_shopify_bucket_throttles_but_nothing_fails_or_exceeds_it(make_app, auth):
     skus = [f"T-{i:03d}" for i in range(600)]
     rng = random.Random(7)
