@@ -23,7 +23,7 @@ from hub import create_app
 from hub.db import make_engine, normalise_url, upgrade
 from hub.models import metadata
 
-from .support import ADMIN_TOKEN, PAYPAL_WEBHOOK_ID, SECRETS
+from .support import ADMIN_TOKEN, make_config
 
 SCREENSHOTS_DIRNAME = "console-screenshots"
 
@@ -121,28 +121,6 @@ def migrated(database_url):
     upgrade(engine)
     yield engine
     engine.dispose()
-
-
-def make_config(db_url: str, r_url: str, **overrides) -> dict:
-    cfg = {
-        "database_url": db_url,
-        "redis_url": r_url,
-        "admin_token": ADMIN_TOKEN,
-        "max_body_bytes": 64 * 1024,
-        "db_busy_timeout_s": 5,
-        "stock_report_hold_s": 0.05,  # unexplained stock reports wait (once) this long: run_worker waits for them
-        "channels": {
-            "shop-eu": {"kind": "shopify", "webhook_secrets": SECRETS["shop-eu"]},
-            "woo": {"kind": "woocommerce", "webhook_secrets": SECRETS["woo"]},
-            "stripe": {"kind": "stripe", "webhook_secrets": SECRETS["stripe"], "tolerance_s": 300},
-            "paypal": {"kind": "paypal", "webhook_id": PAYPAL_WEBHOOK_ID, "cert_hosts": ["localhost"]},
-            "easypost": {"kind": "easypost", "webhook_secrets": SECRETS["easypost"]},
-            "aftership": {"kind": "aftership", "webhook_secrets": SECRETS["aftership"]},
-            "shippo": {"kind": "shippo", "webhook_secrets": SECRETS["shippo"]},
-        },
-    }
-    cfg.update(overrides)
-    return cfg
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from hub.cli import cli
 
-from .run_env import example_config, hub_run
 from .support import ADMIN_TOKEN, corpus_path, event_rows, live_server
+from .support.run import example_config, hub_run
 
 ROOT = Path(__file__).resolve().parents[1]
 

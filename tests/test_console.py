@@ -16,9 +16,18 @@ from mappings.canonical import MovementReason
 from sandbox import carriers
 from sandbox import payments as pay
 
-from .support import ADMIN_TOKEN, corpus_json, event_rows, post, run_worker, signed
-from .test_payments import stripe, woo_order
-from .test_pipeline import deliver, shopify_order
+from .support import (
+    ADMIN_TOKEN,
+    corpus_json,
+    deliver,
+    event_rows,
+    post,
+    run_worker,
+    shopify_order,
+    signed,
+    stripe,
+    woo_order,
+)
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 

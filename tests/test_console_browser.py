@@ -19,10 +19,10 @@ from sqlalchemy import select
 
 from hub.models import tasks
 
-from .stock_env import WOO_SECRET, stock_env
-from .support import ADMIN_TOKEN, corpus_json, event_rows, live_server, run_worker
-from .test_export import PRODUCTS, Env, erp_crm_env, woo_order
-from .test_pipeline import deliver
+from .support import ADMIN_TOKEN, corpus_json, deliver, event_rows, live_server, run_worker
+from .support.erp_crm import PRODUCTS, Env, erp_crm_env
+from .support.erp_crm import erp_woo_order as woo_order
+from .support.stock import WOO_SECRET, stock_env
 
 pytestmark = pytest.mark.e2e
 

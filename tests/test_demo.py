@@ -16,8 +16,8 @@ import pytest
 import requests
 import yaml
 
-from .run_env import HUB, example_config, free_port, hub_env, hub_run
 from .support import ADMIN_TOKEN
+from .support.run import HUB, example_config, free_port, hub_env, hub_run
 
 pytestmark = pytest.mark.e2e
 

@@ -21,8 +21,8 @@ from hub.cli import cli
 from hub.models import alerts, pull_cursors, shipments, stock_levels, stock_movements
 from sandbox import carriers
 
-from .story_env import story_env
-from .test_sandbox_odoo import Clock
+from .support import OdooClock
+from .support.story import story_env
 
 PRODUCTS = [{"sku": "MUG", "name": "Mug", "price": "8.00"}, {"sku": "TEE-M", "name": "Tee M", "price": "20.00"}]
 ADA = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"}
@@ -208,7 +208,7 @@ def test_a_carrier_report_first_gets_its_order_from_the_erp_delivery(story):
 
 
 def test_a_quant_written_twice_in_one_second_is_not_missed(make_app, tmp_path):
-    clock = Clock()  # Odoo's now() stands still: every write lands in the same second
+    clock = OdooClock()  # Odoo's now() stands still: every write lands in the same second
     with story_env(make_app, tmp_path, PRODUCTS, clock=clock) as s:
         assert s.pull()["quants"] == 2
         s.erp.set_quant("MUG", 40)

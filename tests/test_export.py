@@ -5,81 +5,17 @@ contact and one deal with a note per step, failures retried or recorded with a r
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from rq.registry import FailedJobRegistry
-from sqlalchemy import select
 
 from hub.models import crm_deals, crm_notes, erp_orders
 from sandbox import signing
-from sandbox.base import serve
-from sandbox.hubspot import HubSpotSandbox
-from sandbox.odoo import OdooSandbox
 
-from .support import SECRETS, corpus_json, post, run_worker
-
-DB, LOGIN, KEY = "shop", "hub@example.com", "odoo-key-5c1e-secret"
-TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
-WOO_ORDER = "woocommerce/live-11.0.1/004-order.created.body"  # order 114: 2 x PW-000 at 10, 1 x PT-M at 20
-
-
-@dataclass
-class Env:
-    app: Any
-    erp: OdooSandbox
-    crm: HubSpotSandbox
-
-    @property
-    def hub(self) -> Any:
-        return self.app.extensions["hub"]
-
-    def deliver(self, body: dict, topic: str = "order.created", times: int = 1) -> None:
-        raw = json.dumps(body).encode()
-        with self.app.test_client() as client:
-            for _ in range(times):
-                assert post(client, "woo", signing.woocommerce(SECRETS["woo"][0], raw, topic)).status_code == 200
-
-    def run(self) -> None:
-        run_worker(self.app)
-
-    def rows(self, table: Any) -> list:
-        with self.hub.engine.connect() as conn:
-            return conn.execute(select(table).order_by(table.c.id)).all()
-
-    def sale_orders(self) -> list[dict]:
-        return self.erp.records("sale.order")
-
-
-def woo_order(status: str = "on-hold", payment_method: str = "bacs", modified: str = "2026-11-22T06:48:10",
-              skus: tuple[str, ...] = ("PW-000", "PT-M")) -> dict:
-    body = copy.deepcopy(corpus_json(WOO_ORDER))
-    body.update(status=status, payment_method=payment_method, date_modified_gmt=modified)
-    for line, sku in zip(body["line_items"], skus, strict=False):
-        line["sku"] = sku
-    return body
-
-
-PRODUCTS = [{"sku": "PW-000", "name": "Peer Widget", "price": "10", "quantity": 50},
-            {"sku": "PT-M", "name": "Peer Tee M", "price": "20", "quantity": 50}]
-
-
-@contextmanager
-def erp_crm_env(make_app, products: list[dict] = PRODUCTS, erp_timeout_s: float = 0.3) -> Iterator[Env]:
-    """A hub exporting to an Odoo sandbox holding ``products`` and a HubSpot sandbox, both served over HTTP."""
-    erp = OdooSandbox(db=DB, login=LOGIN, api_key=KEY, timeout_sleep_s=0.6)
-    erp.seed_products(products)
-    crm = HubSpotSandbox(token=TOKEN)
-    with serve(erp.app) as erp_url, serve(crm.app) as crm_url:
-        app = make_app(erp={"kind": "odoo", "url": erp_url, "db": DB, "login": LOGIN, "api_key": KEY,
-                            "timeout_s": erp_timeout_s, "pay_later_methods": ["cod"], "retry_base_s": 0},
-                       crm={"kind": "hubspot", "url": crm_url, "token": TOKEN, "timeout_s": 5, "retry_base_s": 0})
-        yield Env(app, erp, crm)
+from .support import SECRETS, post, shopify_order
+from .support.erp_crm import Env, erp_crm_env
+from .support.erp_crm import erp_woo_order as woo_order
 
 
 @pytest.fixture
@@ -237,7 +173,6 @@ def test_a_reused_order_number_gets_a_sale_order_of_its_own(env):
 
 def test_shopifys_cash_on_delivery_gateway_is_pay_later(env):
     """Shopify names the gateway, not the method: "Cash on Delivery (COD)" is ``cod`` in pay_later_methods."""
-    from .test_pipeline import shopify_order
 
     body = shopify_order("2026-11-20T10:00:00Z", "pending", payment_gateway_names=["Cash on Delivery (COD)"])
     for line in body["line_items"]:

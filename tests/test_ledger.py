@@ -10,8 +10,7 @@ from click.testing import CliRunner
 
 from hub.cli import cli
 
-from .support import corpus_json, event_rows, run_worker
-from .test_pipeline import deliver
+from .support import corpus_json, deliver, event_rows, run_worker
 
 WOO_ORDER = "woocommerce/live-11.0.1/004-order.created.body"  # PW-000 x2, PT-M x1, status processing
 

@@ -14,7 +14,7 @@ from connectors.outbound import Permanent, Retryable
 from sandbox.base import serve
 from sandbox.odoo import OdooSandbox
 
-from .test_sandbox_odoo import Clock
+from .support import OdooClock
 
 DB, LOGIN, KEY = "hub", "hub@example.com", "k-7f3a91-secret"
 LINES = [("PW-1", 2, Decimal("10.50")), ("PT-S", 1, Decimal("19.99"))]
@@ -22,7 +22,7 @@ LINES = [("PW-1", 2, Decimal("10.50")), ("PT-S", 1, Decimal("19.99"))]
 
 @pytest.fixture
 def env():
-    clock = Clock()
+    clock = OdooClock()
     erp = OdooSandbox(db=DB, login=LOGIN, api_key=KEY, clock=clock, timeout_sleep_s=0.6)
     erp.seed_products([{"sku": "PW-1", "name": "Peer Widget", "price": "10.50", "quantity": 100},
                        {"sku": "PT-S", "name": "Peer Tee S", "price": "19.99", "quantity": 100},

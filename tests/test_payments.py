@@ -4,32 +4,21 @@ partially paid / refunded, a full refund with restock releasing stock, disputes 
 
 from __future__ import annotations
 
-import copy
-import json
-
 import pytest
 
 from hub.config import ConfigError, load_config_dict
 from sandbox import payments as pay
 
-from .support import corpus_json, post, run_worker, signed
-from .test_pipeline import ORDER_ID, deliver, shopify_order
-
-
-def woo_order(status: str = "pending", modified: str = "2026-11-22T06:48:10") -> dict:
-    body = copy.deepcopy(corpus_json("woocommerce/live-11.0.1/004-order.created.body"))
-    body.update(status=status, date_modified_gmt=modified)
-    return body  # id / number 114, total 40.00 USD
-
-
-def stripe(client, event: dict, times: int = 1) -> None:
-    for _ in range(times):
-        assert post(client, "stripe", signed("stripe", json.dumps(event).encode())).status_code == 200
-
-
-def order_of(client, auth, channel: str) -> dict:
-    (order,) = client.get(f"/api/orders?channel={channel}", headers=auth).json["orders"]
-    return client.get(f"/api/orders/{order['id']}", headers=auth).json
+from .support import (
+    ORDER_ID,
+    corpus_json,
+    deliver,
+    order_of,
+    run_worker,
+    shopify_order,
+    stripe,
+    woo_order,
+)
 
 
 def test_payment_before_its_order_waits_unmatched_then_matches(app, client, auth):
@@ -63,7 +52,6 @@ def test_partial_then_full_payment(app, client, auth):
 
 
 def test_matching_is_scoped_to_the_configured_channel_and_keys(make_app, auth):
-    from .conftest import make_config  # noqa: F401 - same defaults as every app
 
     app = make_app(channels={**_channels(), "stripe": {**_channels()["stripe"],
                                                        "match": {"keys": ["shop_order"], "channel": "shop-eu"}}})

@@ -11,26 +11,8 @@ from decimal import Decimal
 from click.testing import CliRunner
 
 from hub.cli import cli
-from sandbox import signing
 
-from .support import SECRETS, corpus_json, event_rows, post, run_worker, signed
-
-ORDER_ID = 7001
-
-
-def shopify_order(updated_at: str, financial: str = "pending", note: str = "", **extra: object) -> dict:
-    """The docs orders body as a live, uncancelled order with our id and timestamps."""
-    body = copy.deepcopy(corpus_json("shopify/webhook_orders_docs_2022-10.json"))
-    body.update(id=ORDER_ID, name="#1001", cancelled_at=None, cancel_reason=None, financial_status=financial,
-                fulfillment_status=None, updated_at=updated_at, note=note, email="Ada@Example.com ", **extra)
-    return body
-
-
-def deliver(client, channel: str, topic: str, body: dict, event_id: str | None = None, times: int = 1):
-    raw = json.dumps(body).encode()
-    req = (signing.shopify(SECRETS["shop-eu"][0], raw, topic, event_id=event_id) if channel == "shop-eu"
-           else signing.woocommerce(SECRETS["woo"][0], raw, topic))
-    return [post(client, channel, req).json for _ in range(times)]
+from .support import ORDER_ID, corpus_json, deliver, event_rows, post, run_worker, shopify_order, signed
 
 
 def history(client, auth, event_id: int) -> list[tuple[str, str | None]]:

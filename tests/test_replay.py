@@ -17,10 +17,10 @@ from hub.store import utcnow
 from jobs.replay import ReplayError, ReplayFilter, create_replay, execute, get_replay, preview
 from jobs.tasks import list_tasks
 
-from .stock_env import stock_env
-from .support import ADMIN_TOKEN, run_worker
-from .test_export import woo_order
-from .test_tasks import erp_crm_env, rows
+from .support import ADMIN_TOKEN, deliver, erp_shipment, make_config, run_worker, shop_notes, shop_order_body, task_rows
+from .support.erp_crm import erp_crm_env
+from .support.erp_crm import erp_woo_order as woo_order
+from .support.stock import stock_env
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -52,7 +52,7 @@ def test_a_failed_export_replayed_five_times_makes_one_sale_order(erp_env):
     env = erp_env
     env.deliver(woo_order(skus=("PW-000", "GHOST-9")))
     env.run()
-    [failed] = rows(env, kind="export_order")
+    [failed] = task_rows(env, kind="export_order")
     assert (failed.status, failed.error_class) == ("failed", "needs_mapping") and env.sale_orders() == []
     env.erp.seed_products([{"sku": "GHOST-9", "name": "Ghost", "price": "20", "quantity": 5}])  # the fix
     with env.app.test_client() as c:
@@ -62,7 +62,7 @@ def test_a_failed_export_replayed_five_times_makes_one_sale_order(erp_env):
     env.run()  # the five replays, one after the other, each a full export attempt
     [so] = env.sale_orders()
     assert so["client_order_ref"] == "woo:114" and env.erp.stats["creates"].get("sale.order") == 1
-    replayed = rows(env, kind="export_order")[1:]
+    replayed = task_rows(env, kind="export_order")[1:]
     assert [(r.status, r.replay_of, r.attempt) for r in replayed] == [("ok", failed.id, 1)] * 5
     assert {r.idempotency_key for r in replayed} == {"woo:114"}
     assert len({r.replay_id for r in replayed}) == 5
@@ -82,7 +82,7 @@ def test_a_push_that_failed_an_hour_ago_publishes_the_current_quantity(make_app,
         env.woo.configure(consumer_secret="cs_rotated")  # the hub's key revoked: every Woo push fails
         snapshot(env.app, **{"SKU-1": 7})
         drain(env)
-        old = [t for t in rows(env, kind="push_stock", channel="woo") if t.status == "failed"][-1]
+        old = [t for t in task_rows(env, kind="push_stock", channel="woo") if t.status == "failed"][-1]
         assert old.detail["quantities"] == {"SKU-1": 7}
         with env.hub.engine.begin() as conn:  # it failed an hour ago
             conn.execute(update(tasks).where(tasks.c.id == old.id).values(
@@ -99,7 +99,7 @@ def test_a_push_that_failed_an_hour_ago_publishes_the_current_quantity(make_app,
         assert env.woo.levels()["SKU-1"] == 3  # the ledger's quantity now, not the 7 that failed
         assert env.woo.levels()["SKU-2"] == 10
         assert env.woo.stats["writes"] - writes_before == 1
-        [again] = [t for t in rows(env, kind="push_stock", channel="woo") if t.replay_of == old.id]
+        [again] = [t for t in task_rows(env, kind="push_stock", channel="woo") if t.replay_of == old.id]
         assert again.status == "ok" and again.detail["quantities"] == {"SKU-1": 3}
         assert ("read" in again.detail) is (mode == "refresh")
         env.settle()  # the write's echo changes nothing
@@ -331,7 +331,7 @@ def test_cli_lists_shows_and_replays(erp_env, tmp_path, monkeypatch):
     env = erp_env
     env.deliver(woo_order(skus=("PW-000", "GHOST-9")))
     env.run()
-    [failed] = rows(env, kind="export_order")
+    [failed] = task_rows(env, kind="export_order")
     base, run = cli_config(tmp_path, monkeypatch, env), CliRunner().invoke
     out = run(cli, base + ["tasks", "list", "--status", "failed", "--since", "1h"])
     assert out.exit_code == 0, out.output
@@ -407,9 +407,6 @@ def test_a_refused_tracking_push_replayed_three_times_sends_one_note(make_app, d
     from sandbox.base import serve
     from sandbox.woocommerce import WooSandbox
 
-    from .conftest import make_config
-    from .test_pipeline import deliver
-    from .test_shipments import erp_shipment, shop_notes, shop_order_body
 
     shop = WooSandbox(consumer_key="ck_t", consumer_secret="cs_t")
     shop.seed([{"name": "Mug", "sku": "MUG", "price": "8.00", "stock_quantity": 10}])

@@ -6,39 +6,36 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from jobs.shipments import shipment_from_erp
 from jobs.tracking import push_tracking
 from sandbox import carriers
 from sandbox.base import serve
 from sandbox.shopify import ShopifySandbox
 from sandbox.woocommerce import WooSandbox
 
-from .conftest import make_config
-from .support import SECRETS, post, run_worker, signed
-from .test_payments import order_of, woo_order
-from .test_pipeline import deliver
-
-START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-TRACKING = "9400111899223197428490"
+from .support import (
+    SECRETS,
+    START,
+    TRACKING,
+    deliver,
+    erp_shipment,
+    make_config,
+    order_of,
+    post,
+    run_worker,
+    shop_notes,
+    shop_order_body,
+    signed,
+    woo_order,
+)
 
 
 def carrier_posts(client, kind: str, bodies: list[bytes]) -> None:
     for body in bodies:
         assert post(client, kind, signed(kind, body)).status_code == 200
-
-
-def erp_shipment(app, tracking: str = TRACKING, carrier: str = "usps", done: datetime = START) -> int:
-    hub = app.extensions["hub"]
-    with app.app_context(), hub.engine.begin() as conn:
-        from sqlalchemy import select
-
-        from hub.models import orders
-        order_id = conn.execute(select(orders.c.id)).scalar_one()
-        return shipment_from_erp(conn, order_id, tracking, carrier, done)
 
 
 def shipments(client, auth) -> list[dict]:
@@ -152,22 +149,6 @@ def test_push_tracking_to_woo_once_and_completes(make_app, database_url, redis_u
         assert len(notes) == 1 and "9400TRACKWOO" in notes[0]["note"] and "USPS" in notes[0]["note"]
         assert shop.stats["calls"]["POST orders/<id>/notes"] == 1 and shop.stats["calls"]["PUT orders/<id>"] == 1
     shop.close()
-
-
-def shop_order_body(shop: WooSandbox, order_id: int) -> dict:
-    from connectors.woocommerce.client import WooOrders
-    from hub.config import ChannelConfig
-
-    return WooOrders(ChannelConfig(id="woo", kind="woocommerce", extra={
-        "url": shop.base_url, "consumer_key": "ck_t", "consumer_secret": "cs_t"})).order(order_id)
-
-
-def shop_notes(shop: WooSandbox, order_id: int) -> list[dict]:
-    from connectors.woocommerce.client import WooOrders
-    from hub.config import ChannelConfig
-
-    return WooOrders(ChannelConfig(id="woo", kind="woocommerce", extra={
-        "url": shop.base_url, "consumer_key": "ck_t", "consumer_secret": "cs_t"})).notes(order_id)
 
 
 assert SECRETS  # the signed() builders use the test secrets

@@ -10,8 +10,8 @@ from hub.models import events
 from jobs.events import process_event
 from jobs.push import push_dirty
 
-from .stock_env import stock_env
 from .support import ADMIN_TOKEN
+from .support.stock import stock_env
 
 # measured 2026-12-03 on PostgreSQL and SQLite (the same statements); lower them, never raise them silently
 BUDGET = {"order.created": 20, "orders/create": 22, "product.updated": 18, "inventory_levels/update": 14}

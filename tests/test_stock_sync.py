@@ -17,8 +17,8 @@ from hub.redis import INBOX_KEY
 from hub.state import EVENTS_DUE_KEY, PUSH_DUE_KEY
 from jobs.push import DEFERRED_PUSH_S, known_listings, make_target, push_dirty
 
-from .stock_env import stock_env
 from .support import run_worker
+from .support.stock import stock_env
 
 
 def statuses(env) -> list[tuple[str, str, str]]:

@@ -17,7 +17,7 @@ from hub.models import orders, payments, shipments, stock_levels
 from sandbox import carriers
 from sandbox import payments as pay
 
-from .story_env import Story, story_env
+from .support.story import Story, story_env
 
 PRODUCTS = [{"sku": "MUG", "name": "Mug", "price": "8.00"}, {"sku": "TEE-M", "name": "Tee M", "price": "20.00"}]
 LINES = [{"sku": "MUG", "quantity": 2}, {"sku": "TEE-M", "quantity": 1}]  # 36.00 USD

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -16,28 +15,11 @@ from hub.store import utcnow
 from jobs.outbox import sweep_outbox
 from jobs.tasks import get_task, list_tasks, task_stats
 from sandbox import signing
-from sandbox.base import serve
-from sandbox.hubspot import HubSpotSandbox
-from sandbox.odoo import OdooSandbox
 
-from .stock_env import stock_env
-from .support import SECRETS, corpus_json, post, run_worker
-from .test_export import DB, KEY, LOGIN, TOKEN, Env, woo_order
-
-
-@contextmanager
-def erp_crm_env(make_app, **overrides):
-    """A hub exporting to an Odoo and a HubSpot sandbox served over HTTP."""
-    erp = OdooSandbox(db=DB, login=LOGIN, api_key=KEY, timeout_sleep_s=0.6)
-    erp.seed_products([{"sku": "PW-000", "name": "Peer Widget", "price": "10", "quantity": 50},
-                       {"sku": "PT-M", "name": "Peer Tee M", "price": "20", "quantity": 50}])
-    crm = HubSpotSandbox(token=TOKEN)
-    with serve(erp.app) as erp_url, serve(crm.app) as crm_url:
-        app = make_app(erp={"kind": "odoo", "url": erp_url, "db": DB, "login": LOGIN, "api_key": KEY,
-                            "timeout_s": 0.3, "retry_base_s": 0},
-                       crm={"kind": "hubspot", "url": crm_url, "token": TOKEN, "timeout_s": 5, "retry_base_s": 0},
-                       **overrides)
-        yield Env(app, erp, crm)
+from .support import SECRETS, corpus_json, post, run_worker, task_rows
+from .support.erp_crm import erp_crm_env
+from .support.erp_crm import erp_woo_order as woo_order
+from .support.stock import stock_env
 
 
 @pytest.fixture
@@ -46,23 +28,15 @@ def env(make_app):
         yield e
 
 
-def rows(env, **where) -> list:
-    q = select(tasks).order_by(tasks.c.id)
-    for k, v in where.items():
-        q = q.where(tasks.c[k] == v)
-    with env.hub.engine.connect() as conn:
-        return conn.execute(q).all()
-
-
 def attempts(env, kind: str) -> list[tuple]:
-    return [(r.attempt, r.status, r.error_class) for r in rows(env, kind=kind)]
+    return [(r.attempt, r.status, r.error_class) for r in task_rows(env, kind=kind)]
 
 
 def test_an_export_that_succeeds_is_one_ok_attempt_with_its_key(env):
     env.deliver(woo_order())
     env.run()
-    [erp] = rows(env, kind="export_order")
-    [crm] = rows(env, kind="sync_crm")
+    [erp] = task_rows(env, kind="export_order")
+    [crm] = task_rows(env, kind="sync_crm")
     order_id = erp.args["order_id"]
     assert (erp.channel, erp.entity, erp.status, erp.attempt, erp.error_class) == ("erp", f"order:{order_id}", "ok",
                                                                                    1, None)
@@ -76,7 +50,7 @@ def test_a_timeout_is_retrying_then_ok(env):
     env.deliver(woo_order("processing", "stripe"))
     env.run()
     assert attempts(env, "export_order") == [(1, "retrying", None), (2, "ok", None)]
-    first = rows(env, kind="export_order")[0]
+    first = task_rows(env, kind="export_order")[0]
     assert "timed out" in first.error.lower() or "timeout" in first.error.lower()
 
 
@@ -86,7 +60,7 @@ def test_retryable_out_of_attempts_is_failed_retryable(env):
     env.run()
     assert attempts(env, "export_order") == [(n, "retrying", None) for n in range(1, 5)] + [(5, "failed",
                                                                                             "retryable")]
-    last = rows(env, kind="export_order")[-1]
+    last = task_rows(env, kind="export_order")[-1]
     assert last.error.startswith("erp order ") and "gave up after 5 attempts" in last.error
     assert "Traceback" in last.traceback and "ExportFailed" in last.traceback
 
@@ -95,7 +69,7 @@ def test_an_unknown_sku_in_the_erp_needs_mapping_and_no_email_is_permanent(env):
     body = woo_order(skus=("PW-000", "GHOST-9"))
     env.deliver(body)
     env.run()
-    [erp] = rows(env, kind="export_order")
+    [erp] = task_rows(env, kind="export_order")
     assert (erp.status, erp.error_class) == ("failed", "needs_mapping")
     assert "SKU GHOST-9 is not a product in Odoo" in erp.error
     no_email = woo_order(modified="2026-11-22T06:49:00")
@@ -103,7 +77,7 @@ def test_an_unknown_sku_in_the_erp_needs_mapping_and_no_email_is_permanent(env):
     no_email["billing"] = {**no_email["billing"], "email": ""}
     env.deliver(no_email)
     env.run()
-    crm = rows(env, kind="sync_crm")[-1]
+    crm = task_rows(env, kind="sync_crm")[-1]
     assert (crm.status, crm.error_class) == ("failed", "permanent") and "has no email" in crm.error
     stats = task_stats_of(env)
     assert stats["open_failures_by_class"]["needs_mapping"] == 1
@@ -273,6 +247,6 @@ def test_an_attempt_whose_worker_was_lost_ends_failed(env):
             status="running", finished_at=None, started_at=utcnow() - timedelta(minutes=5)))
     with env.app.app_context():
         assert sweep_tasks() == 1
-    [erp], [crm] = rows(env, kind="export_order"), rows(env, kind="sync_crm")
+    [erp], [crm] = task_rows(env, kind="export_order"), task_rows(env, kind="sync_crm")
     assert (erp.status, erp.error_class) == ("failed", "retryable") and "worker was lost" in erp.error
     assert crm.status == "running"  # recent: it may still be running

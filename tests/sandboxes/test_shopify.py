@@ -23,7 +23,7 @@ from werkzeug.datastructures import Headers
 from sandbox.base import serve
 from sandbox.shopify import ShopifySandbox
 
-from .support import corpus_json
+from ..support import corpus_json
 
 API_VERSION = "2026-07"
 SECRET = "shpss_sandbox_secret"

@@ -25,7 +25,7 @@ from sandbox.paypal import PayPalCertServer
 from sandbox.shopify import ShopifySandbox
 from sandbox.woocommerce import WooSandbox
 
-from .support import PAYPAL_WEBHOOK_ID, SECRETS, run_worker
+from . import PAYPAL_WEBHOOK_ID, SECRETS, run_worker
 
 DB, LOGIN, KEY = "shop", "hub@example.com", "odoo-key-5c1e-secret"
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
@@ -167,7 +167,7 @@ class Story:
             return conn.execute(select(table).order_by(*table.primary_key.columns)).all()
 
     def api(self, path: str) -> Any:
-        from .support import ADMIN_TOKEN
+        from . import ADMIN_TOKEN
 
         with self.app.test_client() as client:
             r = client.get(path, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})

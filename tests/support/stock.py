@@ -15,7 +15,7 @@ from sandbox.base import serve
 from sandbox.shopify import ShopifySandbox
 from sandbox.woocommerce import WooSandbox
 
-from .support import SECRETS, live_server, run_worker
+from . import SECRETS, live_server, run_worker
 
 WOO_KEY, WOO_SECRET = "ck_hub_test", "cs_hub_test"
 SHOP_TOKEN = "shpat_hub_test"
@@ -111,6 +111,6 @@ def stock_env(make_app, skus: list[str], quantity: int, woo_authority: str = "hu
 
 
 def _auth() -> dict[str, str]:
-    from .support import ADMIN_TOKEN
+    from . import ADMIN_TOKEN
 
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -16,10 +16,10 @@ from sandbox.base import serve
 from sandbox.emitters import EmitterService, Target
 from sandbox.paypal import PayPalCertServer
 
-from .run_env import example_config
-from .support import PAYPAL_WEBHOOK_ID, SECRETS, event_rows, live_server
+from ..support import PAYPAL_WEBHOOK_ID, SECRETS, event_rows, live_server
+from ..support.run import example_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def example() -> dict:

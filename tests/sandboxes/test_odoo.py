@@ -3,7 +3,7 @@ sale order rules (confirm, cancel wizard, locked orders, done deliveries), the c
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import requests
@@ -11,25 +11,14 @@ import requests
 from sandbox.base import serve
 from sandbox.odoo import OdooSandbox
 
+from ..support import OdooClock
+
 DB, LOGIN, KEY = "hub", "hub@example.com", "k-7f3a91"
-
-
-class Clock:
-    """A settable clock: PostgreSQL's now(), with microseconds."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2025, 3, 1, 12, 0, 0, 100_000)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def at(self, micro: int, second: int = 0) -> None:
-        self.now = datetime(2025, 3, 1, 12, 0, second, micro)
 
 
 @pytest.fixture
 def erp():
-    clock = Clock()
+    clock = OdooClock()
     sandbox = OdooSandbox(db=DB, login=LOGIN, api_key=KEY, clock=clock)
     sandbox.seed_products([{"sku": "PW-1", "name": "Peer Widget", "price": "10.50", "quantity": 10},
                            {"sku": "PT_S", "name": "Peer Tee", "price": 20, "type": "consu"},

@@ -1,14 +1,25 @@
-"""Test helpers: the corpus loader, signed-request builders per platform, a live server."""
+"""What the tests share, and only here (no test module imports another): the corpus loader, signed
+deliveries per platform, payload builders, a live server, an in-process worker, settable clocks, the
+hub's test config. The environments that serve several sandboxes around a hub are submodules: ``run``
+(``hub run`` as processes), ``stock`` (two shops), ``story`` (every platform), ``erp_crm`` (Odoo and
+HubSpot)."""
 
 from __future__ import annotations
 
+import copy
 import json
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import select
+
+from hub.models import tasks
+from jobs.shipments import shipment_from_erp
 from sandbox import signing
 from sandbox.base import serve
 from sandbox.shopify_graphql import corpus_dir
+from sandbox.woocommerce import WooSandbox
 
 CORPUS = corpus_dir()  # HUB_CORPUS, or ../shared/corpus beside the repository
 
@@ -158,3 +169,117 @@ def queued_job_ids(app) -> list[str]:  # noqa: ANN001
         ids = job.args[0] if job.func_name == "jobs.events.process_events" else [job.args[0]]
         out += [f"event-{i}" for i in ids]
     return out
+
+
+# ---- payload builders and posting ------------------------------------------------------------------
+
+ORDER_ID = 7001
+
+
+def shopify_order(updated_at: str, financial: str = "pending", note: str = "", **extra: object) -> dict:
+    """The docs orders body as a live, uncancelled order with our id and timestamps."""
+    body = copy.deepcopy(corpus_json("shopify/webhook_orders_docs_2022-10.json"))
+    body.update(id=ORDER_ID, name="#1001", cancelled_at=None, cancel_reason=None, financial_status=financial,
+                fulfillment_status=None, updated_at=updated_at, note=note, email="Ada@Example.com ", **extra)
+    return body
+
+
+def deliver(client, channel: str, topic: str, body: dict, event_id: str | None = None, times: int = 1):
+    raw = json.dumps(body).encode()
+    req = (signing.shopify(SECRETS["shop-eu"][0], raw, topic, event_id=event_id) if channel == "shop-eu"
+           else signing.woocommerce(SECRETS["woo"][0], raw, topic))
+    return [post(client, channel, req).json for _ in range(times)]
+
+
+def woo_order(status: str = "pending", modified: str = "2026-11-22T06:48:10") -> dict:
+    body = copy.deepcopy(corpus_json("woocommerce/live-11.0.1/004-order.created.body"))
+    body.update(status=status, date_modified_gmt=modified)
+    return body  # id / number 114, total 40.00 USD
+
+
+def stripe(client, event: dict, times: int = 1) -> None:
+    for _ in range(times):
+        assert post(client, "stripe", signed("stripe", json.dumps(event).encode())).status_code == 200
+
+
+def order_of(client, auth, channel: str) -> dict:
+    (order,) = client.get(f"/api/orders?channel={channel}", headers=auth).json["orders"]
+    return client.get(f"/api/orders/{order['id']}", headers=auth).json
+
+
+# ---- the hub's config, clocks, store reads ----------------------------------------------------------
+
+def make_config(db_url: str, r_url: str, **overrides) -> dict:
+    cfg = {
+        "database_url": db_url,
+        "redis_url": r_url,
+        "admin_token": ADMIN_TOKEN,
+        "max_body_bytes": 64 * 1024,
+        "db_busy_timeout_s": 5,
+        "stock_report_hold_s": 0.05,  # unexplained stock reports wait (once) this long: run_worker waits for them
+        "channels": {
+            "shop-eu": {"kind": "shopify", "webhook_secrets": SECRETS["shop-eu"]},
+            "woo": {"kind": "woocommerce", "webhook_secrets": SECRETS["woo"]},
+            "stripe": {"kind": "stripe", "webhook_secrets": SECRETS["stripe"], "tolerance_s": 300},
+            "paypal": {"kind": "paypal", "webhook_id": PAYPAL_WEBHOOK_ID, "cert_hosts": ["localhost"]},
+            "easypost": {"kind": "easypost", "webhook_secrets": SECRETS["easypost"]},
+            "aftership": {"kind": "aftership", "webhook_secrets": SECRETS["aftership"]},
+            "shippo": {"kind": "shippo", "webhook_secrets": SECRETS["shippo"]},
+        },
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+class OdooClock:
+    """A settable clock: PostgreSQL's now(), with microseconds."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2025, 3, 1, 12, 0, 0, 100_000)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def at(self, micro: int, second: int = 0) -> None:
+        self.now = datetime(2025, 3, 1, 12, 0, second, micro)
+
+
+def task_rows(env, **where) -> list:
+    q = select(tasks).order_by(tasks.c.id)
+    for k, v in where.items():
+        q = q.where(tasks.c[k] == v)
+    with env.hub.engine.connect() as conn:
+        return conn.execute(q).all()
+
+
+# ---- shipments and a WooCommerce shop's view of an order -------------------------------------------
+
+START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+TRACKING = "9400111899223197428490"
+
+
+def erp_shipment(app, tracking: str = TRACKING, carrier: str = "usps", done: datetime = START) -> int:
+    hub = app.extensions["hub"]
+    with app.app_context(), hub.engine.begin() as conn:
+        from sqlalchemy import select
+
+        from hub.models import orders
+        order_id = conn.execute(select(orders.c.id)).scalar_one()
+        return shipment_from_erp(conn, order_id, tracking, carrier, done)
+
+
+def _woo_orders(shop: WooSandbox):  # noqa: ANN202
+    from connectors.woocommerce.client import WooOrders
+    from hub.config import ChannelConfig
+
+    return WooOrders(ChannelConfig(id="woo", kind="woocommerce", extra={
+        "url": shop.base_url, "consumer_key": "ck_t", "consumer_secret": "cs_t"}))
+
+
+def shop_order_body(shop: WooSandbox, order_id: int) -> dict:
+    """The order as WooCommerce's REST API shows it."""
+    return _woo_orders(shop).order(order_id)
+
+
+def shop_notes(shop: WooSandbox, order_id: int) -> list[dict]:
+    return _woo_orders(shop).notes(order_id)

@@ -19,7 +19,7 @@ from woocommerce.oauth import OAuth
 from sandbox.base import serve
 from sandbox.woocommerce import WooSandbox
 
-from .support import corpus_json
+from ..support import corpus_json
 
 SECRET = "s3cret"
 KEY, CS = "ck_test_4f1c", "cs_test_9a7e"

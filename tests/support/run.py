@@ -18,9 +18,9 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import yaml
 
-from .support import ADMIN_TOKEN
+from . import ADMIN_TOKEN
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HUB = [sys.executable, "-m", "hub.cli"]
 RUN_LOG = "hub-run.log"
 
