@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from . import hubspot_wire as wire
@@ -27,7 +28,8 @@ class Limits:
     """The portal's counters; ``admit`` is called once per authenticated API call."""
 
     def __init__(self, ten_second_limit: int, interval_ms: int, search_per_second: int,
-                 daily_limit: int | None) -> None:
+                 daily_limit: int | None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock  # the windows' seconds; a test may set one that moves only when told
         self.ten_second_limit, self.interval_ms = ten_second_limit, interval_ms
         self.search_per_second, self.daily_limit = search_per_second, daily_limit
         self.refused: dict[str, int] = {}  # policy -> 429s
@@ -52,7 +54,7 @@ class Limits:
     def admit(self, search: bool) -> tuple[tuple[dict[str, Any], dict[str, str]] | None, dict[str, str]]:
         """Count the call: (None, headers for the answer), or ((429 body, its headers), {}) when a limit is
         used up. A refused call takes no slot, so waiting one full interval always frees one."""
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             day = int(time.time() // DAY_S)
             used = self._day[1] if self._day[0] == day else 0

@@ -14,6 +14,8 @@ import requests
 from sandbox.base import serve
 from sandbox.hubspot import HubSpotSandbox
 
+from ..support import ManualClock
+
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 RATE_HEADERS = ("X-HubSpot-RateLimit-Max", "X-HubSpot-RateLimit-Remaining", "X-HubSpot-RateLimit-Interval-Milliseconds")
@@ -200,6 +202,7 @@ def test_search_filters_paging_and_index_lag(hub):
 
 def test_rate_limits_answer_with_hubspots_bodies_and_headers(hub):
     sandbox, url = hub
+    sandbox.limits.clock = clock = ManualClock()  # the windows move only when the test waits
     sandbox.configure(ten_second_limit=3, interval_ms=400, search_per_second=2, daily_limit=None)
     answers = [api(url, "GET", "v3/pipelines/deals") for _ in range(4)]
     assert [r.status_code for r in answers] == [200, 200, 200, 429]
@@ -215,7 +218,7 @@ def test_rate_limits_answer_with_hubspots_bodies_and_headers(hub):
     assert [r.status_code for r in search] == [200, 200, 429]
     assert search[2].json()["message"] == "You have reached your secondly limit."
     assert search[2].json()["category"] == "RATE_LIMITS"
-    time.sleep(0.45)
+    clock.sleep(0.45)
     assert api(url, "GET", "v3/pipelines/deals").status_code == 200
     assert sandbox.stats["rate_limited_by_policy"] == {"TEN_SECONDLY_ROLLING": 1, "SECONDLY": 1}
 

@@ -9,7 +9,6 @@ import base64
 import hashlib
 import hmac
 import json
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,7 +22,7 @@ from werkzeug.datastructures import Headers
 from sandbox.base import serve
 from sandbox.shopify import ShopifySandbox
 
-from ..support import corpus_json
+from ..support import ManualClock, corpus_json
 
 API_VERSION = "2026-07"
 SECRET = "shpss_sandbox_secret"
@@ -304,6 +303,8 @@ def test_more_than_250_quantities_is_rejected_whole(shop):
 
 def test_throttling_with_a_tiny_bucket(receiver):
     sandbox, ids = make_shop(receiver, bucket_size=10, restore_rate=5)
+    clock = ManualClock()  # the bucket refills only when the test waits, however slow the machine
+    sandbox.configure(clock=clock)
     with serve(sandbox.app) as base:
         shop = Shop(sandbox, SandboxSession(base, sandbox.shop, API_VERSION, sandbox.access_token), ids, [])
         two = {"first": 2}  # 2 + 2 x 1 = 4 points, all of them used
@@ -316,7 +317,7 @@ def test_throttling_with_a_tiny_bucket(receiver):
         status = cost["throttleStatus"]
         assert status["maximumAvailable"] == 10 and status["currentlyAvailable"] < 4
         # wait as the throttle status says, then the same call goes through
-        time.sleep((cost["requestedQueryCost"] - status["currentlyAvailable"]) / status["restoreRate"])
+        clock.sleep((cost["requestedQueryCost"] - status["currentlyAvailable"]) / status["restoreRate"])
         assert shop.gql(LOCATIONS, two)["data"]["locations"]["nodes"][1]["name"] == "Backup"
 
         too_big = shop.gql(VARIANTS_BY_SKU, {"first": 250, "query": "sku:SKU-1",

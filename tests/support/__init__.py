@@ -107,7 +107,7 @@ class ManualClock:
     """Seconds that move only when told (``sleep`` moves them): a sandbox's rate limit on this clock gives
     the same answers however busy the machine is."""
 
-    def __init__(self, start: float = 1000.0) -> None:
+    def __init__(self, start: float = 0.0) -> None:
         self.now = start
 
     def __call__(self) -> float:
