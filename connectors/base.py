@@ -37,9 +37,24 @@ class Acknowledge(Exception):
 
 @dataclass(frozen=True)
 class Delivery:
+    """What a delivery is. Built from a platform's body by ``identify``: a value no store could keep (not
+    text, empty, a NUL character) makes the body ``Unparseable`` here, once for every platform, rather
+    than an error in the store (a 5xx the platform would retry for ever)."""
+
     topic: str
     dedupe_key: str
     occurred_at: datetime | None
+
+    def __post_init__(self) -> None:
+        for name in ("topic", "dedupe_key"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise Unparseable(f"the delivery's {_FIELD_NAMES[name]} is not text: {value!r:.80}")
+            if "\x00" in value:
+                raise Unparseable(f"the delivery's {_FIELD_NAMES[name]} holds a NUL character")
+
+
+_FIELD_NAMES = {"topic": "topic", "dedupe_key": "event id"}
 
 
 class Verifier(Protocol):
@@ -93,11 +108,12 @@ def parse_time(value: Any) -> datetime | None:
     """ISO 8601 (any fraction length, Z or offset) or unix seconds -> aware UTC; None if absent."""
     if value in (None, ""):
         return None
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
     text = str(value).strip()
-    if text.isdigit():
-        return datetime.fromtimestamp(int(text), UTC)
+    if isinstance(value, int | float) or text.isdigit():
+        try:
+            return datetime.fromtimestamp(float(text) if isinstance(value, str) else value, UTC)
+        except (OverflowError, ValueError, OSError):  # past year 9999, NaN, or not a time this machine holds
+            raise Unparseable(f"not a time: {text:.40}") from None
     text = text.replace("Z", "+00:00").replace("z", "+00:00")
     if "." in text:  # trim nanoseconds (Shopify sends 9 digits) to what datetime holds
         head, _, rest = text.partition(".")

@@ -115,6 +115,9 @@ class Demo:
                   f"{SEED_QUANTITY} of each")
         skus = [sku for sku, _, _ in CATALOGUE]
         seeded = []
+        # read before Odoo is seeded: the scheduled ERP pull may count Odoo's new stock into the ledger
+        # meanwhile (the same 10 of each), and the narration would depend on which came first
+        in_hub = {lv["sku"] for lv in self.hub.get("/api/stock")["levels"]}
         on_shop = set(self.shop.get("/_sandbox/stock"))
         if missing := [c for c in CATALOGUE if c[0] not in on_shop]:
             ids = self.shop.post("/_sandbox/seed", {"products": [
@@ -137,7 +140,6 @@ class Demo:
                                                                 "quantity": SEED_QUANTITY}
                                                                for sku, name, price in missing]})
             seeded.append("Odoo")
-        in_hub = {lv["sku"] for lv in self.hub.get("/api/stock")["levels"]}
         if missing := [sku for sku in skus if sku not in in_hub]:
             lines = "\n".join(f'{{"sku": "{sku}", "warehouse": "{self.warehouse}", "on_hand": {SEED_QUANTITY}}}'
                               for sku in missing)

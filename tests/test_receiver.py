@@ -232,6 +232,22 @@ def test_missing_identity_is_rejected_not_lost(app, client):
     assert event_rows(app)[0].status == "rejected"
 
 
+@pytest.mark.parametrize(("channel", "body", "topic", "why"), [
+    ("stripe", b'{"id":1.5,"type":7}', None, "topic is not text"),  # Stripe retries a 5xx for days
+    ("stripe", b'{"id":"evt_1","type":"charge.succeeded","created":1e300}', None, "not a time"),
+    ("woo", b'{"id":"\\u0000"}', "order.created", "NUL character"),  # PostgreSQL cannot keep it in text
+])
+def test_a_value_no_store_could_keep_is_rejected_and_kept_not_a_5xx(app, client, channel, body, topic, why):
+    """Validly signed bodies whose identity no store could keep answered 500 (a topic that is not text) or
+    503 for ever (a NUL in the event id, on PostgreSQL): now 400 rejected, the raw bytes kept."""
+    resp = post(client, channel, signed(channel, body=body, **({"topic": topic} if topic else {})))
+    assert resp.status_code == 400, resp.get_data(as_text=True)
+    assert resp.json["status"] == "rejected" and why in resp.json["reason"]
+    [row] = event_rows(app)
+    assert row.status == "rejected" and bytes(row.body) == body and why in row.status_reason
+    assert queued_job_ids(app) == []
+
+
 def test_unknown_channel_is_404(client):
     assert client.post("/webhooks/nope", data=b"{}").status_code == 404
 
