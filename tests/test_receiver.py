@@ -214,6 +214,28 @@ def test_body_over_limit_is_413_and_not_stored(make_app):
     assert event_rows(app) == []
 
 
+@pytest.mark.parametrize("channel", ["stripe", "shippo"])
+def test_a_chunked_body_over_the_limit_is_413_and_one_under_it_arrives_whole(make_app, channel):
+    """Transfer-Encoding: chunked carries no length: the body was cut at the limit, then refused as a bad
+    signature (Stripe) or, with Shippo's URL token, stored and rejected as broken JSON."""
+    import requests
+
+    app = make_app(max_body_bytes=1024)
+    big = json.dumps({"id": "evt_big", "type": "x", "event": "track_updated", "pad": "a" * 2000}).encode()
+    small = json.dumps({"id": "evt_small", "type": "x", "event": "track_updated", "pad": "a" * 600}).encode()
+    with live_server(app) as base:
+        answers = []
+        for body in (big, small):
+            req = signed(channel, body=body)
+            pieces = iter([body[:700], body[700:]])  # a generator body: requests sends it chunked
+            answers.append(requests.post(f"{base}/webhooks/{channel}", data=pieces, headers=req.headers,
+                                         params=req.query, timeout=10))
+    assert [a.status_code for a in answers] == [413, 200], [a.text for a in answers]
+    assert answers[0].json()["error"]
+    [row] = event_rows(app)
+    assert bytes(row.body) == small and row.status == "received"
+
+
 def test_verified_but_broken_body_is_kept_as_rejected(app, client):
     body = b'{"id": 820982911946154508, "email": "jon@example.com", '  # cut short
     resp = post(client, "shop-eu", signed("shop-eu", body=body))
