@@ -202,13 +202,20 @@ def relay() -> None:
 
 @cli.command()
 def scheduler() -> None:
-    """Run the periodic jobs (outbox and stock sweepers, stock reconcile, ERP pulls) with RQ's cron scheduler."""
+    """Run the periodic jobs (outbox and stock sweepers, stock reconcile, ERP pulls) with RQ's cron scheduler.
+
+    When Redis goes away the scheduler waits for it (backoff up to ``REDIS_WAIT_CAP_S``) and starts again;
+    RQ's own CronScheduler exits on the first connection error.
+    """
+    from redis.exceptions import RedisError
     from rq.cron import CronScheduler
+    from rq.exceptions import StopRequested
 
     from jobs.erp_pull import pull_erp
     from jobs.outbox import sweep_outbox, sweep_stock
     from jobs.reconcile import schedule_reconcile
     from jobs.tasks import SWEEP_TASKS_INTERVAL_S, sweep_tasks
+    from jobs.worker import REDIS_WAIT_CAP_S
 
     from .logs import configure_logging
     from .redis import EVENTS_QUEUE, connect
@@ -217,15 +224,31 @@ def scheduler() -> None:
     cfg = _config()
     server = _embedded_redis_env(cfg)  # noqa: F841
     configure_logging(cfg.log_level)
-    cron = CronScheduler(connection=connect(os.environ.get("HUB_REDIS_URL") or cfg.redis_url, cfg.var_dir).client)
-    cron.register(sweep_outbox, queue_name=EVENTS_QUEUE, interval=cfg.outbox_interval_s)
-    cron.register(sweep_stock, queue_name=EVENTS_QUEUE, interval=cfg.outbox_interval_s)
-    cron.register(sweep_tasks, queue_name=EVENTS_QUEUE, interval=SWEEP_TASKS_INTERVAL_S)
-    if cfg.stock_reconcile_interval_s:
-        cron.register(schedule_reconcile, queue_name=EVENTS_QUEUE, interval=cfg.stock_reconcile_interval_s)
-    if cfg.erp and cfg.erp.pull_interval_s:
-        cron.register(pull_erp, queue_name=ERP_QUEUE, interval=cfg.erp.pull_interval_s)
-    cron.start()
+    client = connect(os.environ.get("HUB_REDIS_URL") or cfg.redis_url, cfg.var_dir).client
+    wait = 1.0
+    while True:
+        cron = CronScheduler(connection=client)
+        cron.register(sweep_outbox, queue_name=EVENTS_QUEUE, interval=cfg.outbox_interval_s)
+        cron.register(sweep_stock, queue_name=EVENTS_QUEUE, interval=cfg.outbox_interval_s)
+        cron.register(sweep_tasks, queue_name=EVENTS_QUEUE, interval=SWEEP_TASKS_INTERVAL_S)
+        if cfg.stock_reconcile_interval_s:
+            cron.register(schedule_reconcile, queue_name=EVENTS_QUEUE, interval=cfg.stock_reconcile_interval_s)
+        if cfg.erp and cfg.erp.pull_interval_s:
+            cron.register(pull_erp, queue_name=ERP_QUEUE, interval=cfg.erp.pull_interval_s)
+        started = time.monotonic()
+        try:
+            cron.start()
+            return  # SIGTERM or SIGINT: the scheduler stopped by itself
+        except RedisError as exc:
+            if time.monotonic() - started > REDIS_WAIT_CAP_S:
+                wait = 1.0  # it ran a while: a new outage starts a new backoff
+            logger.warning("scheduler: redis unavailable; starting again in %.0f s", wait,
+                           extra={"error": type(exc).__name__})
+        try:
+            time.sleep(wait)  # the cron's signal handlers are still in place: a stop request ends the wait
+        except StopRequested:
+            return
+        wait = min(wait * 2, REDIS_WAIT_CAP_S)
 
 
 def local_url(bind: str) -> str:

@@ -5,6 +5,9 @@ When the worker stops it unsubscribes first and then joins that thread; redis-py
 without a timeout, and when the thread has already read the unsubscribe reply it is waiting, not
 reading, so the stop waited out the rest of the 60 s (a burst worker in the tests, ``hub worker``
 on SIGTERM). Here the thread wakes every ``LISTEN_WAKE_S``: a stop takes at most that long.
+
+While Redis is away RQ's worker tries again with a doubling wait of up to 60 s, so a worker could sit
+idle for a minute after Redis was back; here the wait stops growing at ``REDIS_WAIT_CAP_S``.
 """
 
 from __future__ import annotations
@@ -12,10 +15,13 @@ from __future__ import annotations
 from rq import SimpleWorker, Worker
 
 LISTEN_WAKE_S = 0.2  # the command thread's longest wait; a command itself still arrives at once
+REDIS_WAIT_CAP_S = 5.0  # longest wait between tries to reach Redis again (RQ's own: 60 s)
 
 
 class _PromptStop:
-    """Mixin: RQ's ``subscribe`` with a short wait in the listener thread."""
+    """Mixin: RQ's ``subscribe`` with a short wait in the listener thread; back within seconds of Redis."""
+
+    max_connection_wait_time = REDIS_WAIT_CAP_S  # RQ doubles its wait per failed try up to this
 
     def subscribe(self) -> None:
         self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)

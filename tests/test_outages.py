@@ -126,3 +126,106 @@ def test_ids_lost_by_a_crashed_relay_are_swept(app):
         assert sweep_outbox(grace_s=0) == 1
     run_worker(app)
     assert [r.status for r in event_rows(app)] == ["ignored"]  # processed: plan.created is not handled
+
+
+@pytest.mark.e2e
+def test_worker_and_scheduler_wait_for_redis_and_carry_on(tmp_path, database_url):
+    """A Redis server of the test's own is stopped under a running ``hub worker`` and ``hub scheduler`` and
+    started again: both wait for it, and then work on. RQ's CronScheduler used to exit 1 at once."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    import redis as redis_client
+    import yaml
+    from rq import Queue
+    from rq.job import Job
+
+    from .support.run import ROOT, free_port
+
+    server_bin = shutil.which("redis-server")
+    if server_bin is None:
+        pytest.skip("needs Debian's redis-server on PATH")
+    port = free_port()
+
+    def start_redis() -> subprocess.Popen:
+        proc = subprocess.Popen([server_bin, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                 "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+        client = redis_client.Redis(port=port)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                client.ping()
+                return proc
+            except redis_client.ConnectionError:
+                time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    db_url = database_url if not database_url.startswith("sqlite") else f"sqlite:///{tmp_path / 'hub.db'}"
+    config = tmp_path / "hub.yaml"
+    config.write_text(yaml.safe_dump({"database_url": db_url, "redis_url": f"redis://127.0.0.1:{port}/0",
+                                      "outbox_interval_s": 1, "stock_reconcile_interval_s": 0,
+                                      "admin_token": "x" * 20, "channels": {}}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")} | {"HUB_CONFIG": str(config)}
+    hub = [sys.executable, "-m", "hub.cli"]
+    subprocess.run([*hub, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    redis_proc = start_redis()
+    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("worker", "scheduler")}  # noqa: SIM115
+    procs = {name: subprocess.Popen([*hub, name], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+             for name, log in logs.items()}
+    client = redis_client.Redis(port=port)
+
+    def finished(job_count: int, timeout_s: float) -> bool:
+        """``job_count`` sweeps queued now end finished within ``timeout_s``."""
+        jobs = [Queue("events", connection=client).enqueue("jobs.outbox.sweep_outbox") for _ in range(job_count)]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if all(j.get_status(refresh=True) == "finished" for j in jobs):
+                return True
+            time.sleep(0.1)
+        return False
+
+    def scheduled_sweep_ran() -> bool:
+        done = Queue("events", connection=client).finished_job_registry.get_job_ids()
+        return any(job and job.func_name == "jobs.outbox.sweep_stock" for job in Job.fetch_many(done, client))
+
+    def log_says(name: str, text: str, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if text in (tmp_path / f"{name}.log").read_text():
+                return True
+            time.sleep(0.1)
+        return False
+
+    try:
+        assert finished(1, 20), "the worker never processed a job"
+        redis_proc.terminate()
+        redis_proc.wait(10)
+        assert log_says("scheduler", "redis unavailable", 15), (tmp_path / "scheduler.log").read_text()[-2000:]
+        assert log_says("worker", "could not connect to Redis", 15)
+        assert procs["scheduler"].poll() is None and procs["worker"].poll() is None
+        redis_proc = start_redis()
+        back = time.monotonic()
+        assert finished(2, 15), (tmp_path / "worker.log").read_text()[-2000:]
+        assert time.monotonic() - back < 12  # RQ's own backoff could leave the worker idle up to 60 s
+        # the scheduler queues its sweeps again (only it queues sweep_stock; Redis came back empty)
+        deadline = time.monotonic() + 15
+        while not scheduled_sweep_ran() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert scheduled_sweep_ran(), (tmp_path / "scheduler.log").read_text()[-2000:]
+        assert procs["scheduler"].poll() is None
+        for proc in procs.values():
+            proc.send_signal(signal.SIGTERM)
+        for name, proc in procs.items():
+            assert proc.wait(5) == 0, (name, (tmp_path / f"{name}.log").read_text()[-2000:])
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        for log in logs.values():
+            log.close()
+        redis_proc.terminate()
+        redis_proc.wait(10)
