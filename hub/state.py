@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
-from rq import Queue
+from rq import Callback, Queue
 from rq.exceptions import DuplicateJobError
 from rq.job import Dependency, Job, JobStatus
 from sqlalchemy import Engine
@@ -26,7 +26,9 @@ EVENT_JOB_RESULT_TTL_S = 600
 PROCESS_EVENT = "jobs.events.process_event"
 PROCESS_EVENTS = "jobs.events.process_events"
 PUSH_STOCK = "jobs.push.push_stock"
+PUSH_FAILED = "jobs.push.push_job_failed"  # RQ failure callback: lets go of the channel's pending-push guard
 PUSH_JOB_TIMEOUT_S = 900
+PUSH_QUEUE_GRACE_S = 60  # how long a queued push may wait for a worker before its guard lapses
 EXPORT_ORDER = "jobs.export.export_order"
 SYNC_CRM = "jobs.crm.sync_crm"
 ERP_QUEUE, CRM_QUEUE = "erp", "crm"
@@ -194,21 +196,27 @@ class Hub:
         backoff (seconds to minutes) goes through RQ's scheduler.
         """
         delay_s = self.config.stock_push_debounce_s if delay_s is None else delay_s
-        guard_ms = int(max(delay_s, 1.0) * 1000) + PUSH_JOB_TIMEOUT_S * 1000
+        # the guard covers the wait and the queue, not the run: the job lets go of it first thing, or, should
+        # it fail before that (the store down as it starts) or die, RQ's failure callback or the expiry does
+        guard_ms = int((max(delay_s, 1.0) + PUSH_QUEUE_GRACE_S) * 1000)
         client = self.redis.client
         if not client.set(self.push_pending_key(channel), attempt, nx=not force, px=guard_ms):
             return False
         if delay_s > 0 and attempt == 1:
             self._due_add(keys=[PUSH_DUE_KEY, PUSH_WAKE_KEY], args=[channel, delay_s])
             return True
+        self._enqueue_push(channel, attempt, delay_s)
+        return True
+
+    def _enqueue_push(self, channel: str, attempt: int, delay_s: float = 0) -> None:
         queue = self.stock_queue(channel)
         kwargs = dict(args=(channel, attempt), description=f"push_stock({channel}, attempt {attempt})",
-                      job_timeout=PUSH_JOB_TIMEOUT_S, result_ttl=EVENT_JOB_RESULT_TTL_S, failure_ttl=7 * 24 * 3600)
+                      job_timeout=PUSH_JOB_TIMEOUT_S, result_ttl=EVENT_JOB_RESULT_TTL_S, failure_ttl=FAILED_JOB_TTL_S,
+                      on_failure=Callback(PUSH_FAILED))
         if delay_s > 0:
             queue.enqueue_in(timedelta(seconds=delay_s), PUSH_STOCK, **kwargs)
         else:
             queue.enqueue(PUSH_STOCK, **kwargs)
-        return True
 
     def release_due_pushes(self) -> float | None:
         """Queue every debounced push that has fallen due; -> seconds until the next one (None: none waits)."""
@@ -250,10 +258,7 @@ class Hub:
 
     def _queue_pushes(self, channels: list[bytes]) -> None:
         for channel in channels:
-            channel = channel.decode() if isinstance(channel, bytes) else channel
-            self.stock_queue(channel).enqueue(
-                PUSH_STOCK, args=(channel, 1), description=f"push_stock({channel}, attempt 1)",
-                job_timeout=PUSH_JOB_TIMEOUT_S, result_ttl=EVENT_JOB_RESULT_TTL_S, failure_ttl=7 * 24 * 3600)
+            self._enqueue_push(channel.decode() if isinstance(channel, bytes) else channel, 1)
 
     def announce_event(self, event_id: int) -> None:
         """Hand a delivery stored just now to the relay: one LPUSH on the ingest hot path.

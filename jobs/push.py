@@ -20,6 +20,7 @@ import logging
 import random
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
@@ -119,6 +120,13 @@ def push_stock(channel: str, attempt: int = 1) -> str:
         raise PushFailed(f"{report}: " + "; ".join(f"{k}: {v}" for k, v in list(report.failed.items())[:10]))
     logger.info("stock pushed", extra={"channel": channel, "summary": str(report)})
     return str(report)
+
+
+def push_job_failed(job: Any, connection: Any, *exc_info: Any) -> None:
+    """RQ failure callback of every push job, whatever failed it (the store down as it started, a bug, a
+    worker that died with it, once RQ finds it abandoned): the channel's pending-push guard goes, so the
+    next change or sweep schedules a push at once. Left in place it refused every push until it expired."""
+    connection.delete(Hub.push_pending_key(job.args[0]))
 
 
 def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> PushReport:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine
@@ -126,6 +127,43 @@ def test_ids_lost_by_a_crashed_relay_are_swept(app):
         assert sweep_outbox(grace_s=0) == 1
     run_worker(app)
     assert [r.status for r in event_rows(app)] == ["ignored"]  # processed: plan.created is not handled
+
+
+WOO_OUT = {"kind": "woocommerce", "webhook_secrets": ["s"], "url": "http://127.0.0.1:9", "consumer_key": "ck_x",
+           "consumer_secret": "cs_x", "locations": {"default": "main"}}
+
+
+def test_a_push_that_fails_as_it_starts_leaves_no_guard_behind(make_app, database_url):
+    """The store is down when a stock push starts: the job fails in its task record, before its body lets
+    go of the channel's pending-push guard. That guard (15 minutes then) refused every push and sweep."""
+    app = make_app(channels={"woo": WOO_OUT}, stock_push_debounce_s=0, db_busy_timeout_s=0.2)
+    hub = app.extensions["hub"]
+    assert hub.schedule_push("woo") is True
+    assert hub.schedule_push("woo") is False  # queued: it will take this change too
+    # a worker that dies with the job runs no callback: the guard lapses a minute after the push was due
+    assert 0 < hub.redis.client.pttl(hub.push_pending_key("woo")) <= 61_000
+    with store_down(make_app, database_url) as down_app:
+        run_worker(down_app, queues=["stock-woo"])
+    assert len(hub.stock_queue("woo").failed_job_registry) == 1  # failed as it started, as on the day
+    assert hub.schedule_push("woo") is True  # the next change is pushed at once
+
+
+@contextmanager
+def store_down(make_app, database_url):
+    """An app whose database cannot be written: SQLite locked by another connection, or PostgreSQL at a
+    port where nothing listens."""
+    if database_url.startswith("sqlite"):
+        blocker = create_engine(database_url, connect_args={"isolation_level": None})
+        conn = blocker.raw_connection()
+        conn.execute("BEGIN EXCLUSIVE")
+        try:
+            yield make_app(channels={"woo": WOO_OUT}, stock_push_debounce_s=0, db_busy_timeout_s=0.2)
+        finally:
+            conn.execute("ROLLBACK")
+            conn.close()
+            blocker.dispose()
+    else:
+        yield make_app(channels={"woo": WOO_OUT}, stock_push_debounce_s=0, database_url=make_url_port(database_url, 1))
 
 
 @pytest.mark.e2e
