@@ -11,6 +11,7 @@ from flask import current_app
 from rq import Callback, Queue
 from rq.exceptions import DuplicateJobError
 from rq.job import Dependency, Job, JobStatus
+from rq.registry import StartedJobRegistry
 from sqlalchemy import Engine
 
 from connectors.base import Verifier
@@ -160,7 +161,8 @@ class Hub:
         """
         slots = (job_id, f"{job_id}-again")
         jobs = Job.fetch_many(list(slots), connection=self.redis.client)
-        statuses = [job.get_status(refresh=False) if job else None for job in jobs]
+        # a job lost with its worker (queued in no queue, started with no worker) is as good as finished
+        statuses = [job.get_status(refresh=False) if job and self.job_alive(job) else None for job in jobs]
         if any(s in WAITING for s in statuses):
             return False
         running = [job for job, s in zip(jobs, statuses, strict=True) if s == JobStatus.STARTED]
@@ -333,11 +335,26 @@ class Hub:
             return True
         except DuplicateJobError:
             job = Job.fetch(job_id, connection=self.redis.client)
-            if job.get_status(refresh=False) in LIVE:
+            if self.job_alive(job):
                 return False
             job.delete()
             self.events_queue.enqueue_call(PROCESS_EVENT, **kwargs)
             return True
+
+    def job_alive(self, job: Job) -> bool:
+        """Whether ``job`` will still run. Its status alone does not say: a worker killed between taking a
+        job off its queue and starting it leaves it ``queued`` in no queue, one killed during the job
+        leaves it ``started`` for ever. Queued counts only while the id is in its queue's list; started
+        only while the worker's registry entry for it has not expired (the worker keeps extending it)."""
+        status = job.get_status(refresh=False)
+        client = self.redis.client
+        if status == JobStatus.QUEUED:
+            return client.lpos(Queue(job.origin, connection=client).key, job.id) is not None
+        if status == JobStatus.STARTED:
+            registry = StartedJobRegistry(job.origin, connection=client)
+            live = client.zrangebyscore(registry.key, time.time(), "+inf")
+            return any(member.decode().rsplit(":", 1)[0] == job.id for member in live)
+        return status in WAITING
 
 
 def orders_queue_name(channel: str) -> str:
