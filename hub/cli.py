@@ -269,7 +269,7 @@ def run(bind: str, with_sandboxes: bool | None) -> None:
     from sqlalchemy.engine import make_url
 
     from .db import make_engine, upgrade
-    from .redis import redacted_url
+    from .redis import redacted_url, stop_embedded
     from .sandboxes import check_ports, plan
 
     cfg = _config()
@@ -281,7 +281,7 @@ def run(bind: str, with_sandboxes: bool | None) -> None:
     except (ConfigError, OSError) as exc:
         raise click.ClickException(f"{exc}; nothing was started") from None
     upgrade(make_engine(cfg.database_url, cfg.db_busy_timeout_s, cfg.var_dir))
-    server = _embedded_redis_env(cfg)  # noqa: F841 - the children share this server
+    server = _embedded_redis_env(cfg)  # the children share this server
     url = local_url(bind)
     base = [sys.executable, "-m", "hub.cli"]
     commands = [["web", "--bind", bind], ["relay"], ["worker"], ["scheduler"]]
@@ -319,6 +319,8 @@ def run(bind: str, with_sandboxes: bool | None) -> None:
             click.echo(f"{c.args[3]} did not stop within {STOP_GRACE_S} s of SIGTERM: killed", err=True)
             c.kill()
             c.wait()
+    if server is not None:  # started here, for these children, all gone now: whatever the server still
+        stop_embedded(server, only_if_last=False)  # counts as connected is their closing sockets
     sys.exit(code)
 
 

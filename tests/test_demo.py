@@ -17,7 +17,7 @@ import requests
 import yaml
 
 from .support import ADMIN_TOKEN
-from .support.run import HUB, example_config, free_port, hub_env, hub_run
+from .support.run import HUB, example_config, free_port, hub_env, hub_run, processes_in
 
 pytestmark = pytest.mark.e2e
 
@@ -96,6 +96,7 @@ def test_hub_run_serves_the_sandboxes_and_hub_demo_plays_the_story(tmp_path):
         stop_s = time.monotonic() - stopping
     assert code == 0, log
     assert "did not stop within" not in log  # every child stopped by itself, none was killed
+    assert processes_in(tmp_path / "var") == []  # the embedded Redis too
     assert "sandboxes  shopify      " + urls["shop"] in log and "try: hub --config" in log
     for url in [hub.url, *urls.values()]:  # every child is gone, its port free
         assert _refused(url), url
@@ -127,6 +128,7 @@ def test_a_dead_child_stops_the_whole_run(tmp_path):
         code, log = hub.stop(signal_first=False)
     assert code == 1
     assert "a hub process exited (sandboxes, code -9); stopping" in log
+    assert processes_in(tmp_path / "var") == []  # its embedded Redis stopped with it (it was left running)
     for url in [hub.url, *urls.values()]:
         assert _refused(url), url
 

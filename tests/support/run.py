@@ -122,3 +122,18 @@ def hub_run(directory: Path, config: Path, *args: str, ready_s: float = 60) -> I
         except ProcessLookupError:
             pass
         proc.wait(timeout=30)
+
+
+def processes_in(directory: Path) -> list[int]:
+    """Pids of the processes whose working directory is ``directory`` or below it (the embedded Redis runs
+    in the config's var/): what a stopped hub run must not leave behind."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cwd = os.readlink(proc / "cwd")
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+            if cwd == str(directory) or cwd.startswith(f"{directory}/"):
+                found.append(int(proc.name))
+    return found
