@@ -111,7 +111,7 @@ def parse_time(value: Any) -> datetime | None:
     text = str(value).strip()
     if isinstance(value, int | float) or text.isdigit():
         try:
-            return datetime.fromtimestamp(float(text) if isinstance(value, str) else value, UTC)
+            return datetime.fromtimestamp(int(text) if isinstance(value, str) else value, UTC)
         except (OverflowError, ValueError, OSError):  # past year 9999, NaN, or not a time this machine holds
             raise Unparseable(f"not a time: {text:.40}") from None
     text = text.replace("Z", "+00:00").replace("z", "+00:00")

@@ -38,7 +38,6 @@ EXPORT_JOB_TIMEOUT_S = 600
 FAILED_JOB_TTL_S = 7 * 24 * 3600
 # live, not started: reads state when it runs (READY_TO_ENQUEUE: a dependent on its way to its queue, rq >= 3)
 WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.READY_TO_ENQUEUE)
-LIVE = (*WAITING, JobStatus.STARTED)
 RELAY_BATCH = 500  # ids per pipeline
 EVENTS_PER_JOB = 25  # a backlog is cut into jobs of this many ids, so every worker takes a share
 RELAY_LINGER_S = 0.25  # while the workers are behind, ids gather this long at most before they are queued

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from connectors.outbound import Permanent, Retryable
 from hub.config import ChannelConfig
 from hub.models import order_stock, orders, shipments
-from hub.state import LIVE, current_hub, orders_queue_name
+from hub.state import current_hub, orders_queue_name
 from hub.store import utcnow
 
 from .tasks import annotate, retrying, task
@@ -61,7 +61,7 @@ def enqueue_push_tracking(hub: Any, shipment_id: int, channel: str, attempt: int
     except NoSuchJobError:
         existing = None
     if existing is not None:
-        if existing.get_status(refresh=False) in LIVE:
+        if hub.job_alive(existing):  # queued in its queue, or started by a live worker
             return False
         existing.delete()
     try:
