@@ -169,7 +169,8 @@ def test_open_a_failed_task_replay_it_and_see_it_succeed(make_app, browser):
             assert page.locator("#replay-tasks .badge.ok").count() == 1
             b.shot("replay-done")
             page.click(f"#replay-tasks a[href='/admin/tasks/{task['id']}']")
-            assert page.get_by_text("A later attempt succeeded").is_visible()
+            page.wait_for_url(re.compile(rf"/admin/tasks/{task['id']}$"))
+            page.get_by_text("A later attempt succeeded").wait_for()  # visible, or a timeout
             b.shot("task-fixed")
         assert len(env.sale_orders()) == 1  # one sale order, whatever was tried before
 
