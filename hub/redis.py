@@ -23,6 +23,13 @@ SOCKET_TIMEOUT_S = 5.0  # bounded, so an outage costs the receiver seconds at mo
 CONNECT_TIMEOUT_S = 1.0
 EVENTS_QUEUE = "events"
 INBOX_KEY = "hub:inbox"  # ids of deliveries stored since the relay last ran (LPUSH in, RPOP out)
+WORKER_ALIVE_TTL_S = 10  # a worker's alive key outlives its last refresh by this long
+
+
+def worker_alive_key(worker_name: str) -> str:
+    """Set by a running hub worker and refreshed every few seconds (``jobs.worker``): gone within
+    ``WORKER_ALIVE_TTL_S`` of the process dying, however it died."""
+    return f"hub:worker:{worker_name}:alive"
 
 
 @dataclass

@@ -11,14 +11,13 @@ from flask import current_app
 from rq import Callback, Queue
 from rq.exceptions import DuplicateJobError
 from rq.job import Dependency, Job, JobStatus
-from rq.registry import StartedJobRegistry
 from sqlalchemy import Engine
 
 from connectors.base import Verifier
 
 from .config import Config
 from .metrics import Metrics
-from .redis import EVENTS_QUEUE, INBOX_KEY, RedisHandle
+from .redis import EVENTS_QUEUE, INBOX_KEY, RedisHandle, worker_alive_key
 from .store import DeliveryStore
 
 logger = logging.getLogger(__name__)
@@ -344,15 +343,13 @@ class Hub:
         """Whether ``job`` will still run. Its status alone does not say: a worker killed between taking a
         job off its queue and starting it leaves it ``queued`` in no queue, one killed during the job
         leaves it ``started`` for ever. Queued counts only while the id is in its queue's list; started
-        only while the worker's registry entry for it has not expired (the worker keeps extending it)."""
+        only while the worker that took it is alive (its alive key, gone within seconds of its death)."""
         status = job.get_status(refresh=False)
         client = self.redis.client
         if status == JobStatus.QUEUED:
             return client.lpos(Queue(job.origin, connection=client).key, job.id) is not None
         if status == JobStatus.STARTED:
-            registry = StartedJobRegistry(job.origin, connection=client)
-            live = client.zrangebyscore(registry.key, time.time(), "+inf")
-            return any(member.decode().rsplit(":", 1)[0] == job.id for member in live)
+            return bool(job.worker_name) and bool(client.exists(worker_alive_key(job.worker_name)))
         return status in WAITING
 
 

@@ -8,20 +8,76 @@ on SIGTERM). Here the thread wakes every ``LISTEN_WAKE_S``: a stop takes at most
 
 While Redis is away RQ's worker tries again with a doubling wait of up to 60 s, so a worker could sit
 idle for a minute after Redis was back; here the wait stops growing at ``REDIS_WAIT_CAP_S``.
+
+Whether a started job still has a worker: RQ's registry entry for it lasts 90 s past its last
+extension (and a job run in the worker's own process extends it never), so a worker killed during a
+job looked alive for a minute and a half or more. Each hub worker keeps a short-lived key of its own
+(``hub.redis.worker_alive_key``) refreshed from a thread while the process lives; ``Hub.job_alive``
+asks that key.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+
+import redis
 from rq import SimpleWorker, Worker
+
+from hub.redis import WORKER_ALIVE_TTL_S, worker_alive_key
 
 LISTEN_WAKE_S = 0.2  # the command thread's longest wait; a command itself still arrives at once
 REDIS_WAIT_CAP_S = 5.0  # longest wait between tries to reach Redis again (RQ's own: 60 s)
+ALIVE_REFRESH_S = 2.0  # how often the alive key is set again (it lasts WORKER_ALIVE_TTL_S)
+
+logger = logging.getLogger(__name__)
+
+
+class _AliveKey(threading.Thread):
+    """Sets a worker's alive key every ``ALIVE_REFRESH_S`` until stopped; a Redis outage is waited out."""
+
+    def __init__(self, connection: redis.Redis, name: str) -> None:
+        super().__init__(name="hub-worker-alive", daemon=True)
+        self.connection, self.key = connection, worker_alive_key(name)
+        self.stopped = threading.Event()
+
+    def beat(self) -> None:
+        try:
+            self.connection.set(self.key, 1, ex=WORKER_ALIVE_TTL_S)
+        except redis.RedisError as exc:
+            logger.debug("worker alive key not set: %s", exc)
+
+    def run(self) -> None:
+        while not self.stopped.wait(ALIVE_REFRESH_S):
+            self.beat()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(ALIVE_REFRESH_S + 1)
+        try:
+            self.connection.delete(self.key)
+        except redis.RedisError:
+            pass
 
 
 class _PromptStop:
-    """Mixin: RQ's ``subscribe`` with a short wait in the listener thread; back within seconds of Redis."""
+    """Mixin: RQ's ``subscribe`` with a short wait in the listener thread; back within seconds of Redis;
+    an alive key for as long as the worker runs."""
 
     max_connection_wait_time = REDIS_WAIT_CAP_S  # RQ doubles its wait per failed try up to this
+    _alive: _AliveKey | None = None
+
+    def register_birth(self) -> None:
+        super().register_birth()
+        self._alive = _AliveKey(self.connection, self.name)
+        self._alive.beat()  # before the first job can start
+        self._alive.start()
+
+    def register_death(self) -> None:
+        if self._alive is not None:
+            self._alive.stop()
+            self._alive = None
+        super().register_death()
 
     def subscribe(self) -> None:
         self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)

@@ -140,17 +140,17 @@ def test_without_erp_or_crm_nothing_is_exported(make_app):
 
 
 def test_one_waiting_job_per_order_and_target(env):
-    import time
-
     from rq.job import Job, JobStatus
-    from rq.registry import StartedJobRegistry
+
+    from hub.redis import worker_alive_key
 
     hub, redis = env.hub, env.hub.redis.client
     assert hub.enqueue_crm(7) is True
     assert hub.enqueue_crm(7) is False  # still queued: it reads the order when it runs, this change included
     Job.fetch("crm-order-7", connection=redis).set_status(JobStatus.STARTED)
-    # as a live worker starts it: its entry in the started registry, which the worker keeps extending
-    redis.zadd(StartedJobRegistry("crm", connection=redis).key, {"crm-order-7:exec-1": time.time() + 60})
+    # as a live worker starts it: its name on the job, its alive key refreshed while it runs
+    redis.hset("rq:job:crm-order-7", "worker_name", "w1")
+    redis.set(worker_alive_key("w1"), 1, ex=60)
     assert hub.enqueue_crm(7) is True  # it may have read the order already: one more, after it
     again = Job.fetch("crm-order-7-again", connection=redis)
     assert again.get_status() == JobStatus.DEFERRED and again.dependency_ids == ["crm-order-7"]

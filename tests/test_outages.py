@@ -98,6 +98,57 @@ def test_a_delivery_whose_job_was_lost_with_its_worker_is_queued_again(make_app,
     assert [r.status for r in event_rows(app)] == ["ignored"]
 
 
+WORKER = """
+import sys
+from redis import Redis
+from jobs.worker import HubWorker
+HubWorker(["events"], connection=Redis.from_url(sys.argv[1])).work()
+"""
+
+
+@pytest.mark.e2e
+def test_a_delivery_whose_worker_was_killed_during_its_job_is_queued_again_within_seconds(make_app):
+    """kill -9 during a job: RQ's registry entry for it stays valid for 90 s or more, so the sweeper
+    took the job for alive and left the delivery received well past ``outbox_grace_s``."""
+    import signal
+    import subprocess
+    import sys
+
+    from rq.job import Job, JobStatus
+
+    from hub.redis import WORKER_ALIVE_TTL_S
+    from jobs.outbox import sweep_outbox
+
+    down = make_app(redis_url="redis://127.0.0.1:1/0")
+    event_id = post(down.test_client(), "woo", signed("woo")).json["event_id"]  # stored, never announced
+    app = make_app()
+    hub = app.extensions["hub"]
+    hub.events_queue.enqueue("time.sleep", 60, job_id=f"event-{event_id}")  # a job that is still running
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, hub.redis.url])
+    try:
+        job = Job.fetch(f"event-{event_id}", connection=hub.redis.client)
+        deadline = time.monotonic() + 20
+        while job.get_status() != JobStatus.STARTED and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert job.get_status() == JobStatus.STARTED
+        with app.app_context():
+            assert sweep_outbox(grace_s=0) == 0  # its worker is alive: not queued twice
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(5)
+        killed, swept = time.monotonic(), 0
+        while not swept and time.monotonic() - killed < WORKER_ALIVE_TTL_S + 10:
+            with app.app_context():
+                swept = sweep_outbox(grace_s=0)
+            time.sleep(0.5)
+        assert swept == 1, "the job of a killed worker still counted as running"
+        assert time.monotonic() - killed <= WORKER_ALIVE_TTL_S + 2
+    finally:
+        worker.kill()
+        worker.wait(5)
+    run_worker(app)
+    assert [r.status for r in event_rows(app)] == ["processed"]
+
+
 def test_sweeper_runs_as_a_queued_job(make_app):
     down = make_app(redis_url="redis://127.0.0.1:1/0")
     post(down.test_client(), "woo", signed("woo"))
