@@ -23,7 +23,7 @@ from hub import create_app
 from hub.db import make_engine, normalise_url, upgrade
 from hub.models import metadata
 
-from .support import ADMIN_TOKEN, make_config
+from .support import ADMIN_TOKEN, PAYPAL_WEBHOOK_ID, make_config
 
 SCREENSHOTS_DIRNAME = "console-screenshots"
 
@@ -169,6 +169,25 @@ def clean(migrated, redis_url):
     r.flushdb()
     r.close()
     yield
+
+
+@pytest.fixture(scope="session")
+def paypal_cert_server(tmp_path_factory):
+    """PayPal's signing certificate served over https on this machine (``sandbox.paypal``)."""
+    from sandbox.paypal import PayPalCertServer
+
+    server = PayPalCertServer(tmp_path_factory.mktemp("paypal"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def paypal_app(make_app, paypal_cert_server):
+    """An app with one channel, ``paypal``, that trusts the certificate server."""
+    return make_app(channels={"paypal": {"kind": "paypal", "webhook_id": PAYPAL_WEBHOOK_ID,
+                                         "cert_hosts": ["localhost"],
+                                         "cert_ca_bundle": str(paypal_cert_server.ca_bundle)}})
 
 
 @pytest.fixture

@@ -4,31 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.paypal import PayPalCertServer
-
 from .support import PAYPAL_WEBHOOK_ID, corpus_bytes, event_rows, post
 
 BODY = "paypal/webhook_event_payment_sale_completed_node_sdk_sample.json"
 
 
-@pytest.fixture(scope="module")
-def cert_server(tmp_path_factory):
-    server = PayPalCertServer(tmp_path_factory.mktemp("paypal"))
-    server.start()
-    yield server
-    server.stop()
+@pytest.fixture
+def certs(paypal_cert_server):
+    paypal_cert_server.fetches, paypal_cert_server.fail = 0, False
+    return paypal_cert_server
 
 
 @pytest.fixture
-def certs(cert_server):
-    cert_server.fetches, cert_server.fail = 0, False
-    return cert_server
-
-
-@pytest.fixture
-def pp_app(make_app, certs):
-    return make_app(channels={"paypal": {"kind": "paypal", "webhook_id": PAYPAL_WEBHOOK_ID,
-                                         "cert_hosts": ["localhost"], "cert_ca_bundle": str(certs.ca_bundle)}})
+def pp_app(paypal_app, certs):
+    return paypal_app
 
 
 def test_valid_paypal_delivery_is_accepted_and_cert_fetched_once(pp_app, certs):

@@ -1,6 +1,6 @@
-"""The receiver under generated input (hypothesis), for every channel kind that signs with a secret: a
-validly signed body of any JSON shape or any bytes, huge or deep, never gets a 5xx (a platform retries
-those for days), and nothing unsigned is ever stored."""
+"""The receiver under generated input (hypothesis), for every channel kind: a validly signed body of any
+JSON shape or any bytes, huge or deep, never gets a 5xx (a platform retries those for days), and nothing
+unsigned is ever stored. PayPal signs with its certificate (served over https on this machine)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .support import SAMPLES, event_rows, post, signed
+from sandbox.paypal import PayPalCertServer
 
-KINDS = ["shop-eu", "woo", "stripe", "easypost", "aftership", "shippo"]  # PayPal: covered by its own tests
+from .support import PAYPAL_WEBHOOK_ID, SAMPLES, event_rows, post, signed
+
+KINDS = ["shop-eu", "woo", "stripe", "easypost", "aftership", "shippo"]  # signed with a shared secret
 
 scalars = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
            | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=40))
@@ -107,3 +109,30 @@ def test_thoroughly_a_signed_body_of_any_shape_never_gets_a_5xx(app, client, kin
 @given(kind=st.sampled_from(KINDS), body=bodies)
 def test_thoroughly_an_unsigned_or_wrongly_signed_body_is_never_stored(app, client, kind, body):
     check_unsigned(app, client, kind, body)
+
+
+def check_paypal(app, certs: PayPalCertServer, body: bytes) -> None:
+    client = app.test_client()
+    resp = post(client, "paypal", certs.sign(PAYPAL_WEBHOOK_ID, body))
+    assert resp.status_code in {200, 400, 413}, (resp.status_code, resp.get_data(as_text=True)[:300])
+    if resp.status_code == 400:
+        assert resp.json["status"] == "rejected" and resp.json["reason"]
+    before = len(event_rows(app))
+    other = post(client, "paypal", certs.sign("WH-SOMEONE-ELSE", body))  # signed for another webhook
+    bare = client.post("/webhooks/paypal", data=body)
+    assert other.status_code in (401, 413) and bare.status_code in (401, 413)
+    assert len(event_rows(app)) == before
+
+
+@QUICK
+@given(body=bodies)
+def test_paypal_a_signed_body_of_any_shape_never_gets_a_5xx_and_an_unsigned_one_is_never_stored(
+        paypal_app, paypal_cert_server, body):
+    check_paypal(paypal_app, paypal_cert_server, body)
+
+
+@pytest.mark.slow
+@THOROUGH
+@given(body=bodies)
+def test_thoroughly_paypal_signed_and_unsigned_bodies(paypal_app, paypal_cert_server, body):
+    check_paypal(paypal_app, paypal_cert_server, body)
