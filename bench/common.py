@@ -6,6 +6,7 @@ SQLite + embedded Redis under the run's work directory, and a cleanup that drops
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -18,6 +19,31 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# the credentials every benchmark gives its two shops and its hub (distinct enough to grep logs for)
+TOKEN = "bench-admin-token"
+SHOP_TOKEN, WOO_KEY, WOO_SECRET = "shpat_bench", "ck_bench", "cs_bench"
+SHOP_SECRET, WOO_HOOK_SECRET = "bench-shopify-secret", "bench-woo-secret"
+SECRETS = (TOKEN, SHOP_TOKEN, WOO_SECRET, SHOP_SECRET, WOO_HOOK_SECRET)
+
+
+def two_shops(shop_domain: str, shop_url: str, location: str, woo_url: str) -> dict[str, dict]:
+    """The hub's ``channels`` for a Shopify sandbox ``shop`` and a WooCommerce sandbox ``woo``."""
+    return {"shop": {"kind": "shopify", "webhook_secrets": [SHOP_SECRET], "shop": shop_domain,
+                     "access_token": SHOP_TOKEN, "api_url": shop_url, "locations": {location: "main"}},
+            "woo": {"kind": "woocommerce", "webhook_secrets": [WOO_HOOK_SECRET], "url": woo_url,
+                    "consumer_key": WOO_KEY, "consumer_secret": WOO_SECRET, "locations": {"default": "main"}}}
+
+
+def bootstrap(base: str, shop_ids: dict[str, dict], skus: list[str], stock: int) -> None:
+    """Links for Shopify's ids (Woo's are found by SKU) and the warehouse count, as an operator sets up."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    links = [{"channel": "shop", "sku": s, "product_id": str(v["product_id"]), "variant_id": str(v["variant_id"]),
+              "inventory_item_id": str(v["inventory_item_id"])} for s, v in shop_ids.items()]
+    for i in range(0, len(links), 200):
+        requests.post(f"{base}/api/links", json=links[i:i + 200], headers=auth, timeout=60).raise_for_status()
+    counts = "\n".join(json.dumps({"sku": s, "on_hand": stock}) for s in skus)
+    requests.post(f"{base}/api/stock/snapshot", data=counts, headers=auth, timeout=120).raise_for_status()
 
 
 def free_port() -> int:

@@ -42,19 +42,31 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import requests
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, CpuMeter, backends, free_port, hub_env, start, stop, wait_ready  # noqa: E402
+from common import (  # noqa: E402
+    ROOT,
+    SHOP_SECRET,
+    SHOP_TOKEN,
+    TOKEN,
+    WOO_HOOK_SECRET,
+    WOO_KEY,
+    WOO_SECRET,
+    CpuMeter,
+    backends,
+    bootstrap,
+    free_port,
+    hub_env,
+    start,
+    stop,
+    two_shops,
+    wait_ready,
+)
 
 sys.path.insert(0, str(ROOT))
 from sandbox.base import serve  # noqa: E402
 from sandbox.shopify import ShopifySandbox  # noqa: E402
 from sandbox.woocommerce import WooSandbox  # noqa: E402
 
-TOKEN = "bench-admin-token"
-SHOP_TOKEN, WOO_KEY, WOO_SECRET = "shpat_bench", "ck_bench", "cs_bench"
-SHOP_SECRET, WOO_HOOK_SECRET = "bench-shopify-secret", "bench-woo-secret"
 CHANNELS = ("shop", "woo")
 LEVEL_TOPICS = {"inventory_levels/update", "product.updated"}
 ORDER_TOPICS = {"orders/create", "order.created"}
@@ -232,12 +244,7 @@ def run_hub(args: argparse.Namespace, skus: list[str], work: Path) -> dict[str, 
                 "var_dir": str(work / "var"), "stock_push_debounce_s": args.debounce,
                 "stock_report_hold_s": args.report_hold,
                 "stock_reconcile_interval_s": 0,
-                "channels": {
-                    "shop": {"kind": "shopify", "webhook_secrets": [SHOP_SECRET], "shop": shops.shop.shop,
-                             "access_token": SHOP_TOKEN, "api_url": shop_url, "locations": {shops.location: "main"}},
-                    "woo": {"kind": "woocommerce", "webhook_secrets": [WOO_HOOK_SECRET], "url": woo_url,
-                            "consumer_key": WOO_KEY, "consumer_secret": WOO_SECRET,
-                            "locations": {"default": "main"}}}}))
+                "channels": two_shops(shops.shop.shop, shop_url, shops.location, woo_url)}))
             env = hub_env(config)
             hub = [sys.executable, "-m", "hub.cli"]
             subprocess.run(hub + ["db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
@@ -261,7 +268,7 @@ def run_hub(args: argparse.Namespace, skus: list[str], work: Path) -> dict[str, 
                     return c.execute(text("SELECT count(*) FROM stock_sync WHERE dirty")).scalar() + \
                         c.execute(text("SELECT count(*) FROM events WHERE status = 'received'")).scalar()
 
-            bootstrap(base, shops, skus, args.stock)
+            bootstrap(base, shops.shop_ids, skus, args.stock)
             settle(shops, dirty, "bootstrap")
             tracker = Tracker({str(v["inventory_item_id"]): s for s, v in shops.shop_ids.items()})
             shops.shop._emitter.observer = tracker.observer("shop")  # noqa: SLF001 - the bench's tap
@@ -384,17 +391,6 @@ class Backlog(threading.Thread):
         self._stop.set()
 
 
-def bootstrap(base: str, shops: Shops, skus: list[str], stock: int) -> None:
-    """Links for Shopify's ids (Woo's are found by SKU) and the warehouse count, as an operator sets up."""
-    auth = {"Authorization": f"Bearer {TOKEN}"}
-    links = [{"channel": "shop", "sku": s, "product_id": str(v["product_id"]), "variant_id": str(v["variant_id"]),
-              "inventory_item_id": str(v["inventory_item_id"])} for s, v in shops.shop_ids.items()]
-    for i in range(0, len(links), 200):
-        requests.post(f"{base}/api/links", json=links[i:i + 200], headers=auth, timeout=60).raise_for_status()
-    counts = "\n".join(json.dumps({"sku": s, "on_hand": stock}) for s in skus)
-    requests.post(f"{base}/api/stock/snapshot", data=counts, headers=auth, timeout=120).raise_for_status()
-
-
 def settle(shops: Shops, dirty: Any, what: str, timeout: float = 300) -> None:
     """Wait until no webhook is in flight, no delivery waits and no SKU is dirty, twice in a row."""
     deadline, calm = time.monotonic() + timeout, 0
@@ -425,12 +421,9 @@ def run_naive(args: argparse.Namespace, skus: list[str]) -> dict[str, Any]:
     pool = ThreadPoolExecutor(max_workers=args.naive_threads)
     try:
         with serve(shops.shop.app) as shop_url, serve(shops.woo.app) as woo_url:
-            cfg = load_config_dict({"admin_token": TOKEN, "channels": {
-                "shop": {"kind": "shopify", "webhook_secrets": [SHOP_SECRET], "shop": shops.shop.shop,
-                         "access_token": SHOP_TOKEN, "api_url": shop_url, "locations": {shops.location: "main"}},
-                "woo": {"kind": "woocommerce", "webhook_secrets": [WOO_HOOK_SECRET], "url": woo_url,
-                        "consumer_key": WOO_KEY, "consumer_secret": WOO_SECRET, "locations": {"default": "main"}}}},
-                environ={})
+            cfg = load_config_dict({"admin_token": TOKEN,
+                                    "channels": two_shops(shops.shop.shop, shop_url, shops.location, woo_url)},
+                                   environ={})
             listings = {
                 "shop": {s: Listing(s, str(v["inventory_item_id"])) for s, v in shops.shop_ids.items()},
                 "woo": {s: Listing(s, str(pid), str(pid)) for s, pid in shops.woo_ids.items()}}
