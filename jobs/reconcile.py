@@ -90,7 +90,7 @@ def reconcile(hub: Hub, channel: str, progress: Callable[[int], None] | None = N
             readings.update(target.read(chunk))
             if progress:
                 progress(len(chunk))
-        _judge(hub, channel, readings, report)
+        _judge(hub, channel, readings, report, repair)
         if repair and report.drifted:
             report.push = push_dirty(hub, channel, target)
     finally:
@@ -99,7 +99,9 @@ def reconcile(hub: Hub, channel: str, progress: Callable[[int], None] | None = N
     return report
 
 
-def _judge(hub: Hub, channel: str, readings: dict[str, int], report: ReconcileReport) -> None:
+def _judge(hub: Hub, channel: str, readings: dict[str, int], report: ReconcileReport, repair: bool) -> None:
+    """Record each reading and what drifted; with ``repair``, mark the drifted SKUs as owing a push (the
+    caller pushes them at once). Without it nothing is owed: the next reconcile finds the same drift."""
     now = utcnow()
     report.checked = len(readings)
     with hub.engine.begin() as conn:
@@ -123,4 +125,5 @@ def _judge(hub: Hub, channel: str, readings: dict[str, int], report: ReconcileRe
                 read_quantity=readings[sku], read_at=now, drift=drift, believed=readings[sku], believed_mark=mark,
                 believed_at=now,
                 updated_at=now))
-        ledger.mark_dirty(conn, (channel,), drifted)
+        if repair:
+            ledger.mark_dirty(conn, (channel,), drifted)

@@ -399,6 +399,26 @@ def test_reconcile_repairs_drift_made_behind_the_hubs_back(make_app, auth, tmp_p
             ("shop-eu", "A", 2, 5), ("woo", "B", 11, 5)]
 
 
+def test_reconcile_without_repair_owes_nothing_and_the_next_one_repairs(make_app, auth):
+    """--no-repair marked the drift as owing a push that never ran: /api/stock/drift said pending_push
+    for ever, and the next reconcile skipped those SKUs as 'in flight'."""
+    with stock_env(make_app, ["A", "B"], 5) as env:
+        env.woo.configure(webhook_url="")
+        env.woo.set_stock("A", 1)
+        from jobs.reconcile import reconcile
+
+        with env.app.app_context():
+            first = reconcile(env.hub, "woo", repair=False)
+            assert first.drifted == [("A", 1, 5)] and first.push is None
+            with env.app.test_client() as c:
+                (drift,) = c.get("/api/stock/drift", headers=auth).json["drift"]
+            assert (drift["sku"], drift["read"], drift["published"], drift["pending_push"]) == ("A", 1, 5, False)
+            assert env.woo.levels() == {"A": 1, "B": 5}  # only read
+            second = reconcile(env.hub, "woo")
+        assert second.in_flight == 0 and second.drifted == [("A", 1, 5)] and second.push.written == 1
+        assert env.woo.levels() == {"A": 5, "B": 5}
+
+
 def test_reconcile_command_prints_progress_and_a_summary(make_app, auth, tmp_path, monkeypatch,
                                                           database_url, redis_url):
     import json
