@@ -64,11 +64,12 @@ PRODUCTS = [{"sku": "PW-000", "name": "Peer Widget", "price": "10", "quantity": 
 
 
 @contextmanager
-def erp_crm_env(make_app, products: list[dict] = PRODUCTS, erp_timeout_s: float = 0.3,
+def erp_crm_env(make_app, products: list[dict] = PRODUCTS, erp_timeout_s: float = 1.5,
                 **overrides: Any) -> Iterator[Env]:
     """A hub (``overrides`` to its config) exporting to an Odoo sandbox holding ``products`` and a HubSpot
-    sandbox, both served over HTTP."""
-    erp = OdooSandbox(db=DB, login=LOGIN, api_key=KEY, timeout_sleep_s=0.6)
+    sandbox, both served over HTTP. An injected ERP timeout sleeps past ``erp_timeout_s``; an ordinary call
+    stays well within it even on a machine busy with the whole suite (at 0.3 s, one did not, in CI)."""
+    erp = OdooSandbox(db=DB, login=LOGIN, api_key=KEY, timeout_sleep_s=erp_timeout_s + 0.3)
     erp.seed_products(products)
     crm = HubSpotSandbox(token=TOKEN)
     with serve(erp.app) as erp_url, serve(crm.app) as crm_url:
