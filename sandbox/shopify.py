@@ -124,6 +124,26 @@ class ShopifySandbox:
             self._emit_levels(changed)
             return body
 
+    def refund(self, order_id: int, lines: list[dict], restock_type: str = "return", note: str | None = None) -> dict:
+        """A refund in the Shopify admin of ``lines`` [{sku, quantity}]: ``restock_type`` cancel (unshipped
+        units back to available), return (shipped units back) or no_restock. Sends refunds/create, the levels
+        it moved, then orders/updated (financial status partially_refunded or refunded); returns the refund."""
+        with self._lock:
+            order = self._store.orders[int(order_id)]
+            by_sku = {self._store.variants[line.variant_id].sku: line.id for line in order.lines}
+            wanted = [(by_sku[li["sku"]], int(li["quantity"])) for li in lines]
+            shipped = {line.id: self._book.shipped(order.id, line.id) for line in order.lines}
+            refund, changed = self._store.refund(order.id, wanted, restock_type, shipped, note)
+            if restock_type == "cancel":
+                for line_id, qty in wanted:
+                    ful.refund_unshipped(self._book, order, line_id, qty)
+            body = self._order_body(order)
+            created = next(r for r in body["refunds"] if r["id"] == refund["id"])
+            self._emit("refunds/create", created)
+            self._emit_levels(changed)
+            self._emit("orders/updated", body)
+            return created
+
     def fulfill(self, order_id: int, tracking_number: str | None = None, company: str | None = None,
                 url: str | None = None, notify_customer: bool = False) -> dict:
         """The merchant ships everything left on the order in the Shopify admin: one fulfillment, the same
@@ -333,6 +353,8 @@ class ShopifySandbox:
                 order_id, b.get("tracking_number"), b.get("company"), b.get("url"), b.get("notify_customer", False))),
             ("/_sandbox/orders/<int:order_id>/cancel", "POST",
              lambda b, order_id: self.cancel_order(order_id, b.get("reason", "customer"))),
+            ("/_sandbox/orders/<int:order_id>/refund", "POST", lambda b, order_id: self.refund(
+                order_id, _need(b, "lines"), b.get("restock_type", "return"), b.get("note"))),
             ("/_sandbox/stock", "POST",
              lambda b: self.set_available(_need(b, "sku"), _need(b, "available"), b.get("location"))),
             ("/_sandbox/stock", "GET", lambda b: self.levels()),

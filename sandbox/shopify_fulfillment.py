@@ -123,6 +123,21 @@ def close_for_cancel(book: Book, order: Order) -> None:
             fo.status, fo.updated_at = "CLOSED", order.cancelled_at or datetime.now(UTC)
 
 
+def refund_unshipped(book: Book, order: Order, line_id: int, qty: int) -> None:
+    """A refund that cancels (restocks) unshipped units takes them off the open fulfillment orders; one left
+    with nothing to ship closes."""
+    for fo in book.orders_fos(order.id):
+        if fo.status not in FULFILLABLE:
+            continue
+        for line in fo.lines:
+            if line.line_id == line_id and qty:
+                n = min(qty, line.remaining)
+                line.remaining, line.total, qty = line.remaining - n, line.total - n, qty - n
+        if all(x.remaining == 0 for x in fo.lines):
+            fo.status = "CLOSED"
+        fo.updated_at = order.updated_at or datetime.now(UTC)
+
+
 def tracking_from(info: dict | None) -> list[Tracking]:
     """FulfillmentTrackingInput -> tracking entries (one per number), URLs built for known companies."""
     if not info:

@@ -11,6 +11,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 
 # Shopify-sized ids (2026 shops): sequential per kind from a realistic base, below 2**53.
 ID_BASE = {
@@ -19,6 +20,7 @@ ID_BASE = {
     "LineItem": 16_123_456_700_000, "InventoryAdjustmentGroup": 54_640_716_200_000,
     "FulfillmentOrder": 7_987_654_300_000, "FulfillmentOrderLineItem": 19_663_777_100_000,
     "Fulfillment": 5_912_345_600_000, "FulfillmentLineItem": 17_274_240_200_000, "Customer": 8_812_345_600_000,
+    "Refund": 8_900_881_860_000, "RefundLineItem": 4_878_176_720_000, "Transaction": 3_892_345_600_000,
 }
 FINANCIAL_STATUSES = ("paid", "pending", "authorized")  # what a placed order can start as
 FIRST_ORDER_NUMBER = 1001
@@ -106,6 +108,7 @@ class Order:
     financial_status: str = "paid"
     buyer: dict = field(default_factory=dict)  # customer, email, shipping_address, billing_address as given
     updated_at: datetime | None = None
+    refunds: list[dict] = field(default_factory=list)  # id, created_at, note, amount, lines [(line, qty, restock)]
 
 
 @dataclass
@@ -272,6 +275,44 @@ class Store:
         now = datetime.now(UTC)
         order.cancelled_at, order.cancel_reason, order.updated_at = now, reason, now
         return order, self._commit(order, -1, now)
+
+    def refund(self, order_id: int, wanted: list[tuple[int, int]], restock_type: str, shipped: dict[int, int],
+               note: str | None) -> tuple[dict, list[Level]]:
+        """A refund of ``wanted`` [(line id, units)]: ``cancel`` puts unshipped units back (committed ->
+        available), ``return`` shipped ones (back on hand, available), ``no_restock`` moves no stock. The order
+        becomes partially_refunded, or refunded once every unit is. ``shipped``: units shipped per line."""
+        order = self.orders.get(order_id)
+        if order is None:
+            raise KeyError(order_id)
+        if restock_type not in ("cancel", "return", "no_restock"):
+            raise ValueError(f"restock_type must be cancel, return or no_restock, not {restock_type!r}")
+        lines = {line.id: line for line in order.lines}
+        now, picked, changed = datetime.now(UTC), [], []
+        for line_id, qty in wanted:
+            line = lines.get(line_id)
+            done = sum(q for r in order.refunds for ln, q, _ in r["lines"] if ln.id == line_id)
+            if line is None or qty < 1 or qty > line.quantity - done:
+                raise ValueError(f"cannot refund {qty} of line {line_id}")
+            left_to_ship = line.quantity - shipped.get(line_id, 0) - done
+            if restock_type == "cancel" and qty > left_to_ship:
+                raise ValueError("Cannot restock (cancel) units that were fulfilled: use return")
+            picked.append((line, qty, restock_type))
+            if restock_type != "no_restock":
+                level = self.levels[(self.variants[line.variant_id].item_id, order.location_id)]
+                level.available += qty
+                if restock_type == "cancel":
+                    level.committed -= qty
+                level.updated_at = now
+                if level not in changed:
+                    changed.append(level)
+        refund = {"id": self.next_id("Refund"), "created_at": now, "note": note, "lines": picked,
+                  "amount": sum((Decimal(self.variants[ln.variant_id].price) * q for ln, q, _ in picked), Decimal(0))}
+        order.refunds.append(refund)
+        units = sum(line.quantity for line in order.lines)
+        refunded = sum(q for r in order.refunds for _, q, _ in r["lines"])
+        order.financial_status = "refunded" if refunded >= units else "partially_refunded"
+        order.updated_at = now
+        return refund, changed
 
     def _commit(self, order: Order, sign: int, now: datetime) -> list[Level]:
         """An order moves units from available to committed (on_hand unchanged); a cancel moves them back."""

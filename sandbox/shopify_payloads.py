@@ -136,7 +136,7 @@ def order_body(store: Store, book: Book, order: Order, shop: str) -> dict:
         "currency": CURRENCY, "presentment_currency": CURRENCY, "location_id": None,
         "order_status_url": f"https://{shop}/orders/{order.token}/authenticate?key={order.token[:16]}",
         "line_items": lines, "shipping_lines": [], "tax_lines": [], "discount_codes": [],
-        "discount_applications": [], "refunds": [], "returns": [], "line_item_groups": [],
+        "discount_applications": [], "returns": [], "line_item_groups": [],
         "subtotal_price": _money(subtotal), "subtotal_price_set": _money_set(subtotal),
         "total_line_items_price": _money(subtotal), "total_line_items_price_set": _money_set(subtotal),
         "total_price": _money(subtotal), "total_price_set": _money_set(subtotal),
@@ -147,6 +147,7 @@ def order_body(store: Store, book: Book, order: Order, shop: str) -> dict:
     })
     _apply_buyer(body, order)
     body["fulfillments"] = [fulfillment_body(store, book, f, body) for f in book.orders_fulfillments(order.id)]
+    body["refunds"] = [refund_body(store, order, r, {li["id"]: li for li in lines}) for r in order.refunds]
     for key in ("current_total_discounts", "current_total_tax", "total_discounts", "total_tax"):
         body[key] = "0.00"
     for key in ("current_shipping_price_set", "current_total_discounts_set", "current_total_tax_set",
@@ -178,3 +179,28 @@ def fulfillment_body(store: Store, book: Book, fulfillment: Fulfillment, order: 
         "tracking_url": urls[0] if urls else None, "tracking_urls": urls, "receipt": {},
         "name": f"{order['name']}.{fulfillment.number}",
         "admin_graphql_api_id": gid("Fulfillment", fulfillment.id)}
+
+
+def refund_body(store: Store, order: Order, refund: dict, items: dict[int, dict]) -> dict:
+    """A REST refund, as ``refunds/create`` delivers it and as it sits in its order's ``refunds``."""
+    at = rest_time(refund["created_at"])
+    lines = []
+    for n, (line, qty, restock_type) in enumerate(refund["lines"]):
+        amount = Decimal(store.variants[line.variant_id].price) * qty
+        lines.append({"id": refund["id"] * 10 + n, "quantity": qty, "line_item_id": line.id,
+                      "location_id": order.location_id if restock_type != "no_restock" else None,
+                      "restock_type": restock_type, "subtotal": float(amount), "total_tax": 0,
+                      "subtotal_set": _money_set(amount), "total_tax_set": _money_set(Decimal(0)),
+                      "line_item": items.get(line.id)})
+    return {"id": refund["id"], "order_id": order.id, "created_at": at, "note": refund["note"], "user_id": None,
+            "processed_at": at, "duties": [], "total_duties_set": _money_set(Decimal(0)), "return": None,
+            "refund_shipping_lines": [], "restock": any(r != "no_restock" for _, _, r in refund["lines"]),
+            "admin_graphql_api_id": gid("Refund", refund["id"]), "order_adjustments": [],
+            "refund_line_items": lines,
+            "transactions": [{"id": refund["id"] + 1, "order_id": order.id, "kind": "refund", "gateway": "manual",
+                              "status": "success", "message": "Refunded", "created_at": at, "test": False,
+                              "authorization": None, "location_id": None, "user_id": None, "parent_id": None,
+                              "processed_at": at, "device_id": None, "error_code": None, "source_name": "web",
+                              "receipt": {}, "amount": _money(refund["amount"]), "currency": CURRENCY,
+                              "payment_id": f"#{order.number}.{len(order.refunds)}",
+                              "admin_graphql_api_id": gid("OrderTransaction", refund["id"] + 1)}]}

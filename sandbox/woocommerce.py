@@ -55,6 +55,8 @@ ROUTES = [
     (EDITABLE, r"wc/v3/orders/(\d+)", "orders/<id>", "_put_order"),
     ({"GET"}, r"wc/v3/orders/(\d+)/notes", "orders/<id>/notes", "_list_notes"),
     ({"POST"}, r"wc/v3/orders/(\d+)/notes", "orders/<id>/notes", "_create_note"),
+    ({"GET"}, r"wc/v3/orders/(\d+)/refunds", "orders/<id>/refunds", "_list_refunds"),
+    ({"POST"}, r"wc/v3/orders/(\d+)/refunds", "orders/<id>/refunds", "_create_refund"),
 ]
 
 
@@ -451,6 +453,9 @@ def _control_routes(app: Flask, shop: WooSandbox) -> None:
         ("GET", "/_sandbox/orders", lambda: call(shop.orders)),
         ("GET", "/_sandbox/orders/<int:order_id>", lambda order_id: call(shop.order, order_id)),
         ("POST", "/_sandbox/orders/<int:order_id>/cancel", lambda order_id: call(shop.cancel_order, order_id)),
+        ("POST", "/_sandbox/orders/<int:order_id>/refund", lambda order_id: call(
+            shop.refund_order, order_id, body().get("lines", []), body().get("amount"),
+            str(body().get("reason", "")), status=201)),
         ("POST", "/_sandbox/orders/<int:order_id>/pay", lambda order_id: call(
             shop.pay_order, order_id, str(body().get("transaction_id", "")))),
         ("POST", "/_sandbox/stock", lambda: call(lambda: shop.set_stock(body()["sku"], body()["quantity"]))),

@@ -14,6 +14,7 @@ import re
 import secrets
 import string
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from flask import request
@@ -74,7 +75,8 @@ class OrderRoutes:
             for n, (item, qty) in enumerate(items, 1):
                 attr_ids = [next(self._meta_ids) for _ in item.attributes] if item.type == "variation" else []
                 order.lines.append({"item": item, "quantity": qty, "line_id": n, "attr_meta_ids": attr_ids,
-                                    "reduced_meta_id": None})
+                                    "reduced_meta_id": None, "reduced": 0, "restock_meta_id": None,
+                                    "restocked": 0})
             self._orders[order.id] = order
             for item, qty in items:
                 (self._items.get(item.parent_id) or item).total_sales += qty
@@ -97,6 +99,18 @@ class OrderRoutes:
             order = self._order(order_id)
             self._update_order(order, {"set_paid": True, "transaction_id": transaction_id})
             return self._order_body(order)
+
+    def refund_order(self, order_id: int, lines: list[dict[str, Any]], amount: str | None = None,
+                     reason: str = "") -> dict[str, Any]:
+        """A refund as ``POST orders/<id>/refunds`` (``api_refund: false``) makes it: ``lines`` [{sku or
+        line_id, quantity}] go back on the stock; no lines and an ``amount``: money only. ``amount`` defaults
+        to the lines' value. Returns the refund."""
+        with self._lock:
+            order = self._order(order_id)
+            by_sku = {line["item"].sku: line for line in order.lines}
+            wanted = [{"id": li.get("line_id") or by_sku[li["sku"]]["line_id"], "quantity": li["quantity"]}
+                      for li in lines]
+            return self._refund(order, wanted, amount, reason)
 
     def order(self, order_id: int) -> dict[str, Any]:
         """The order as GET orders/<id> returns it, plus its notes (newest first) under ``notes``."""
@@ -132,6 +146,7 @@ class OrderRoutes:
         marked = [line for line in order.lines if line["item"].manage_stock and not line["reduced_meta_id"]]
         for line in marked:
             line["reduced_meta_id"] = next(self._meta_ids)
+            line["reduced"] = line["quantity"] - line["restocked"]  # what a refund put back is not taken again
         return marked
 
     def _reduce_stock(self, order: Order, marked: list[dict[str, Any]]) -> None:
@@ -140,7 +155,7 @@ class OrderRoutes:
         for line in marked:
             item = line["item"]
             before = item.stock_quantity or 0
-            self._set_quantity(item, before - line["quantity"])
+            self._set_quantity(item, before - line["reduced"])
             changes.append(f"{item.name} ({item.sku or '#' + str(item.id)}) {before}&rarr;{item.stock_quantity}")
         if changes:
             self._add_note(order, "Stock levels reduced: " + ", ".join(changes))
@@ -152,7 +167,9 @@ class OrderRoutes:
         for line in order.lines:
             if line["reduced_meta_id"]:
                 line["reduced_meta_id"] = None
-                restored.append((line["item"], line["item"].stock_quantity or 0, line["quantity"]))
+                if line["reduced"]:
+                    restored.append((line["item"], line["item"].stock_quantity or 0, line["reduced"]))
+                line["reduced"] = 0
         return restored
 
     def _set_status(self, order: Order, status: str, when: datetime | None = None) -> bool:
@@ -167,8 +184,11 @@ class OrderRoutes:
             order.date_completed = order.modified
         self._add_note(order, f"Order status changed from {wire.ORDER_STATUSES[old]} to "
                               f"{wire.ORDER_STATUSES[status]}.")
-        restored = self._restore_stock(order) if status in {"cancelled", "refunded", "failed", "pending"} else []
+        # wc_maybe_increase_stock_levels() hooks cancelled and pending only (seen: failed and refunded keep it)
+        restored = self._restore_stock(order) if status in {"cancelled", "pending"} else []
         marked = self._mark_reduced(order) if status in REDUCING else []
+        if status == "refunded":
+            self._refund_rest(order)
         self._emit("order.updated", self._order_body(order))
         for item, before, qty in restored:
             self._set_quantity(item, before + qty)
@@ -178,7 +198,79 @@ class OrderRoutes:
         self._reduce_stock(order, marked)
         return True
 
+    def _refund(self, order: Order, wanted: list[dict[str, Any]], amount: Any, reason: str) -> dict[str, Any]:
+        """A refund through the REST API, as WooCommerce 10.0.2 makes it: each refunded line's units go back
+        on the product's stock at once (product.updated), whatever ``restock_items`` says (seen with it
+        false), its ``_reduced_stock`` drops and ``_restock_refunded_items`` grows; then order.updated, and
+        the status becomes ``refunded`` when the refunds reach the order's total (a partial one leaves it)."""
+        lines = {line["line_id"]: line for line in order.lines}
+        picked = []
+        for li in wanted:
+            line = lines.get(int(li.get("id") or 0))
+            qty = int(li.get("quantity") or 0)
+            refunded = sum(q for r in order.refunds for lid, q, _ in r["lines"] if lid == line["line_id"]) \
+                if line else 0
+            if line is None or qty < 0 or qty > line["quantity"] - refunded:
+                raise WooError("woocommerce_rest_cannot_create_order_refund",
+                               "Invalid refund amount.", 500)
+            if qty:
+                picked.append((line["line_id"], qty, line))
+        total = sum((line["item"].price * line["quantity"] for line in order.lines), Decimal(0))
+        done = sum((r["amount"] for r in order.refunds), Decimal(0))
+        value = Decimal(str(amount)) if amount not in (None, "") else \
+            sum((line["item"].price * q for _, q, line in picked), Decimal(0))
+        if value <= 0 or value > total - done:
+            raise WooError("woocommerce_rest_cannot_create_order_refund", "Invalid refund amount.", 500)
+        refund = {"id": next(self._ids), "reason": reason, "amount": value, "created": wire.now(), "lines": picked}
+        order.refunds.insert(0, refund)
+        order.modified = refund["created"]
+        for _, qty, line in picked:
+            item, back = line["item"], min(qty, line["reduced"])
+            if not item.manage_stock or not back:
+                continue
+            line["reduced"] -= back
+            line["restocked"] += back
+            line["restock_meta_id"] = line["restock_meta_id"] or next(self._meta_ids)
+            before = item.stock_quantity or 0
+            self._set_quantity(item, before + back)
+            self._add_note(order, f"Item #{item.id} stock increased from {before} to {before + back}.")
+        self._add_note(order, f"Refunded ${wire.money(value)}" + (f": {reason}" if reason else ""))
+        if done + value >= total:
+            self._set_status(order, "refunded", refund["created"])
+        else:
+            self._emit("order.updated", self._order_body(order))
+        return wire.refund_body(refund, order, self._base())
+
+    def _refund_rest(self, order: Order) -> None:
+        """wc_order_fully_refunded(): an order set to refunded gets a refund of what was left, money only."""
+        total = sum((line["item"].price * line["quantity"] for line in order.lines), Decimal(0))
+        left = total - sum((r["amount"] for r in order.refunds), Decimal(0))
+        if left > 0:
+            order.refunds.insert(0, {"id": next(self._ids), "reason": "Order fully refunded.", "amount": left,
+                                     "created": order.modified, "lines": []})
+
     # ---- REST handlers: (params, authed, *ids) -> (data, headers[, status]) --------------------------
+
+    def _create_refund(self, params: dict[str, str], authed: bool, order_id: int) -> tuple[Any, dict[str, str], int]:
+        fields = wire.json_body(request.get_data())
+        with self._lock:
+            order = self._orders.get(order_id)
+            if order is None:
+                raise WooError("woocommerce_rest_order_invalid_id", "Invalid order ID.", 404)
+            wire.require(authed, *CANNOT_CREATE)
+            if wire.to_bool(fields.get("api_refund", True)):
+                raise WooError("sandbox_not_implemented", "The sandbox has no payment gateway: send api_refund: false.",
+                               501)
+            return self._refund(order, list(fields.get("line_items") or []), fields.get("amount"),
+                                str(fields.get("reason") or "")), {}, 201
+
+    def _list_refunds(self, params: dict[str, str], authed: bool, order_id: int) -> tuple[Any, dict[str, str]]:
+        with self._lock:
+            order = self._orders.get(order_id)
+            if order is None:
+                raise WooError("woocommerce_rest_order_invalid_id", "Invalid order ID.", 404)
+            wire.require(authed, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
+            return [wire.refund_body(r, order, self._base()) for r in order.refunds], {}
 
     def _list_orders(self, params: dict[str, str], authed: bool) -> tuple[Any, dict[str, str]]:
         page, per_page = wire.paging(params)

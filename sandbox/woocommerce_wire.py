@@ -180,7 +180,9 @@ class Note:
 class Order:
     id: int
     key: str
-    lines: list[dict[str, Any]]  # item, quantity, line_id, attr_meta_ids, reduced_meta_id (None once restored)
+    # item, quantity, line_id, attr_meta_ids, reduced_meta_id (None once restored), reduced (units Woo took
+    # off the stock for it now), restock_meta_id / restocked (units a refund put back)
+    lines: list[dict[str, Any]]
     status: str = "processing"
     created: datetime = field(default_factory=now)
     modified: datetime = field(default_factory=now)
@@ -193,6 +195,7 @@ class Order:
     date_paid: datetime | None = None
     date_completed: datetime | None = None
     notes: list[Note] = field(default_factory=list)
+    refunds: list[dict[str, Any]] = field(default_factory=list)  # newest first: id, reason, amount, created, lines
 
 
 # ---- request side ---------------------------------------------------------------------------------
@@ -347,8 +350,13 @@ def _line_body(line: dict[str, Any], parent_name: str | None) -> dict[str, Any]:
     meta = [{"id": mid, "key": slug(k), "value": v, "display_key": k, "display_value": v}
             for mid, (k, v) in zip(line["attr_meta_ids"], item.attributes.items(), strict=False)]
     if line["reduced_meta_id"]:
-        meta.append({"id": line["reduced_meta_id"], "key": "_reduced_stock", "value": str(qty),
-                     "display_key": "_reduced_stock", "display_value": str(qty)})
+        reduced = str(line.get("reduced", qty))
+        meta.append({"id": line["reduced_meta_id"], "key": "_reduced_stock", "value": reduced,
+                     "display_key": "_reduced_stock", "display_value": reduced})
+    if line.get("restock_meta_id"):  # wc_restock_refunded_items(), seen on WooCommerce 10.0.2
+        restocked = str(line["restocked"])
+        meta.append({"id": line["restock_meta_id"], "key": "_restock_refunded_items", "value": restocked,
+                     "display_key": "_restock_refunded_items", "display_value": restocked})
     unit = total / qty  # PHP divides the stored total: an int when exact (10, as captured), else a float
     return {"id": line["line_id"], "name": item.name, "product_id": item.parent_id if is_var else item.id,
             "variation_id": item.id if is_var else 0, "quantity": qty, "tax_class": "", "subtotal": money(total),
@@ -387,7 +395,8 @@ def order_body(order: Order, parent_names: dict[int, str], base: str) -> dict[st
         "customer_note": order.customer_note, "date_completed": _opt_date(order.date_completed),
         "date_paid": _opt_date(order.date_paid), "cart_hash": "", "number": str(order.id),
         "meta_data": [], "line_items": lines, "tax_lines": [], "shipping_lines": [], "fee_lines": [],
-        "coupon_lines": [], "refunds": [],
+        "coupon_lines": [],
+        "refunds": [{"id": r["id"], "reason": r["reason"], "total": money(-r["amount"])} for r in order.refunds],
         "payment_url": f"{base}/checkout/order-pay/{order.id}/?pay_for_order=true&key={order.key}",
         "is_editable": order.status in {"pending", "on-hold", "checkout-draft"},
         "needs_payment": order.status in {"pending", "failed"} and total > 0, "needs_processing": True,
@@ -395,3 +404,26 @@ def order_body(order: Order, parent_names: dict[int, str], base: str) -> dict[st
         "date_paid_gmt": _opt_date(order.date_paid), "currency_symbol": "$",
         "_links": {"self": [{"href": f"{url}/{order.id}", "targetHints": ALLOW}], "collection": [{"href": url}],
                    "email_templates": [{"embeddable": True, "href": f"{url}/{order.id}/actions/email_templates"}]}}
+
+
+def refund_body(refund: dict[str, Any], order: Order, base: str) -> dict[str, Any]:
+    """GET/POST orders/<id>/refunds: the shape WooCommerce 10.0.2 answered (line quantities negative)."""
+    url = f"{base}/wp-json/wc/v3/orders/{order.id}/refunds"
+    created = wc_date(refund["created"])
+    lines = []
+    for line_id, qty, line in refund["lines"]:
+        item, each = line["item"], line["item"].price
+        lines.append({"id": line_id, "name": item.name, "product_id": item.parent_id if item.type == "variation"
+                      else item.id, "variation_id": item.id if item.type == "variation" else 0, "quantity": -qty,
+                      "tax_class": "", "subtotal": money(-each * qty), "subtotal_tax": "0.00",
+                      "total": money(-each * qty), "total_tax": "0.00", "taxes": [],
+                      "meta_data": [{"id": line_id * 10, "key": "_refunded_item_id", "value": str(line["line_id"]),
+                                     "display_key": "_refunded_item_id", "display_value": str(line["line_id"])}],
+                      "sku": item.sku, "price": int(each) if each == int(each) else float(each),
+                      "image": {"id": "", "src": ""}, "parent_name": None})
+    return {"id": refund["id"], "date_created": created, "date_created_gmt": created, "amount": money(refund["amount"]),
+            "reason": refund["reason"], "refunded_by": 1, "refunded_payment": False, "meta_data": [],
+            "line_items": lines, "shipping_lines": [], "tax_lines": [], "fee_lines": [],
+            "_links": {"self": [{"href": f"{url}/{refund['id']}", "targetHints": {"allow": ["GET", "DELETE"]}}],
+                       "collection": [{"href": url}],
+                       "up": [{"href": f"{base}/wp-json/wc/v3/orders/{order.id}"}]}}

@@ -371,3 +371,56 @@ def test_unpaid_order_paid_later_reduces_stock_then_cancel_restores_it(woo):
     assert deliveries(shop, got) == [("order.created", "pending", None), ("order.updated", "processing", None),
                                      ("product.updated", "PT-M", 3), ("order.updated", "cancelled", None),
                                      ("product.updated", "PT-M", 5)]
+
+
+def _meta(line: dict) -> dict:
+    return {m["key"]: m["value"] for m in line["meta_data"] if m["key"].startswith("_")}
+
+
+def test_refunds_with_restock_behave_as_woocommerce_10(woo):
+    """Seen on the real WooCommerce 10.0.2 (../shared/peers/woocommerce): POST orders/<id>/refunds with
+    restock_items puts the units back at once (product.updated first, then order.updated), lowers the line's
+    _reduced_stock and counts _restock_refunded_items; a partial refund leaves the order processing, the last
+    one makes it refunded without putting anything back twice."""
+    shop, api, _, ids, got = woo
+    order = shop.place_order([{"sku": "PW-1", "quantity": 2}], set_paid=True)
+    line_id = order["line_items"][0]["id"]
+    shop.wait_idle(10)
+    got.clear()
+    refund = api.post(f"orders/{order['id']}/refunds", {"amount": "10.00", "api_refund": False, "restock_items": True,
+                                                        "line_items": [{"id": line_id, "quantity": 1}]})
+    assert refund.status_code == 201
+    body = refund.json()
+    assert body["amount"] == "10.00" and body["line_items"][0]["quantity"] == -1
+    assert deliveries(shop, got) == [("product.updated", "PW-1", 41), ("order.updated", "processing", None)]
+    after = got[-1]["body"]
+    assert _meta(after["line_items"][0]) == {"_reduced_stock": "1", "_restock_refunded_items": "1"}
+    assert after["refunds"] == [{"id": body["id"], "reason": "", "total": "-10.00"}]
+    got.clear()
+    shop.refund_order(order["id"], [{"sku": "PW-1", "quantity": 1}])
+    assert deliveries(shop, got) == [("product.updated", "PW-1", 42), ("order.updated", "refunded", None)]
+    assert _meta(got[-1]["body"]["line_items"][0]) == {"_reduced_stock": "0", "_restock_refunded_items": "2"}
+    assert shop.levels()["PW-1"] == 42
+    assert [r["id"] for r in api.get(f"orders/{order['id']}/refunds").json()] == [got[-1]["body"]["refunds"][0]["id"],
+                                                                                 body["id"]]
+    too_much = api.post(f"orders/{order['id']}/refunds", {"amount": "1.00", "api_refund": False})
+    assert too_much.status_code == 500  # nothing left to refund
+
+
+def test_money_only_refunds_and_a_refunded_or_failed_status_leave_the_stock(woo):
+    """Also seen on WooCommerce 10.0.2: a refund without lines puts nothing back; an order set to refunded
+    gets a refund of what was left ("Order fully refunded."), and neither refunded nor failed restores the
+    stock (only cancelled and pending do)."""
+    shop, api, _, _, got = woo
+    order = shop.place_order([{"sku": "PW-1", "quantity": 1}], set_paid=True)
+    shop.wait_idle(10)
+    got.clear()
+    shop.refund_order(order["id"], [], amount="10.00")
+    assert deliveries(shop, got) == [("order.updated", "refunded", None)]
+    assert _meta(got[-1]["body"]["line_items"][0]) == {"_reduced_stock": "1"}
+    second = shop.place_order([{"sku": "PW-1", "quantity": 1}], set_paid=True)
+    third = shop.place_order([{"sku": "PW-1", "quantity": 1}], set_paid=True)
+    assert api.put(f"orders/{second['id']}", {"status": "refunded"}).json()["refunds"][0]["reason"] == \
+        "Order fully refunded."
+    assert api.put(f"orders/{third['id']}", {"status": "failed"}).status_code == 200
+    assert shop.levels()["PW-1"] == 39
