@@ -152,9 +152,16 @@ def apply_order_stock(conn: Connection, touch: StockTouch, policy: StockPolicy, 
             to_take[li.sku] = to_take.get(li.sku, 0) + li.channel_to_take
     if status not in RELEASED_STATUSES:
         for li in lines:
-            if li.sku and li.quantity > 0:
-                c, s = want.get(li.sku, (0, 0))
-                want[li.sku] = (c, s + li.quantity) if status in SHIPPED_STATUSES else (c + li.quantity, s)
+            if not li.sku or li.quantity <= 0:
+                continue
+            c, s = want.get(li.sku, (0, 0))
+            if li.shipped is not None:  # the channel says per line what left, and what came back after
+                gone = min(li.shipped, li.quantity)
+                want[li.sku] = (c + max(0, li.quantity - gone - (li.restocked - li.returned)),
+                                s + max(0, gone - li.returned))
+            else:  # the status says: all of it left, or none; what a refund put back is the order's no more
+                units = li.quantity - min(li.restocked, li.quantity)
+                want[li.sku] = (c, s + units) if status in SHIPPED_STATUSES else (c + units, s)
         for sku, (c, s) in want.items():
             # units that left (the channel said fulfilled, or the ERP delivered) stay gone: a later version
             # that does not say fulfilled yet (the shop's own edit, a late webhook) does not bring them back
@@ -173,7 +180,9 @@ def apply_order_stock(conn: Connection, touch: StockTouch, policy: StockPolicy, 
         d_committed, d_shipped, d_taken = c - was[0], s - was[1], now[2] - was[2]
         change = -d_shipped - d_committed  # to available: shipping what was committed changes nothing
         if d_committed or d_shipped:
-            reason = MovementReason.SALE if change <= 0 else MovementReason.CANCEL
+            # units that had left and come back (a refund restocked them) are a return; else a sale or cancel
+            reason = MovementReason.RETURN if d_shipped < 0 else \
+                MovementReason.SALE if change <= 0 else MovementReason.CANCEL
             notes.append(f"{sku} {reason.value} {change:+d}")
         else:
             reason = MovementReason.CHANNEL_COUNT

@@ -151,6 +151,13 @@ class OrderLine:
     channel_taken: int | None = None
     # units the channel will take off its own count by itself later (WooCommerce: when a pending order is paid)
     channel_to_take: int = 0
+    # units of the line its refunds put back on the channel's stock (restocked): no longer the order's to hold;
+    # ``returned`` of them had shipped (they come back on hand), the rest had not (released)
+    restocked: int = 0
+    returned: int = 0
+    # units of the line that left, as the channel says per line (Shopify's fulfillments); None: the order's
+    # status says (fulfilled: all of it)
+    shipped: int | None = None
 
 
 @dataclass
@@ -364,6 +371,9 @@ class OrderLineSchema(_Canonical):
     variant_id = fields.String(allow_none=True)
     channel_taken = fields.Integer(allow_none=True, validate=validate.Range(min=0))
     channel_to_take = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    restocked = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    returned = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    shipped = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=0))
 
 
 class OrderSchema(_Canonical):

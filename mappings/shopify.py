@@ -6,6 +6,7 @@ beside it); the plain decimal-string fields are the fallback for older bodies.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -123,13 +124,62 @@ class LineSchema(Lenient):
     variant_id = IdString(allow_none=True)
 
 
-def order_line(raw: dict[str, Any], ctx: MapContext, currency: str) -> OrderLine:
+RESTOCKING = ("return", "cancel", "legacy_restock")  # refund_line_items[].restock_type that put units back
+SHIPPING = ("success", "open", "pending")  # fulfillment statuses whose units have left (or are leaving)
+
+
+@dataclass
+class LineFacts:
+    """What an order's fulfillments and refunds say about one of its lines."""
+
+    shipped: int | None = None
+    cancelled: int = 0  # restocked before shipping
+    returned: int = 0  # restocked after shipping
+
+
+def order_line(raw: dict[str, Any], ctx: MapContext, currency: str, facts: LineFacts | None = None) -> OrderLine:
     d = load_with(LineSchema, raw, ctx)
+    facts = facts or LineFacts()
+    qty = max(0, d["quantity"])
     tax = sum((money_set(t, "price", currency).amount for t in raw.get("tax_lines") or []), Decimal("0"))
+    shipped = None if facts.shipped is None else min(facts.shipped, qty)
+    returned = min(facts.returned, shipped if shipped is not None else qty)
     return OrderLine(sku=d.get("sku") or None, quantity=d["quantity"], unit_price=money_set(raw, "price", currency),
                      title=d.get("title"), tax=Money(tax, currency),
                      discount=money_set(raw, "total_discount", currency), external_id=d.get("id"),
-                     product_id=d.get("product_id"), variant_id=d.get("variant_id"))
+                     product_id=d.get("product_id"), variant_id=d.get("variant_id"),
+                     restocked=min(qty, facts.cancelled + returned), returned=returned, shipped=shipped)
+
+
+def line_facts(raw: dict[str, Any]) -> dict[str, LineFacts]:
+    """Per line item id: units shipped (its fulfillments, when the order carries them), and units its refunds
+    restocked, before shipping (``cancel``) or after (``return``; ``legacy_restock`` counts as a return
+    once the line has shipped units)."""
+    out: dict[str, LineFacts] = {}
+    fulfillments = raw.get("fulfillments")
+    if isinstance(fulfillments, list):
+        for li in raw.get("line_items") or []:
+            out[str(li.get("id"))] = LineFacts(shipped=0)
+        for f in fulfillments:
+            if (f or {}).get("status") not in SHIPPING:
+                continue
+            for item in f.get("line_items") or []:
+                facts = out.setdefault(str(item.get("id")), LineFacts(shipped=0))
+                facts.shipped = (facts.shipped or 0) + int(item.get("quantity") or 0)
+        if raw.get("fulfillment_status") in ("fulfilled", "partial") and not any(f.shipped for f in out.values()):
+            out = {}  # says fulfilled, lists no fulfillment: the status decides
+    for refund in raw.get("refunds") or []:
+        for item in (refund or {}).get("refund_line_items") or []:
+            kind, key = item.get("restock_type"), str(item.get("line_item_id"))
+            if kind not in RESTOCKING or item.get("line_item_id") is None:
+                continue
+            facts = out.setdefault(key, LineFacts())
+            n = int(item.get("quantity") or 0)
+            if kind == "return" or (kind == "legacy_restock" and facts.shipped):
+                facts.returned += n
+            else:
+                facts.cancelled += n
+    return out
 
 
 class OrderSchema(Lenient):
@@ -157,7 +207,8 @@ class OrderSchema(Lenient):
     @post_load
     def _make(self, d: dict[str, Any], **_: Any) -> Order:
         raw, cur, ctx = d["_raw"], d["currency"], current_ctx()
-        lines = [order_line(li, ctx, cur) for li in d["line_items"]]
+        facts = line_facts(raw)
+        lines = [order_line(li, ctx, cur, facts.get(str(li.get("id")))) for li in d["line_items"]]
         customer = load_with(CustomerSchema, d["customer"], ctx) if d.get("customer") else None
         email = normalise_email(d.get("email") or d.get("contact_email") or (customer.email if customer else None))
         if customer and not customer.email:
@@ -244,7 +295,7 @@ class RefundSchema(Lenient):
         restock = [OrderLine(sku=(i.get("line_item") or {}).get("sku"), quantity=int(i.get("quantity") or 0),
                              unit_price=money_set(i.get("line_item") or {}, "price", currency),
                              external_id=str(i.get("line_item_id")) if i.get("line_item_id") else None)
-                   for i in items if i.get("restock_type") in ("return", "cancel")]
+                   for i in items if i.get("restock_type") in RESTOCKING]
         return Refund(origin=Origin(current_ctx().channel, d["id"]), amount=Money(amount, currency),
                       order_reference=d["order_id"], reason=d.get("note"), restock=restock,
                       occurred_at=when(d.get("processed_at") or d.get("created_at")))

@@ -163,25 +163,30 @@ class OrderSchema(Lenient):
 
 def _line(li: dict[str, Any], cur: str, takes_later: bool) -> OrderLine:
     subtotal, total = decimal_str(li["subtotal"], "line_items.subtotal"), decimal_str(li["total"], "line_items.total")
-    qty, taken = li["quantity"], _reduced_stock(li)
+    qty, taken = li["quantity"], _meta_units(li, "_reduced_stock")
     variation = li.get("variation_id") if li.get("variation_id") not in (None, "0") else None
     return OrderLine(sku=_blank(li.get("sku")), quantity=qty,
                      unit_price=Money(subtotal / qty if qty else subtotal, cur), title=li.get("name"),
                      tax=Money(decimal_str(li.get("total_tax") or "0", "line_items.total_tax"), cur),
                      discount=Money(subtotal - total, cur), external_id=li.get("id"),
                      product_id=li.get("product_id"), variant_id=variation, channel_taken=taken,
-                     channel_to_take=max(0, qty - taken) if takes_later else 0)
+                     channel_to_take=max(0, qty - taken) if takes_later else 0,
+                     restocked=min(qty, _meta_units(li, "_restock_refunded_items")))
 
 
-def _reduced_stock(li: dict[str, Any]) -> int:
-    """What WooCommerce took off the product's stock for the line: its ``_reduced_stock`` meta, written
-    when the order goes processing, on-hold or completed, lowered by a restocking refund and removed when
-    the stock goes back (cancelled, pending again). None of it yet: a pending order, or an unmanaged product."""
+def _meta_units(li: dict[str, Any], key: str) -> int:
+    """A unit count WooCommerce keeps in a line's meta (0 when absent):
+
+    - ``_reduced_stock``: what it took off the product's stock for the line, written when the order goes
+      processing, on-hold or completed, lowered by a restocking refund, removed when the stock goes back
+      (cancelled, pending again); absent while pending, or for an unmanaged product.
+    - ``_restock_refunded_items``: what its refunds put back on the stock (WooCommerce 10.0.2 restocks every
+      line a REST refund names, whatever ``restock_items`` says)."""
     for meta in li["meta_data"]:
-        if meta.get("key") == "_reduced_stock":
-            value = decimal_str(meta.get("value"), "line_items.meta_data._reduced_stock")
+        if meta.get("key") == key:
+            value = decimal_str(meta.get("value"), f"line_items.meta_data.{key}")
             if value != value.to_integral_value() or value < 0:
-                raise Unmappable(f"line_items.meta_data._reduced_stock: not a unit count: {meta.get('value')!r}")
+                raise Unmappable(f"line_items.meta_data.{key}: not a unit count: {meta.get('value')!r}")
             return int(value)
     return 0
 
