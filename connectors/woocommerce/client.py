@@ -18,7 +18,7 @@ from woocommerce import API
 from connectors.outbound import LevelWrite, Listing, Permanent, PushResult, call_failed, error_for_status
 from hub.config import ChannelConfig
 
-from .consts import API_VERSION, BATCH_LIMIT, CLOSED_STATUSES, PAGE_LIMIT
+from .consts import API_VERSION, BATCH_LIMIT, CLOSED_STATUSES, PAGE_LIMIT, USER_AGENT
 
 
 class WooClient:
@@ -28,7 +28,7 @@ class WooClient:
         x = channel.extra
         self.channel = channel.id
         self.api = API(url=x["url"], consumer_key=x["consumer_key"], consumer_secret=x["consumer_secret"],
-                       version=API_VERSION, timeout=channel.timeout_s)
+                       version=API_VERSION, timeout=channel.timeout_s, user_agent=USER_AGENT)
         self.calls = 0
 
     def call(self, method: str, endpoint: str, what: str, data: Any = None, params: dict | None = None) -> Any:

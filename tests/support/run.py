@@ -87,10 +87,12 @@ def hub_env() -> dict[str, str]:
 
 
 @contextmanager
-def hub_run(directory: Path, config: Path, *args: str, ready_s: float = 60) -> Iterator[RunningHub]:
-    """``hub --config CONFIG run --bind <free port> ARGS`` in ``directory``, ready (readyz 200) when yielded."""
+def hub_run(directory: Path, config: Path, *args: str, ready_s: float = 60,
+            port: int | None = None) -> Iterator[RunningHub]:
+    """``hub --config CONFIG run --bind <port, else a free one> ARGS`` in ``directory``, ready (readyz 200)
+    when yielded."""
     env = hub_env()
-    port = free_port()
+    port = port or free_port()
     with open(directory / RUN_LOG, "w") as log:  # a file, not a pipe: a pipe nobody reads would block the children
         proc = subprocess.Popen([*HUB, "--config", str(config), "run", "--bind", f"127.0.0.1:{port}", *args],
                                 cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT,
