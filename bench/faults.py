@@ -264,8 +264,11 @@ class Platforms:
         class _Emitter:
             url = "bench"  # the sandboxes only emit while a URL is set
 
-            def emit(self, topic: str, request: SignedRequest) -> None:
-                platforms.emit(channel, topic, request)
+            def emit(self, topic: str, request: SignedRequest, url: str | None = None,
+                     answered: Callable[[int | None], None] | None = None) -> None:
+                platforms.emit(channel, topic, request)  # the bench delivers, retrying until accepted
+                if answered:
+                    answered(200)  # as far as the shop knows: its webhooks stay active
 
             def wait_idle(self, timeout: float = 30.0) -> None:
                 platforms.wait_idle(timeout)
@@ -359,7 +362,8 @@ class Shops:
 
 def make_shops(skus: list[str], stock: int, platforms: Platforms) -> Shops:
     shop = ShopifySandbox(access_token=SHOP_TOKEN, webhook_secret=SHOP_SECRET)
-    woo = WooSandbox(consumer_key=WOO_KEY, consumer_secret=WOO_SECRET, webhook_secret=WOO_HOOK_SECRET)
+    woo = WooSandbox(consumer_key=WOO_KEY, consumer_secret=WOO_SECRET, webhook_secret=WOO_HOOK_SECRET,
+                     webhook_url="http://bench.invalid/woo")  # its webhooks exist; the bench delivers them
     ids = shop.seed(locations=[{"name": "Main"}],
                     products=[{"title": f"Product {s}", "variants": [{"sku": s, "available": {"Main": stock}}]}
                               for s in skus])

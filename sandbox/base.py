@@ -37,6 +37,7 @@ class EmitterStats:
 
 
 Observer = Callable[[str, str, SignedRequest], None]  # (stage "emitted" | "delivered", topic, request)
+Answered = Callable[[int | None], None]  # a delivery's last answer: its status code, None when none came
 
 
 class Emitter:
@@ -46,26 +47,30 @@ class Emitter:
     lock) and when the hub accepted it (a 2xx): benchmarks time stock changes and deliveries by it.
     """
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, attempts: int = EMIT_ATTEMPTS) -> None:
         self.url = url
+        self.attempts = attempts  # 1: never retried (WooCommerce)
         self.observer: Observer | None = None
         self.stats = EmitterStats()
-        self._queue: queue.Queue[tuple[str, str, SignedRequest] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, str, SignedRequest, Answered | None] | None] = queue.Queue()
         self._pending = 0
         self._cond = threading.Condition()
         self._http = requests.Session()
         self._thread = threading.Thread(target=self._run, name="sandbox-emitter", daemon=True)
         self._thread.start()
 
-    def emit(self, topic: str, request: SignedRequest) -> None:
-        """Queue one delivery; dropped (and counted) when no hub URL is configured."""
-        if not self.url:
+    def emit(self, topic: str, request: SignedRequest, url: str | None = None,
+             answered: Answered | None = None) -> None:
+        """Queue one delivery to ``url`` (default: the emitter's); dropped when there is none. ``answered``
+        is called with the last answer's status code (None: no answer) once the delivery is done."""
+        target = url or self.url
+        if not target:
             return
         with self._cond:
             self._pending += 1
         if self.observer:
             self.observer("emitted", topic, request)
-        self._queue.put((self.url, topic, request))
+        self._queue.put((target, topic, request, answered))
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Block until every emitted webhook was delivered (or given up); raise on timeout."""
@@ -83,20 +88,24 @@ class Emitter:
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
-            url, topic, req = item
-            ok = False
-            for attempt in range(EMIT_ATTEMPTS):
+            url, topic, req, answered = item
+            ok, status = False, None
+            for attempt in range(self.attempts):
                 try:
                     r = self._http.post(url, data=req.body, headers=req.headers, params=req.query,
                                         timeout=EMIT_TIMEOUT_S)
-                    ok = r.status_code < 500
+                    ok, status = r.status_code < 500, r.status_code
                     if ok:
                         if self.observer and r.status_code < 300:
                             self.observer("delivered", topic, req)
                         break
                 except requests.RequestException as exc:
+                    status = None
                     logger.warning("sandbox webhook %s to %s failed: %s", topic, url, exc)
-                time.sleep(EMIT_BACKOFF_S * (2 ** attempt))
+                if attempt + 1 < self.attempts:
+                    time.sleep(EMIT_BACKOFF_S * (2 ** attempt))
+            if answered:
+                answered(status)
             with self._cond:
                 if ok:
                     self.stats.sent += 1

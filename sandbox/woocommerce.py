@@ -29,10 +29,10 @@ from . import signing
 from . import woocommerce_wire as wire
 from .base import Emitter, Latency
 from .woocommerce_orders import OrderRoutes
+from .woocommerce_webhooks import Webhook, WebhookRoutes
 from .woocommerce_wire import Item, Order, WooError
 
 RATE_WINDOW_S = 1.0
-WEBHOOK_IDS = {"product.updated": 1, "order.created": 2, "order.updated": 3}  # as in the live capture
 EDITABLE = {"POST", "PUT", "PATCH"}  # WP_REST_Server::EDITABLE
 DEFAULT_BASE = "http://woo.sandbox"
 CANNOT_EDIT = ("woocommerce_rest_cannot_edit", "Sorry, you are not allowed to edit this resource.")
@@ -56,6 +56,11 @@ ROUTES = [
     ({"GET"}, r"wc/v3/orders/(\d+)/notes", "orders/<id>/notes", "_list_notes"),
     ({"POST"}, r"wc/v3/orders/(\d+)/notes", "orders/<id>/notes", "_create_note"),
     ({"GET"}, r"wc/v3/orders/(\d+)/refunds", "orders/<id>/refunds", "_list_refunds"),
+    ({"GET"}, r"wc/v3/webhooks", "webhooks", "_list_webhooks"),
+    ({"POST"}, r"wc/v3/webhooks", "webhooks", "_create_webhook"),
+    ({"GET"}, r"wc/v3/webhooks/(\d+)", "webhooks/<id>", "_get_webhook"),
+    (EDITABLE, r"wc/v3/webhooks/(\d+)", "webhooks/<id>", "_put_webhook"),
+    ({"DELETE"}, r"wc/v3/webhooks/(\d+)", "webhooks/<id>", "_delete_webhook"),
     ({"POST"}, r"wc/v3/orders/(\d+)/refunds", "orders/<id>/refunds", "_create_refund"),
 ]
 
@@ -68,7 +73,7 @@ class _Stats:
     rate_limited: int = 0
 
 
-class WooSandbox(OrderRoutes):
+class WooSandbox(OrderRoutes, WebhookRoutes):
     """An in-memory WooCommerce shop speaking REST API v3; ``.app`` is its WSGI (Flask) app."""
 
     def __init__(self, consumer_key: str = "ck_sandbox", consumer_secret: str = "cs_sandbox",  # noqa: S107
@@ -80,8 +85,12 @@ class WooSandbox(OrderRoutes):
         self.webhook_secret = webhook_secret
         self.rate_limit = rate_limit
         self.base_url = base_url  # None: learnt from the first API request's Host (webhook source, links)
-        self.emitter = Emitter(webhook_url)
+        self.emitter = Emitter(attempts=1)  # WooCommerce never retries a delivery (woocommerce_webhooks)
         self._lock = threading.RLock()
+        self._webhooks: dict[int, Webhook] = {}
+        self._hook_ids = iter(range(1, 10**9))
+        self._webhook_url = webhook_url
+        self._point_webhooks(webhook_url)
         self._items: dict[int, Item] = {}
         self._orders: dict[int, Order] = {}
         self._ids = iter(range(10, 10**9))  # products, variations and orders share WordPress's post ids
@@ -160,12 +169,13 @@ class WooSandbox(OrderRoutes):
         with self._lock:
             if "latency" in changes:
                 self.latency = Latency(*changes["latency"])
-            if "webhook_url" in changes:
-                self.emitter.url = changes["webhook_url"]
             for name in ("webhook_secret", "rate_limit", "base_url", "consumer_key", "consumer_secret"):
                 if name in changes:
                     setattr(self, name, changes[name])
-            return {"latency": [self.latency.low_s, self.latency.high_s], "webhook_url": self.emitter.url,
+            if "webhook_url" in changes or "webhook_secret" in changes:
+                self._webhook_url = changes.get("webhook_url", self._webhook_url)
+                self._point_webhooks(self._webhook_url)
+            return {"latency": [self.latency.low_s, self.latency.high_s], "webhook_url": self._webhook_url,
                     "rate_limit": self.rate_limit, "base_url": self.base_url, "batch_limit": self.batch_limit}
 
     def wait_idle(self, timeout: float = 30.0) -> None:
@@ -217,9 +227,9 @@ class WooSandbox(OrderRoutes):
     def _emit(self, topic: str, body: dict[str, Any]) -> None:
         # Under the lock, so deliveries queue in the order the changes happened. Real Woo builds the body
         # when it delivers (a late delivery carries the latest state); the sandbox snapshots the change.
-        req = signing.woocommerce(self.webhook_secret or "", wire.php_json(body), topic,
-                                  webhook_id=WEBHOOK_IDS[topic], source=f"{self._base()}/")
-        self.emitter.emit(topic, req)
+        raw = wire.php_json(body)
+        self._deliver(topic, raw, lambda secret, hook_id: signing.woocommerce(
+            secret, raw, topic, webhook_id=hook_id, source=f"{self._base()}/"))
 
     def _base(self) -> str:
         return (self.base_url or DEFAULT_BASE).rstrip("/")

@@ -100,7 +100,9 @@ def test_hub_run_serves_the_sandboxes_and_hub_demo_plays_the_story(tmp_path):
     assert "sandboxes  shopify      " + urls["shop"] in log and "try: hub --config" in log
     for url in [hub.url, *urls.values()]:  # every child is gone, its port free
         assert _refused(url), url
-    assert demo_s < 60 and stop_s < 5, (demo_s, stop_s)  # every child within 5 s of SIGTERM
+    # every child stopped by itself (checked above); the time only rules out a stall (RQ's 60 s pubsub wait,
+    # the 20 s grace): on a machine this busy it took 6.2 s once, ~1 s when calm
+    assert demo_s < 60 and stop_s < 15, (demo_s, stop_s)
 
 
 def test_hub_run_refuses_to_start_when_a_sandbox_port_is_taken(tmp_path):

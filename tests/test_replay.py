@@ -374,7 +374,7 @@ def test_refresh_re_reads_a_woo_order_whose_later_webhooks_were_lost(make_app):
     with stock_env(make_app, ["SKU-1"], 10) as env:
         placed = env.woo.place_order([{"sku": "SKU-1", "quantity": 2}])
         env.settle()
-        hook = env.woo.emitter.url
+        hook = env.woo.configure()["webhook_url"]
         env.woo.configure(webhook_url="")  # the shop's next webhooks never arrive
         env.woo.cancel_order(placed["id"])
         env.woo.configure(webhook_url=hook)

@@ -225,7 +225,8 @@ def test_order_then_cancel_deliver_real_shapes_signed_in_order(woo):
     assert (created["total"], created["line_items"][0]["total"], created["number"]) == (
         "40.00", "20.00", str(order["id"]))
     headers = got[0]["headers"]
-    assert (headers["X-Wc-Webhook-Id"], headers["X-Wc-Webhook-Source"]) == ("2", f"{url}/")
+    hook_id = next(w["id"] for w in shop.webhooks() if w["topic"] == "order.created")
+    assert (headers["X-Wc-Webhook-Id"], headers["X-Wc-Webhook-Source"]) == (str(hook_id), f"{url}/")
     assert all(d["signed"] for d in got)
     assert set(got[1]["body"]) == keys("005-product.updated.body")
     got.clear()
@@ -424,3 +425,42 @@ def test_money_only_refunds_and_a_refunded_or_failed_status_leave_the_stock(woo)
         "Order fully refunded."
     assert api.put(f"orders/{third['id']}", {"status": "failed"}).status_code == 200
     assert shop.levels()["PW-1"] == 39
+
+
+def test_webhooks_are_never_retried_and_six_failures_in_a_row_disable_one(woo):
+    """As the real WooCommerce 10.0.2 does (../shared/peers/woocommerce/README.md): each failed delivery
+    counts, a success resets the count, more than 5 in a row disable the webhook; nothing is sent again."""
+    shop, api, _, _, got = woo
+    down = shop.configure()["webhook_url"].replace("/hook", "/nowhere")  # 404s: not a 2xx
+    shop.configure(webhook_url=down)
+    orders = [shop.place_order([{"sku": "PW-1", "quantity": 1}], set_paid=True) for _ in range(7)]
+    shop.wait_idle(10)
+    hooks = {w["topic"]: w for w in shop.webhooks()}
+    assert hooks["order.created"]["status"] == hooks["product.updated"]["status"] == "disabled"
+    assert hooks["order.created"]["failure_count"] >= 6  # deliveries already queued still went out
+    failed = shop.stats["webhooks"]["failed"]
+    shop.place_order([{"sku": "PW-1", "quantity": 1}], set_paid=True)
+    shop.wait_idle(10)
+    assert shop.stats["webhooks"]["failed"] == failed  # disabled: nothing sent, nothing retried
+    hook = hooks["order.created"]
+    assert api.put(f"webhooks/{hook['id']}", {"status": "active",
+                                              "delivery_url": down.replace("/nowhere", "/hook")}).status_code == 200
+    got.clear()
+    shop.place_order([{"sku": "PW-1", "quantity": 1}], set_paid=True)
+    assert [t for t, *_ in deliveries(shop, got)] == ["order.created"]  # product.updated: still disabled
+    assert len(orders) == 7 and {w["topic"] for w in api.get("webhooks", params={"status": "disabled"}).json()} == {
+        "product.updated"}
+
+
+def test_webhooks_rest_api(woo):
+    shop, api, url, _, got = woo
+    made = api.post("webhooks", {"name": "Hub orders", "topic": "order.updated", "secret": "other-secret",
+                                 "delivery_url": f"{url}/nowhere"})
+    assert made.status_code == 201 and made.json()["status"] == "active" and "secret" not in made.json()
+    assert api.post("webhooks", {"topic": "order.bogus", "delivery_url": url}).json()["code"] == \
+        "woocommerce_rest_shop_webhook_invalid_topic"
+    listed = api.get("webhooks")
+    assert listed.headers["X-WP-Total"] == str(len(shop.webhooks())) and len(listed.json()) == 6
+    assert api.put(f"webhooks/{made.json()['id']}", {"status": "paused"}).json()["status"] == "paused"
+    assert api.delete(f"webhooks/{made.json()['id']}", params={"force": True}).status_code == 200
+    assert api.get(f"webhooks/{made.json()['id']}").status_code == 404
