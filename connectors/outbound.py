@@ -110,3 +110,29 @@ class StockTarget(Protocol):
         where the platform supports idempotency keys. Compare-and-set where supported: a write
         whose ``expected`` is out of date comes back in ``stale``; nothing else in its call was applied
         (those are in neither ``written`` nor ``stale``: write them again as they were)."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One webhook subscription on a platform, as it lists it."""
+
+    id: str
+    topic: str
+    url: str
+    active: bool
+    status: str  # the platform's own word (WooCommerce: active, paused, disabled)
+
+
+class SubscriptionTarget(Protocol):
+    """A platform whose webhook subscriptions the hub keeps (``jobs.subscriptions``)."""
+
+    channel: str
+
+    def subscriptions(self) -> list[Subscription]:
+        """Every webhook subscription the platform holds for the hub's API key."""
+
+    def subscribe(self, topic: str, url: str, secret: str) -> Subscription:
+        """Create an active subscription of ``topic`` delivering to ``url``, signed with ``secret``."""
+
+    def repair(self, sub: Subscription, url: str, secret: str) -> Subscription:
+        """Make ``sub`` active and deliver to ``url``, signed with ``secret``."""

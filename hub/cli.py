@@ -214,6 +214,7 @@ def scheduler() -> None:
     from jobs.erp_pull import pull_erp
     from jobs.outbox import sweep_outbox, sweep_stock
     from jobs.reconcile import schedule_reconcile
+    from jobs.subscriptions import check_subscriptions
     from jobs.tasks import SWEEP_TASKS_INTERVAL_S, sweep_tasks
     from jobs.worker import REDIS_WAIT_CAP_S
 
@@ -235,6 +236,8 @@ def scheduler() -> None:
             cron.register(schedule_reconcile, queue_name=EVENTS_QUEUE, interval=cfg.stock_reconcile_interval_s)
         if cfg.erp and cfg.erp.pull_interval_s:
             cron.register(pull_erp, queue_name=ERP_QUEUE, interval=cfg.erp.pull_interval_s)
+        if cfg.public_url and cfg.subscription_check_s:
+            cron.register(check_subscriptions, queue_name=EVENTS_QUEUE, interval=cfg.subscription_check_s)
         started = time.monotonic()
         try:
             cron.start()
@@ -392,7 +395,7 @@ def main() -> None:
     cli(prog_name="hub")
 
 
-from . import cli_demo, cli_erp, cli_stock, cli_tasks  # noqa: E402,F401  (register the other commands)
+from . import cli_channels, cli_demo, cli_erp, cli_stock, cli_tasks  # noqa: E402,F401  (register the other commands)
 
 if __name__ == "__main__":
     # `python -m hub.cli` (how `hub run` starts its children) runs this file as __main__, a second copy whose

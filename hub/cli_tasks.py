@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from .cli import _config, _embedded_redis_env, cli
+from .models import TASK_KINDS
 
 REASON_CHARS = 70  # a list shows this much of a reason; ``show`` prints it whole
 
@@ -112,7 +113,7 @@ def events_show(event_id: int, body: bool) -> None:
 
 # ---- tasks ---------------------------------------------------------------------------------------------
 
-KINDS = ["push_stock", "export_order", "sync_crm", "push_tracking", "process_event"]
+KINDS = list(TASK_KINDS)
 CLASSES = ["retryable", "permanent", "needs_mapping"]
 
 

@@ -61,6 +61,7 @@ DEFAULT_CARRIER_SLA_DAYS = 5
 DEFAULT_LOGIN_RATE_LIMIT = "5/minute"  # console login attempts per client IP
 MAX_TRUSTED_PROXY_HOPS = 5
 DEFAULT_REPLAY_RATE_PER_S = 5.0  # actions a bulk replay runs per second at most
+DEFAULT_SUBSCRIPTION_CHECK_S = 300  # how often hub scheduler checks the platforms' webhook subscriptions
 # ``sandbox:``: the simulated platforms ``hub run`` serves beside the hub (none in production)
 DEFAULT_SANDBOX_EMITTER_PORT = 8075
 DEFAULT_SANDBOX_PAYPAL_CERT_PORT = 8076
@@ -104,6 +105,9 @@ class ChannelSchema(Schema):
     stock_authority = fields.String(load_default="hub", validate=validate.OneOf(STOCK_AUTHORITIES))
     timeout_s = fields.Float(load_default=DEFAULT_CALL_TIMEOUT_S, validate=validate.Range(min=0.1))
     match = fields.Nested(MatchSchema, load_default=None, allow_none=True)
+    # the webhook topics the hub keeps subscribed on the platform (``hub channels subscribe``); None: every
+    # topic the hub handles for the kind
+    topics = fields.List(fields.String(validate=validate.Length(min=1)), load_default=None, allow_none=True)
 
     @pre_load
     def _location_ids_as_text(self, data: Any, **_: Any) -> Any:
@@ -239,6 +243,10 @@ class ConfigSchema(Schema):
     replay_rate_per_s = fields.Float(load_default=DEFAULT_REPLAY_RATE_PER_S,
                                      validate=validate.Range(min=0, min_inclusive=False, max=1000))
     sandbox = fields.Nested(SandboxSchema, load_default=None, allow_none=True)
+    # how the platforms reach the hub (https://hub.example.com); set, the hub keeps its webhooks subscribed
+    public_url = fields.String(load_default=None, allow_none=True,
+                               validate=validate.Regexp(r"^https?://[^/\s]+(/\S*)?$", error="an http(s) URL"))
+    subscription_check_s = fields.Integer(load_default=DEFAULT_SUBSCRIPTION_CHECK_S, validate=validate.Range(min=0))
 
     @validates_schema
     def _match_channels(self, data: dict[str, Any], **_: Any) -> None:
@@ -266,6 +274,7 @@ class ChannelConfig:
     extra: dict[str, Any] = field(default_factory=dict)
     match_keys: tuple[str, ...] = ()  # payment channels: the order references tried, in order
     match_channel: str | None = None  # payment channels: the sales channel their references name
+    topics: tuple[str, ...] | None = None  # webhook topics to keep subscribed (None: all the hub handles)
 
     @property
     def calls_api(self) -> bool:
@@ -335,6 +344,8 @@ class Config:
     trusted_proxy_hops: int = 0
     replay_rate_per_s: float = DEFAULT_REPLAY_RATE_PER_S
     sandbox: SandboxConfig | None = None
+    public_url: str | None = None
+    subscription_check_s: int = DEFAULT_SUBSCRIPTION_CHECK_S
     source: str = "<dict>"
 
     def sla_days(self, carrier: str) -> int:
@@ -410,6 +421,7 @@ def load_config_dict(raw: dict[str, Any] | None, environ: dict[str, str] | None 
             extra={k: v for k, v in ch.items() if k not in known},
             match_keys=tuple((ch["match"] or {}).get("keys") or DEFAULT_MATCH_KEYS.get(ch["kind"], ())),
             match_channel=(ch["match"] or {}).get("channel"),
+            topics=tuple(ch["topics"]) if ch["topics"] is not None else None,
         )
     data["channels"] = channels
     if data["erp"] is not None:

@@ -467,6 +467,10 @@ crm_notes = Table(
 
 # ---- task records and replays (migration 0009) ---------------------------------------------------
 
+# what a task record is of: a job the hub runs against another system, or an event's processing
+TASK_KINDS = ("push_stock", "export_order", "sync_crm", "push_tracking", "process_event", "check_subscriptions")
+
+
 class TaskStatus(enum.StrEnum):
     """Where one attempt of a sync task stands."""
 

@@ -15,7 +15,7 @@ from typing import Any
 from flask import abort, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from .models import ErrorClass, EventStatus, ReplayStatus, TaskStatus
+from .models import TASK_KINDS, ErrorClass, EventStatus, ReplayStatus, TaskStatus
 
 REQ: dict[str, Any] = {"required": True}
 NUL: dict[str, Any] = {"required": True, "allow_none": True}
@@ -443,7 +443,6 @@ class CarrierReportList(Out):
 
 # --- tasks and replays ---------------------------------------------------------------------------
 
-TASK_KINDS = ("push_stock", "export_order", "sync_crm", "push_tracking", "process_event")
 TASK_STATUSES = tuple(s.value for s in TaskStatus)
 ERROR_CLASSES = tuple(c.value for c in ErrorClass)
 REPLAY_MODES = ("payload", "refresh")

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, select
 
 from connectors.outbound import Permanent, Retryable
 from hub.models import (
+    TASK_KINDS,
     ErrorClass,
     EventStatus,
     crm_deals,
@@ -44,10 +45,11 @@ from .tasks import annotate, recording
 
 logger = logging.getLogger(__name__)
 
-OPS = ("push_stock", "export_order", "sync_crm", "push_tracking", "process_event")
+OPS = TASK_KINDS
 MODES = ("payload", "refresh")
 DEFAULT_MODE = {"push_stock": "refresh", "export_order": "refresh", "sync_crm": "refresh",
-                "push_tracking": "payload", "process_event": "payload"}
+                "push_tracking": "payload", "process_event": "payload", "check_subscriptions": "refresh"}
+NAMED_BY_TEXT = ("push_stock", "check_subscriptions")  # ops whose key names a channel, not a row id
 STOCK_LOCK_WAIT_S = 60  # a replayed push waits this long for the channel's running push
 
 
@@ -73,7 +75,7 @@ class Action:
     @property
     def ref(self) -> int | str:
         value = self.key.split(":", 1)[1]
-        return value if self.op == "push_stock" else int(value)
+        return value if self.op in NAMED_BY_TEXT else int(value)
 
     def to_json(self) -> dict[str, Any]:
         return {"op": self.op, "key": self.key, "mode": self.mode, "tasks": self.tasks, "skus": self.skus,
@@ -162,9 +164,14 @@ def _describe_event(conn: Connection, hub: Hub, a: Action) -> str:
             "older data never overwrites newer, follow-up syncs are queued as usual")
 
 
+def _describe_subscriptions(conn: Connection, hub: Hub, a: Action) -> str:
+    return f"list {a.ref}'s webhooks and create, re-activate or re-point the ones the hub needs"
+
+
 _DESCRIBE: dict[str, Callable[[Connection, Hub, Action], str]] = {
     "push_stock": _describe_stock, "export_order": _describe_export, "sync_crm": _describe_crm,
     "push_tracking": _describe_tracking, "process_event": _describe_event,
+    "check_subscriptions": _describe_subscriptions,
 }
 
 
@@ -268,9 +275,16 @@ def _run_event(hub: Hub, a: Action) -> str:
         return f"event {target}: {status}: {reason or ''}".rstrip(": ")
 
 
+def _run_subscriptions(hub: Hub, a: Action) -> str:
+    from .subscriptions import check
+
+    findings = check(hub, str(a.ref))  # a task record of its own, in the replay's context
+    return f"{a.ref}: {len(findings)} webhook(s) repaired"
+
+
 _RUN: dict[str, Callable[[Hub, Action], str]] = {
     "push_stock": _run_stock, "export_order": _run_export, "sync_crm": _run_crm,
-    "push_tracking": _run_tracking, "process_event": _run_event,
+    "push_tracking": _run_tracking, "process_event": _run_event, "check_subscriptions": _run_subscriptions,
 }
 
 

@@ -33,12 +33,12 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from connectors.outbound import MissingLink, Permanent, Retryable
-from hub.models import ErrorClass, TaskStatus, tasks
+from hub.models import TASK_KINDS, ErrorClass, TaskStatus, tasks
 from hub.store import MAX_LIST_LIMIT, iso, utcnow
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("push_stock", "export_order", "sync_crm", "push_tracking", "process_event")
+KINDS = TASK_KINDS
 ERROR_MAX_CHARS = 4000
 TRACEBACK_MAX_CHARS = 20000
 ATTEMPTS_SHOWN = 100  # get_task: the entity's attempts listed at most

@@ -15,7 +15,15 @@ from typing import Any
 import requests
 from woocommerce import API
 
-from connectors.outbound import LevelWrite, Listing, Permanent, PushResult, call_failed, error_for_status
+from connectors.outbound import (
+    LevelWrite,
+    Listing,
+    Permanent,
+    PushResult,
+    Subscription,
+    call_failed,
+    error_for_status,
+)
 from hub.config import ChannelConfig
 
 from .consts import API_VERSION, BATCH_LIMIT, CLOSED_STATUSES, PAGE_LIMIT, USER_AGENT
@@ -109,6 +117,28 @@ class WooStock(WooClient):
                     else:
                         result.written[w.listing.sku] = int(item.get("stock_quantity", w.quantity))
         return result
+
+
+class WooWebhooks(WooClient):
+    """SubscriptionTarget for one WooCommerce channel: ``/wc/v3/webhooks``."""
+
+    def subscriptions(self) -> list[Subscription]:
+        return [_subscription(w) for w in self._pages("webhooks", {}, "list webhooks")]
+
+    def subscribe(self, topic: str, url: str, secret: str) -> Subscription:
+        return _subscription(self.call("POST", "webhooks", "create webhook", data={
+            "name": f"integration hub: {topic}", "topic": topic, "delivery_url": url, "secret": secret,
+            "status": "active"}))
+
+    def repair(self, sub: Subscription, url: str, secret: str) -> Subscription:
+        """Active again (WooCommerce disables a webhook after 5 failed deliveries in a row), to ``url``."""
+        return _subscription(self.call("PUT", f"webhooks/{sub.id}", "update webhook", data={
+            "status": "active", "delivery_url": url, "secret": secret}))
+
+
+def _subscription(w: dict[str, Any]) -> Subscription:
+    return Subscription(str(w["id"]), str(w.get("topic") or ""), str(w.get("delivery_url") or ""),
+                        w.get("status") == "active", str(w.get("status") or ""))
 
 
 def _listing(p: dict[str, Any]) -> Listing:
