@@ -211,6 +211,7 @@ def scheduler() -> None:
     from rq.cron import CronScheduler
     from rq.exceptions import StopRequested
 
+    from jobs.backfill import backfill_all
     from jobs.erp_pull import pull_erp
     from jobs.outbox import sweep_outbox, sweep_stock
     from jobs.reconcile import schedule_reconcile
@@ -238,6 +239,8 @@ def scheduler() -> None:
             cron.register(pull_erp, queue_name=ERP_QUEUE, interval=cfg.erp.pull_interval_s)
         if cfg.public_url and cfg.subscription_check_s:
             cron.register(check_subscriptions, queue_name=EVENTS_QUEUE, interval=cfg.subscription_check_s)
+        if cfg.backfill_interval_s:
+            cron.register(backfill_all, queue_name=EVENTS_QUEUE, interval=cfg.backfill_interval_s)
         started = time.monotonic()
         try:
             cron.start()

@@ -1,6 +1,11 @@
-"""``hub channels subscribe``: keep the platforms' webhook subscriptions alive (see jobs.subscriptions)."""
+"""``hub channels subscribe`` and ``hub backfill``: nothing lost when a platform drops its webhooks
+(see jobs.subscriptions and jobs.backfill)."""
 
 from __future__ import annotations
+
+import re
+import sys
+from datetime import UTC, datetime, timedelta
 
 import click
 
@@ -41,5 +46,50 @@ def subscribe(chosen: tuple[str, ...], dry_run: bool) -> None:
             click.echo(f"{channel_id}: every webhook the hub needs is active")
         for f in findings:
             click.echo(f"{channel_id}: {f.topic}: {f.problem}; " + (f"would be {f.action}" if dry_run else f.action))
+    if failed:
+        raise SystemExit(1)
+
+
+def _since(value: str | None) -> datetime | None:
+    """``2h``, ``30m``, ``3d`` ago, or an ISO time (UTC when it names no zone)."""
+    if not value:
+        return None
+    m = re.fullmatch(r"(\d+)([smhd])", value.strip())
+    if m:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
+        return datetime.now(UTC) - timedelta(**{unit: int(m.group(1))})
+    try:
+        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give 2h, 30m, 3d or an ISO time", param_hint="--since") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+@cli.command()
+@click.option("--channel", "chosen", multiple=True, help="Only this channel (repeatable); default: all it can read.")
+@click.option("--since", "since", help="From this long ago (2h, 30m, 3d) or this ISO time; default: the watermark.")
+def backfill(chosen: tuple[str, ...], since: str | None) -> None:
+    """Read what changed on each sales channel (orders) and store what the hub missed, as deliveries."""
+    from connectors.outbound import SyncError
+    from jobs.backfill import backfill as run
+    from jobs.backfill import backfills
+
+    start = _since(since)
+    hub, _server = _hub()
+    names = [cid for cid, ch in hub.config.channels.items() if backfills(ch)]
+    unknown = [c for c in chosen if c not in names]
+    if unknown:
+        raise click.ClickException(f"not a channel the hub can backfill: {', '.join(unknown)} "
+                                   f"(those are: {', '.join(names) or 'none'})")
+    failed = False
+    for channel_id in chosen or names:
+        with click.progressbar(length=0, label=f"reading {channel_id}", file=sys.stderr, show_pos=True) as bar:
+            try:
+                report = run(hub, channel_id, since=start, progress=bar.update)
+            except SyncError as exc:
+                failed = True
+                click.echo(f"\n{channel_id}: failed: {exc}", err=True)
+                continue
+        click.echo(str(report))
     if failed:
         raise SystemExit(1)

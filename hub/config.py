@@ -62,6 +62,7 @@ DEFAULT_LOGIN_RATE_LIMIT = "5/minute"  # console login attempts per client IP
 MAX_TRUSTED_PROXY_HOPS = 5
 DEFAULT_REPLAY_RATE_PER_S = 5.0  # actions a bulk replay runs per second at most
 DEFAULT_SUBSCRIPTION_CHECK_S = 300  # how often hub scheduler checks the platforms' webhook subscriptions
+DEFAULT_BACKFILL_INTERVAL_S = 300  # how often hub scheduler reads what changed on the sales channels
 # ``sandbox:``: the simulated platforms ``hub run`` serves beside the hub (none in production)
 DEFAULT_SANDBOX_EMITTER_PORT = 8075
 DEFAULT_SANDBOX_PAYPAL_CERT_PORT = 8076
@@ -247,6 +248,8 @@ class ConfigSchema(Schema):
     public_url = fields.String(load_default=None, allow_none=True,
                                validate=validate.Regexp(r"^https?://[^/\s]+(/\S*)?$", error="an http(s) URL"))
     subscription_check_s = fields.Integer(load_default=DEFAULT_SUBSCRIPTION_CHECK_S, validate=validate.Range(min=0))
+    # how often hub scheduler reads each sales channel's changes since its watermark (0: never)
+    backfill_interval_s = fields.Integer(load_default=DEFAULT_BACKFILL_INTERVAL_S, validate=validate.Range(min=0))
 
     @validates_schema
     def _match_channels(self, data: dict[str, Any], **_: Any) -> None:
@@ -346,6 +349,7 @@ class Config:
     sandbox: SandboxConfig | None = None
     public_url: str | None = None
     subscription_check_s: int = DEFAULT_SUBSCRIPTION_CHECK_S
+    backfill_interval_s: int = DEFAULT_BACKFILL_INTERVAL_S
     source: str = "<dict>"
 
     def sla_days(self, carrier: str) -> int:

@@ -107,6 +107,9 @@ def check(hub: Hub, channel_id: str, dry_run: bool = False) -> list[Finding]:
                             asdict(finding))
             logger.warning("webhook subscription repaired", extra=asdict(finding))
         annotate(checked=len(topics(cfg)), repaired=[asdict(f) for f, _ in todo])
+    if todo:  # what the platform did not send meanwhile: read it now
+        hub.events_queue.enqueue("jobs.backfill.backfill_channel", channel_id, job_id=f"backfill-{channel_id}",
+                                 description=f"backfill({channel_id}) after repairing its webhooks")
     return [f for f, _ in todo]
 
 

@@ -30,6 +30,8 @@ ON_HOLD_GATEWAYS = {"bacs", "cheque", "stripe_sepa"}
 REDUCING = {"processing", "on-hold", "completed"}  # wc_maybe_reduce_stock_levels() hooks these statuses
 PAID = {"processing", "completed"}  # wc_get_is_paid_statuses()
 NOTE_FIELDS = {"note", "customer_note", "added_by_user"}
+ORDER_SORTS = {"date": lambda o: (o.created, o.id), "id": lambda o: o.id,  # the list's orderby (the ones used)
+               "modified": lambda o: (o.modified.replace(microsecond=0), o.id)}
 ORDER_FIELDS = {"status", "set_paid", "transaction_id", "customer_note"}  # the order fields the sandbox updates
 CANNOT_CREATE = ("woocommerce_rest_cannot_create", "Sorry, you are not allowed to create resources.")
 
@@ -277,13 +279,22 @@ class OrderRoutes:
         statuses = _status_filter(params.get("status"))
         after = _date_param(params, "after")
         before = _date_param(params, "before")
+        changed_after = _date_param(params, "modified_after")  # strict, to the second, as WP_Query's date_query
+        changed_before = _date_param(params, "modified_before")
+        orderby, order = params.get("orderby", "date"), params.get("order", "desc")
+        if orderby not in ORDER_SORTS:
+            raise not_in_enum("orderby", "orderby", tuple(ORDER_SORTS))
+        if order not in ("asc", "desc"):
+            raise not_in_enum("order", "order", ("asc", "desc"))
         wire.require(authed, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
         with self._lock:
             orders = [o for o in self._orders.values() if statuses is None or o.status in statuses]
             orders = [o for o in orders if (after is None or o.created > after)
-                      and (before is None or o.created < before)]
+                      and (before is None or o.created < before)
+                      and (changed_after is None or o.modified.replace(microsecond=0) > changed_after)
+                      and (changed_before is None or o.modified.replace(microsecond=0) < changed_before)]
             return wire.collection(orders, page, per_page, self._order_body, f"{self._base()}/wp-json/wc/v3/orders",
-                                   params)
+                                   params, sort_key=ORDER_SORTS[orderby], descending=order == "desc")
 
     def _get_order(self, params: dict[str, str], authed: bool, order_id: int) -> tuple[Any, dict[str, str]]:
         with self._lock:

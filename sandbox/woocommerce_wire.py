@@ -220,10 +220,11 @@ def paging(params: dict[str, str]) -> tuple[int, int]:
 
 
 def collection(items: list[Item], page: int, per_page: int, render: Callable[[Item], dict[str, Any]], url: str,
-               params: dict[str, str]) -> tuple[list[Any], dict[str, str]]:
-    """get_items(): newest first (orderby date, then ID), X-WP-Total, X-WP-TotalPages and Link prev/next
-    (WP repeats every query parameter in the links, OAuth ones included)."""
-    items = sorted(items, key=lambda i: (i.created, i.id), reverse=True)
+               params: dict[str, str], sort_key: Callable[[Any], Any] | None = None,
+               descending: bool = True) -> tuple[list[Any], dict[str, str]]:
+    """get_items(): newest first (orderby date, then ID; or ``sort_key``), X-WP-Total, X-WP-TotalPages and
+    Link prev/next (WP repeats every query parameter in the links, OAuth ones included)."""
+    items = sorted(items, key=sort_key or (lambda i: (i.created, i.id)), reverse=descending)
     total, pages = len(items), math.ceil(len(items) / per_page)
     headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
     links = []

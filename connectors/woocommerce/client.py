@@ -10,6 +10,7 @@ order shipped: one customer note with the tracking, then the status ``completed`
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -162,6 +163,19 @@ class WooOrders(WooClient):
     def order(self, order_id: str | int) -> dict[str, Any]:
         """The order as ``GET orders/<id>`` returns it; Permanent (404) if the shop has no such order."""
         return self.call("GET", f"orders/{order_id}", "get order")
+
+    def changed_since(self, since: str) -> Iterator[list[dict[str, Any]]]:
+        """Orders modified after ``since`` (UTC, ``YYYY-MM-DDTHH:MM:SS``), oldest change first, a page (100)
+        per call: ``GET orders?modified_after=..&dates_are_gmt=true&orderby=modified&order=asc``."""
+        page = 1
+        while True:
+            batch = self.call("GET", "orders", "list changed orders", params={
+                "modified_after": since, "dates_are_gmt": "true", "orderby": "modified", "order": "asc",
+                "per_page": PAGE_LIMIT, "page": page})
+            yield batch
+            if len(batch) < PAGE_LIMIT:
+                return
+            page += 1
 
     def notes(self, order_id: str | int, kind: str = "any") -> list[dict[str, Any]]:
         """The order's notes, newest first; ``kind`` any, customer or internal."""
