@@ -211,7 +211,7 @@ def scheduler() -> None:
     from rq.cron import CronScheduler
     from rq.exceptions import StopRequested
 
-    from jobs.backfill import backfill_all
+    from jobs.backfill import backfill_all, start_watermarks
     from jobs.erp_pull import pull_erp
     from jobs.outbox import sweep_outbox, sweep_stock
     from jobs.reconcile import schedule_reconcile
@@ -220,13 +220,26 @@ def scheduler() -> None:
     from jobs.worker import REDIS_WAIT_CAP_S
 
     from .logs import configure_logging
-    from .redis import EVENTS_QUEUE, connect
+    from .redis import BACKFILL_GATE_TTL_S, EVENTS_QUEUE, backfill_due_key, connect
     from .state import ERP_QUEUE
 
     cfg = _config()
     server = _embedded_redis_env(cfg)  # noqa: F841
     configure_logging(cfg.log_level)
     client = connect(os.environ.get("HUB_REDIS_URL") or cfg.redis_url, cfg.var_dir).client
+    if cfg.backfill_interval_s:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from .db import make_engine
+
+        engine = make_engine(cfg.database_url, cfg.db_busy_timeout_s, cfg.var_dir)
+        try:
+            for channel_id in start_watermarks(engine, cfg):  # nothing is written there before its backfill
+                client.set(backfill_due_key(channel_id), 1, ex=BACKFILL_GATE_TTL_S)
+        except (SQLAlchemyError, RedisError) as exc:  # away: the first backfill starts from the channel's events
+            logger.warning("scheduler: backfill watermarks not started", extra={"error": type(exc).__name__})
+        finally:
+            engine.dispose()
     wait = 1.0
     while True:
         cron = CronScheduler(connection=client)

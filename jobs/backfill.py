@@ -9,7 +9,8 @@ delivery (dedupe key ``backfill:order:<id>:<modified>:<body hash>``, header ``X-
 processed by the same ``process_event``: a webhook of the same version arriving later is stale to the
 version guard and moves nothing.
 
-Runs from ``hub backfill``, from ``hub scheduler`` every ``backfill_interval_s`` and once at its start,
+Runs from ``hub backfill``, from ``hub scheduler`` every ``backfill_interval_s`` and once at its start
+(which also starts the watermark of a channel that has none: the hub reads from its first run on),
 and right after a webhook subscription was repaired.
 """
 
@@ -22,16 +23,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from rq import Retry
+from sqlalchemy import Engine, func, select
 
-from hub.config import ChannelConfig
+from hub.config import ChannelConfig, Config
 from hub.models import events, orders, pull_cursors
+from hub.redis import backfill_due_key
 from hub.state import Hub, current_hub
 from hub.store import insert_ignore, utcnow
 
 logger = logging.getLogger(__name__)
 OVERLAP_S = 2  # re-read this much before the watermark: changes saved in the same seconds as the newest seen
 LOCK_TTL_S = 600
+RETRY_S = (2, 5, 10, 30, 60, 120, 300)  # a failed backfill is tried again after these waits (its gate stays shut)
 WOO_TIME = "%Y-%m-%dT%H:%M:%S"
 
 
@@ -86,9 +90,11 @@ def _parse(text: str) -> datetime:
 
 
 def backfill(hub: Hub, channel_id: str, since: datetime | None = None,
-             progress: Callable[[int], None] | None = None) -> BackfillReport:
+             progress: Callable[[int], None] | None = None, apply: bool = False) -> BackfillReport:
     """Read and store what changed on ``channel_id`` after ``since`` (default: the watermark less the
-    overlap); the watermark moves to the newest change read."""
+    overlap); the watermark moves to the newest change read. ``apply`` (a worker's job): each stored order
+    is processed here and now, then the channel's backfill gate opens (``hub.redis.backfill_due_key``);
+    else they are announced to the relay like webhooks."""
     from connectors.woocommerce.client import WooOrders
 
     cfg = hub.config.channels[channel_id]
@@ -112,7 +118,7 @@ def backfill(hub: Hub, channel_id: str, since: datetime | None = None,
         for page in client.changed_since(start):
             report.calls, report.read = client.calls, report.read + len(page)
             newest = max([newest, *(o.get("date_modified_gmt") or "" for o in page)])
-            _store(hub, channel_id, page, report)
+            _store(hub, channel_id, page, report, apply)
             if progress:
                 progress(len(page))
         report.watermark = newest
@@ -121,14 +127,19 @@ def backfill(hub: Hub, channel_id: str, since: datetime | None = None,
             insert_ignore(conn, pull_cursors, {"name": cursor_name(channel_id), "value": newest, "updated_at": now})
             conn.execute(pull_cursors.update().where(pull_cursors.c.name == cursor_name(channel_id))
                          .values(value=newest, updated_at=now))
+        if apply:
+            hub.redis.client.delete(backfill_due_key(channel_id))  # what the hub missed is in: pushes may go
     finally:
         lock.release()
     logger.info("backfill", extra={"channel": channel_id, "summary": str(report)})
     return report
 
 
-def _store(hub: Hub, channel_id: str, page: list[dict], report: BackfillReport) -> None:
-    """Each order of ``page`` whose version the hub does not hold: stored as a delivery and announced."""
+def _store(hub: Hub, channel_id: str, page: list[dict], report: BackfillReport, apply: bool) -> None:
+    """Each order of ``page`` whose version the hub does not hold: stored as a delivery, and processed
+    (``apply``) or announced."""
+    from .events import process_event
+
     ids = [str(o.get("id")) for o in page]
     with hub.engine.connect() as conn:
         held = dict(conn.execute(select(orders.c.external_id, orders.c.source_updated_at).where(
@@ -146,19 +157,36 @@ def _store(hub: Hub, channel_id: str, page: list[dict], report: BackfillReport) 
             channel=channel_id, kind="woocommerce", topic=topic,
             dedupe_key=f"backfill:order:{o.get('id')}:{version}:{digest}", occurred_at=_parse(version) if version
             else None, headers={"X-Hub-Source": "backfill", "X-WC-Webhook-Topic": topic}, body=body)
-        if stored.created:
-            report.stored += 1
-            try:
-                hub.announce_event(stored.event_id)
-            except Exception:  # noqa: BLE001 - Redis away: the outbox sweeper queues it
-                logger.warning("backfill: event not announced", extra={"event_id": stored.event_id})
-        else:
+        if not stored.created:
             report.known += 1
+            continue
+        report.stored += 1
+        if apply:
+            process_event(stored.event_id)
+            continue
+        try:
+            hub.announce_event(stored.event_id)
+        except Exception:  # noqa: BLE001 - Redis away: the outbox sweeper queues it
+            logger.warning("backfill: event not announced", extra={"event_id": stored.event_id})
+
+
+def start_watermarks(engine: Engine, config: Config) -> list[str]:
+    """At ``hub scheduler``'s start: every channel it can backfill and has no watermark for gets one at
+    now (less the overlap): the hub watches from its first run on, so an outage before its first backfill
+    is read too. -> the channels it can backfill (the caller closes their backfill gates)."""
+    now, started = utcnow(), []
+    value = _text(now - timedelta(seconds=OVERLAP_S))
+    with engine.begin() as conn:
+        for channel_id, cfg in config.channels.items():
+            if backfills(cfg):
+                insert_ignore(conn, pull_cursors, {"name": cursor_name(channel_id), "value": value, "updated_at": now})
+                started.append(channel_id)
+    return started
 
 
 def backfill_channel(channel_id: str) -> str:
     """RQ job: one channel (after its webhooks were repaired)."""
-    return str(backfill(current_hub(), channel_id))
+    return str(backfill(current_hub(), channel_id, apply=True))
 
 
 def backfill_all() -> list[str]:
@@ -169,8 +197,11 @@ def backfill_all() -> list[str]:
         if not backfills(cfg):
             continue
         try:
-            out.append(str(backfill(hub, channel_id)))
-        except Exception as exc:  # noqa: BLE001 - logged; the next run tries again from the same watermark
-            logger.warning("backfill failed", extra={"channel": channel_id}, exc_info=True)
-            out.append(f"{channel_id}: failed: {exc}")
+            out.append(str(backfill(hub, channel_id, apply=True)))
+        except Exception as exc:  # noqa: BLE001 - tried again soon: until it runs, no stock is written there
+            logger.warning("backfill failed; trying again", extra={"channel": channel_id}, exc_info=True)
+            hub.events_queue.enqueue("jobs.backfill.backfill_channel", channel_id, job_id=f"backfill-{channel_id}",
+                                     retry=Retry(max=len(RETRY_S), interval=list(RETRY_S)),
+                                     description=f"backfill({channel_id}) again")
+            out.append(f"{channel_id}: failed, trying again: {exc}")
     return out

@@ -28,6 +28,7 @@ from connectors.outbound import LevelWrite, Listing, Permanent, Retryable, Stock
 from hub.config import ChannelConfig
 from hub.links import Link, upsert_link
 from hub.models import sku_links, stock_sync
+from hub.redis import backfill_due_key
 from hub.state import Hub, current_hub
 from hub.store import utcnow
 
@@ -37,6 +38,7 @@ from .tasks import annotate, retrying, task
 logger = logging.getLogger(__name__)
 
 PUSH_MAX_ATTEMPTS = 5
+BACKFILL_WAIT_S = 2.0  # a push held back by its channel's backfill looks again this often
 PUSH_BACKOFF_BASE_S = 2.0
 PUSH_BACKOFF_CAP_S = 300.0
 STALE_ROUNDS = 3  # compare-and-set retries within one push before leaving the SKU dirty
@@ -97,6 +99,11 @@ def push_stock(channel: str, attempt: int = 1) -> str:
     """RQ job (queue ``stock-<channel>``): one push of everything dirty for ``channel``."""
     hub = current_hub()
     hub.redis.client.delete(hub.push_pending_key(channel))  # a change from now on schedules the next push
+    if hub.redis.client.exists(backfill_due_key(channel)):
+        # the hub may be missing sales made there (it was down, or the webhooks were): a write now could set
+        # the channel back over them; the backfill opens the gate once those orders are applied
+        hub.schedule_push(channel, delay_s=BACKFILL_WAIT_S, attempt=attempt, force=True)
+        return f"{channel}: waiting for its backfill"
     lock = hub.redis.client.lock(f"hub:lock:stock:{channel}", timeout=LOCK_TTL_S, blocking_timeout=LOCK_WAIT_S)
     if not lock.acquire():
         hub.schedule_push(channel)

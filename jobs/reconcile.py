@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, union, update
 
 from hub.models import stock_levels, stock_sync
+from hub.redis import backfill_due_key
 from hub.state import Hub, current_hub
 from hub.store import utcnow
 
@@ -62,6 +63,10 @@ def reconcile(hub: Hub, channel: str, progress: Callable[[int], None] | None = N
               repair: bool = True) -> ReconcileReport:
     if channel not in hub.stock_policy.pushing:
         raise ValueError(f"{channel}: the hub does not publish stock to it (API keys and locations are needed)")
+    if hub.redis.client.exists(backfill_due_key(channel)):
+        # counted before corrected: what the channel shows may hold sales the hub has not read yet
+        raise RuntimeError(f"{channel}: its backfill has not run since the hub started or its webhooks were "
+                           "repaired; reconcile after it")
     cfg = hub.config.channels[channel]
     target = make_target(cfg)
     report = ReconcileReport(channel)

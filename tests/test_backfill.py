@@ -105,3 +105,29 @@ def test_backfill_command(make_app, tmp_path, database_url, redis_url, monkeypat
         assert bad.exit_code == 2 and "give 2h, 30m, 3d or an ISO time" in bad.output
         nope = CliRunner().invoke(cli, ["--config", str(cfg), "backfill", "--channel", "shop-eu"])
         assert nope.exit_code == 1 and "not a channel the hub can backfill: shop-eu" in nope.output
+
+
+def test_no_stock_is_written_to_a_channel_before_its_backfill_has_run(make_app, auth):
+    """Seen on the real WooCommerce: started after an outage, the hub pushed its count to Woo before it had
+    read the orders placed there meanwhile, and wrote the sold units back (sellable again: an oversell).
+    hub scheduler's start (and a webhook repair) closes the channel's gate until its backfill has run."""
+    from hub.redis import backfill_due_key
+    from jobs.backfill import backfill_channel
+    from jobs.push import push_stock
+
+    with stock_env(make_app, ["A"], 10) as env:
+        backfill(env.hub, "woo")
+        env.woo.configure(webhook_url="")  # the hub was down: these orders never reached it
+        time.sleep(1.02 - time.time() % 1)
+        env.woo.place_order([{"sku": "A", "quantity": 3}], set_paid=True)
+        env.hub.redis.client.set(backfill_due_key("woo"), 1, ex=600)  # what hub scheduler's start sets
+        with env.app.test_client() as c:  # a warehouse count arrives meanwhile: 2 more on hand
+            assert c.post("/api/stock/snapshot", data='{"sku": "A", "on_hand": 12}', headers=auth).status_code == 200
+        env.woo.reset_stats()
+        with env.app.app_context():
+            assert push_stock("woo") == "woo: waiting for its backfill"
+            assert env.woo.levels() == {"A": 7} and env.woo.stats["writes"] == 0
+            assert "1 new to the hub" in backfill_channel("woo")  # applied at once; the gate opens
+            assert not env.hub.redis.client.exists(backfill_due_key("woo"))
+            push_stock("woo")
+        assert ledger(env) == {"A": (12, 3)} and env.woo.levels() == {"A": 9}
