@@ -162,7 +162,9 @@ def worker(burst: bool, fork: bool) -> None:
     each event cost several times more (see bench/stock_sync.py). Job timeouts still hold (the
     timer is a signal in this process); ``--fork`` isolates every job in a child as RQ's Worker does.
     """
-    from jobs.worker import HubForkWorker, HubWorker
+    from redis.exceptions import RedisError
+
+    from jobs.worker import REDIS_WAIT_CAP_S, HubForkWorker, HubWorker
 
     from . import create_app
     from .logs import configure_logging
@@ -172,10 +174,21 @@ def worker(burst: bool, fork: bool) -> None:
     configure_logging(cfg.log_level)
     app = create_app()
     hub = app.extensions["hub"]
+    worker_class = HubForkWorker if fork else HubWorker
+    wait = 1.0
     with app.app_context():
-        worker_class = HubForkWorker if fork else HubWorker
-        worker_class(hub.queue_names(), connection=hub.redis.client).work(burst=burst, with_scheduler=True,
-                                                                          logging_level=cfg.log_level)
+        while True:
+            w = worker_class(hub.queue_names(), connection=hub.redis.client)
+            try:
+                w.work(burst=burst, with_scheduler=True, logging_level=cfg.log_level)
+                if burst or w._shutdown_requested_date is not None:  # noqa: SLF001 - RQ's own stop flag
+                    return
+                why = "stopped on an error"
+            except RedisError as exc:  # RQ gives up when Redis goes away at some points of its loop
+                why = f"redis unavailable ({type(exc).__name__})"
+            logger.warning("worker: %s; starting again in %.0f s", why, wait)
+            time.sleep(wait)
+            wait = min(wait * 2, REDIS_WAIT_CAP_S)
 
 
 @cli.command()

@@ -77,7 +77,10 @@ class _PromptStop:
         if self._alive is not None:
             self._alive.stop()
             self._alive = None
-        super().register_death()
+        try:
+            super().register_death()
+        except redis.RedisError as exc:  # Redis away as the worker stops: its key expires by itself
+            logger.warning("worker death not registered: %s", exc)
 
     def subscribe(self) -> None:
         self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
