@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from .cli import cli
-from .cli_stock import _hub
+from .cli_stock import _hub, chosen_channels
 
 
 @cli.group()
@@ -30,12 +30,8 @@ def subscribe(chosen: tuple[str, ...], dry_run: bool) -> None:
     names = managed(hub.config)
     if not hub.config.public_url:
         raise click.ClickException("public_url is not set: the hub does not know where platforms reach it")
-    unknown = [c for c in chosen if c not in names]
-    if unknown:
-        raise click.ClickException(f"not a channel whose webhooks the hub manages: {', '.join(unknown)} "
-                                   f"(those are: {', '.join(names) or 'none'})")
     failed = False
-    for channel_id in chosen or names:
+    for channel_id in chosen_channels(chosen, names, "whose webhooks the hub manages"):
         try:
             findings = check(hub, channel_id, dry_run=dry_run)
         except SyncError as exc:
@@ -77,12 +73,8 @@ def backfill(chosen: tuple[str, ...], since: str | None) -> None:
     start = _since(since)
     hub, _server = _hub()
     names = [cid for cid, ch in hub.config.channels.items() if backfills(ch)]
-    unknown = [c for c in chosen if c not in names]
-    if unknown:
-        raise click.ClickException(f"not a channel the hub can backfill: {', '.join(unknown)} "
-                                   f"(those are: {', '.join(names) or 'none'})")
     failed = False
-    for channel_id in chosen or names:
+    for channel_id in chosen_channels(chosen, names, "the hub can backfill"):
         with click.progressbar(length=0, label=f"reading {channel_id}", file=sys.stderr, show_pos=True) as bar:
             try:
                 report = run(hub, channel_id, since=start, progress=bar.update)

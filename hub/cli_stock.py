@@ -18,6 +18,15 @@ def _hub():  # noqa: ANN202
     return create_app().extensions["hub"], server
 
 
+def chosen_channels(chosen: tuple[str, ...], names: list[str], what: str) -> list[str]:
+    """The channels a command acts on: ``chosen`` (each must be one of ``names``), else all of ``names``."""
+    unknown = [c for c in chosen if c not in names]
+    if unknown:
+        raise click.ClickException(f"not a channel {what}: {', '.join(unknown)} "
+                                   f"(those are: {', '.join(names) or 'none'})")
+    return list(chosen or names)
+
+
 @cli.group()
 def stock() -> None:
     """Stock ledger commands."""
@@ -57,11 +66,7 @@ def reconcile_stock(channels: tuple[str, ...], no_repair: bool) -> None:
     from jobs.reconcile import reconcile as run
 
     hub, _server = _hub()
-    chosen = channels or hub.stock_policy.pushing
-    unknown = [c for c in chosen if c not in hub.stock_policy.pushing]
-    if unknown:
-        raise click.ClickException(f"not a channel the hub publishes stock to: {', '.join(unknown)} "
-                                   f"(those are: {', '.join(hub.stock_policy.pushing) or 'none'})")
+    chosen = chosen_channels(channels, list(hub.stock_policy.pushing), "the hub publishes stock to")
     reports, failed = [], False
     for ch in chosen:
         with click.progressbar(length=_sku_count(hub), label=f"reading {ch}", file=sys.stderr,

@@ -24,8 +24,6 @@ CONNECT_TIMEOUT_S = 1.0
 EVENTS_QUEUE = "events"
 INBOX_KEY = "hub:inbox"  # ids of deliveries stored since the relay last ran (LPUSH in, RPOP out)
 WORKER_ALIVE_TTL_S = 10  # a worker's alive key outlives its last refresh by this long
-
-
 BACKFILL_GATE_TTL_S = 600  # a backfill that never comes (the shop unreachable) holds pushes back this long at most
 
 
