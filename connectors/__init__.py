@@ -1,6 +1,8 @@
 """One package per external system; each exposes the roles its platform supports.
 
-``verifier_for(channel)`` picks the inbound webhook verifier by the channel's ``kind``.
+``verifier_for(channel)`` picks the inbound webhook verifier by the channel's ``kind``; ``change_source`` and
+``subscription_target`` the clients that read what changed and keep the webhooks subscribed, where the kind
+has them and the hub holds the channel's API keys.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 from hub.config import ChannelConfig
 
 from .base import Verifier
+from .outbound import ChangeSource, SubscriptionTarget
 
 
 def verifier_for(channel: ChannelConfig) -> Verifier:
@@ -29,3 +32,25 @@ def verifier_for(channel: ChannelConfig) -> Verifier:
         "shippo": ShippoVerifier,
     }
     return table[channel.kind](channel)
+
+
+def change_source(channel: ChannelConfig) -> ChangeSource | None:
+    """What the hub reads a channel's missed changes from (``jobs.backfill``); None: it cannot."""
+    if not channel.calls_api:
+        return None
+    if channel.kind == "woocommerce":
+        from .woocommerce.client import WooOrders
+
+        return WooOrders(channel)
+    return None
+
+
+def subscription_target(channel: ChannelConfig) -> SubscriptionTarget | None:
+    """The channel's webhook subscription API (``jobs.subscriptions``); None: the hub does not manage them."""
+    if not channel.calls_api:
+        return None
+    if channel.kind == "woocommerce":
+        from .woocommerce.client import WooWebhooks
+
+        return WooWebhooks(channel)
+    return None

@@ -8,8 +8,9 @@ platform's reason. ``error_for_status`` is the only place an HTTP status becomes
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import requests
 
@@ -136,3 +137,27 @@ class SubscriptionTarget(Protocol):
 
     def repair(self, sub: Subscription, url: str, secret: str) -> Subscription:
         """Make ``sub`` active and deliver to ``url``, signed with ``secret``."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One record a platform changed, as its webhook would have delivered it (``jobs.backfill``)."""
+
+    topic: str  # the webhook topic it stands for
+    resource: str  # what changed, e.g. ``order:123``: with ``version`` and a body hash, the dedupe key
+    version: str  # when it changed, UTC ``YYYY-MM-DDTHH:MM:SS`` (sorts as text): the watermark moves to the newest
+    body: dict[str, Any]  # in the platform's webhook shape
+    order_id: str | None = None  # an order of the channel: compared with the version the hub holds
+    topic_if_new: str | None = None  # the topic when the hub does not hold that order (its "created" topic)
+    event_id: str | None = None  # the platform's event id (Stripe, PayPal): the dedupe key its webhook carries
+
+
+class ChangeSource(Protocol):
+    """A platform the hub can ask what changed (``jobs.backfill``)."""
+
+    channel: str
+    resource: str  # what is read (``orders``, ``events``): names the watermark
+    calls: int  # API calls made so far
+
+    def changed_since(self, since: str) -> Iterator[list[Change]]:
+        """Every change after ``since`` (UTC ``YYYY-MM-DDTHH:MM:SS``), oldest first, one page per call."""

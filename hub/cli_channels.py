@@ -65,7 +65,8 @@ def _since(value: str | None) -> datetime | None:
 @click.option("--channel", "chosen", multiple=True, help="Only this channel (repeatable); default: all it can read.")
 @click.option("--since", "since", help="From this long ago (2h, 30m, 3d) or this ISO time; default: the watermark.")
 def backfill(chosen: tuple[str, ...], since: str | None) -> None:
-    """Read what changed on each sales channel (orders) and store what the hub missed, as deliveries."""
+    """Read what changed on each channel it can read (shop orders, payment events) since its watermark, and
+    store and process what the hub missed, as deliveries."""
     from connectors.outbound import SyncError
     from jobs.backfill import backfill as run
     from jobs.backfill import backfills

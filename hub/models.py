@@ -468,7 +468,8 @@ crm_notes = Table(
 # ---- task records and replays (migration 0009) ---------------------------------------------------
 
 # what a task record is of: a job the hub runs against another system, or an event's processing
-TASK_KINDS = ("push_stock", "export_order", "sync_crm", "push_tracking", "process_event", "check_subscriptions")
+TASK_KINDS = ("push_stock", "export_order", "sync_crm", "push_tracking", "process_event", "check_subscriptions",
+              "backfill")
 
 
 class TaskStatus(enum.StrEnum):

@@ -1,17 +1,18 @@
-"""Backfill: what changed on a sales channel since the hub last looked, through the same pipeline as a webhook.
+"""Backfill: what changed on a channel since the hub last looked, through the same pipeline as a webhook.
 
-A webhook the platform never sent (WooCommerce never retries one, and disables a failing webhook) is
-found here: per channel a watermark (``pull_cursors`` ``backfill:<channel>:orders``, the newest change
-the backfill has read, the platform's GMT clock) and a read of what changed after it, less
-``OVERLAP_S``: WooCommerce ``GET orders?modified_after=..&orderby=modified&order=asc``, 100 a page, so
-nothing changed costs one call. Each order the hub does not hold in that version is stored as a
-delivery (dedupe key ``backfill:order:<id>:<modified>:<body hash>``, header ``X-Hub-Source: backfill``) and
-processed by the same ``process_event``: a webhook of the same version arriving later is stale to the
-version guard and moves nothing.
+A webhook the platform never sent (WooCommerce never retries one and disables a failing webhook; Shopify
+removes a subscription that keeps failing; Stripe and PayPal give up after days) is found here. Per channel
+a watermark (``pull_cursors`` ``backfill:<channel>:<resource>``, the newest change the backfill has read,
+the platform's UTC clock) and a read of what changed after it, less ``OVERLAP_S``, from the channel's
+``ChangeSource`` (``connectors.change_source``): nothing changed costs one call. Each change is stored as
+a delivery (header ``X-Hub-Source: backfill``; dedupe key the platform's event id where its webhooks carry
+one, else ``backfill:<resource>:<version>:<body hash>``) and processed by the same ``process_event``: an
+order the hub already holds in that version or a newer one is skipped, and a webhook of the same version
+arriving later is a duplicate or stale to the version guard and moves nothing.
 
 Runs from ``hub backfill``, from ``hub scheduler`` every ``backfill_interval_s`` and once at its start
 (which also starts the watermark of a channel that has none: the hub reads from its first run on),
-and right after a webhook subscription was repaired.
+and right after a webhook subscription was repaired. Each run is a task record (``backfill``).
 """
 
 from __future__ import annotations
@@ -20,29 +21,36 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
 from rq import Retry
 from sqlalchemy import Engine, func, select
 
+from connectors import change_source
+from connectors.outbound import Change, ChangeSource
 from hub.config import ChannelConfig, Config
 from hub.models import events, orders, pull_cursors
 from hub.redis import backfill_due_key
 from hub.state import Hub, current_hub
 from hub.store import insert_ignore, utcnow
 
+from .tasks import annotate, recording
+
 logger = logging.getLogger(__name__)
 OVERLAP_S = 2  # re-read this much before the watermark: changes saved in the same seconds as the newest seen
 LOCK_TTL_S = 600
 RETRY_S = (2, 5, 10, 30, 60, 120, 300)  # a failed backfill is tried again after these waits (its gate stays shut)
-WOO_TIME = "%Y-%m-%dT%H:%M:%S"
+WOO_TIME = "%Y-%m-%dT%H:%M:%S"  # the watermark's text: UTC, sorts as time
+TASK = "backfill"
+BACKFILL_KINDS = ("woocommerce",)  # the kinds with a ChangeSource (connectors.change_source)
 
 
 @dataclass
 class BackfillReport:
     channel: str
     since: str = ""
+    resource: str = "orders"
     calls: int = 0
     read: int = 0
     stored: int = 0  # versions the hub did not hold: stored and queued
@@ -53,23 +61,24 @@ class BackfillReport:
     def __str__(self) -> str:
         if self.skipped:
             return f"{self.channel}: {self.skipped}"
-        return (f"{self.channel}: {self.read} order(s) changed since {self.since} in {self.calls} call(s); "
+        return (f"{self.channel}: {self.read} change(s) to {self.resource} since {self.since} in {self.calls} call(s); "
                 f"{self.stored} new to the hub, {self.known} already known; watermark {self.watermark}")
 
 
 def backfills(channel: ChannelConfig) -> bool:
-    """Whether the hub can read this channel's changes (a WooCommerce channel with API keys)."""
-    return channel.kind == "woocommerce" and channel.calls_api
+    """Whether the hub can read this channel's changes (a kind with a ChangeSource, its API keys held)."""
+    return change_source(channel) is not None
 
 
-def cursor_name(channel_id: str) -> str:
-    return f"backfill:{channel_id}:orders"
+def cursor_name(channel_id: str, resource: str = "orders") -> str:
+    return f"backfill:{channel_id}:{resource}"
 
 
 def watermark(hub: Hub, channel_id: str) -> str | None:
+    source = change_source(hub.config.channels[channel_id])
+    name = cursor_name(channel_id, source.resource if source else "orders")
     with hub.engine.connect() as conn:
-        return conn.execute(select(pull_cursors.c.value).where(pull_cursors.c.name == cursor_name(channel_id))
-                            ).scalar()
+        return conn.execute(select(pull_cursors.c.value).where(pull_cursors.c.name == name)).scalar()
 
 
 def _start(hub: Hub, channel_id: str) -> str:
@@ -92,41 +101,22 @@ def _parse(text: str) -> datetime:
 def backfill(hub: Hub, channel_id: str, since: datetime | None = None,
              progress: Callable[[int], None] | None = None, apply: bool = False) -> BackfillReport:
     """Read and store what changed on ``channel_id`` after ``since`` (default: the watermark less the
-    overlap); the watermark moves to the newest change read. ``apply`` (a worker's job): each stored order
+    overlap); the watermark moves to the newest change read. ``apply`` (a worker's job): each stored change
     is processed here and now, then the channel's backfill gate opens (``hub.redis.backfill_due_key``);
-    else they are announced to the relay like webhooks."""
-    from connectors.woocommerce.client import WooOrders
-
-    cfg = hub.config.channels[channel_id]
-    if not backfills(cfg):
-        raise ValueError(f"{channel_id}: the hub cannot read its changes (a woocommerce channel with API keys)")
-    report = BackfillReport(channel_id)
+    else they are announced to the relay like webhooks. One task record (``backfill``) per run."""
+    source = change_source(hub.config.channels[channel_id])
+    if source is None:
+        raise ValueError(f"{channel_id}: the hub cannot read its changes (a {', '.join(BACKFILL_KINDS)} channel "
+                         "with API keys)")
+    report = BackfillReport(channel_id, resource=source.resource)
     lock = hub.redis.client.lock(f"hub:lock:backfill:{channel_id}", timeout=LOCK_TTL_S, blocking=False)
     if not lock.acquire():
         report.skipped = "another backfill of this channel is running"
         return report
     try:
-        mark = watermark(hub, channel_id)
-        if since is not None:
-            start = _text(since)
-        elif mark is not None:
-            start = _text(_parse(mark) - timedelta(seconds=OVERLAP_S))
-        else:
-            start = _start(hub, channel_id)
-        report.since, newest = start, mark or start
-        client = WooOrders(cfg)
-        for page in client.changed_since(start):
-            report.calls, report.read = client.calls, report.read + len(page)
-            newest = max([newest, *(o.get("date_modified_gmt") or "" for o in page)])
-            _store(hub, channel_id, page, report, apply)
-            if progress:
-                progress(len(page))
-        report.watermark = newest
-        now = utcnow()
-        with hub.engine.begin() as conn:
-            insert_ignore(conn, pull_cursors, {"name": cursor_name(channel_id), "value": newest, "updated_at": now})
-            conn.execute(pull_cursors.update().where(pull_cursors.c.name == cursor_name(channel_id))
-                         .values(value=newest, updated_at=now))
+        with recording(hub.engine, TASK, channel=channel_id, entity=f"channel:{channel_id}"):
+            _read(hub, source, report, since, progress, apply)
+            annotate(**{k: v for k, v in asdict(report).items() if k not in ("channel", "skipped")})
         if apply:
             hub.redis.client.delete(backfill_due_key(channel_id))  # what the hub missed is in: pushes may go
     finally:
@@ -135,28 +125,53 @@ def backfill(hub: Hub, channel_id: str, since: datetime | None = None,
     return report
 
 
-def _store(hub: Hub, channel_id: str, page: list[dict], report: BackfillReport, apply: bool) -> None:
-    """Each order of ``page`` whose version the hub does not hold: stored as a delivery, and processed
-    (``apply``) or announced."""
+def _read(hub: Hub, source: ChangeSource, report: BackfillReport, since: datetime | None,
+          progress: Callable[[int], None] | None, apply: bool) -> None:
+    channel_id, name = source.channel, cursor_name(source.channel, source.resource)
+    with hub.engine.connect() as conn:
+        mark = conn.execute(select(pull_cursors.c.value).where(pull_cursors.c.name == name)).scalar()
+    if since is not None:
+        start = _text(since)
+    elif mark is not None:
+        start = _text(_parse(mark) - timedelta(seconds=OVERLAP_S))
+    else:
+        start = _start(hub, channel_id)
+    report.since, newest = start, mark or start
+    for page in source.changed_since(start):
+        report.calls, report.read = source.calls, report.read + len(page)
+        newest = max([newest, *(c.version for c in page)])
+        _store(hub, channel_id, page, report, apply)
+        if progress:
+            progress(len(page))
+    report.calls, report.watermark = source.calls, newest
+    now = utcnow()
+    with hub.engine.begin() as conn:
+        insert_ignore(conn, pull_cursors, {"name": name, "value": newest, "updated_at": now})
+        conn.execute(pull_cursors.update().where(pull_cursors.c.name == name).values(value=newest, updated_at=now))
+
+
+def _store(hub: Hub, channel_id: str, page: list[Change], report: BackfillReport, apply: bool) -> None:
+    """Each change of ``page`` the hub does not hold: stored as a delivery, and processed (``apply``) or
+    announced."""
     from .events import process_event
 
-    ids = [str(o.get("id")) for o in page]
+    ids = [c.order_id for c in page if c.order_id is not None]
     with hub.engine.connect() as conn:
         held = dict(conn.execute(select(orders.c.external_id, orders.c.source_updated_at).where(
-            orders.c.channel == channel_id, orders.c.external_id.in_(ids))).all())
-    for o in page:
-        version = o.get("date_modified_gmt") or ""
-        known = held.get(str(o.get("id")))
-        if known is not None and version and _text(known) > version[:19]:
+            orders.c.channel == channel_id, orders.c.external_id.in_(ids))).all()) if ids else {}
+    kind = hub.config.channels[channel_id].kind
+    for c in page:
+        known = held.get(c.order_id) if c.order_id is not None else None
+        if known is not None and c.version and _text(known) > c.version:
             report.known += 1  # the hub holds a newer version (a version of the same second may differ: stored)
             continue
-        topic = "order.updated" if str(o.get("id")) in held else "order.created"
-        body = json.dumps(o, separators=(",", ":"), sort_keys=True).encode()
+        topic = c.topic_if_new if c.topic_if_new and c.order_id is not None and c.order_id not in held else c.topic
+        body = json.dumps(c.body, separators=(",", ":"), sort_keys=True).encode()
         digest = hashlib.sha256(body).hexdigest()[:16]  # two saves in one second differ in content, not version
         stored = hub.deliveries.add(
-            channel=channel_id, kind="woocommerce", topic=topic,
-            dedupe_key=f"backfill:order:{o.get('id')}:{version}:{digest}", occurred_at=_parse(version) if version
-            else None, headers={"X-Hub-Source": "backfill", "X-WC-Webhook-Topic": topic}, body=body)
+            channel=channel_id, kind=kind, topic=topic,
+            dedupe_key=c.event_id or f"backfill:{c.resource}:{c.version}:{digest}",
+            occurred_at=_parse(c.version) if c.version else None, headers={"X-Hub-Source": "backfill"}, body=body)
         if not stored.created:
             report.known += 1
             continue
@@ -178,8 +193,10 @@ def start_watermarks(engine: Engine, config: Config) -> list[str]:
     value = _text(now - timedelta(seconds=OVERLAP_S))
     with engine.begin() as conn:
         for channel_id, cfg in config.channels.items():
-            if backfills(cfg):
-                insert_ignore(conn, pull_cursors, {"name": cursor_name(channel_id), "value": value, "updated_at": now})
+            source = change_source(cfg)
+            if source is not None:
+                insert_ignore(conn, pull_cursors, {"name": cursor_name(channel_id, source.resource), "value": value,
+                                                   "updated_at": now})
                 started.append(channel_id)
     return started
 

@@ -48,8 +48,9 @@ logger = logging.getLogger(__name__)
 OPS = TASK_KINDS
 MODES = ("payload", "refresh")
 DEFAULT_MODE = {"push_stock": "refresh", "export_order": "refresh", "sync_crm": "refresh",
-                "push_tracking": "payload", "process_event": "payload", "check_subscriptions": "refresh"}
-NAMED_BY_TEXT = ("push_stock", "check_subscriptions")  # ops whose key names a channel, not a row id
+                "push_tracking": "payload", "process_event": "payload", "check_subscriptions": "refresh",
+                "backfill": "refresh"}
+NAMED_BY_TEXT = ("push_stock", "check_subscriptions", "backfill")  # ops whose key names a channel, not a row id
 STOCK_LOCK_WAIT_S = 60  # a replayed push waits this long for the channel's running push
 
 
@@ -168,10 +169,14 @@ def _describe_subscriptions(conn: Connection, hub: Hub, a: Action) -> str:
     return f"list {a.ref}'s webhooks and create, re-activate or re-point the ones the hub needs"
 
 
+def _describe_backfill(conn: Connection, hub: Hub, a: Action) -> str:
+    return f"read what changed on {a.ref} since its watermark and process what the hub did not hold"
+
+
 _DESCRIBE: dict[str, Callable[[Connection, Hub, Action], str]] = {
     "push_stock": _describe_stock, "export_order": _describe_export, "sync_crm": _describe_crm,
     "push_tracking": _describe_tracking, "process_event": _describe_event,
-    "check_subscriptions": _describe_subscriptions,
+    "check_subscriptions": _describe_subscriptions, "backfill": _describe_backfill,
 }
 
 
@@ -282,9 +287,16 @@ def _run_subscriptions(hub: Hub, a: Action) -> str:
     return f"{a.ref}: {len(findings)} webhook(s) repaired"
 
 
+def _run_backfill(hub: Hub, a: Action) -> str:
+    from .backfill import backfill
+
+    return str(backfill(hub, str(a.ref), apply=True))  # a task record of its own, in the replay's context
+
+
 _RUN: dict[str, Callable[[Hub, Action], str]] = {
     "push_stock": _run_stock, "export_order": _run_export, "sync_crm": _run_crm,
     "push_tracking": _run_tracking, "process_event": _run_event, "check_subscriptions": _run_subscriptions,
+    "backfill": _run_backfill,
 }
 
 

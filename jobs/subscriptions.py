@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from connectors import subscription_target
 from connectors.outbound import Subscription, SubscriptionTarget
 from hub.config import ChannelConfig, Config
 from hub.redis import BACKFILL_GATE_TTL_S, backfill_due_key
@@ -40,12 +41,8 @@ class Finding:
 
 
 def subscriber(channel: ChannelConfig) -> SubscriptionTarget | None:
-    """The channel's subscription API, or None when the hub does not manage its subscriptions (yet)."""
-    if channel.kind == "woocommerce" and channel.calls_api:
-        from connectors.woocommerce.client import WooWebhooks
-
-        return WooWebhooks(channel)
-    return None
+    """The channel's subscription API, or None when the hub does not manage its subscriptions."""
+    return subscription_target(channel)
 
 
 def managed(config: Config) -> list[str]:

@@ -100,7 +100,7 @@ def test_backfill_command(make_app, tmp_path, database_url, redis_url, monkeypat
             monkeypatch.delenv(var, raising=False)
         res = CliRunner().invoke(cli, ["--config", str(cfg), "backfill", "--since", "1h"])
         assert res.exit_code == 0, res.output
-        assert "woo: 1 order(s) changed since" in res.output and "1 new to the hub, 0 already known" in res.output
+        assert "woo: 1 change(s) to orders since" in res.output and "1 new to the hub, 0 already known" in res.output
         bad = CliRunner().invoke(cli, ["--config", str(cfg), "backfill", "--since", "yesterday"])
         assert bad.exit_code == 2 and "give 2h, 30m, 3d or an ISO time" in bad.output
         nope = CliRunner().invoke(cli, ["--config", str(cfg), "backfill", "--channel", "shop-eu"])

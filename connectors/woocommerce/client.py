@@ -17,6 +17,7 @@ import requests
 from woocommerce import API
 
 from connectors.outbound import (
+    Change,
     LevelWrite,
     Listing,
     Permanent,
@@ -157,22 +158,27 @@ def _by_parent(listings: Any) -> dict[str, list[Listing]]:
 
 
 class WooOrders(WooClient):
-    """Shipments back to the shopper on one WooCommerce channel (Woo has no fulfilment objects: the tracking
-    goes to the customer as an order note, and the order is completed)."""
+    """One WooCommerce channel's orders: what changed (a ChangeSource, ``resource`` orders), and shipments
+    back to the shopper (Woo has no fulfilment objects: the tracking goes to the customer as an order note,
+    and the order is completed)."""
+
+    resource = "orders"
 
     def order(self, order_id: str | int) -> dict[str, Any]:
         """The order as ``GET orders/<id>`` returns it; Permanent (404) if the shop has no such order."""
         return self.call("GET", f"orders/{order_id}", "get order")
 
-    def changed_since(self, since: str) -> Iterator[list[dict[str, Any]]]:
-        """Orders modified after ``since`` (UTC, ``YYYY-MM-DDTHH:MM:SS``), oldest change first, a page (100)
-        per call: ``GET orders?modified_after=..&dates_are_gmt=true&orderby=modified&order=asc``."""
+    def changed_since(self, since: str) -> Iterator[list[Change]]:
+        """ChangeSource: orders modified after ``since`` (UTC, ``YYYY-MM-DDTHH:MM:SS``), oldest change first, a
+        page (100) per call: ``GET orders?modified_after=..&dates_are_gmt=true&orderby=modified&order=asc``.
+        The REST order is the body WooCommerce's order webhooks deliver."""
         page = 1
         while True:
             batch = self.call("GET", "orders", "list changed orders", params={
                 "modified_after": since, "dates_are_gmt": "true", "orderby": "modified", "order": "asc",
                 "per_page": PAGE_LIMIT, "page": page})
-            yield batch
+            yield [Change("order.updated", f"order:{o.get('id')}", str(o.get("date_modified_gmt") or "")[:19], o,
+                          order_id=str(o.get("id")), topic_if_new="order.created") for o in batch]
             if len(batch) < PAGE_LIMIT:
                 return
             page += 1
