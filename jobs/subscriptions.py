@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from connectors import subscription_target
+from connectors import change_source, subscription_target
 from connectors.outbound import Subscription, SubscriptionTarget
 from hub.config import ChannelConfig, Config
 from hub.redis import BACKFILL_GATE_TTL_S, backfill_due_key
@@ -86,8 +86,8 @@ def check(hub: Hub, channel_id: str, dry_run: bool = False) -> list[Finding]:
     cfg = hub.config.channels[channel_id]
     target = subscriber(cfg)
     if target is None or not hub.config.public_url:
-        raise ValueError(f"{channel_id}: the hub does not manage its webhooks (public_url, API keys and a "
-                         "woocommerce channel are needed)")
+        raise ValueError(f"{channel_id}: the hub does not manage its webhooks (public_url, the channel's API keys "
+                         "and a kind whose webhooks it keeps are needed)")
     url, secret = delivery_url(hub.config, channel_id), cfg.webhook_secrets[0]
     if dry_run:
         return [f for f, _ in plan(channel_id, target.subscriptions(), topics(cfg), url)]
@@ -105,7 +105,8 @@ def check(hub: Hub, channel_id: str, dry_run: bool = False) -> list[Finding]:
                             asdict(finding))
             logger.warning("webhook subscription repaired", extra=asdict(finding))
         annotate(checked=len(topics(cfg)), repaired=[asdict(f) for f, _ in todo])
-    if todo:  # what the platform did not send meanwhile: read it now, and write no stock there before it
+    if todo and change_source(cfg) is not None:  # what the platform did not send meanwhile: read it now, and
+        # write no stock there before it
         hub.redis.client.set(backfill_due_key(channel_id), 1, ex=BACKFILL_GATE_TTL_S)
         hub.events_queue.enqueue("jobs.backfill.backfill_channel", channel_id, job_id=f"backfill-{channel_id}",
                                  description=f"backfill({channel_id}) after repairing its webhooks")
