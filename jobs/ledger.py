@@ -252,6 +252,14 @@ def last_movement_id(conn: Connection) -> int:
     return conn.execute(_LAST_MOVEMENT).scalar() or 0
 
 
+def moved_since(conn: Connection, skus: list[str], mark: int) -> set[str]:
+    """Of ``skus``, those with a ledger movement after movement id ``mark``."""
+    out: set[str] = set()
+    for i in range(0, len(skus), 500):
+        out.update(conn.execute(select(_M.sku).where(_M.id > mark, _M.sku.in_(skus[i:i + 500])).distinct()).scalars())
+    return out
+
+
 def own_moves_after(conn: Connection, channel: str, sku: str, row: Any) -> tuple[int, int]:
     """The change to available the channel's own orders made since the hub's ``row`` (stock_sync) held:
     (surely after it, maybe after it: the same second, processed since; see ``shown_by_channel``)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -445,3 +446,58 @@ def test_reconcile_command_prints_progress_and_a_summary(make_app, auth, tmp_pat
         assert env.woo.levels() == {"A": 5, "B": 5}
         res = CliRunner().invoke(cli, ["--config", str(cfg), "reconcile", "stock", "--channel", "nope"])
         assert res.exit_code == 1 and "not a channel the hub publishes stock to: nope" in res.output
+
+
+def test_reconcile_counts_the_sales_it_missed_before_it_corrects(make_app):
+    """Woo's webhooks were lost while it sold 2 units: the reconcile read Woo's 3, judged it drift and wrote
+    5 back over it (2 units sold twice). It now backfills first: the sales are in the ledger, Woo is not
+    written, and Shopify comes down to 3."""
+    with stock_env(make_app, ["A", "B"], 5) as env:
+        from jobs.backfill import backfill
+        from jobs.reconcile import reconcile
+
+        backfill(env.hub, "woo")  # the watermark: everything so far is known
+        env.woo.configure(webhook_url="")
+        time.sleep(1.02 - time.time() % 1)  # not the second of the watermark (see test_backfill)
+        for _ in range(2):
+            env.woo.place_order([{"sku": "A", "quantity": 1}], set_paid=True)
+        env.woo.reset_stats()
+        with env.app.app_context():
+            report = reconcile(env.hub, "woo")
+        assert report.backfilled == 2 and report.drifted == [] and report.push is None
+        assert "backfilled 2 change(s)" in str(report)
+        env.settle()
+        assert env.woo.levels() == {"A": 3, "B": 5} and env.shop_levels() == {"A": 3, "B": 5}
+        assert env.woo.stats["writes"] == 0
+
+
+@pytest.mark.parametrize("repair", [True, False])
+def test_under_channel_authority_drift_left_after_the_backfill_is_the_channels_edit(make_app, repair):
+    """stock_authority: channel: a count changed on Woo behind the hub's back (and a sale it missed) was
+    written over like under hub authority. Now the sale is backfilled and the rest is Woo's edit: the ledger
+    takes it, Shopify gets it, Woo is not written. Without repair nothing moves."""
+    with stock_env(make_app, ["A", "B"], 5, woo_authority="channel") as env:
+        from jobs.backfill import backfill
+        from jobs.reconcile import reconcile
+
+        backfill(env.hub, "woo")
+        env.woo.configure(webhook_url="")
+        time.sleep(1.02 - time.time() % 1)
+        env.woo.place_order([{"sku": "A", "quantity": 1}], set_paid=True)  # 5 -> 4
+        env.woo.set_stock("A", 9)  # the shop manager counts 9 after the sale
+        env.woo.set_stock("B", 2)
+        env.woo.reset_stats()
+        with env.app.app_context():
+            report = reconcile(env.hub, "woo", repair=repair)
+        assert report.backfilled == 1 and sorted(report.drifted) == [("A", 9, 4), ("B", 2, 5)]
+        with env.hub.engine.connect() as conn:
+            moves = conn.execute(select(stock_movements.c.sku, stock_movements.c.delta).where(
+                stock_movements.c.reason == "channel_edit", stock_movements.c.channel == "woo")).all()
+        if not repair:
+            assert report.edits == 0 and moves == [] and env.woo.stats["writes"] == 0
+            return
+        assert report.edits == 2 and "2 taken as the channel's edits" in str(report)
+        assert sorted(moves) == [("A", 5), ("B", -3)]
+        env.settle()
+        assert env.woo.levels() == {"A": 9, "B": 2} and env.woo.stats["writes"] == 0
+        assert env.shop_levels() == {"A": 9, "B": 2}
