@@ -39,7 +39,7 @@ from .schemas import (
     load_query,
 )
 from .state import current_hub
-from .store import iso
+from .store import event_source, iso
 
 bp = Blueprint("records", __name__, url_prefix="/api")
 bp.before_request(require_token)
@@ -117,9 +117,9 @@ def order_detail(conn: Connection, order_id: int) -> dict[str, Any] | None:
     out["payments"] = [_payment(p) for p in conn.execute(select(payments).where(payments.c.order_id == order_id))]
     out["shipments"] = [_shipment(s) for s in conn.execute(select(shipments).where(shipments.c.order_id == order_id))]
     out["events"] = [{"id": e.id, "topic": e.topic, "channel": e.channel, "effect": e.effect,
-                      "received_at": iso(e.received_at)}
+                      "received_at": iso(e.received_at), "source": event_source(e.headers)}
                      for e in conn.execute(select(events.c.id, events.c.topic, events.c.channel,
-                                                  events.c.received_at, event_records.c.effect)
+                                                  events.c.received_at, events.c.headers, event_records.c.effect)
                                            .join(event_records, event_records.c.event_id == events.c.id)
                                            .where(event_records.c.kind == "order",
                                                   event_records.c.record_id == order_id)

@@ -85,11 +85,17 @@ class EventsQuery(Query):
                             metadata={"description": "cursor: events with a smaller id (next_before of a page)"})
 
 
+EVENT_SOURCES = ("webhook", "backfill", "refresh")
+SOURCE_TEXT = ("webhook: the platform sent it; backfill: read from the platform because no webhook came; "
+               "refresh: re-read by a replay")
+
+
 class EventSummary(Out):
     id = fields.Integer(**REQ)
     channel = fields.String(**REQ)
     kind = fields.String(**REQ, metadata={"description": "the channel's platform (shopify, stripe, ...)"})
     topic = fields.String(**REQ)
+    source = fields.String(**REQ, validate=validate.OneOf(EVENT_SOURCES), metadata={"description": SOURCE_TEXT})
     dedupe_key = fields.String(**REQ)
     status = fields.String(**REQ, validate=validate.OneOf([s.value for s in EventStatus]))
     status_reason = fields.String(**NUL)
@@ -254,6 +260,7 @@ class OrderEvent(Out):
     channel = fields.String(**REQ)
     effect = fields.String(**REQ, metadata={"description": "created | updated | stale"})
     received_at = when(**REQ)
+    source = fields.String(**REQ, validate=validate.OneOf(EVENT_SOURCES), metadata={"description": SOURCE_TEXT})
 
 
 class OrderDetail(OrderSummary):

@@ -155,9 +155,19 @@ def set_status(conn: Connection, event_id: int, status: EventStatus, note: str |
     _history(conn, event_id, status, note, now)
 
 
+def event_source(headers: dict[str, Any] | None) -> str:
+    """How a stored delivery came: ``webhook`` (the platform sent it), ``backfill`` (the hub read it from the
+    platform because no webhook came, ``jobs.backfill``) or ``refresh`` (re-read by a replay)."""
+    headers = headers or {}
+    if headers.get("X-Hub-Source") == "backfill":
+        return "backfill"
+    return "refresh" if headers.get("X-Hub-Refresh") else "webhook"
+
+
 def event_summary(row: Any) -> dict[str, Any]:
     return {
         "id": row.id, "channel": row.channel, "kind": row.kind, "topic": row.topic,
+        "source": event_source(row.headers),
         "dedupe_key": row.dedupe_key, "status": row.status, "status_reason": row.status_reason,
         "received_at": iso(row.received_at), "occurred_at": iso(row.occurred_at),
         "updated_at": iso(row.updated_at),
@@ -168,7 +178,7 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-_SUMMARY_COLS = [events.c.id, events.c.channel, events.c.kind, events.c.topic, events.c.dedupe_key,
+_SUMMARY_COLS = [events.c.id, events.c.channel, events.c.kind, events.c.topic, events.c.headers, events.c.dedupe_key,
                  events.c.status, events.c.status_reason, events.c.received_at, events.c.occurred_at,
                  events.c.updated_at]
 

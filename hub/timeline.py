@@ -16,6 +16,8 @@ from .api_records import money
 from .models import crm_deals, crm_notes, erp_orders, refunds
 from .store import iso
 
+SOURCE_NOTES = {"backfill": ", read from the channel: its webhook never came", "refresh": ", re-read by a replay"}
+
 
 @dataclass(frozen=True)
 class Step:
@@ -43,8 +45,8 @@ def exports(conn: Connection, order_id: int) -> dict[str, Any]:
 def order_timeline(conn: Connection, detail: dict[str, Any]) -> list[Step]:
     order_id, channel = detail["id"], detail["channel"]
     steps = [Step(detail["placed_at"], channel, f"order {detail['number']} placed, {_fmt(detail['total'])}")]
-    steps += [Step(e["received_at"], e["channel"], f"{e['topic']} ({e['effect']})", event_id=e["id"])
-              for e in detail["events"]]
+    steps += [Step(e["received_at"], e["channel"], f"{e['topic']} ({e['effect']})" + SOURCE_NOTES.get(e["source"], ""),
+                   event_id=e["id"]) for e in detail["events"]]
     for p in detail["payments"]:
         steps.append(Step(p["occurred_at"], p["provider"], f"payment {p['external_id']} {p['status']}, "
                           f"{_fmt(p['amount'])}", state=p["status"]))

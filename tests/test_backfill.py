@@ -71,7 +71,10 @@ def test_a_backfill_with_nothing_new_is_one_call(make_app):
         assert first.watermark == again.watermark
 
 
-def test_a_cancel_missed_while_webhooks_were_down_is_backfilled(make_app):
+def test_a_cancel_missed_while_webhooks_were_down_is_backfilled(make_app, auth):
+    """... and the events list and the order's timeline say it was read from the shop, not sent by it."""
+    from .test_console import login
+
     with stock_env(make_app, ["A"], 10) as env:
         order = env.woo.place_order([{"sku": "A", "quantity": 2}], set_paid=True)
         env.settle()
@@ -83,6 +86,17 @@ def test_a_cancel_missed_while_webhooks_were_down_is_backfilled(make_app):
         assert (report.stored, report.calls) == (1, 1)
         env.settle()
         assert ledger(env) == {"A": (10, 0)} and env.shop_levels() == {"A": 10} and env.woo.levels() == {"A": 10}
+        with env.app.test_client() as c:
+            listed = c.get("/api/events?channel=woo", headers=auth).json["events"]
+            assert listed[0]["source"] == "backfill" and listed[-1]["source"] == "webhook"  # newest first
+            (hub_order,) = c.get("/api/orders?channel=woo", headers=auth).json["orders"]
+            detail = c.get(f"/api/orders/{hub_order['id']}", headers=auth).json
+            assert detail["events"][0]["source"] == "webhook" and detail["events"][-1]["source"] == "backfill"
+            assert detail["status"] == "cancelled"
+            login(c)
+            page = c.get(f"/admin/orders/{hub_order['id']}").text
+            assert "read from the channel: its webhook never came" in page
+            assert ">backfill</td>" in c.get("/admin/events?channel=woo").text
 
 
 def test_backfill_command(make_app, tmp_path, database_url, redis_url, monkeypatch):
