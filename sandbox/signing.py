@@ -45,13 +45,16 @@ def shopify(secret: str, body: bytes, topic: str, event_id: str | None = None,
     })
 
 
+HOOKSHOT_UA = "WooCommerce/11.0.1 Hookshot (WordPress/7.1)"  # the live capture's (corpus live-11.0.1)
+
+
 def woocommerce(secret: str, body: bytes, topic: str, webhook_id: int = 1,
                 source: str = "http://woo.sandbox/") -> SignedRequest:
     resource, _, event = topic.partition(".")
     delivery = hashlib.md5(f"{webhook_id}{int(time.time())}".encode()).hexdigest()
     return SignedRequest(body, {
         "Content-Type": "application/json",
-        "User-Agent": "WooCommerce/11.0.1 Hookshot (WordPress/7.1)",
+        "User-Agent": HOOKSHOT_UA,
         "X-WC-Webhook-Source": source,
         "X-WC-Webhook-Topic": topic,
         "X-WC-Webhook-Resource": resource,

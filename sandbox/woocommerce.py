@@ -89,6 +89,7 @@ class WooSandbox(OrderRoutes, WebhookRoutes):
         self._lock = threading.RLock()
         self._webhooks: dict[int, Webhook] = {}
         self._hook_ids = iter(range(1, 10**9))
+        self.pings = 0
         self._webhook_url = webhook_url
         self._point_webhooks(webhook_url)
         self._items: dict[int, Item] = {}

@@ -5,6 +5,9 @@ WooCommerce 10.0.2 of ../shared/peers/woocommerce does it:
 - **never retried**: a failure (no answer, or not a 2xx) adds one to the webhook's failure count, a success
   resets it, and after more than 5 consecutive failures the webhook becomes ``disabled`` and sends nothing
   until someone sets it ``active`` again (``PUT /wc/v3/webhooks/<id>``);
+- a webhook created through the API is pinged at once, before the API answers (``deliver_ping()`` in
+  ``WC_REST_Webhooks_V1_Controller::create_item``): an unsigned form body ``webhook_id=<id>``; its answer
+  changes nothing (the webhook is created either way);
 - ``configure(webhook_url=...)`` stands for the shop manager adding the hub's webhooks in wp-admin: one per
   topic of ``DEFAULT_TOPICS``, all pointing at that URL (an empty URL deletes them).
 """
@@ -15,8 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import requests
 from flask import request
 
+from . import signing
 from . import woocommerce_wire as wire
 from .base import Emitter
 from .woocommerce_wire import WooError
@@ -33,6 +38,7 @@ TOPICS = {  # the topics WooCommerce offers (resource.event), with the hooks it 
 }
 STATUSES = ("active", "paused", "disabled")
 MAX_FAILURES = 5  # more than this many failures in a row disable a webhook
+PING_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -70,6 +76,7 @@ class WebhookRoutes:
     webhook_secret: str | None
     _webhooks: dict[int, Webhook]
     _hook_ids: Any
+    pings: int  # webhooks pinged on creation
 
     def _base(self) -> str: ...  # noqa: D102 - WooSandbox's
 
@@ -152,7 +159,14 @@ class WebhookRoutes:
             w = Webhook(next(self._hook_ids), str(fields.get("name") or fields["topic"]), fields["topic"],
                         fields["delivery_url"], str(fields.get("secret") or ""), status)
             self._webhooks[w.id] = w
-            return webhook_body(w, self._base()), {}, 201
+            body = webhook_body(w, self._base())
+        self.pings += 1
+        try:  # outside the lock: the receiver may call the shop while it answers
+            requests.post(w.delivery_url, data=f"webhook_id={w.id}", headers={"User-Agent": signing.HOOKSHOT_UA},
+                          timeout=PING_TIMEOUT_S)
+        except requests.RequestException:
+            pass  # WooCommerce ignores the ping's failure here too
+        return body, {}, 201
 
     def _put_webhook(self, params: dict[str, str], authed: bool, hook_id: int) -> tuple[Any, dict[str, str]]:
         fields = wire.json_body(request.get_data())

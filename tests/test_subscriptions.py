@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from connectors.outbound import Subscription
-from hub.models import alerts, tasks
+from hub.models import alerts, events, tasks
 from jobs.subscriptions import check, plan
 from sandbox.base import serve
 from sandbox.woocommerce import WooSandbox
@@ -86,7 +86,9 @@ def test_missing_disabled_and_misdirected_webhooks_are_repaired_with_a_task_and_
         api.put(f"webhooks/{hooks['product.updated']}", {"delivery_url": "https://old-hub.example.com/hook"})
         api.delete(f"webhooks/{hooks['order.deleted']}", params={"force": True})
         env.woo.reset_stats()
+        before = len(env.rows(events))
         findings = check(env.hub, "woo")
+        assert env.woo.pings == 3 and len(env.rows(events)) == before  # Woo pings a new webhook: acknowledged
         assert sorted((f.topic, f.problem.split(" ")[0], f.done) for f in findings) == [
             ("customer.created", "missing", True), ("customer.updated", "missing", True),
             ("order.created", "disabled", True), ("order.deleted", "missing", True),
