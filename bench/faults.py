@@ -361,7 +361,8 @@ class Shops:
 
 
 def make_shops(skus: list[str], stock: int, platforms: Platforms) -> Shops:
-    shop = ShopifySandbox(access_token=SHOP_TOKEN, webhook_secret=SHOP_SECRET)
+    shop = ShopifySandbox(access_token=SHOP_TOKEN, webhook_secret=SHOP_SECRET,
+                          webhook_url="http://bench.invalid/shop")  # its subscriptions exist; the bench delivers
     woo = WooSandbox(consumer_key=WOO_KEY, consumer_secret=WOO_SECRET, webhook_secret=WOO_HOOK_SECRET,
                      webhook_url="http://bench.invalid/woo")  # its webhooks exist; the bench delivers them
     ids = shop.seed(locations=[{"name": "Main"}],

@@ -42,6 +42,18 @@ def change_source(channel: ChannelConfig) -> ChangeSource | None:
         from .woocommerce.client import WooOrders
 
         return WooOrders(channel)
+    if channel.kind == "shopify":
+        from .shopify.orders import ShopifyOrderChanges
+
+        return ShopifyOrderChanges(channel)
+    if channel.kind == "stripe":
+        from .stripe.events import StripeEvents
+
+        return StripeEvents(channel)
+    if channel.kind == "paypal":
+        from .paypal.events import PayPalEvents
+
+        return PayPalEvents(channel)
     return None
 
 
@@ -53,4 +65,8 @@ def subscription_target(channel: ChannelConfig) -> SubscriptionTarget | None:
         from .woocommerce.client import WooWebhooks
 
         return WooWebhooks(channel)
+    if channel.kind == "shopify":
+        from .shopify.subscriptions import ShopifyWebhooks
+
+        return ShopifyWebhooks(channel)
     return None

@@ -43,7 +43,7 @@ LOCK_TTL_S = 600
 RETRY_S = (2, 5, 10, 30, 60, 120, 300)  # a failed backfill is tried again after these waits (its gate stays shut)
 WOO_TIME = "%Y-%m-%dT%H:%M:%S"  # the watermark's text: UTC, sorts as time
 TASK = "backfill"
-BACKFILL_KINDS = ("woocommerce",)  # the kinds with a ChangeSource (connectors.change_source)
+BACKFILL_KINDS = ("woocommerce", "shopify", "stripe", "paypal")  # kinds with a ChangeSource (connectors.change_source)
 
 
 @dataclass

@@ -2,20 +2,23 @@
 inventory by SKU, ``inventorySetQuantities`` with compare-and-set and ``@idempotent``), validated
 against Shopify's official 2026-07 schema, priced and throttled by Shopify's calculated query cost
 and leaky bucket, plus the webhooks a shop sends (``inventory_levels/update`` on every change of
-available, ``orders/create`` and ``orders/cancelled``), signed as Shopify signs them. Orders ship
-through fulfillment orders and ``fulfillmentCreate`` (``shopify_fulfillment``), which sends
-``fulfillments/create``, ``orders/fulfilled`` (or ``orders/partially_fulfilled``) and ``orders/updated``.
+available, ``orders/create`` and ``orders/cancelled``), signed as Shopify signs them and sent to each of
+the app's webhook subscriptions of their topic (``shopify_subscriptions``: the subscription API, retries,
+removal after failed deliveries). Orders ship through fulfillment orders and ``fulfillmentCreate``
+(``shopify_fulfillment``), which sends ``fulfillments/create``, ``orders/fulfilled`` (or
+``orders/partially_fulfilled``) and ``orders/updated``.
 
 Tests drive it in-process (``seed``, ``place_order``, ``fulfill``, ``cancel_order``, ``set_available``, ...); run
 as a process (``python -m sandbox.shopify``) the same controls are served under ``/_sandbox/``.
 The GraphQL machinery lives in ``shopify_graphql``, the shop's state in ``shopify_model`` and
-``shopify_fulfillment``, the resolvers in ``shopify_resolvers`` and ``shopify_order_views``, the webhook
-bodies in ``shopify_payloads``.
+``shopify_fulfillment``, the resolvers in ``shopify_resolvers``, ``shopify_order_views`` and
+``shopify_subscriptions``, the webhook bodies in ``shopify_payloads``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import hmac
 import json
 import logging
@@ -49,6 +52,7 @@ from .shopify_model import Level, Store, gid
 from .shopify_order_views import ShopRoot
 from .shopify_payloads import fulfillment_body, level_body, order_body
 from .shopify_resolvers import resolve_field, resolve_type
+from .shopify_subscriptions import Registry
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +86,8 @@ class ShopifySandbox:
         self._bucket = Bucket(bucket_size, restore_rate, bucket_size, clock(), clock)
         self._latency = Latency(*latency)
         self._emitter = Emitter()
+        self._webhooks = Registry()
+        self._webhook_url: str | None = None
         self._webhook_secret: str | None = None
         self._stats = _fresh_stats()
         self._sent_baseline: dict[str, Any] = {"sent": 0, "failed": 0, "by_topic": {}}
@@ -211,10 +217,13 @@ class ShopifySandbox:
     def configure(self, bucket_size: float | None = None, restore_rate: float | None = None,
                   latency: tuple[float, float] | None = None, webhook_url: str | None = None,
                   webhook_secret: str | None = None, access_token: str | None = None,
-                  clock: Callable[[], float] | None = None) -> dict:
-        """Change limits, latency or the webhook target; a new bucket size starts full. A new
-        ``access_token`` is the merchant rotating the app's token: the old one gets 401 from then on.
-        ``clock`` (in-process only) is the bucket's time from now on."""
+                  clock: Callable[[], float] | None = None, remove_after_failures: int | None = None,
+                  delivery_attempts: int | None = None, strict_addresses: bool | None = None) -> dict:
+        """Change limits, latency or the webhooks; a new bucket size starts full. A new ``access_token`` is
+        the merchant rotating the app's token: the old one gets 401 from then on. ``clock`` (in-process only)
+        is the bucket's time from now on. ``webhook_url`` is the merchant subscribing the hub to every topic
+        the sandbox sends ("" deletes those subscriptions); ``remove_after_failures``, ``delivery_attempts``
+        and ``strict_addresses`` are the subscriptions' rules (``shopify_subscriptions``)."""
         with self._lock:
             if clock is not None:
                 self._bucket.refill()
@@ -232,13 +241,34 @@ class ShopifySandbox:
                 self._latency = Latency(*latency)
             if webhook_secret is not None:
                 self._webhook_secret = webhook_secret
-            if webhook_url is not None:  # "" stops the webhooks
-                if webhook_url and not self._webhook_secret:
-                    raise ValueError("a webhook_url needs a webhook_secret to sign with")
-                self._emitter.url = webhook_url or None
+            self._configure_webhooks(webhook_url, remove_after_failures, delivery_attempts, strict_addresses)
             return {"shop": self.shop, "api_version": self.api_version, "bucket_size": as_number(self._bucket.size),
                     "restore_rate": as_number(self._bucket.rate),
-                    "latency": [self._latency.low_s, self._latency.high_s], "webhook_url": self._emitter.url}
+                    "latency": [self._latency.low_s, self._latency.high_s], "webhook_url": self._webhook_url,
+                    "remove_after_failures": self._webhooks.remove_after, "delivery_attempts": self._emitter.attempts,
+                    "strict_addresses": self._webhooks.strict_addresses}
+
+    def _configure_webhooks(self, url: str | None, remove_after: int | None, attempts: int | None,
+                            strict: bool | None) -> None:
+        if url is not None:
+            if url and not self._webhook_secret:
+                raise ValueError("a webhook_url needs a webhook_secret to sign with")
+            self._webhook_url = url or None
+            self._webhooks.point(self._webhook_url)
+        for name, value in (("remove_after_failures", remove_after), ("delivery_attempts", attempts)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a whole number of at least 1")
+        if remove_after is not None:
+            self._webhooks.remove_after = remove_after
+        if attempts is not None:
+            self._emitter.attempts = attempts
+        if strict is not None:
+            self._webhooks.strict_addresses = bool(strict)
+
+    def subscriptions(self) -> list[dict]:
+        """Every webhook subscription (topic as its webhooks carry it, uri, failed deliveries in a row)."""
+        with self._lock:
+            return self._webhooks.listing()
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Block until every webhook emitted so far was delivered (or given up)."""
@@ -291,6 +321,7 @@ class ShopifySandbox:
         if self._bucket.available < 0:  # charged more than the bucket held: the throttle failed, must stay 0
             self._stats["over_limit"] += 1
         root, meter = ShopRoot(self._store, self._idempotency, self._book), ActualCost(schema)
+        root.webhooks, root.api_version = self._webhooks, self.api_version
         result = execute(schema, req.document, root_value=root, variable_values=req.raw_variables,
                          operation_name=req.operation.name.value if req.operation.name else None,
                          field_resolver=resolve_field, type_resolver=resolve_type, middleware=[meter])
@@ -331,11 +362,20 @@ class ShopifySandbox:
         self._emit("orders/updated", order)
 
     def _emit(self, topic: str, body: dict) -> None:
-        if not self._emitter.url or not self._webhook_secret:
+        """One delivery per subscription of ``topic``, each to its URI, all signed with the app's secret and
+        carrying the same event id."""
+        targets = self._webhooks.targets(topic)
+        if not targets or not self._webhook_secret:
             return
-        raw = json.dumps(body).encode()
-        self._emitter.emit(topic, signing.shopify(self._webhook_secret, raw, topic, shop=self.shop,
-                                                  api_version=self.api_version))
+        raw, event_id = json.dumps(body).encode(), str(uuid.uuid4())
+        for sub in targets:
+            self._emitter.emit(topic, signing.shopify(self._webhook_secret, raw, topic, event_id=event_id,
+                                                      shop=self.shop, api_version=self.api_version),
+                               url=sub.uri, answered=functools.partial(self._answered, sub.id))
+
+    def _answered(self, sub_id: int, status: int | None) -> None:
+        with self._lock:
+            self._webhooks.answered(sub_id, status)
 
     # --- HTTP ----------------------------------------------------------------------------------------
 
@@ -359,6 +399,7 @@ class ShopifySandbox:
              lambda b: self.set_available(_need(b, "sku"), _need(b, "available"), b.get("location"))),
             ("/_sandbox/stock", "GET", lambda b: self.levels()),
             ("/_sandbox/stats", "GET", lambda b: self.stats),
+            ("/_sandbox/subscriptions", "GET", lambda b: self.subscriptions()),
             ("/_sandbox/stats/reset", "POST", lambda b: (self.reset_stats(), self.stats)[1]),
             ("/_sandbox/config", "POST", lambda b: self.configure(**b)),
         ]

@@ -1,5 +1,6 @@
 """The Shopify sandbox's shop: locations, products, variants, inventory levels and orders in memory,
-the compare-and-set write of ``inventorySetQuantities``, and Shopify's search syntax for SKUs.
+the compare-and-set write of ``inventorySetQuantities``, and Shopify's search syntax (SKUs, and
+orders by the time they changed).
 
 Plain state only: no locking (the sandbox holds one lock around every call) and no I/O (changed
 levels are returned, the sandbox turns them into webhooks).
@@ -7,6 +8,7 @@ levels are returned, the sandbox turns them into webhooks).
 
 from __future__ import annotations
 
+import operator
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -416,16 +418,19 @@ def user_error(path: list[str] | None, message: str, code: str) -> dict:
     return {"field": path, "message": message, "code": code}
 
 
-# --- Shopify search syntax (the part the hub uses: sku terms joined by OR) -------------------------
+# --- Shopify search syntax (the part the hub uses: field terms joined by OR, comparators on times and ids) ---
 
-_TERM = re.compile(r'\(|\)|(\w+):(?:"([^"]*)"|\'([^\']*)\'|([^\s()]+))|(\S+)')
+_TERM = re.compile(r'\(|\)|(\w+):(<=|>=|<|>)?(?:"([^"]*)"|\'([^\']*)\'|([^\s()]+))|(\S+)')
+_COMPARE = {":": operator.eq, ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+SearchValue = str | int | datetime  # a record's field as a search compares it: text, a number, a UTC time
 
 
-def parse_search(query: str) -> list[list[tuple[str, str]]]:
-    """``sku:A OR sku:"B 2"`` -> [[("sku", "A")], [("sku", "B 2")]]: OR of AND-groups of field terms."""
-    groups: list[list[tuple[str, str]]] = [[]]
+def parse_search(query: str) -> list[list[tuple[str, str, str]]]:
+    """``sku:A OR sku:"B 2"`` -> [[("sku", ":", "A")], [("sku", ":", "B 2")]]: OR of AND-groups of field
+    terms; ``updated_at:>'2026-12-04T10:00:00Z'`` -> ("updated_at", ">", "2026-12-04T10:00:00Z")."""
+    groups: list[list[tuple[str, str, str]]] = [[]]
     for match in _TERM.finditer(query):
-        word = match[5]
+        word = match[6]
         if word == "OR":
             groups.append([])
         elif word == "AND" or match[0] in "()":
@@ -433,16 +438,34 @@ def parse_search(query: str) -> list[list[tuple[str, str]]]:
         elif word is not None:
             raise ValueError(f"free-text search {word!r} is not simulated; use field:value terms")
         else:
-            value = next(v for v in (match[2], match[3], match[4]) if v is not None)
-            groups[-1].append((match[1].lower(), value))
+            value = next(v for v in (match[3], match[4], match[5]) if v is not None)
+            groups[-1].append((match[1].lower(), match[2] or ":", value))
     return [g for g in groups if g]
 
 
-def search_matches(groups: list[list[tuple[str, str]]], fields: dict[str, str]) -> bool:
-    def term(key: str, value: str) -> bool:
+def search_matches(groups: list[list[tuple[str, str, str]]], fields: dict[str, SearchValue]) -> bool:
+    """Whether a record with ``fields`` matches: text by equality (``abc*``: a prefix), numbers and times
+    (in whole seconds, as Shopify keeps them) by the term's comparator."""
+    def term(key: str, op: str, value: str) -> bool:
         if key not in fields:
             raise ValueError(f"search field {key!r} is not simulated (supported: {', '.join(sorted(fields))})")
-        have = fields[key].lower()
-        return have.startswith(value[:-1].lower()) if value.endswith("*") else have == value.lower()
+        have = fields[key]
+        if isinstance(have, datetime):
+            return _COMPARE[op](have.replace(microsecond=0), search_time(value))
+        if isinstance(have, int):
+            return _COMPARE[op](have, int(value))
+        if op != ":":
+            raise ValueError(f"a range on the text field {key!r} is not simulated")
+        text = have.lower()
+        return text.startswith(value[:-1].lower()) if value.endswith("*") else text == value.lower()
 
-    return not groups or any(all(term(k, v) for k, v in group) for group in groups)
+    return not groups or any(all(term(*t) for t in group) for group in groups)
+
+
+def search_time(value: str) -> datetime:
+    """A time in a search term, aware UTC. It must name its zone (``Z`` or an offset): Shopify reads one
+    without in the shop's zone, which the model does not know."""
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"a search time without a zone ({value!r}) is not simulated: add Z or an offset")
+    return moment.astimezone(UTC)

@@ -1,11 +1,15 @@
 """Order side of the Shopify sandbox's GraphQL: views of Order, LineItem, FulfillmentOrder (and its
-line items) and Fulfillment, and ``ShopRoot``, the query/mutation root that adds ``order``,
-``fulfillmentOrder``, ``fulfillment``, ``fulfillmentCreate`` and ``fulfillmentTrackingInfoUpdate`` to
-the inventory root of ``shopify_resolvers``. Field and argument names are the 2026-07 schema's.
+line items), Fulfillment and Refund, and ``ShopRoot``, the query/mutation root that adds ``order``,
+``orders`` (``shopify_order_fields``), ``fulfillmentOrder``, ``fulfillment``, ``refund``,
+``fulfillmentCreate`` and ``fulfillmentTrackingInfoUpdate`` to the inventory root of ``shopify_resolvers``.
+Field and argument names are the 2026-07 schema's; an order's values are those its webhook body
+(``shopify_payloads``) carries.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from graphql import GraphQLError
@@ -13,9 +17,13 @@ from graphql import GraphQLError
 from . import shopify_fulfillment as ful
 from .shopify_fulfillment import Book, Fulfillment, FulfillmentOrder, FulfillmentOrderLine
 from .shopify_model import Order, OrderLine, Store, gid, gql_time
-from .shopify_resolvers import Connection, LocationView, Root, VariantView, paginate
+from .shopify_order_fields import cancel_reason, customer_view, mailing_address, money_bag, orders_connection
+from .shopify_payloads import CURRENCY, buyer_fields
+from .shopify_resolvers import Connection, LocationView, ProductView, Root, VariantView, paginate
+from .shopify_subscriptions import SubscriptionRoot
 
-DISPLAY_FINANCIAL = {"paid": "PAID", "pending": "PENDING", "authorized": "AUTHORIZED"}
+DISPLAY_FINANCIAL = {"paid": "PAID", "pending": "PENDING", "authorized": "AUTHORIZED",
+                     "partially_refunded": "PARTIALLY_REFUNDED", "refunded": "REFUNDED"}
 
 
 def ful_not_simulated(what: str) -> GraphQLError:
@@ -43,10 +51,21 @@ class LineItemView:
         left = 0 if order.cancelled_at else line.quantity - book.shipped(order.id, line.id)
         self.unfulfilledQuantity = self.fulfillableQuantity = left
         self.requiresShipping = True
+        price = Decimal(variant.price)
+        self.originalUnitPriceSet = self.discountedUnitPriceSet = money_bag(price)
+        self.originalTotalSet = money_bag(price * line.quantity)
+        self.totalDiscountSet = money_bag(0)
 
     @property
     def variant(self) -> VariantView:
         return VariantView(self._s, self._v)
+
+    @property
+    def product(self) -> ProductView:
+        return ProductView(self._s, self._v.product_id)
+
+    def taxLines(self, info: Any, first: int | None = None) -> list:  # noqa: N802
+        return []  # the sandbox charges no tax: its webhook bodies carry no tax lines either
 
 
 class OrderView:
@@ -57,7 +76,13 @@ class OrderView:
         self.id = gid("Order", order.id)
         self.legacyResourceId = str(order.id)
         self.name = f"#{order.number}"
-        self.email = order.buyer.get("email")
+        self.number = order.number
+        self.currencyCode = self.presentmentCurrencyCode = CURRENCY
+        subtotal = sum((Decimal(store.variants[x.variant_id].price) * x.quantity for x in order.lines), Decimal(0))
+        self.subtotalPriceSet = self.totalPriceSet = money_bag(subtotal)
+        self.currentSubtotalPriceSet = self.currentTotalPriceSet = money_bag(0 if order.cancelled_at else subtotal)
+        self.totalShippingPriceSet = self.totalTaxSet = self.totalDiscountsSet = money_bag(0)
+        self.cancelReason = cancel_reason(order.cancel_reason) if order.cancelled_at else None
         self.createdAt = self.processedAt = gql_time(order.created_at)
         self.updatedAt = gql_time(order.updated_at or order.created_at)
         self.cancelledAt = gql_time(order.cancelled_at) if order.cancelled_at else None
@@ -71,6 +96,34 @@ class OrderView:
         self.unpaid = not self.fullyPaid
         self.displayFulfillmentStatus = book.display_status(order)
         self.fulfillable = not order.cancelled_at and self.displayFulfillmentStatus != "FULFILLED"
+
+    @cached_property
+    def _buyer(self) -> dict:
+        return buyer_fields(self._o)  # what the order's webhook body says of the buyer
+
+    @property
+    def email(self) -> str | None:
+        return self._buyer["email"]
+
+    @property
+    def customer(self) -> dict | None:
+        return customer_view(self._buyer["customer"])
+
+    @property
+    def shippingAddress(self) -> dict | None:  # noqa: N802
+        return mailing_address(self._buyer["shipping_address"])
+
+    @property
+    def billingAddress(self) -> dict | None:  # noqa: N802
+        return mailing_address(self._buyer["billing_address"])
+
+    @property
+    def paymentGatewayNames(self) -> list[str]:  # noqa: N802
+        return list(self._buyer["payment_gateway_names"])
+
+    def refunds(self, info: Any, first: int | None = None) -> list:
+        found = [RefundView(self._s, self._b, self._o, r) for r in self._o.refunds]
+        return found[:first] if first is not None else found
 
     def lineItems(self, info: Any, **args: Any) -> Connection:  # noqa: N802
         return paginate([(x.id, LineItemView(self._s, self._b, self._o, x)) for x in self._o.lines], args)
@@ -188,7 +241,36 @@ class FulfillmentView:
                          for n in self._f.fulfillment_order_ids], args)
 
 
-class ShopRoot(Root):
+class RefundView:
+    typename = "Refund"
+
+    def __init__(self, store: Store, book: Book, order: Order, refund: dict) -> None:
+        self._s, self._b, self._o, self._r = store, book, order, refund
+        self.id = gid("Refund", refund["id"])
+        self.legacyResourceId = str(refund["id"])
+        self.createdAt = self.processedAt = self.updatedAt = gql_time(refund["created_at"])
+        self.note = refund["note"]
+        self.totalRefundedSet = money_bag(refund["amount"])
+
+    @property
+    def order(self) -> OrderView:
+        return OrderView(self._s, self._b, self._o)
+
+    def refundLineItems(self, info: Any, **args: Any) -> Connection:  # noqa: N802
+        items = []
+        for n, (line, qty, restock_type) in enumerate(self._r["lines"]):
+            price = Decimal(self._s.variants[line.variant_id].price)
+            restocked = restock_type != "no_restock"
+            items.append((n, {  # the ids, location and amounts of the refund's REST body (refund_body)
+                "id": gid("RefundLineItem", self._r["id"] * 10 + n), "quantity": qty,
+                "restockType": restock_type.upper(), "restocked": restocked,
+                "lineItem": LineItemView(self._s, self._b, self._o, line), "priceSet": money_bag(price),
+                "subtotalSet": money_bag(price * qty), "totalTaxSet": money_bag(0),
+                "location": LocationView(self._s, self._o.location_id) if restocked else None}))
+        return paginate(items, args)
+
+
+class ShopRoot(SubscriptionRoot, Root):
     """The inventory root plus orders and fulfillments. ``shipped`` collects (fulfillment, created?) for
     the sandbox to turn into webhooks after the call."""
 
@@ -209,9 +291,20 @@ class ShopRoot(Root):
         found = self._b.fulfillments.get(_ids(self._s, id, "Fulfillment"))
         return FulfillmentView(self._s, self._b, found) if found else None
 
+    def orders(self, info: Any, **args: Any) -> Connection:
+        return orders_connection(self._s, args, lambda order: OrderView(self._s, self._b, order))
+
+    def refund(self, info: Any, id: str) -> RefundView | None:  # noqa: A002
+        number = _ids(self._s, id, "Refund")
+        for order in self._s.orders.values():
+            for refund in order.refunds:
+                if refund["id"] == number:
+                    return RefundView(self._s, self._b, order, refund)
+        return None
+
     def node(self, info: Any, id: str) -> Any:  # noqa: A002
         for kind, lookup in (("Order", self.order), ("FulfillmentOrder", self.fulfillmentOrder),
-                             ("Fulfillment", self.fulfillment)):
+                             ("Fulfillment", self.fulfillment), ("Refund", self.refund)):
             if id.startswith(f"gid://shopify/{kind}/"):
                 return lookup(info, id=id)
         return super().node(info, id)

@@ -23,6 +23,7 @@ ORDER_TEMPLATE_REL = "shopify/webhook-examples-2026-07/orders.create.json"
 CURRENCY = "USD"
 # REST bodies carry times in the shop's zone; the sandbox shop sits at UTC-5, as Shopify's examples do
 SHOP_TZ = timezone(timedelta(hours=-5))
+BUYER_KEYS = ("email", "contact_email", "customer", "shipping_address", "billing_address", "payment_gateway_names")
 
 
 def rest_time(moment: datetime) -> str:
@@ -109,6 +110,14 @@ def _apply_buyer(body: dict, order: Order) -> None:
         address["customer_id"] = customer["id"]
 
 
+def buyer_fields(order: Order) -> dict:
+    """What the order's REST body says of its buyer (``BUYER_KEYS``): the documented example's customer,
+    addresses and payment gateways, with what the buyer gave over them. The GraphQL views show the same."""
+    body = json.loads(_order_template())
+    _apply_buyer(body, order)
+    return {key: body[key] for key in BUYER_KEYS}
+
+
 def order_body(store: Store, book: Book, order: Order, shop: str) -> dict:
     """The REST order as the order topics deliver it (``orders/create``, ``/updated``, ``/fulfilled``, ...)."""
     body = json.loads(_order_template())
@@ -145,7 +154,7 @@ def order_body(store: Store, book: Book, order: Order, shop: str) -> dict:
         "total_outstanding": "0.00" if paid or cancelled else _money(subtotal), "total_tip_received": "0.00",
         "total_weight": 0,
     })
-    _apply_buyer(body, order)
+    body.update(buyer_fields(order))
     body["fulfillments"] = [fulfillment_body(store, book, f, body) for f in book.orders_fulfillments(order.id)]
     body["refunds"] = [refund_body(store, order, r, {li["id"]: li for li in lines}) for r in order.refunds]
     for key in ("current_total_discounts", "current_total_tax", "total_discounts", "total_tax"):

@@ -20,10 +20,10 @@ def ledger(env) -> dict[str, tuple[int, int]]:
         return {r.sku: (r.on_hand, r.committed) for r in conn.execute(select(stock_levels))}
 
 
-def order_rows(env) -> dict[str, tuple[str, object]]:
+def order_rows(env, channel: str = "woo") -> dict[str, tuple[str, object]]:
     with env.hub.engine.connect() as conn:
         return {r.external_id: (r.status, r.source_updated_at)
-                for r in conn.execute(select(orders).where(orders.c.channel == "woo"))}
+                for r in conn.execute(select(orders).where(orders.c.channel == channel))}
 
 
 def test_orders_whose_webhooks_were_lost_are_backfilled_and_later_webhooks_change_nothing(make_app):
@@ -145,3 +145,60 @@ def test_no_stock_is_written_to_a_channel_before_its_backfill_has_run(make_app, 
             assert not env.hub.redis.client.exists(backfill_due_key("woo"))
             push_stock("woo")
         assert ledger(env) == {"A": (12, 3)} and env.woo.levels() == {"A": 9}
+
+
+def test_shopify_orders_whose_webhooks_were_lost_are_backfilled_and_later_webhooks_change_nothing(make_app):
+    """Shopify's own orders, read through ``orders(query: "updated_at:>...", sortKey: UPDATED_AT)``, a page of
+    ORDERS_PAGE per call, each stored as its orders/create or orders/updated webhook would have been."""
+    from connectors.shopify.consts import ORDERS_PAGE
+
+    with stock_env(make_app, ["A", "B"], 100) as env:
+        env.shop.configure(webhook_url="")  # the app's subscriptions are gone (Shopify removed them; hub down)
+        time.sleep(1.02 - time.time() % 1)  # not the second of the hub's last write (see test_refund_stock)
+        placed = [env.shop.place_order([{"sku": "A" if n % 2 else "B", "quantity": 1}])["id"] for n in range(20)]
+        for order_id in placed[:2]:
+            env.shop.cancel_order(order_id)
+        for order_id in placed[2:6]:
+            env.shop.fulfill(order_id, f"1Z999AA1012345678{order_id % 10}", "UPS")
+        env.shop.reset_stats()
+        report = backfill(env.hub, "shop-eu")
+        stats = env.shop.stats
+        assert (report.read, report.stored, report.known) == (20, 20, 0)
+        pages = -(-20 // ORDERS_PAGE)
+        # every call is an orders page; a THROTTLED answer is waited out and asked again (a call too)
+        assert report.calls == stats["by_root_field"]["orders"] == pages + stats["throttled"] == stats["requests"]
+        assert stats["max_requested_cost"] == 2 + ORDERS_PAGE * 100 < 1000 and stats["over_limit"] == 0
+        env.settle()
+        # A and B: 10 orders each, one cancelled, two shipped (they left on hand), seven committed
+        assert ledger(env) == {"A": (98, 7), "B": (98, 7)}
+        assert env.shop_levels() == {"A": 91, "B": 91} and env.woo.levels() == {"A": 91, "B": 91}
+        before = order_rows(env, "shop-eu")
+        assert len(before) == 20 and sorted(status for status, _ in before.values()) == (
+            ["cancelled"] * 2 + ["fulfilled"] * 4 + ["paid"] * 14)
+        with env.hub.engine.connect() as conn:
+            sources = conn.execute(select(events.c.topic, events.c.headers).where(
+                events.c.channel == "shop-eu", events.c.dedupe_key.like("backfill:%"))).all()
+        assert sorted(t for t, _ in sources) == ["orders/create"] * 20  # new to the hub: its "created" topic
+        assert all(h["X-Hub-Source"] == "backfill" for _, h in sources)
+        # the same versions arrive as webhooks after all (the merchant subscribed the app again; Shopify resent)
+        with env.app.test_client() as c:
+            for order_id in placed:
+                body = json.dumps(env.shop.order(order_id)).encode()
+                for topic in ("orders/create", "orders/updated"):
+                    assert post(c, "shop-eu", signed("shop-eu", body=body, topic=topic)).status_code == 200
+        env.settle()
+        assert ledger(env) == {"A": (98, 7), "B": (98, 7)} and order_rows(env, "shop-eu") == before
+        again = backfill(env.hub, "shop-eu")  # what it reads again (the overlap before its watermark) it has
+        assert again.stored == 0 and watermark(env.hub, "shop-eu") == again.watermark == report.watermark
+
+
+def test_a_shopify_backfill_with_nothing_new_is_one_call(make_app):
+    with stock_env(make_app, ["A"], 10) as env:
+        env.shop.place_order([{"sku": "A", "quantity": 1}])
+        env.settle()
+        first = backfill(env.hub, "shop-eu")
+        env.shop.reset_stats()
+        again = backfill(env.hub, "shop-eu")
+        assert (again.calls, again.stored, again.known) == (1, 0, 1)
+        assert env.shop.stats["by_root_field"] == {"orders": 1}
+        assert first.watermark == again.watermark

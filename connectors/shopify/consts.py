@@ -17,3 +17,13 @@ FULFILLMENT_ORDER_LINES_PAGE = 100  # line items read per fulfillment order, for
 FULFILLMENT_ORDERS_PAGE = 20  # fulfillment orders read per order (one per location/split: a handful)
 FULFILLMENTS_PAGE = 50  # fulfillments read per order, to find one that already carries a tracking number
 TRACKING_PAGE = 10  # tracking numbers read per fulfillment
+SUBSCRIPTIONS_PAGE = 100  # webhook subscriptions listed per call (one page holds every topic the hub keeps)
+# Orders changed since the backfill's watermark (connectors.shopify.orders). One order as the hub reads it
+# costs 30 + 14 x ORDER_LINES_PAGE points requested (5 money bags at 3, customer 4, addresses 2, line items
+# 2 + 10 each, fulfillment and refund line items 1 + 2 + 2 each): 100 at 5 lines, so a page of 6 requests
+# 602 of Shopify's 1,000 per query and of a 1,000-point bucket; what comes back costs far less and the rest
+# is refunded. Connections that hold more than a page are read on in follow-up calls of their own.
+ORDERS_PAGE = 6
+ORDER_LINES_PAGE = 5  # line items (and fulfillment / refund line items) read with each order
+MORE_LINES_PAGE = 50  # line items per follow-up: 3 + 10 x 50 = 503 points
+MORE_ITEMS_PAGE = 250  # fulfillment or refund line items per follow-up: 3 + 2 x 250 = 503 points

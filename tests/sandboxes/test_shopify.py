@@ -523,3 +523,155 @@ def test_order_controls_over_http(shop):
     seen = requests.get(f"{base}/orders/{order['id']}", timeout=10).json()
     assert (seen["fulfillment_status"], seen["fulfillments"][0]["name"]) == ("fulfilled", "#1001.1")
     assert requests.get(f"{base}/orders/1", timeout=10).status_code == 404
+
+
+SUBSCRIPTIONS = """
+query Subs($first: Int!, $after: String, $topics: [WebhookSubscriptionTopic!]) {
+  webhookSubscriptions(first: $first, after: $after, topics: $topics) {
+    nodes { id topic uri format endpoint { __typename ... on WebhookHttpEndpoint { callbackUrl } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+SUBSCRIBE = """
+mutation Subscribe($topic: WebhookSubscriptionTopic!, $input: WebhookSubscriptionInput!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $input) {
+    webhookSubscription { id topic uri createdAt updatedAt }
+    userErrors { field message }
+  }
+}"""
+
+REPOINT = """
+mutation Repoint($id: ID!, $input: WebhookSubscriptionInput!) {
+  webhookSubscriptionUpdate(id: $id, webhookSubscription: $input) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}"""
+
+UNSUBSCRIBE = """
+mutation Unsubscribe($id: ID!) {
+  webhookSubscriptionDelete(id: $id) { deletedWebhookSubscriptionId userErrors { field message } }
+}"""
+
+
+def subscribe(shop, topic, uri):
+    return shop.gql(SUBSCRIBE, {"topic": topic, "input": {"uri": uri}})["data"]["webhookSubscriptionCreate"]
+
+
+def address_error(message):
+    return [{"field": ["webhookSubscription", "callbackUrl"], "message": message}]
+
+
+def test_webhook_subscriptions_created_listed_repointed_and_deleted(shop, receiver):
+    hook = receiver[0]
+    # configure(webhook_url=) subscribed the receiver to the nine topics the sandbox sends
+    assert sorted(s["topic"] for s in shop.sandbox.subscriptions()) == sorted([
+        "orders/create", "orders/updated", "orders/cancelled", "orders/fulfilled", "orders/partially_fulfilled",
+        "fulfillments/create", "fulfillments/update", "refunds/create", "inventory_levels/update"])
+    made = subscribe(shop, "ORDERS_PAID", "https://hub.example.com/webhooks/shop")
+    assert made["userErrors"] == [] and made["webhookSubscription"]["topic"] == "ORDERS_PAID"
+    paid = made["webhookSubscription"]["id"]
+    assert paid.startswith("gid://shopify/WebhookSubscription/")
+
+    # Shopify's answers (2026-04 captures of a live shop)
+    assert subscribe(shop, "ORDERS_PAID", "https://hub.example.com/webhooks/shop")["userErrors"] == address_error(
+        "Address for this topic has already been taken")
+    assert subscribe(shop, "ORDERS_PAID", " ")["userErrors"] == address_error("Address can't be blank")
+    assert subscribe(shop, "ORDERS_PAID", "ftp://hub.example.com/x")["userErrors"] == address_error(
+        "Address protocol ftp:// is not supported")
+    assert subscribe(shop, "ORDERS_PAID", "https://admin.shopify.com/x")["userErrors"] == address_error(
+        "Address cannot be a Shopify or an internal domain")
+    shop.sandbox.configure(strict_addresses=True)  # Shopify's own rule; the sandbox relaxes it for local hubs
+    assert subscribe(shop, "ORDERS_PAID", "http://hub.example.com/x")["userErrors"] == address_error(
+        "Address protocol http:// is not supported")
+    assert subscribe(shop, "ORDERS_PAID", "https://127.0.0.1/x")["userErrors"] == address_error(
+        "Address cannot be a Shopify or an internal domain")
+    shop.sandbox.configure(strict_addresses=False)
+    bad_topic = shop.gql(SUBSCRIBE, {"topic": "ORDERS_PAYED", "input": {"uri": hook}})
+    assert bad_topic["errors"][0]["extensions"]["code"] == "INVALID_VARIABLE"
+
+    pages, after = [], None
+    while True:  # 10 subscriptions, 4 a page: 2 + 4 x (subscription 1 + endpoint 1) points each
+        got = shop.gql(SUBSCRIPTIONS, {"first": 4, "after": after})
+        assert got["extensions"]["cost"]["requestedQueryCost"] == 10
+        page = got["data"]["webhookSubscriptions"]
+        pages.append([n["topic"] for n in page["nodes"]])
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert [len(p) for p in pages] == [4, 4, 2] and pages[-1][-1] == "ORDERS_PAID"
+    (node,) = shop.gql(SUBSCRIPTIONS, {"first": 5, "topics": ["ORDERS_PAID"]})["data"]["webhookSubscriptions"]["nodes"]
+    assert node == {"id": paid, "topic": "ORDERS_PAID", "uri": "https://hub.example.com/webhooks/shop",
+                    "format": "JSON", "endpoint": {"__typename": "WebhookHttpEndpoint",
+                                                   "callbackUrl": "https://hub.example.com/webhooks/shop"}}
+
+    moved = shop.gql(REPOINT, {"id": paid, "input": {"uri": "https://new-hub.example.com/webhooks/shop"}})
+    assert moved["data"]["webhookSubscriptionUpdate"] == {"webhookSubscription": {
+        "id": paid, "topic": "ORDERS_PAID", "uri": "https://new-hub.example.com/webhooks/shop"}, "userErrors": []}
+    unknown = "gid://shopify/WebhookSubscription/1"
+    no_such = [{"field": ["id"], "message": "Webhook subscription does not exist"}]
+    assert shop.gql(REPOINT, {"id": unknown, "input": {"uri": hook}})["data"]["webhookSubscriptionUpdate"] == {
+        "webhookSubscription": None, "userErrors": no_such}
+    assert shop.gql(UNSUBSCRIBE, {"id": paid})["data"]["webhookSubscriptionDelete"] == {
+        "deletedWebhookSubscriptionId": paid, "userErrors": []}
+    assert shop.gql(UNSUBSCRIBE, {"id": paid})["data"]["webhookSubscriptionDelete"] == {
+        "deletedWebhookSubscriptionId": None, "userErrors": no_such}
+    assert shop.gql("query N($id: ID!) { node(id: $id) { id } }", {"id": paid})["data"] == {"node": None}
+
+    shop.sandbox.configure(webhook_url="")  # the merchant removes the hub's subscriptions
+    assert shop.sandbox.subscriptions() == []
+
+
+def test_one_delivery_per_subscription_each_to_its_address(shop):
+    copy = shop.sandbox.subscriptions()[0]["uri"] + "?copy=1"
+    assert subscribe(shop, "ORDERS_CREATE", copy)["userErrors"] == []
+    shop.sandbox.place_order([{"sku": "SKU-2", "quantity": 1}])
+    orders = [(t, h) for t, h, _, _ in shop.delivered() if t == "orders/create"]
+    assert len(orders) == 2  # the merchant's subscription and the second one
+    assert len({h["X-Shopify-Event-Id"] for _, h in orders}) == 1  # one event,
+    assert len({h["X-Shopify-Webhook-Id"] for _, h in orders}) == 2  # two deliveries
+    for _, headers, _, raw in shop.delivered():  # all signed with the app's secret: no secret per subscription
+        digest = base64.b64encode(hmac.new(SECRET.encode(), raw, hashlib.sha256).digest()).decode()
+        assert hmac.compare_digest(headers["X-Shopify-Hmac-Sha256"], digest)
+
+
+@pytest.fixture
+def flaky():
+    """A receiver answering what ``state["status"]`` says; counts what it is sent."""
+    state = {"status": 503, "hits": 0}
+    app = Flask("flaky")
+
+    @app.post("/hook")
+    def hook():
+        state["hits"] += 1
+        return "", state["status"]
+
+    with serve(app) as url:
+        yield url + "/hook", state
+
+
+def test_a_subscription_whose_deliveries_keep_failing_is_removed(shop, flaky):
+    url, state = flaky
+    assert shop.sandbox.configure()["remove_after_failures"] == 1  # default: one delivery failing after its retries
+    base = shop.session.base_url + "/_sandbox"
+    config = requests.post(base + "/config", json={"remove_after_failures": 2, "delivery_attempts": 1}, timeout=10)
+    assert (config.json()["remove_after_failures"], config.json()["delivery_attempts"]) == (2, 1)
+    assert requests.post(base + "/config", json={"remove_after_failures": 0}, timeout=10).status_code == 422
+    sub = subscribe(shop, "ORDERS_CREATE", url)["webhookSubscription"]["id"]
+
+    def order_placed() -> dict:
+        shop.sandbox.place_order([{"sku": "SKU-1", "quantity": 1}])
+        shop.sandbox.wait_idle(10)
+        return {s["id"]: s["failures"] for s in requests.get(base + "/subscriptions", timeout=10).json()}
+
+    assert order_placed()[sub] == 1  # a 503: one failed delivery
+    state["status"] = 200
+    assert order_placed()[sub] == 0  # a success resets the count
+    state["status"] = 500
+    assert order_placed()[sub] == 1
+    assert sub not in order_placed()  # the second failed delivery in a row: removed
+    hits = state["hits"]
+    order_placed()
+    assert state["hits"] == hits  # nothing sent to it any more
+    assert len(shop.sandbox.subscriptions()) == 9  # the receiver's own subscriptions answer 200: kept
