@@ -40,6 +40,8 @@ DEFAULT_CALL_TIMEOUT_S = 10.0
 OUTBOUND_KEYS = {
     "shopify": ("shop", "access_token"),
     "woocommerce": ("url", "consumer_key", "consumer_secret"),
+    "stripe": ("api_key",),  # + api_url (default https://api.stripe.com): the events the webhooks missed
+    "paypal": ("client_id", "client_secret"),  # + api_url (default https://api-m.paypal.com): likewise
 }
 # the ERP and the CRM the hub exports orders and customers to (both optional)
 ERP_KINDS = ("odoo",)
@@ -62,7 +64,7 @@ DEFAULT_LOGIN_RATE_LIMIT = "5/minute"  # console login attempts per client IP
 MAX_TRUSTED_PROXY_HOPS = 5
 DEFAULT_REPLAY_RATE_PER_S = 5.0  # actions a bulk replay runs per second at most
 DEFAULT_SUBSCRIPTION_CHECK_S = 300  # how often hub scheduler checks the platforms' webhook subscriptions
-DEFAULT_BACKFILL_INTERVAL_S = 300  # how often hub scheduler reads what changed on the sales channels
+DEFAULT_BACKFILL_INTERVAL_S = 300  # how often hub scheduler reads what changed on the channels (orders, payment events)
 # ``sandbox:``: the simulated platforms ``hub run`` serves beside the hub (none in production)
 DEFAULT_SANDBOX_EMITTER_PORT = 8075
 DEFAULT_SANDBOX_PAYPAL_CERT_PORT = 8076
@@ -248,7 +250,7 @@ class ConfigSchema(Schema):
     public_url = fields.String(load_default=None, allow_none=True,
                                validate=validate.Regexp(r"^https?://[^/\s]+(/\S*)?$", error="an http(s) URL"))
     subscription_check_s = fields.Integer(load_default=DEFAULT_SUBSCRIPTION_CHECK_S, validate=validate.Range(min=0))
-    # how often hub scheduler reads each sales channel's changes since its watermark (0: never)
+    # how often hub scheduler reads each channel's changes since its watermark (0: never)
     backfill_interval_s = fields.Integer(load_default=DEFAULT_BACKFILL_INTERVAL_S, validate=validate.Range(min=0))
 
     @validates_schema
@@ -274,14 +276,14 @@ class ChannelConfig:
     stock_buffer: int = 0
     stock_authority: str = "hub"
     timeout_s: float = DEFAULT_CALL_TIMEOUT_S
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)  # API keys among them
     match_keys: tuple[str, ...] = ()  # payment channels: the order references tried, in order
     match_channel: str | None = None  # payment channels: the sales channel their references name
     topics: tuple[str, ...] | None = None  # webhook topics to keep subscribed (None: all the hub handles)
 
     @property
     def calls_api(self) -> bool:
-        """The hub holds this channel's API keys (it can push orders' tracking there)."""
+        """The hub holds this channel's API keys (it can push orders' tracking there, or read what it missed)."""
         keys = OUTBOUND_KEYS.get(self.kind)
         return bool(keys and all(self.extra.get(k) for k in keys))
 

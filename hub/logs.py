@@ -21,7 +21,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+QUIET_LOGGERS = ("stripe",)  # logs every API call at INFO and the answers' bodies (customers' data) at DEBUG
+
+
 def configure_logging(level: str = "INFO") -> None:
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     root = logging.getLogger()
     if any(getattr(h, "_hub", False) for h in root.handlers):
         root.setLevel(level.upper())

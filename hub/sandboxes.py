@@ -7,9 +7,11 @@ The config stays the single truth: a Shopify or WooCommerce channel whose API UR
 with the credentials and webhook secret written there, and sends its webhooks to the hub's
 ``/webhooks/<channel>``. Shopify locations are created with the ids the channel's ``locations`` name.
 Stripe, PayPal and the carriers get the webhook emitters (``sandbox/emitters.py``) on
-``sandbox.emitter_port``; PayPal's signing certificate is served over https on
-``sandbox.paypal_cert_port`` and its test CA written to the PayPal channel's ``cert_ca_bundle``, which is
-why that channel needs ``localhost`` in ``cert_hosts``. Production configs have no ``sandbox:`` section.
+``sandbox.emitter_port``, which also serve Stripe's and PayPal's event APIs to those channels' API keys (a
+Stripe or PayPal ``api_url`` on this machine must name that port); PayPal's signing certificate is served
+over https on ``sandbox.paypal_cert_port`` and its test CA written to the PayPal channel's
+``cert_ca_bundle``, which is why that channel needs ``localhost`` in ``cert_hosts``. Production configs
+have no ``sandbox:`` section.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ logger = logging.getLogger(__name__)
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 SANDBOX_CA_NAME = "Hub Sandbox Root CA"  # the PayPal sandbox's CA: the only bundle the runner overwrites
 EMITTER_KINDS = ("stripe", "paypal", "easypost", "shippo", "aftership")
+PAYMENT_KINDS = ("stripe", "paypal")  # their event APIs are served by the emitters too
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,11 @@ def plan(cfg: Config) -> list[Simulated]:
         out.append(Simulated("erp", "odoo", *where))
     if cfg.crm and (where := _local(cfg.crm.url, "crm.url")):
         out.append(Simulated("crm", "hubspot", *where))
+    for ch in cfg.channels.values():
+        where = _local(ch.extra.get("api_url"), f"channels.{ch.id}.api_url") if ch.kind in PAYMENT_KINDS else None
+        if where is not None and where[1] != cfg.sandbox.emitter_port:
+            raise ConfigError(f"channels.{ch.id}.api_url: the {ch.kind} sandbox's API is served by the emitters, on "
+                              f"sandbox.emitter_port ({cfg.sandbox.emitter_port}), not on port {where[1]}")
     out.append(Simulated("emitter", "emitter", "127.0.0.1", cfg.sandbox.emitter_port))
     if paypal_channel(cfg) is not None:
         out.append(Simulated("paypal-certs", "paypal-certs", "127.0.0.1", cfg.sandbox.paypal_cert_port))
@@ -126,6 +134,7 @@ class SandboxStack:
         from sandbox.emitters import EmitterService, Target
         from sandbox.hubspot import HubSpotSandbox
         from sandbox.odoo import OdooSandbox
+        from sandbox.payment_events import PaymentEvents
         from sandbox.paypal import PayPalCertServer
         from sandbox.shopify import ShopifySandbox
         from sandbox.woocommerce import WooSandbox
@@ -165,9 +174,13 @@ class SandboxStack:
             _install_ca(self.paypal_certs.ca_bundle, Path(pp.cert_ca_bundle))
         targets = {kind: Target(c.id, c.webhook_secrets[0]) for kind in EMITTER_KINDS
                    if kind != "paypal" and (c := first_channel(cfg, kind)) is not None and c.webhook_secrets}
+        st = first_channel(cfg, "stripe")
+        keys = {**({"stripe_api_key": st.extra["api_key"]} if st is not None and st.calls_api else {}),
+                **({"paypal_client_id": pp.extra["client_id"], "paypal_client_secret": pp.extra["client_secret"]}
+                   if pp is not None and pp.calls_api else {})}
         self.emitter = EmitterService(self.hub_url, stripe=targets.pop("stripe", None),
                                       paypal=Target(pp.id, pp.webhook_id or "") if pp else None,
-                                      paypal_certs=self.paypal_certs, carriers=targets)
+                                      paypal_certs=self.paypal_certs, carriers=targets, events=PaymentEvents(**keys))
         self.apps["emitter"] = self.emitter
 
     def _hook(self, channel: str) -> str:

@@ -4,7 +4,12 @@ channel's secret, or with the PayPal sandbox's certificate key) and posts it to 
 
 It lets a process that holds neither the secrets nor PayPal's signing key (``hub demo``, a shell with
 curl) drive payments and parcels. Each answer says what was sent and what the hub answered; a hub that
-refused it (4xx/5xx) makes the answer 502 with the hub's status and body.
+refused it (4xx/5xx) makes the answer 502 with the hub's status and body. ``"deliver": false`` builds the
+event without posting it (the hub was down, the delivery failed).
+
+Every Stripe and PayPal event built is kept, delivered or not, and listed by the platforms' own event APIs
+on the same port (``sandbox/payment_events.py``: Stripe ``GET /v1/events``, PayPal ``POST /v1/oauth2/token``
+and ``GET /v1/notifications/webhooks-events``), which is what the hub's backfill reads.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import requests
 from flask import Flask, Response, request
 
 from . import carriers, payments, signing
+from .payment_events import PaymentEvents
 from .paypal import PayPalCertServer
 
 DEFAULT_STEP_S = 3600  # between two carrier scans when the request gives no ``every_s``
@@ -43,6 +49,7 @@ class EmitterService:
     paypal: Target | None = None
     paypal_certs: PayPalCertServer | None = None
     carriers: dict[str, Target] = field(default_factory=dict)  # easypost / shippo / aftership -> target
+    events: PaymentEvents = field(default_factory=PaymentEvents)  # every payment event built, and their APIs
     sent: dict[str, int] = field(default_factory=dict)  # by "<channel> <topic>"
     session: requests.Session = field(default_factory=requests.Session)
 
@@ -52,21 +59,22 @@ class EmitterService:
     # ---- what can be sent ---------------------------------------------------------------------------
 
     def stripe_payment(self, order_ref: str, amount_minor: int, currency: str, intent_id: str | None = None,
-                       email: str | None = None, key: str = "order_id") -> dict[str, Any]:
+                       email: str | None = None, key: str = "order_id", deliver: bool = True) -> dict[str, Any]:
         event = payments.stripe_payment(order_ref, int(amount_minor), currency, intent_id, email, key=key)
-        return self._stripe(event)
+        return self._stripe(event, deliver)
 
     def stripe_refund(self, intent_id: str, amount_minor: int, currency: str,
-                      order_ref: str | None = None) -> dict[str, Any]:
-        return self._stripe(payments.stripe_refund(intent_id, int(amount_minor), currency, order_ref))
+                      order_ref: str | None = None, deliver: bool = True) -> dict[str, Any]:
+        return self._stripe(payments.stripe_refund(intent_id, int(amount_minor), currency, order_ref), deliver)
 
     def paypal_capture(self, order_ref: str, amount: str, currency: str, capture_id: str | None = None,
-                       key: str = "custom_id") -> dict[str, Any]:
-        return self._paypal(payments.paypal_capture(order_ref, _decimal(amount), currency, capture_id, key=key))
+                       key: str = "custom_id", deliver: bool = True) -> dict[str, Any]:
+        return self._paypal(payments.paypal_capture(order_ref, _decimal(amount), currency, capture_id, key=key),
+                            deliver)
 
     def paypal_refund(self, capture_id: str, amount: str, currency: str,
-                      order_ref: str | None = None) -> dict[str, Any]:
-        return self._paypal(payments.paypal_refund(capture_id, _decimal(amount), currency, order_ref))
+                      order_ref: str | None = None, deliver: bool = True) -> dict[str, Any]:
+        return self._paypal(payments.paypal_refund(capture_id, _decimal(amount), currency, order_ref), deliver)
 
     def carrier_update(self, kind: str, tracking_number: str, carrier: str, statuses: list[str],
                        start: str | None = None, every_s: float = DEFAULT_STEP_S,
@@ -91,20 +99,27 @@ class EmitterService:
         return {"hub_url": self.hub_url, "stripe": self.stripe.channel if self.stripe else None,
                 "paypal": self.paypal.channel if self.paypal and self.paypal_certs else None,
                 "paypal_cert_url": self.paypal_certs.cert_url if self.paypal_certs else None,
-                "carriers": {k: t.channel for k, t in sorted(self.carriers.items())}, "sent": dict(self.sent)}
+                "carriers": {k: t.channel for k, t in sorted(self.carriers.items())}, "sent": dict(self.sent),
+                "events": {"stripe": len(self.events.stripe), "paypal": len(self.events.paypal)}}
 
     # ---- signing and posting -------------------------------------------------------------------------
 
-    def _stripe(self, event: dict[str, Any]) -> dict[str, Any]:
+    def _stripe(self, event: dict[str, Any], deliver: bool = True) -> dict[str, Any]:
         if self.stripe is None:
             raise LookupError("no stripe channel configured")
+        self.events.record_stripe(event)  # before the post: Stripe lists an event however its delivery went
+        if not deliver:
+            return _undelivered(self.stripe.channel, event)
         body = json.dumps(event).encode()
         return self._post(self.stripe.channel, event["type"], signing.stripe(self.stripe.secret, body), event)
 
-    def _paypal(self, event: dict[str, Any]) -> dict[str, Any]:
+    def _paypal(self, event: dict[str, Any], deliver: bool = True) -> dict[str, Any]:
         if self.paypal is None or self.paypal_certs is None:
             raise LookupError("no paypal channel the sandbox can sign for (cert_hosts with localhost and a "
                               "cert_ca_bundle)")
+        self.events.record_paypal(event)
+        if not deliver:
+            return _undelivered(self.paypal.channel, event)
         body = json.dumps(event).encode()
         return self._post(self.paypal.channel, event["event_type"], self.paypal_certs.sign(self.paypal.secret, body),
                           event)
@@ -132,20 +147,22 @@ class EmitterService:
             ("GET", "/_sandbox/", lambda b: self.directory()),
             ("POST", "/_sandbox/stripe/payments", lambda b: self.stripe_payment(
                 _need(b, "order_ref"), _need(b, "amount_minor"), _need(b, "currency"), b.get("intent_id"),
-                b.get("email"), b.get("key", "order_id"))),
+                b.get("email"), b.get("key", "order_id"), _deliver(b))),
             ("POST", "/_sandbox/stripe/refunds", lambda b: self.stripe_refund(
-                _need(b, "intent_id"), _need(b, "amount_minor"), _need(b, "currency"), b.get("order_ref"))),
+                _need(b, "intent_id"), _need(b, "amount_minor"), _need(b, "currency"), b.get("order_ref"),
+                _deliver(b))),
             ("POST", "/_sandbox/paypal/captures", lambda b: self.paypal_capture(
                 _need(b, "order_ref"), _need(b, "amount"), _need(b, "currency"), b.get("capture_id"),
-                b.get("key", "custom_id"))),
+                b.get("key", "custom_id"), _deliver(b))),
             ("POST", "/_sandbox/paypal/refunds", lambda b: self.paypal_refund(
-                _need(b, "capture_id"), _need(b, "amount"), _need(b, "currency"), b.get("order_ref"))),
+                _need(b, "capture_id"), _need(b, "amount"), _need(b, "currency"), b.get("order_ref"), _deliver(b))),
             ("POST", "/_sandbox/carriers/<kind>", lambda b, kind: self.carrier_update(
                 kind, _need(b, "tracking_number"), _need(b, "carrier"), _need(b, "statuses"), b.get("start"),
                 b.get("every_s", DEFAULT_STEP_S), b.get("estimate"))),
         ]
         for n, (method, rule, handler) in enumerate(routes):
             app.add_url_rule(rule, f"emitter_{n}", _view(handler), methods=[method])
+        self.events.register(app)
         return app
 
 
@@ -162,12 +179,25 @@ def _view(handler: Callable[..., dict[str, Any]]) -> Callable[..., Response]:
             return _json(422, {"error": str(exc)})
         except requests.RequestException as exc:
             return _json(502, {"error": f"the hub could not be reached: {type(exc).__name__}"})
-        return _json(200 if out.get("hub_status", 200) < 300 else 502, out)
+        hub_status = out.get("hub_status")
+        return _json(502 if hub_status is not None and hub_status >= 300 else 200, out)
     return view
 
 
 def _json(status: int, body: object) -> Response:
     return Response(json.dumps(body, default=str), status=status, content_type="application/json")
+
+
+def _undelivered(channel: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The answer for an event built and kept but not posted: nothing sent, no answer from the hub."""
+    return {"channel": channel, "sent": None, "event": event, "hub_status": None, "hub": None}
+
+
+def _deliver(body: dict[str, Any]) -> bool:
+    value = body.get("deliver", True)
+    if not isinstance(value, bool):
+        raise ValueError("deliver: true or false")
+    return value
 
 
 def _need(body: dict[str, Any], key: str) -> Any:

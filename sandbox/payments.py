@@ -33,6 +33,11 @@ def _rfc3339(at: datetime | None = None) -> str:
     return (at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _rfc3339_ms(at: datetime | None = None) -> str:
+    """An event's own time as PayPal writes it, to the millisecond (its resources' times are to the second)."""
+    return (at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def stripe_event(kind: str, obj: dict[str, Any], created: int | None = None) -> dict[str, Any]:
     return {"id": f"evt_{uuid.uuid4().hex[:24]}", "object": "event", "api_version": STRIPE_API_VERSION,
             "created": created or _now(), "livemode": False, "pending_webhooks": 1, "type": kind,
@@ -70,7 +75,7 @@ def stripe_dispute(intent_id: str, amount_minor: int, currency: str = "eur") -> 
 
 
 def paypal_event(kind: str, resource_type: str, resource: dict[str, Any], summary: str) -> dict[str, Any]:
-    return {"id": f"WH-{uuid.uuid4().hex[:17].upper()}", "event_version": "1.0", "create_time": _rfc3339(),
+    return {"id": f"WH-{uuid.uuid4().hex[:17].upper()}", "event_version": "1.0", "create_time": _rfc3339_ms(),
             "resource_type": resource_type, "resource_version": "2.0", "event_type": kind, "summary": summary,
             "resource": resource, "links": []}
 
