@@ -9,11 +9,14 @@ by one ``event_type`` at most, so every type is listed and the ones the hub does
 one list call rather than one per type. An event is the body its webhook delivers, and its id is the dedupe
 key that webhook carries: one arriving after the backfill is a duplicate. Every page is read before anything
 is handed over, oldest first whatever order PayPal lists in (a capture before its refund); a read that fails
-half way stores nothing and moves no watermark. Nothing new costs two calls: the token and one list.
+half way stores nothing and moves no watermark. The token is kept by the process until shortly before it
+expires (PayPal's ``expires_in``, ~9 h), so a backfill with nothing new is one call: the list.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +31,10 @@ from mappings.paypal import TOPICS
 from .consts import DEFAULT_API_URL, EVENTS_PAGE_SIZE, EVENTS_PATH, TOKEN_PATH
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"  # the backfill's watermark text, UTC
+TOKEN_MARGIN_S = 60  # a kept token is given up this long before PayPal says it expires
+DEFAULT_TOKEN_TTL_S = 300  # when the answer says nothing of it
+_tokens: dict[tuple[str, str], tuple[str, float]] = {}  # (api_url, client_id) -> (token, monotonic expiry)
+_tokens_lock = threading.Lock()
 
 
 class PayPalEvents:
@@ -43,8 +50,17 @@ class PayPalEvents:
         self.timeout_s = channel.timeout_s
         self.calls = 0
         self._credentials = (str(x["client_id"]), str(x["client_secret"]))
-        self._token: str | None = None
         self._http = requests.Session()
+
+    @property
+    def _token(self) -> str | None:
+        with _tokens_lock:
+            token, until = _tokens.get((self.api_url, self._credentials[0]), ("", 0.0))
+        return token if token and time.monotonic() < until else None
+
+    def _forget_token(self) -> None:
+        with _tokens_lock:
+            _tokens.pop((self.api_url, self._credentials[0]), None)
 
     def changed_since(self, since: str) -> Iterator[list[Change]]:
         """ChangeSource: the events of the types the hub maps created at or after ``since`` (UTC
@@ -71,7 +87,7 @@ class PayPalEvents:
             token = self._token or self._new_token()
             r = self._send("GET", url, "list events", params=params, headers={"Authorization": f"Bearer {token}"})
             if r.status_code == 401 and not fresh:  # expired since it was given: one new token
-                self._token = None
+                self._forget_token()
                 continue
             return self._json(r, "list events")
         raise Permanent("paypal list events: a new access token was refused too")
@@ -79,10 +95,16 @@ class PayPalEvents:
     def _new_token(self) -> str:
         r = self._send("POST", f"{self.api_url}{TOKEN_PATH}", "get access token", auth=self._credentials,
                        data={"grant_type": "client_credentials"})
-        token = self._json(r, "get access token").get("access_token")
+        answer = self._json(r, "get access token")
+        token = answer.get("access_token")
         if not isinstance(token, str) or not token:
             raise Retryable("paypal get access token: no access_token in the answer")
-        self._token = token
+        try:
+            ttl = float(answer.get("expires_in") or DEFAULT_TOKEN_TTL_S)
+        except (TypeError, ValueError):
+            ttl = DEFAULT_TOKEN_TTL_S
+        with _tokens_lock:
+            _tokens[(self.api_url, self._credentials[0])] = (token, time.monotonic() + max(0.0, ttl - TOKEN_MARGIN_S))
         return token
 
     def _next(self, page: dict[str, Any]) -> str | None:
