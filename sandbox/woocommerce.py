@@ -39,6 +39,9 @@ CANNOT_EDIT = ("woocommerce_rest_cannot_edit", "Sorry, you are not allowed to ed
 CANNOT_VIEW = ("woocommerce_rest_cannot_view", "Sorry, you cannot view this resource.")
 CANNOT_LIST = ("woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
 CANNOT_BATCH = ("woocommerce_rest_cannot_batch", "Sorry, you are not allowed to batch manipulate this resource.")
+# prepare_object_for_database() of the products routes refuses a variation (404), HTML-escaped as WooCommerce sends it
+VARIATION_ROUTE = ("woocommerce_rest_invalid_product_id", "To manipulate product variations you should use the "
+                   "/products/&lt;product_id&gt;/variations/&lt;id&gt; endpoint.")
 
 # (methods, route under /wp-json/, template for stats, handler); anything else is rest_no_route
 ROUTES = [
@@ -379,11 +382,14 @@ class WooSandbox(OrderRoutes, WebhookRoutes):
             return self._update(item, fields, product_id), {}
 
     def _update(self, item: Item | None, fields: dict[str, Any], product_id: int | None) -> dict[str, Any]:
-        """update_item(): products routes take any product post (variations too), variation routes only
-        variations of ``product_id``; anything else is the post type's invalid_id (400)."""
+        """update_item(): products routes write products and refuse a variation (404, seen on WooCommerce
+        10.0.2: it is read there, written only through its own route), variation routes only variations of
+        ``product_id``; an id that is no product is the post type's invalid_id (400)."""
         if product_id is None:
             if item is None:
                 raise WooError("woocommerce_rest_product_invalid_id", "Invalid ID.", 400)
+            if item.type == "variation":
+                raise WooError(*VARIATION_ROUTE, 404)
             self._apply_update(item, fields)
             return self._product_body(item)
         if item is None or item.type != "variation" or item.parent_id != product_id:

@@ -210,6 +210,22 @@ def test_variations_list_get_put_and_batch(woo):
     assert shop.stats["calls"]["POST products/<id>/variations/batch"] == 2
 
 
+def test_a_variation_is_read_but_never_written_through_the_products_routes(woo):
+    """Seen on WooCommerce 10.0.2: ``GET products/<variation id>`` answers the variation, but a PUT there or a
+    ``products/batch`` item naming it is refused (404), the stock untouched: a variation is written through
+    ``products/<parent>/variations``."""
+    shop, api, url, ids, got = woo
+    vs = ids["PT-S"]["variation_id"]
+    assert api.get(f"products/{vs}").json()["type"] == "variation"
+    refused = woo_error("woocommerce_rest_invalid_product_id", "To manipulate product variations you should use "
+                        "the /products/&lt;product_id&gt;/variations/&lt;id&gt; endpoint.", 404)
+    put = api.put(f"products/{vs}", {"stock_quantity": 1})
+    assert (put.status_code, put.json()) == (404, refused)
+    batch = api.post("products/batch", {"update": [{"id": vs, "manage_stock": True, "stock_quantity": 1}]})
+    assert (batch.status_code, batch.json()) == (200, {"update": [{"id": vs, "error": refused}]})
+    assert shop.levels()["PT-S"] == 3 and deliveries(shop, got) == []
+
+
 def test_order_then_cancel_deliver_real_shapes_signed_in_order(woo):
     shop, api, url, ids, got = woo
     order = shop.place_order([{"sku": "PW-1", "quantity": 2}, {"sku": "PT-M", "quantity": 1}])

@@ -77,10 +77,33 @@ class RealWoo:
     def stock(self, product_id: int) -> int:
         return self.call("GET", f"products/{product_id}")["stock_quantity"]
 
-    def order(self, lines: list[tuple[int, int]], paid: bool = True) -> dict:
-        """A customer's order of [(product id, units)]: paid (processing) or awaiting payment (pending)."""
-        return self.call("POST", "orders", {"set_paid": paid, "status": "processing" if paid else "pending",
-                                            "line_items": [{"product_id": p, "quantity": q} for p, q in lines]})
+    def variable(self, name: str, quantities: dict[str, int], price: str = "20.00") -> dict[str, tuple[int, int]]:
+        """A variable product (attribute Size) with one variation per SKU, each managing its own stock;
+        -> {sku: (parent id, variation id)}."""
+        parent = self.call("POST", "products", {"name": name, "type": "variable", "attributes": [
+            {"name": "Size", "options": list(quantities), "variation": True, "visible": True}]})
+        return {sku: (parent["id"], self.call("POST", f"products/{parent['id']}/variations", {
+            "sku": sku, "regular_price": price, "manage_stock": True, "stock_quantity": n,
+            "attributes": [{"name": "Size", "option": sku}]})["id"]) for sku, n in quantities.items()}
+
+    def set_stock(self, product_id: int, quantity: int, parent: int | None = None) -> dict:
+        """The shop manager's edit of a product's (or a variation's) count through the REST API."""
+        endpoint = f"products/{parent}/variations/{product_id}" if parent else f"products/{product_id}"
+        return self.call("PUT", endpoint, {"manage_stock": True, "stock_quantity": quantity})
+
+    def order(self, lines: list[tuple[int, ...]], paid: bool = True, status: str | None = None,
+              payment_method: str | None = None) -> dict:
+        """A customer's order of [(product id, units[, variation id])]: paid (processing) or awaiting payment
+        (pending), or ``status`` as given (``on-hold`` with ``bacs``: a bank transfer not received yet)."""
+        items = [{"product_id": p, "quantity": q, **({"variation_id": v[0]} if v else {})} for p, q, *v in lines]
+        body = {"set_paid": paid, "status": status or ("processing" if paid else "pending"), "line_items": items}
+        if payment_method:
+            body["payment_method"] = payment_method
+        return self.call("POST", "orders", body)
+
+    def update_order(self, order: dict, **changes: Any) -> dict:
+        """``PUT orders/<id>``: ``status=...`` as the shop manager sets it, ``set_paid=True`` as a payment does."""
+        return self.call("PUT", f"orders/{order['id']}", changes)
 
     def refund(self, order: dict, units: dict[int, int], amount: str | None = None) -> dict:
         """A refund of {product id: units} of ``order`` (no money moves: ``api_refund`` false); no units: money only."""
@@ -100,6 +123,15 @@ class RealWoo:
             if f"ua={USER_AGENT}" in line and float(at) >= since:
                 out.append((method, route))
         return out
+
+    def hub_writes(self, since: float = 0.0, under: str = "/wc/v3/products") -> list[tuple[str, Any]]:
+        """(route, body) of every write the hub made since ``since`` (epoch seconds) to a route ``under``
+        (default: products and variations, its stock writes), from rest-bodies.log."""
+        log = self.base / "logs" / "rest-bodies.log"
+        lines = log.read_text().splitlines() if log.exists() else []
+        heads = [(head.split(" ", 3), body) for head, body in zip(lines[::2], lines[1::2], strict=True)]
+        return [(route, json.loads(body)) for (at, _, route, rest), body in heads
+                if f"ua={USER_AGENT}" in rest and float(at) >= since and route.startswith(under)]
 
     def deliveries(self) -> list[str]:
         """webhooks.log: every delivery Woo attempted, with its answer and the webhook's status."""
