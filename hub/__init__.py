@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 def create_app(test_config: Config | dict[str, Any] | None = None) -> Flask:
     from connectors import verifier_for
 
-    from . import admin, api_records, api_reports, api_stock, api_tasks, console, openapi, ops, webhooks
+    from . import admin, api_channels, api_records, api_reports, api_stock, api_tasks, console, openapi, ops, webhooks
     from .db import make_engine
     from .redis import connect
     from .state import Hub
@@ -49,6 +49,7 @@ def create_app(test_config: Config | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_stock.bp)
     app.register_blueprint(api_reports.bp)
     app.register_blueprint(api_tasks.bp)
+    app.register_blueprint(api_channels.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(openapi.bp)
     console.init_app(app, app.extensions["hub"])

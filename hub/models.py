@@ -88,6 +88,7 @@ events = Table(
     Index("ix_events_status_received_at", "status", "received_at"),
     Index("ix_events_channel_id", "channel", "id"),
     Index("ix_events_topic_id", "topic", "id"),
+    Index("ix_events_channel_topic_received_at", "channel", "topic", "received_at"),  # migration 0012
 )
 
 event_history = Table(

@@ -656,3 +656,108 @@ class Stats(Out):
     oldest_pending_delivery_age_s = fields.Float(**NUL)
     oldest_pending_task_at = when(**NUL)
     oldest_pending_task_age_s = fields.Float(**NUL)
+
+
+# --- channel health ------------------------------------------------------------------------------
+
+HEALTH_STATUSES = ("ok", "unknown", "warning", "failing")
+
+
+class ChannelVerdict(Out):
+    status = fields.String(**REQ, validate=validate.OneOf(HEALTH_STATUSES), metadata={
+        "description": "failing: webhooks are being lost or the hub cannot check or backfill the channel; warning: "
+                       "the hub repaired its webhooks in the last 24 h; unknown: no webhook yet; ok"})
+    reason = fields.String(**REQ, metadata={"description": "the findings in plain words, the worst first",
+                                            "example": "webhooks repaired 10 min ago: order.created was disabled"})
+
+
+class SubscriptionFinding(Out):
+    topic = fields.String(**REQ)
+    problem = fields.String(**REQ, metadata={"example": "disabled (the platform stopped sending it)"})
+    action = fields.String(**REQ, metadata={"example": "set active again"})
+
+
+class SubscriptionCheck(Out):
+    task_id = fields.Integer(**REQ)
+    started_at = when(**REQ)
+    finished_at = when(**NUL)
+    status = fields.String(**REQ, validate=validate.OneOf(TASK_STATUSES))
+    error = fields.String(**NUL)
+    checked = fields.Integer(**NUL, metadata={"description": "topics checked"})
+    repaired = fields.List(fields.Nested(SubscriptionFinding), **REQ)
+
+
+class SubscriptionRepair(Out):
+    task_id = fields.Integer(**NUL, metadata={"description": "the check that repaired them"})
+    at = when(**REQ)
+    repaired = fields.List(fields.Nested(SubscriptionFinding), **REQ)
+    backfilled_after = fields.Integer(**NUL, metadata={
+        "description": "changes the backfill found in the 7 days after it (first what the platform did not send "
+                       "while its webhooks were broken); null: the channel is not backfilled"})
+
+
+class ChannelSubscriptions(Out):
+    managed = fields.Boolean(**REQ, metadata={"description": "the hub keeps this channel's webhooks subscribed"})
+    topics = fields.List(fields.String(), **REQ, metadata={"description": "the topics it keeps (managed only)"})
+    last_check = fields.Nested(SubscriptionCheck, **NUL)
+    last_repair = fields.Nested(SubscriptionRepair, **NUL, metadata={
+        "description": "the newest repair that still has an open alert"})
+    open_alerts = fields.List(fields.Nested(Alert), **REQ, metadata={
+        "description": "open subscription_repaired alerts of the channel, newest first"})
+
+
+class TopicDeliveries(Out):
+    topic = fields.String(**REQ)
+    last_at = when(**NUL, metadata={"description": "the newest webhook the platform sent (null: none)"})
+    webhooks_24h = fields.Integer(**REQ, metadata={
+        "description": "webhooks received in the last 24 h (a replay's re-read of a delivery counts as one)"})
+    backfilled_24h = fields.Integer(**REQ, metadata={
+        "description": "changes the backfill read from the platform and stored in the last 24 h (no webhook had "
+                       "brought them)"})
+
+
+class ChannelDeliveries(Out):
+    last_at = when(**NUL, metadata={"description": "the newest webhook of any topic"})
+    topics = fields.List(fields.Nested(TopicDeliveries), **REQ, metadata={
+        "description": "the topics delivered and those the hub keeps subscribed"})
+
+
+class BackfillRun(Out):
+    task_id = fields.Integer(**REQ)
+    started_at = when(**REQ)
+    finished_at = when(**NUL)
+    status = fields.String(**REQ, validate=validate.OneOf(TASK_STATUSES))
+    error = fields.String(**NUL)
+    since = fields.String(**NUL, metadata={"description": "read what changed after this (platform's UTC clock)"})
+    read = fields.Integer(**NUL)
+    stored = fields.Integer(**NUL, metadata={"description": "changes the hub did not hold: stored and processed"})
+    known = fields.Integer(**NUL, metadata={"description": "changes the hub held already (their webhook came)"})
+    calls = fields.Integer(**NUL)
+    watermark = fields.String(**NUL)
+
+
+class ChannelBackfill(Out):
+    enabled = fields.Boolean(**REQ, metadata={"description": "the hub can read this channel's changes"})
+    resource = fields.String(**NUL, metadata={"example": "orders"})
+    watermark = fields.String(**NUL, metadata={"description": "the newest change read (platform's UTC clock)"})
+    last_run = fields.Nested(BackfillRun, **NUL)
+    last_stored = fields.Nested(BackfillRun, **NUL, metadata={
+        "description": "the newest run, within 7 days, that found changes no webhook had brought"})
+    last_webhook_at = when(**NUL, metadata={"description": "the newest webhook of the resource's topics"})
+    missed = fields.Integer(**REQ, metadata={
+        "description": "changes the backfill found that were made after that webhook and after the last repair, "
+                       "more than 2 min ago, and that no webhook brought: the webhooks are being lost"})
+
+
+class ChannelHealth(Out):
+    id = fields.String(**REQ)
+    kind = fields.String(**REQ)
+    health = fields.Nested(ChannelVerdict, **REQ)
+    subscriptions = fields.Nested(ChannelSubscriptions, **REQ)
+    deliveries = fields.Nested(ChannelDeliveries, **REQ)
+    backfill = fields.Nested(ChannelBackfill, **REQ)
+
+
+class ChannelList(Out):
+    generated_at = when(**REQ)
+    channels = fields.List(fields.Nested(ChannelHealth), **REQ)

@@ -15,11 +15,13 @@ import hmac
 import os
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Blueprint, Flask, current_app, has_request_context, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from limits import RateLimitItem, parse
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -120,6 +122,17 @@ def _age(seconds: int | float | None) -> str:
     if s < 86400:
         return f"{s // 3600} h {s % 3600 // 60} min"
     return f"{s // 86400} d {s % 86400 // 3600} h"
+
+
+@bp.app_template_filter("ago")
+@pass_context
+def _ago(ctx: Context, value: str | None) -> str:
+    """An ISO UTC time as how long ago it was (before the page's ``now``, else the clock's): ``just now``,
+    ``10 min ago``, ``3 h ago`` (``never``: none)."""
+    from ..channel_health import ago
+    from ..store import utcnow
+
+    return ago(datetime.fromisoformat(value), ctx.get("now") or utcnow()) if value else "never"
 
 
 @bp.app_template_filter("money")

@@ -1,4 +1,4 @@
-"""Console pages: dashboard, events, needs-mapping, stock, orders and reports.
+"""Console pages: dashboard, events, needs-mapping, stock, orders, reports and channels.
 
 Each reads through the same functions as the JSON API (``hub.store``, ``hub.api_*``,
 ``hub.links``, ``hub.dashboard``); the one form here (a missing link) goes through ``add_links``
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -20,13 +21,14 @@ from .. import activity
 from ..api_records import list_orders, list_payments, order_detail
 from ..api_reports import carrier_sla
 from ..api_stock import list_alerts
+from ..channel_health import REPAIR_RECENT, channel_health, span, was
 from ..dashboard import dashboard as dashboard_figures
 from ..dashboard import needs_mapping as needs_mapping_figures
 from ..links import Link, LinkError, add_links
 from ..models import EventStatus, event_records, parked, stock_levels
 from ..state import current_hub
 from ..stock_view import sales_channels, stock_overview
-from ..store import get_event, list_events
+from ..store import get_event, list_events, utcnow
 from ..timeline import exports, order_timeline
 from . import bp
 from .chart import activity_chart
@@ -38,6 +40,8 @@ RATE_WINDOW_S = 300  # the dashboard's deliveries per minute: averaged over this
 SAMPLE_SHOWN = 5  # parked event ids shown per missing link
 STOCK_PAGE = 100
 LINK_KINDS = {"inventory_item_id": "sku", "product_id": "sku", "location_id": "warehouse"}  # missing -> what to ask
+PLATFORMS = {"woocommerce": "WooCommerce", "shopify": "Shopify", "stripe": "Stripe", "paypal": "PayPal",
+             "easypost": "EasyPost", "aftership": "AfterShip", "shippo": "Shippo"}
 
 
 def _int(name: str) -> int | None:
@@ -199,3 +203,29 @@ def reports():  # noqa: ANN201
         other = [a for a in list_alerts(conn, limit=200) if a["kind"] != "oversell"]
     return render_template("console/reports.html", carriers=carriers, unmatched=unmatched, oversell=oversell,
                            other=other, since=since_raw)
+
+
+def repair_words(finding: dict[str, str], platform: str) -> str:
+    """What was wrong with one webhook and what the hub did, as the shop manager would say it."""
+    state = was(finding.get("problem") or "")
+    if state == "missing":
+        return f"{platform} had no such webhook: the hub added it"
+    if state.startswith("delivering to "):
+        return f"{platform} was sending it to {state.removeprefix('delivering to ')}: the hub pointed it back"
+    return f"{platform} had turned it off ({state}): the hub turned it back on"
+
+
+@bp.get("/channels")
+def channels():  # noqa: ANN201
+    """``GET /api/channels`` in the platforms' words: are the webhooks arriving, what the hub fixed, what it
+    read from the platform itself."""
+    now = utcnow()
+    return render_channels(channel_health(current_hub(), now), now)
+
+
+def render_channels(rows: list[dict[str, Any]], now: datetime) -> str:
+    """The Channels page for ``channel_health``'s answer as of ``now``."""
+    config = current_hub().config
+    return render_template("console/channels.html", channels=rows, platforms=PLATFORMS, repair_words=repair_words,
+                           span=span, check_every=config.subscription_check_s, read_every=config.backfill_interval_s,
+                           now=now, recent=lambda at: now - datetime.fromisoformat(at) <= REPAIR_RECENT)
