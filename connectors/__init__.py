@@ -1,16 +1,18 @@
 """One package per external system; each exposes the roles its platform supports.
 
-``verifier_for(channel)`` picks the inbound webhook verifier by the channel's ``kind``; ``change_source`` and
-``subscription_target`` the clients that read what changed and keep the webhooks subscribed, where the kind
-has them and the hub holds the channel's API keys.
+``verifier_for(channel)`` picks the inbound webhook verifier by the channel's ``kind``; ``stock_target``,
+``change_source`` and ``subscription_target`` the clients that write stock, read what changed and keep the
+webhooks subscribed, where the kind has them and the hub holds the channel's API keys.
 """
 
 from __future__ import annotations
 
+import importlib
+
 from hub.config import ChannelConfig
 
 from .base import Verifier
-from .outbound import ChangeSource, SubscriptionTarget
+from .outbound import ChangeSource, StockTarget, SubscriptionTarget
 
 
 def verifier_for(channel: ChannelConfig) -> Verifier:
@@ -34,27 +36,46 @@ def verifier_for(channel: ChannelConfig) -> Verifier:
     return table[channel.kind](channel)
 
 
+STOCK_TARGETS = {  # kind -> (module, class) of its StockTarget
+    "shopify": ("connectors.shopify.client", "ShopifyStock"),
+    "woocommerce": ("connectors.woocommerce.client", "WooStock"),
+}
+CHANGE_SOURCES = {  # kind -> (module, class) of its ChangeSource
+    "woocommerce": ("connectors.woocommerce.client", "WooOrders"),
+    "shopify": ("connectors.shopify.orders", "ShopifyOrderChanges"),
+    "stripe": ("connectors.stripe.events", "StripeEvents"),
+    "paypal": ("connectors.paypal.events", "PayPalEvents"),
+}
+
+
+def _class(table: dict[str, tuple[str, str]], kind: str) -> type:
+    module, name = table[kind]
+    return getattr(importlib.import_module(module), name)
+
+
+def stock_target(channel: ChannelConfig) -> StockTarget:
+    """The channel's stock API (``jobs.push``); ValueError for a kind the hub writes no stock to."""
+    if channel.kind not in STOCK_TARGETS:
+        raise ValueError(f"channel {channel.id}: the hub cannot write stock to {channel.kind}")
+    return _class(STOCK_TARGETS, channel.kind)(channel)
+
+
+def writes_blind(channel: ChannelConfig) -> bool:
+    """Whether a stock write to ``channel`` is a plain set (no compare-and-set): it can land over a sale the hub
+    has not heard of yet."""
+    return channel.kind in STOCK_TARGETS and not _class(STOCK_TARGETS, channel.kind).compare_and_set
+
+
+def reads_changes(channel: ChannelConfig) -> bool:
+    """Whether the hub can read what changed on ``channel`` (a kind with a ChangeSource, its API keys held)."""
+    return channel.kind in CHANGE_SOURCES and channel.calls_api
+
+
 def change_source(channel: ChannelConfig) -> ChangeSource | None:
     """What the hub reads a channel's missed changes from (``jobs.backfill``); None: it cannot."""
-    if not channel.calls_api:
+    if not reads_changes(channel):
         return None
-    if channel.kind == "woocommerce":
-        from .woocommerce.client import WooOrders
-
-        return WooOrders(channel)
-    if channel.kind == "shopify":
-        from .shopify.orders import ShopifyOrderChanges
-
-        return ShopifyOrderChanges(channel)
-    if channel.kind == "stripe":
-        from .stripe.events import StripeEvents
-
-        return StripeEvents(channel)
-    if channel.kind == "paypal":
-        from .paypal.events import PayPalEvents
-
-        return PayPalEvents(channel)
-    return None
+    return _class(CHANGE_SOURCES, channel.kind)(channel)
 
 
 def subscription_target(channel: ChannelConfig) -> SubscriptionTarget | None:

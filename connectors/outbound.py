@@ -99,6 +99,7 @@ class StockTarget(Protocol):
     channel: str
     batch_size: int  # the most quantities one write call takes
     cheap_reads: bool  # False where reads spend a scarce rate limit (Shopify's query cost): write blind first
+    compare_and_set: bool  # a write names the value it replaces (Shopify); False: a plain set over whatever is there
 
     def find(self, skus: list[str]) -> dict[str, Listing]:
         """Look SKUs up in the channel, with their current quantity; absent SKUs are left out."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
-from rq import Callback, Queue
+from rq import Callback, Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Dependency, Job, JobStatus
 from sqlalchemy import Engine
@@ -17,7 +17,14 @@ from connectors.base import Verifier
 
 from .config import Config
 from .metrics import Metrics
-from .redis import EVENTS_QUEUE, INBOX_KEY, RedisHandle, worker_alive_key
+from .redis import (
+    BACKFILL_GATE_TTL_S,
+    EVENTS_QUEUE,
+    INBOX_KEY,
+    RedisHandle,
+    backfill_due_key,
+    worker_alive_key,
+)
 from .store import DeliveryStore
 
 logger = logging.getLogger(__name__)
@@ -29,6 +36,8 @@ PUSH_STOCK = "jobs.push.push_stock"
 PUSH_FAILED = "jobs.push.push_job_failed"  # RQ failure callback: lets go of the channel's pending-push guard
 PUSH_JOB_TIMEOUT_S = 900
 PUSH_QUEUE_GRACE_S = 60  # how long a queued push may wait for a worker before its guard lapses
+BACKFILL_CHANNEL = "jobs.backfill.backfill_channel"
+BACKFILL_RETRY_S = (2, 5, 10, 30, 60, 120, 300)  # a failed backfill is tried again after these waits (its gate stays)
 EXPORT_ORDER = "jobs.export.export_order"
 SYNC_CRM = "jobs.crm.sync_crm"
 ERP_QUEUE, CRM_QUEUE = "erp", "crm"
@@ -148,7 +157,16 @@ class Hub:
     def enqueue_crm(self, order_id: int) -> bool:
         return self.enqueue_once(CRM_QUEUE, SYNC_CRM, f"crm-order-{order_id}", order_id)
 
-    def enqueue_once(self, queue_name: str, func: str, job_id: str, *args: int | str) -> bool:
+    def request_backfill(self, channel: str) -> bool:
+        """Read what the hub may have missed on ``channel`` before any stock is written there: its backfill gate
+        closes (``backfill_due_key``; the backfill opens it once what it found is applied) and one backfill job
+        is queued (``enqueue_once``: a waiting one covers every request), retried on failure."""
+        self.redis.client.set(backfill_due_key(channel), 1, ex=BACKFILL_GATE_TTL_S)
+        return self.enqueue_once(EVENTS_QUEUE, BACKFILL_CHANNEL, f"backfill-{channel}", channel,
+                                 retry=Retry(max=len(BACKFILL_RETRY_S), interval=list(BACKFILL_RETRY_S)))
+
+    def enqueue_once(self, queue_name: str, func: str, job_id: str, *args: int | str,
+                     retry: Retry | None = None) -> bool:
         """Queue ``func(*args)`` as job ``job_id`` unless a job for it waits already; False if one does.
 
         A job that waits (queued, scheduled for a retry, deferred) reads the current state when it
@@ -172,7 +190,7 @@ class Hub:
             old.delete()  # finished or failed: its outcome is kept in the store
         kwargs = dict(args=args, job_id=slot, description=f"{func.rsplit('.', 1)[-1]}({', '.join(map(str, args))})",
                       timeout=EXPORT_JOB_TIMEOUT_S, result_ttl=EVENT_JOB_RESULT_TTL_S, failure_ttl=FAILED_JOB_TTL_S,
-                      unique=True)
+                      unique=True, retry=retry)
         if running:
             # RQ refuses unique with a dependency; two workers racing here write the same job under one id
             kwargs.update(unique=False, depends_on=Dependency(jobs=[running[0].id], allow_failure=True))

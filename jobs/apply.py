@@ -76,6 +76,7 @@ class Outcome:
     hold_until: datetime | None = None  # an unexplained stock report may wait until then for its channel's orders
     held: float | None = None  # seconds a report of this event waits before it is judged again
     held_keys: list[tuple[str, str]] = field(default_factory=list)  # (channel, sku) of the reports held
+    backfills: set[str] = field(default_factory=set)  # channels to read before their stock is written (after commit)
 
 
 MIN_HOLD_S = 0.05  # a report's hold with less than this left is over: it is judged
@@ -327,6 +328,11 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
         if r.available != should and ch in policy.pushing:
             ledger.mark_dirty(conn, (ch,), {sku}, touch)
             note = f"differs from the {should} the hub publishes: overwritten back (the hub is the authority)"
+            if (expected is None or r.available != expected) and ch in policy.reads:
+                # unexplained: a sale whose order webhook is late (or lost) looks the same as an edit; the write
+                # waits until the channel's changes are read (a Woo write is a plain set over that sale)
+                out.backfills.add(ch)
+                note += f" once {ch}'s changes are read"
     ledger.set_believed(conn, ch, sku, r.available, ledger.last_movement_id(conn), r.source_updated_at or utcnow())
     return note
 

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
-from rq import Retry
 from sqlalchemy import Engine, func, select
 
 from connectors import change_source
@@ -40,7 +39,6 @@ from .tasks import annotate, recording
 logger = logging.getLogger(__name__)
 OVERLAP_S = 2  # re-read this much before the watermark: changes saved in the same seconds as the newest seen
 LOCK_TTL_S = 600
-RETRY_S = (2, 5, 10, 30, 60, 120, 300)  # a failed backfill is tried again after these waits (its gate stays shut)
 WOO_TIME = "%Y-%m-%dT%H:%M:%S"  # the watermark's text: UTC, sorts as time
 TASK = "backfill"
 BACKFILL_KINDS = ("woocommerce", "shopify", "stripe", "paypal")  # kinds with a ChangeSource (connectors.change_source)
@@ -217,8 +215,6 @@ def backfill_all() -> list[str]:
             out.append(str(backfill(hub, channel_id, apply=True)))
         except Exception as exc:  # noqa: BLE001 - tried again soon: until it runs, no stock is written there
             logger.warning("backfill failed; trying again", extra={"channel": channel_id}, exc_info=True)
-            hub.events_queue.enqueue("jobs.backfill.backfill_channel", channel_id, job_id=f"backfill-{channel_id}",
-                                     retry=Retry(max=len(RETRY_S), interval=list(RETRY_S)),
-                                     description=f"backfill({channel_id}) again")
+            hub.request_backfill(channel_id)
             out.append(f"{channel_id}: failed, trying again: {exc}")
     return out

@@ -232,6 +232,8 @@ def _process(hub: Hub, event_id: int) -> str:
                 record_event_outcome(conn, event_id, row.channel, TaskStatus.OK, key=row.dedupe_key)
     for parked_id in resumed:  # after the commit: the links they wait for are now visible
         hub.enqueue_event(parked_id)
+    for channel in sorted(outcome.backfills):  # before the pushes: they wait for what it finds
+        hub.request_backfill(channel)
     for channel in sorted(outcome.touch.dirty_channels):  # the dirty marks are committed: push them
         hub.schedule_push(channel)
     for shipment_id, channel in sorted(outcome.tracking):  # the shipments are committed: tell their channels

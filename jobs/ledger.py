@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, or_, select, update
 
+from connectors import reads_changes, writes_blind
 from hub.config import Config
 from hub.models import alerts, order_stock, stock_levels, stock_movements, stock_sync
 from hub.store import utcnow
@@ -40,6 +41,9 @@ class StockPolicy:
     locations: dict[str, dict[str, str]] = field(default_factory=dict)  # channel -> location id -> warehouse
     default_warehouse: str = "main"
     report_hold_s: float = 0.0  # an unexplained channel report waits this long, once (``stock_report_hold_s``)
+    # channels written by plain sets whose changes the hub can read: an unexplained report is read (backfill)
+    # before it is corrected
+    reads: frozenset[str] = frozenset()
 
     @classmethod
     def from_config(cls, config: Config) -> StockPolicy:
@@ -49,7 +53,8 @@ class StockPolicy:
                    authority={c.id: c.stock_authority for c in chans},
                    pushing=tuple(c.id for c in chans if c.pushes_stock),
                    locations={c.id: dict(c.locations) for c in chans},
-                   report_hold_s=config.stock_report_hold_s)
+                   report_hold_s=config.stock_report_hold_s,
+                   reads=frozenset(c.id for c in chans if reads_changes(c) and writes_blind(c)))
 
     def order_warehouse(self, channel: str) -> str:
         """An order's lines are taken from its channel's first mapped warehouse."""

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
+from connectors import stock_target
 from connectors.outbound import LevelWrite, Listing, Permanent, Retryable, StockTarget
 from hub.config import ChannelConfig
 from hub.links import Link, upsert_link
@@ -57,15 +58,7 @@ class PushFailed(Exception):
 
 
 def make_target(channel: ChannelConfig) -> StockTarget:
-    if channel.kind == "shopify":
-        from connectors.shopify.client import ShopifyStock
-
-        return ShopifyStock(channel)
-    if channel.kind == "woocommerce":
-        from connectors.woocommerce.client import WooStock
-
-        return WooStock(channel)
-    raise ValueError(f"channel {channel.id}: the hub cannot write stock to {channel.kind}")
+    return stock_target(channel)
 
 
 def echo_key(channel: str, item_id: str, quantity: int) -> str:

@@ -15,10 +15,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from connectors import change_source, subscription_target
+from connectors import reads_changes, subscription_target
 from connectors.outbound import Subscription, SubscriptionTarget
 from hub.config import ChannelConfig, Config
-from hub.redis import BACKFILL_GATE_TTL_S, backfill_due_key
 from hub.state import Hub, current_hub
 from mappings import shopify, woocommerce
 
@@ -105,11 +104,8 @@ def check(hub: Hub, channel_id: str, dry_run: bool = False) -> list[Finding]:
                             asdict(finding))
             logger.warning("webhook subscription repaired", extra=asdict(finding))
         annotate(checked=len(topics(cfg)), repaired=[asdict(f) for f, _ in todo])
-    if todo and change_source(cfg) is not None:  # what the platform did not send meanwhile: read it now, and
-        # write no stock there before it
-        hub.redis.client.set(backfill_due_key(channel_id), 1, ex=BACKFILL_GATE_TTL_S)
-        hub.events_queue.enqueue("jobs.backfill.backfill_channel", channel_id, job_id=f"backfill-{channel_id}",
-                                 description=f"backfill({channel_id}) after repairing its webhooks")
+    if todo and reads_changes(cfg):  # what the platform did not send meanwhile: read it now, write no stock before
+        hub.request_backfill(channel_id)
     return [f for f, _ in todo]
 
 

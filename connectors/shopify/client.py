@@ -166,6 +166,8 @@ class ShopifyClient:
             if status.get("maximumAvailable"):
                 self.bucket_size = float(status["maximumAvailable"])
             wait = throttled_wait(body)
+            if wait is not None and _over_bucket(body):
+                raise Permanent(f"shopify {what}: the query costs more than the shop's bucket holds: {_cost(body)}")
             if wait is not None:
                 logger.info("shopify throttled: waiting %.2fs", wait, extra={"channel": self.channel})
                 time.sleep(wait)
@@ -181,6 +183,7 @@ class ShopifyStock(ShopifyClient):
 
     batch_size = MAX_INPUT_ITEMS
     cheap_reads = False  # a level read costs ~3 points per SKU; a 250-SKU write costs 10
+    compare_and_set = True  # inventorySetQuantities' changeFromQuantity
 
     def __init__(self, channel: ChannelConfig, http: requests.Session | None = None) -> None:
         super().__init__(channel, http)
@@ -274,6 +277,17 @@ def _available(level: dict[str, Any] | None) -> int | None:
         if q.get("name") == "available":
             return int(q["quantity"])
     return None
+
+
+def _cost(body: dict[str, Any]) -> dict[str, Any]:
+    return (body.get("extensions") or {}).get("cost") or {}
+
+
+def _over_bucket(body: dict[str, Any]) -> bool:
+    """THROTTLED for a cost the bucket cannot hold even when full: no wait makes it pass."""
+    cost = _cost(body)
+    bucket = (cost.get("throttleStatus") or {}).get("maximumAvailable")
+    return bucket is not None and float(cost.get("requestedQueryCost") or 0) > float(bucket)
 
 
 def throttled_wait(body: dict[str, Any]) -> float | None:

@@ -70,6 +70,7 @@ class WooStock(WooClient):
 
     batch_size = BATCH_LIMIT
     cheap_reads = True  # 100 products per GET, no query cost
+    compare_and_set = False  # stock_quantity is set, whatever Woo shows by then
 
     def find(self, skus: list[str]) -> dict[str, Listing]:
         found: dict[str, Listing] = {}
