@@ -297,9 +297,9 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
         # reports carry whole seconds: only one from an earlier second is surely older
         return "older than what the hub already knows the channel shows (superseded)"
     has_level = conn.execute(_HAS_LEVEL, {"b_sku": sku, "b_wh": warehouse}).first()
-    expected = None
+    expected, counted_until = None, None
     if sync is not None and sync.believed is not None:
-        surely, maybe = ledger.own_moves_after(conn, ch, sku, sync)
+        surely, maybe, counted_until = ledger.own_moves_after(conn, ch, sku, sync)
         expected = sync.believed + surely
         if maybe and abs(r.available - expected - maybe) < abs(r.available - expected):
             expected += maybe  # an order from the same second as the value: the report says it came after
@@ -333,7 +333,12 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
                 # waits until the channel's changes are read (a Woo write is a plain set over that sale)
                 out.backfills.add(ch)
                 note += f" once {ch}'s changes are read"
-    ledger.set_believed(conn, ch, sku, r.available, ledger.last_movement_id(conn), r.source_updated_at or utcnow())
+    at = r.source_updated_at or utcnow()
+    if counted_until is not None and counted_until > at:
+        # judged as holding orders dated after it (Woo commits a sale's stock before it dates the product): from
+        # now on they are in the value, not taken off it a second time
+        at = counted_until
+    ledger.set_believed(conn, ch, sku, r.available, ledger.last_movement_id(conn), at)
     return note
 
 

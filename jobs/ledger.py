@@ -265,15 +265,19 @@ def moved_since(conn: Connection, skus: list[str], mark: int) -> set[str]:
     return out
 
 
-def own_moves_after(conn: Connection, channel: str, sku: str, row: Any) -> tuple[int, int]:
+def own_moves_after(conn: Connection, channel: str, sku: str, row: Any) -> tuple[int, int, datetime | None]:
     """The change to available the channel's own orders made since the hub's ``row`` (stock_sync) held:
-    (surely after it, maybe after it: the same second, processed since; see ``shown_by_channel``)."""
+    (surely after it, maybe after it: the same second, processed since; see ``shown_by_channel``; when the
+    latest of the surely-after ones happened there)."""
     unsure: dict[str, int] = {}
-    return shown_by_channel(conn, channel, {sku: row}, unsure)[sku] - row.believed, unsure.get(sku, 0)
+    latest: dict[str, datetime] = {}
+    shown = shown_by_channel(conn, channel, {sku: row}, unsure, latest)[sku]
+    return shown - row.believed, unsure.get(sku, 0), latest.get(sku)
 
 
 def shown_by_channel(conn: Connection, channel: str, rows: dict[str, Any],
-                     unsure: dict[str, int] | None = None) -> dict[str, int]:
+                     unsure: dict[str, int] | None = None, latest: dict[str, datetime] | None = None
+                     ) -> dict[str, int]:
     """What the channel shows now by the hub's knowledge, per SKU with a ``believed`` value:
     ``believed`` + what its own orders took off (or put back on) its count since (``channel_delta``;
     one query per 500 SKUs).
@@ -284,7 +288,8 @@ def shown_by_channel(conn: Connection, channel: str, rows: dict[str, Any],
     value cannot be placed: it counts as in it (a push then writes once too often, or its
     compare-and-set re-reads, rather than leaving the channel wrong), and when the hub processed it
     after the value held it goes into ``unsure`` (a report may show it either way). Rows from before
-    times were kept fall back to the movement id (``believed_mark``)."""
+    times were kept fall back to the movement id (``believed_mark``). ``latest`` gets, per SKU, when the
+    latest order counted happened there."""
     known = {sku: r for sku, r in rows.items() if r.believed is not None}
     out = {sku: r.believed for sku, r in known.items()}
     skus = sorted(known)
@@ -304,6 +309,8 @@ def shown_by_channel(conn: Connection, channel: str, rows: dict[str, Any],
                     unsure[sku] = unsure.get(sku, 0) + int(change)
             if after:
                 out[sku] += int(change)
+                if latest is not None and occurred and (sku not in latest or occurred > latest[sku]):
+                    latest[sku] = occurred
     return out
 
 

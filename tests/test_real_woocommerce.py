@@ -324,11 +324,6 @@ def test_a_burst_of_30_orders_is_all_in_the_hub_and_the_stock_exact(tmp_path):
                          "whole seconds that put an order on the wrong side of it (jobs/ledger.py shown_by_channel)")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hub defect (jobs/apply.py::_interpret_report, jobs/push.py): a Woo level the hub cannot explain within "
-    "stock_report_hold_s is judged a manual edit and, under stock_authority hub, the push sets Woo back to the "
-    "hub's count (a plain set: Woo has no compare-and-set), over the sale whose order webhook is late; the "
-    "order then lands and Woo is written again"))
 def test_a_sale_whose_order_webhook_is_late_is_not_written_over(tmp_path):
     """What the burst shows now and then, made certain: Action Scheduler sends the level of a sale, its order
     webhooks come later than the hub's hold (here they are paused until the hub has judged the level; the
