@@ -11,7 +11,7 @@ from sqlalchemy import select
 from hub.models import events, orders, stock_levels
 from jobs.backfill import backfill, watermark
 
-from .support import post, signed
+from .support import cli_config, post, signed
 from .support.stock import stock_env
 
 
@@ -99,19 +99,13 @@ def test_a_cancel_missed_while_webhooks_were_down_is_backfilled(make_app, auth):
             assert ">backfill</td>" in c.get("/admin/events?channel=woo").text
 
 
-def test_backfill_command(make_app, tmp_path, database_url, redis_url, monkeypatch):
+def test_backfill_command(make_app, tmp_path, monkeypatch):
     from hub.cli import cli
 
     with stock_env(make_app, ["A"], 10) as env:
         env.woo.configure(webhook_url="")
         env.woo.place_order([{"sku": "A", "quantity": 1}], set_paid=True)
-        ch = env.hub.config.channels["woo"]
-        cfg = tmp_path / "hub.yaml"
-        cfg.write_text(json.dumps({"database_url": database_url, "redis_url": redis_url, "channels": {"woo": {
-            "kind": "woocommerce", "webhook_secrets": list(ch.webhook_secrets), "locations": ch.locations,
-            **ch.extra}}}))
-        for var in ("HUB_DATABASE_URL", "HUB_REDIS_URL"):
-            monkeypatch.delenv(var, raising=False)
+        cfg = cli_config(tmp_path / "hub.yaml", env.hub, ["woo"], monkeypatch)
         res = CliRunner().invoke(cli, ["--config", str(cfg), "backfill", "--since", "1h"])
         assert res.exit_code == 0, res.output
         assert "woo: 1 change(s) to orders since" in res.output and "1 new to the hub, 0 already known" in res.output

@@ -20,7 +20,7 @@ from hub.redis import INBOX_KEY
 from hub.state import EVENTS_DUE_KEY, PUSH_DUE_KEY
 from jobs.push import DEFERRED_PUSH_S, known_listings, make_target, push_dirty
 
-from .support import post, run_worker, signed
+from .support import cli_config, post, run_worker, signed
 from .support.stock import stock_env
 
 
@@ -422,9 +422,7 @@ def test_reconcile_without_repair_owes_nothing_and_the_next_one_repairs(make_app
         assert env.woo.levels() == {"A": 5, "B": 5}
 
 
-def test_reconcile_command_prints_progress_and_a_summary(make_app, auth, tmp_path, monkeypatch,
-                                                          database_url, redis_url):
-    import json
+def test_reconcile_command_prints_progress_and_a_summary(make_app, auth, tmp_path, monkeypatch):
 
     from click.testing import CliRunner
 
@@ -433,12 +431,7 @@ def test_reconcile_command_prints_progress_and_a_summary(make_app, auth, tmp_pat
     with stock_env(make_app, ["A", "B"], 5) as env:
         env.woo.configure(webhook_url="")
         env.woo.set_stock("A", 1)
-        cfg = tmp_path / "hub.yaml"
-        channels = {ch.id: {"kind": ch.kind, "webhook_secrets": list(ch.webhook_secrets), "locations": ch.locations,
-                            **ch.extra} for ch in env.hub.config.channels.values() if ch.pushes_stock}
-        cfg.write_text(json.dumps({"database_url": database_url, "redis_url": redis_url, "channels": channels}))
-        for var in ("HUB_DATABASE_URL", "HUB_REDIS_URL"):
-            monkeypatch.delenv(var, raising=False)
+        cfg = cli_config(tmp_path / "hub.yaml", env.hub, list(env.hub.stock_policy.pushing), monkeypatch)
         res = CliRunner().invoke(cli, ["--config", str(cfg), "reconcile", "stock", "--channel", "woo"])
         assert res.exit_code == 0, res.output
         assert "reading woo" in res.output  # the progress bar (stderr, mixed in by CliRunner)

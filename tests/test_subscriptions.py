@@ -4,7 +4,6 @@ hub finds it and sets it right, and says so."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from sandbox.shopify_graphql import admin_schema
 from sandbox.shopify_subscriptions import SENT_TOPICS
 from sandbox.woocommerce import WooSandbox
 
-from .support import SECRETS
+from .support import SECRETS, cli_config
 from .support.run import free_port
 
 KEY, CS = "ck_subs", "cs_subs"
@@ -136,17 +135,11 @@ def test_the_webhooks_woo_disabled_while_the_hub_was_down_come_back(make_app):
         assert "order.created" in got  # delivered to the hub again
 
 
-def test_channels_subscribe_command_dry_run_and_repair(make_app, tmp_path, database_url, redis_url, monkeypatch):
+def test_channels_subscribe_command_dry_run_and_repair(make_app, tmp_path, monkeypatch):
     from hub.cli import cli
 
     with woo_env(make_app) as env:
-        ch = env.hub.config.channels["woo"]
-        cfg = tmp_path / "hub.yaml"
-        cfg.write_text(json.dumps({"database_url": database_url, "redis_url": redis_url, "public_url": env.url,
-                                   "channels": {"woo": {"kind": "woocommerce", "webhook_secrets": list(
-                                       ch.webhook_secrets), "locations": ch.locations, **ch.extra}}}))
-        for var in ("HUB_DATABASE_URL", "HUB_REDIS_URL"):
-            monkeypatch.delenv(var, raising=False)
+        cfg = cli_config(tmp_path / "hub.yaml", env.hub, ["woo"], monkeypatch, public_url=env.url)
         dry = CliRunner().invoke(cli, ["--config", str(cfg), "channels", "subscribe", "--dry-run"])
         assert dry.exit_code == 0, dry.output
         assert f"woo: order.created: missing; would be created, delivering to {env.url}/webhooks/woo" in dry.output
@@ -284,18 +277,11 @@ def test_shopify_subscriptions_are_listed_page_by_page_and_refusals_are_permanen
             target.repair(subs[0], "ftp://hub.example.com/webhooks/shop-eu", "unused")
 
 
-def test_channels_subscribe_dry_run_lists_shopify_findings(make_app, tmp_path, database_url, redis_url,
-                                                           monkeypatch):
+def test_channels_subscribe_dry_run_lists_shopify_findings(make_app, tmp_path, monkeypatch):
     from hub.cli import cli
 
     with shop_env(make_app) as env, env.serving():
-        ch = env.hub.config.channels["shop-eu"]
-        cfg = tmp_path / "hub.yaml"
-        cfg.write_text(json.dumps({"database_url": database_url, "redis_url": redis_url, "public_url": env.url,
-                                   "channels": {"shop-eu": {"kind": "shopify", "webhook_secrets": list(
-                                       ch.webhook_secrets), "locations": ch.locations, **ch.extra}}}))
-        for var in ("HUB_DATABASE_URL", "HUB_REDIS_URL"):
-            monkeypatch.delenv(var, raising=False)
+        cfg = cli_config(tmp_path / "hub.yaml", env.hub, ["shop-eu"], monkeypatch, public_url=env.url)
         env.shop.configure(webhook_url="https://old-hub.example.com/webhooks/shop")
         before = env.shop.subscriptions()
         dry = CliRunner().invoke(cli, ["--config", str(cfg), "channels", "subscribe", "--dry-run"])

@@ -209,6 +209,19 @@ def order_of(client, auth, channel: str) -> dict:
 
 # ---- the hub's config, clocks, store reads ----------------------------------------------------------
 
+def cli_config(path: Path, hub, channels: list[str], monkeypatch, **settings: object) -> Path:  # noqa: ANN001
+    """A config file for ``hub --config`` holding ``channels`` of the test ``hub`` as it has them, its database
+    and Redis, and ``settings``; the environment's HUB_DATABASE_URL / HUB_REDIS_URL (which override the file)
+    removed for the test."""
+    chans = {cid: {"kind": ch.kind, "webhook_secrets": list(ch.webhook_secrets), "locations": ch.locations,
+                   **ch.extra} for cid, ch in hub.config.channels.items() if cid in channels}
+    path.write_text(json.dumps({"database_url": hub.config.database_url, "redis_url": hub.config.redis_url,
+                                "channels": chans, **settings}))
+    for var in ("HUB_DATABASE_URL", "HUB_REDIS_URL"):
+        monkeypatch.delenv(var, raising=False)
+    return path
+
+
 def make_config(db_url: str, r_url: str, **overrides) -> dict:
     cfg = {
         "database_url": db_url,
