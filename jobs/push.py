@@ -144,7 +144,8 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
         listings = known_listings(conn, channel, sorted(rows))
         # the channel took its own orders off by itself: it shows what we last knew minus those since
         believed: dict[str, int | None] = {s: None for s in rows}
-        believed.update(ledger.shown_by_channel(conn, channel, rows))
+        unsure: dict[str, int] = {}  # own orders of the same second as the value: in it or not
+        believed.update(ledger.shown_by_channel(conn, channel, rows, unsure))
     report.checked = len(rows)
     annotate(skus=sorted(rows), quantities={s: values[s] for s in sorted(rows)[:QUANTITIES_RECORDED]})
     learnt: dict[str, datetime] = {}  # sku -> when a read, a stale answer or our write told us its value
@@ -153,8 +154,15 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
     listings.update(found)
     report.unlisted = sorted(set(rows) - set(listings))
     unread = [listings[s] for s in sorted(listings) if believed.get(s) is None]
+    # a plain set lands over whatever the channel shows: where its own order of the value's second may or may not
+    # be in it, it is read rather than guessed
+    doubtful = {} if target.compare_and_set else {s: believed[s] for s in sorted(unsure) if unsure[s] and s in listings
+                                                  and believed.get(s) is not None and values[s] != believed[s]}
+    unread += [listings[s] for s in doubtful]
     if unread and target.cheap_reads:  # else the first write goes without compare-and-set
-        _learn(believed, learnt, target.read(unread))
+        got = target.read(unread)
+        _defer_unexplained(hub, channel, doubtful, unsure, got, report)
+        _learn(believed, learnt, got)
     written: dict[str, int] = {}
     for _ in range(STALE_ROUNDS):
         writes = [LevelWrite(listings[s], values[s], believed.get(s)) for s in sorted(listings)
@@ -186,6 +194,19 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
              deferred=sorted(report.deferred), refused=dict(list(report.failed.items())[:QUANTITIES_RECORDED]))
     _record(hub, channel, rows, listings, found, values, believed, learnt, written, report, mark)
     return report
+
+
+def _defer_unexplained(hub: Hub, channel: str, doubtful: dict[str, int], unsure: dict[str, int],
+                       got: dict[str, int], report: PushReport) -> None:
+    """Of the ``doubtful`` SKUs (what the hub believes the channel shows, its same-second orders ``unsure``), those
+    the channel shows fewer of than either reading allows hold sales the hub has not heard of: writing now would
+    set the channel back over them. They wait for the channel's changes to be read (``Hub.request_backfill``)."""
+    if channel not in hub.stock_policy.reads:
+        return
+    behind = {s for s, shown in doubtful.items() if s in got and got[s] < min(shown, shown + unsure[s])}
+    if behind:
+        report.deferred.update(behind)
+        hub.request_backfill(channel)
 
 
 def _lost_races(hub: Hub, channel: str, stale: set[str]) -> set[str]:

@@ -250,8 +250,9 @@ def test_a_variable_product_and_a_manual_edit_under_hub_authority(tmp_path):
         assert env.woo.hub_writes(since) == []
         env.shop.place_order([{"sku": "RW-VM", "quantity": 3}])  # a Shopify sale: Woo's variation is written
         env.settled("RW-VM", 7, 3, 4)
-        assert env.woo.hub_writes(since) == [(f"/wc/v3/products/{parent}/variations/batch", {
+        want = [(f"/wc/v3/products/{parent}/variations/batch", {
             "update": [{"id": medium, "manage_stock": True, "stock_quantity": 4}]})]
+        wait_for("the write in Woo's rest-bodies.log", lambda: env.woo.hub_writes(since) == want, timeout=10)
         body = env.woo.call("GET", f"products/{parent}")
         assert (body["type"], body["manage_stock"], body["stock_quantity"]) == ("variable", False, None)
 
@@ -263,11 +264,12 @@ def test_a_variable_product_and_a_manual_edit_under_hub_authority(tmp_path):
         time.sleep(3)
         env.settled("RW-E", 10, 0, 10, timeout=1)
         env.settled("RW-VS", 5, 2, 3, timeout=1)
-        assert sorted(env.woo.hub_writes(since), key=lambda w: w[0]) == [
-            (f"/wc/v3/products/{parent}/variations/batch", {"update": [{"id": small, "manage_stock": True,
-                                                                        "stock_quantity": 3}]}),
-            ("/wc/v3/products/batch", {"update": [{"id": env.woo_ids["RW-E"], "manage_stock": True,
-                                                   "stock_quantity": 10}]})]  # one write each, to the hub's count
+        want = [(f"/wc/v3/products/{parent}/variations/batch", {"update": [{"id": small, "manage_stock": True,
+                                                                            "stock_quantity": 3}]}),
+                ("/wc/v3/products/batch", {"update": [{"id": env.woo_ids["RW-E"], "manage_stock": True,
+                                                       "stock_quantity": 10}]})]  # one write each, to the hub's count
+        wait_for("the writes in Woo's rest-bodies.log", lambda: sorted(
+            env.woo.hub_writes(since), key=lambda w: w[0]) == want, timeout=10)
 
 
 def test_a_manual_edit_under_channel_authority_is_taken_by_the_ledger(tmp_path):
