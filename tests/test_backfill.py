@@ -73,7 +73,7 @@ def test_a_backfill_with_nothing_new_is_one_call(make_app):
 
 def test_a_cancel_missed_while_webhooks_were_down_is_backfilled(make_app, auth):
     """... and the events list and the order's timeline say it was read from the shop, not sent by it."""
-    from .test_console import login
+    from .support import login
 
     with stock_env(make_app, ["A"], 10) as env:
         order = env.woo.place_order([{"sku": "A", "quantity": 2}], set_paid=True)

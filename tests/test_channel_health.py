@@ -198,7 +198,7 @@ def test_an_outage_the_hub_repaired_and_backfilled_then_lost_webhooks_then_a_fai
         assert failing["health"]["reason"].startswith("backfill failing: woocommerce list changed orders")
         assert failing["backfill"]["last_stored"]["stored"] == lost.stored
 
-        from .test_console import login
+        from .support import login
 
         with env.app.test_client() as c:
             login(c)

@@ -18,9 +18,12 @@ from sandbox import payments as pay
 
 from .support import (
     ADMIN_TOKEN,
+    CSRF_RE,
     corpus_json,
+    csrf,
     deliver,
     event_rows,
+    login,
     post,
     run_worker,
     shopify_order,
@@ -28,19 +31,6 @@ from .support import (
     stripe,
     woo_order,
 )
-
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf(client, path: str = "/admin/login") -> str:
-    page = client.get(path)
-    assert page.status_code == 200, page.status_code
-    return CSRF_RE.search(page.text).group(1)
-
-
-def login(client, token: str = ADMIN_TOKEN, ip: str = "10.0.0.1", next_: str = ""):
-    return client.post("/admin/login", data={"csrf_token": csrf(client), "token": token, "next": next_},
-                       environ_base={"REMOTE_ADDR": ip})
 
 
 def console_routes(app) -> list[tuple[str, str]]:

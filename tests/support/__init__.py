@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -220,6 +221,22 @@ def cli_config(path: Path, hub, channels: list[str], monkeypatch, **settings: ob
     for var in ("HUB_DATABASE_URL", "HUB_REDIS_URL"):
         monkeypatch.delenv(var, raising=False)
     return path
+
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf(client, path: str = "/admin/login") -> str:  # noqa: ANN001
+    """The console form's CSRF token on ``path``."""
+    page = client.get(path)
+    assert page.status_code == 200, page.status_code
+    return CSRF_RE.search(page.text).group(1)
+
+
+def login(client, token: str = ADMIN_TOKEN, ip: str = "10.0.0.1", next_: str = ""):  # noqa: ANN001, ANN201
+    """Sign in to the console as the admin (a Flask test client)."""
+    return client.post("/admin/login", data={"csrf_token": csrf(client), "token": token, "next": next_},
+                       environ_base={"REMOTE_ADDR": ip})
 
 
 def make_config(db_url: str, r_url: str, **overrides) -> dict:
