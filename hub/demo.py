@@ -27,6 +27,7 @@ from .sandboxes import first_channel, plan
 CATALOGUE = [("DEMO-MUG", "Demo mug", "12.00"), ("DEMO-TEE-M", "Demo tee, size M", "20.00"),
              ("DEMO-CAP", "Demo cap", "15.00")]
 SEED_QUANTITY = 10
+SANDBOXES_START_S = 30  # hub run starts the sandboxes beside the hub: they may answer a moment after it
 ADA = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "address_1": "12 St James's Square",
        "city": "London", "postcode": "SW1Y 4JH", "country": "GB", "phone": "+44 20 7946 0000"}
 GRACE = {"first_name": "Grace", "last_name": "Hopper", "address1": "1 Navy Yard", "city": "Arlington",
@@ -101,6 +102,8 @@ class Demo:
         if self.hub.answers("/api/orders?limit=1").status_code == 401:
             raise DemoError(f"the hub refused the admin token: the demo uses admin_token from {self.cfg.source} "
                             "(or HUB_ADMIN_TOKEN); it must be the running hub's")
+        for remote in (self.emitter, self.shop, self.woo, self.odoo, self.crm):  # hub run starts them beside it
+            remote.wait_up("/_sandbox/", SANDBOXES_START_S)
         directory = self.emitter.get("/_sandbox/")
         if directory["hub_url"].rstrip("/") != self.hub.base:
             raise DemoError(f"the sandboxes send their webhooks to {directory['hub_url']}, not to {self.hub.base}: "

@@ -13,6 +13,7 @@ import requests
 T = TypeVar("T")
 POLL_S = 0.25
 CALL_TIMEOUT_S = 15
+STARTING_POLL_S = 0.2  # how often a system still starting is asked again
 
 
 class DemoError(Exception):
@@ -43,6 +44,19 @@ class Remote:
             return self.http.get(self.base + path, timeout=CALL_TIMEOUT_S)
         except requests.RequestException as exc:
             raise self._unreachable(exc) from None
+
+    def wait_up(self, path: str, within_s: float) -> None:
+        """Until something answers ``path`` (a system still starting, e.g. ``hub run``'s sandboxes a moment
+        after its banner); DemoError, as ``answers``, once ``within_s`` has passed."""
+        deadline = time.monotonic() + within_s
+        while True:
+            try:
+                self.http.get(self.base + path, timeout=CALL_TIMEOUT_S)
+                return
+            except requests.RequestException as exc:
+                if time.monotonic() >= deadline:
+                    raise self._unreachable(exc) from None
+                time.sleep(STARTING_POLL_S)
 
     def _unreachable(self, exc: Exception) -> DemoError:
         return DemoError(f"{self.name} is not answering at {self.base} ({type(exc).__name__}). {self.hint}")
