@@ -157,11 +157,13 @@ class Hub:
     def enqueue_crm(self, order_id: int) -> bool:
         return self.enqueue_once(CRM_QUEUE, SYNC_CRM, f"crm-order-{order_id}", order_id)
 
-    def request_backfill(self, channel: str) -> bool:
-        """Read what the hub may have missed on ``channel`` before any stock is written there: its backfill gate
-        closes (``backfill_due_key``; the backfill opens it once what it found is applied) and one backfill job
-        is queued (``enqueue_once``: a waiting one covers every request), retried on failure."""
-        self.redis.client.set(backfill_due_key(channel), 1, ex=BACKFILL_GATE_TTL_S)
+    def request_backfill(self, channel: str, hold_pushes: bool = True) -> bool:
+        """Read what the hub may have missed on ``channel``: one backfill job is queued (``enqueue_once``: a
+        waiting one covers every request), retried on failure. ``hold_pushes``: no stock is written there before
+        it has run (its backfill gate closes, ``backfill_due_key``; the backfill opens it once what it found is
+        applied)."""
+        if hold_pushes:
+            self.redis.client.set(backfill_due_key(channel), 1, ex=BACKFILL_GATE_TTL_S)
         return self.enqueue_once(EVENTS_QUEUE, BACKFILL_CHANNEL, f"backfill-{channel}", channel,
                                  retry=Retry(max=len(BACKFILL_RETRY_S), interval=list(BACKFILL_RETRY_S)))
 

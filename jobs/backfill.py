@@ -215,6 +215,6 @@ def backfill_all() -> list[str]:
             out.append(str(backfill(hub, channel_id, apply=True)))
         except Exception as exc:  # noqa: BLE001 - tried again soon: until it runs, no stock is written there
             logger.warning("backfill failed; trying again", extra={"channel": channel_id}, exc_info=True)
-            hub.request_backfill(channel_id)
+            hub.request_backfill(channel_id, hold_pushes=False)  # a gate set before stays until it has run
             out.append(f"{channel_id}: failed, trying again: {exc}")
     return out

@@ -196,3 +196,21 @@ def test_a_shopify_backfill_with_nothing_new_is_one_call(make_app):
         assert (again.calls, again.stored, again.known) == (1, 0, 1)
         assert env.shop.stats["by_root_field"] == {"orders": 1}
         assert first.watermark == again.watermark
+
+
+def test_a_failed_scheduled_backfill_is_tried_again_without_holding_pushes_back(make_app):
+    """A periodic backfill that fails (the shop unreachable, its key revoked) says nothing of sales the hub missed:
+    it is queued again, and the channel's stock pushes go on meanwhile (holding them for the retry held every
+    Shopify push for ~3 minutes in the fault benchmark)."""
+    from hub.redis import backfill_due_key
+    from jobs.backfill import backfill_all
+
+    with stock_env(make_app, ["A"], 10) as env:
+        backfill(env.hub, "woo")
+        env.woo.configure(consumer_key="ck_regenerated")  # the hub's key no longer works
+        with env.app.app_context():
+            out = backfill_all()
+        assert any(line.startswith("woo: failed, trying again") for line in out)
+        assert not env.hub.redis.client.exists(backfill_due_key("woo"))
+        queued = env.hub.events_queue.get_job_ids()
+        assert "backfill-woo" in queued
