@@ -167,6 +167,16 @@ class Hub:
         return self.enqueue_once(EVENTS_QUEUE, BACKFILL_CHANNEL, f"backfill-{channel}", channel,
                                  retry=Retry(max=len(BACKFILL_RETRY_S), interval=list(BACKFILL_RETRY_S)))
 
+    def backfill_on_its_way(self, channel: str) -> bool:
+        """A backfill job of ``channel`` is queued or running on a live worker (not merely scheduled for a retry:
+        RQ's scheduler, which would queue it, may have died with a Redis outage)."""
+        job_id = f"backfill-{channel}"
+        for job in Job.fetch_many([job_id, f"{job_id}-again"], connection=self.redis.client):
+            if job is not None and self.job_alive(job) and job.get_status(refresh=False) in (
+                    JobStatus.QUEUED, JobStatus.STARTED):
+                return True
+        return False
+
     def enqueue_once(self, queue_name: str, func: str, job_id: str, *args: int | str,
                      retry: Retry | None = None) -> bool:
         """Queue ``func(*args)`` as job ``job_id`` unless a job for it waits already; False if one does.

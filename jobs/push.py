@@ -95,8 +95,16 @@ def push_stock(channel: str, attempt: int = 1) -> str:
     if hub.redis.client.exists(backfill_due_key(channel)):
         # the hub may be missing sales made there (it was down, or the webhooks were): a write now could set
         # the channel back over them; the backfill opens the gate once those orders are applied
-        hub.schedule_push(channel, delay_s=BACKFILL_WAIT_S, attempt=attempt, force=True)
-        return f"{channel}: waiting for its backfill"
+        if not hub.backfill_on_its_way(channel):  # lost, or waiting for a retry RQ's scheduler may never make
+            from .backfill import backfill
+
+            try:
+                backfill(hub, channel, apply=True)
+            except Exception:  # noqa: BLE001 - the gate stays shut; the next push tries again
+                logger.warning("backfill before a push failed", extra={"channel": channel}, exc_info=True)
+        if hub.redis.client.exists(backfill_due_key(channel)):
+            hub.schedule_push(channel, delay_s=BACKFILL_WAIT_S, attempt=attempt, force=True)
+            return f"{channel}: waiting for its backfill"
     lock = hub.redis.client.lock(f"hub:lock:stock:{channel}", timeout=LOCK_TTL_S, blocking_timeout=LOCK_WAIT_S)
     if not lock.acquire():
         hub.schedule_push(channel)
