@@ -574,7 +574,26 @@ def check(engine: Any, shops: Shops, platforms: Platforms) -> dict[str, Any]:
             "stuck": sum(stuck.values()), "orders": len(want_orders), "wrong_orders": wrong_orders,
             "skus": len(want), "wrong_skus": wrong_skus,
             "examples": [f"{d.channel} {d.topic} #{d.n}: {d.refused or 'never accepted'}"
-                         for d in (unanswered + refused)[:5]]}
+                         for d in (unanswered + refused)[:5]],
+            "stories": {s: sku_story(engine, s) for s in list(wrong_skus)[:3]}}
+
+
+def sku_story(engine: Any, sku: str) -> list[str]:
+    """What the hub believes each channel shows of ``sku``, its ledger movements and the channels' reports of it,
+    in the order the hub wrote them: the trail a wrong SKU leaves."""
+    from sqlalchemy import text
+
+    with engine.connect() as c:
+        lines = [f"sync {r.channel}: believed {r.believed} at {r.believed_at} (mark {r.believed_mark}), "
+                 f"pushed {r.pushed} at {r.pushed_at}, dirty {r.dirty}"
+                 for r in c.execute(text("SELECT * FROM stock_sync WHERE sku = :s ORDER BY channel"), {"s": sku})]
+        lines += [f"move {r.id} {r.reason} {r.channel} on_hand {r.delta:+d} committed {r.committed_delta:+d} "
+                  f"channel {r.channel_delta} occurred {r.occurred_at} at {r.created_at} (event {r.source_event})"
+                  for r in c.execute(text("SELECT * FROM stock_movements WHERE sku = :s ORDER BY id"), {"s": sku})]
+        lines += [f"event {r.id} {r.channel} {r.topic} occurred {r.occurred_at} {r.status}: {r.status_reason}"
+                  for r in c.execute(text("SELECT id, channel, topic, occurred_at, status, status_reason FROM events "
+                                          "WHERE status_reason LIKE :p ORDER BY id"), {"p": f"%{sku}@%"})]
+    return lines
 
 
 def by_window(answers: list[tuple[float, str]], windows: list[Window]) -> dict[str, Counter[str]]:
@@ -749,6 +768,10 @@ def report(args: argparse.Namespace, r: dict[str, Any], windows: dict[str, Count
         print(f"     order {k}: hub {v[0]}, channel {v[1]}")
     for k, v in list(r["wrong_skus"].items())[:5]:
         print(f"     {k}: {v}")
+    for sku, story in r["stories"].items():
+        print(f"\n{sku}, as the hub recorded it:")
+        for line in story:
+            print(f"  {line}")
     return 1 if failed else 0
 
 
