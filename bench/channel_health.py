@@ -34,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import TOKEN, backends  # noqa: E402
 from hub import create_app  # noqa: E402
-from hub.db import make_engine, upgrade  # noqa: E402
-from hub.models import alerts, events, pull_cursors, tasks  # noqa: E402
-from hub.store import utcnow  # noqa: E402
+from store.db import make_engine, upgrade  # noqa: E402
+from store.deliveries import utcnow  # noqa: E402
+from store.models import alerts, events, pull_cursors, tasks  # noqa: E402
 
 TOPICS = {"woo": ["order.created", "order.updated", "product.updated"],
           "shop": ["orders/create", "orders/updated", "inventory_levels/update", "products/update"],

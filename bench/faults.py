@@ -637,7 +637,7 @@ def secrets_in_logs(logs: Path) -> list[str]:
 def run(args: argparse.Namespace, work: Path) -> int:
     from sqlalchemy import create_engine
 
-    from hub.db import normalise_url
+    from store.db import normalise_url
 
     rng = random.Random(args.seed)
     skus = [f"SKU-{i:03d}" for i in range(args.skus)]

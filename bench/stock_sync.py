@@ -231,7 +231,7 @@ def percentile(values: list[float], p: float, missing: int) -> float:
 def run_hub(args: argparse.Namespace, skus: list[str], work: Path) -> dict[str, Any]:
     from sqlalchemy import create_engine, text
 
-    from hub.db import normalise_url
+    from store.db import normalise_url
 
     shops = make_shops(args, skus)
     db_url, redis_url, cleanup = backends(args.embedded, work, redis_db=13)

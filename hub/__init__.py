@@ -20,9 +20,9 @@ logger = logging.getLogger(__name__)
 
 def create_app(test_config: Config | dict[str, Any] | None = None) -> Flask:
     from connectors import verifier_for
+    from store.db import make_engine
 
     from . import admin, api_channels, api_records, api_reports, api_stock, api_tasks, console, openapi, ops, webhooks
-    from .db import make_engine
     from .redis import connect
     from .state import Hub
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, select
 
-from .models import EventStatus, events
-from .store import utcnow
+from store.deliveries import utcnow
+from store.models import EventStatus, events
 
 CHART_HOURS = 24
 # failed and parked processings are task records (``jobs.tasks``) and counted with the tasks;

@@ -6,9 +6,10 @@ import hmac
 
 from flask import Blueprint, abort, request
 
+from store.deliveries import get_event, list_events
+
 from .schemas import EventsQuery, load_query
 from .state import current_hub
-from .store import get_event, list_events
 
 bp = Blueprint("admin", __name__, url_prefix="/api")
 

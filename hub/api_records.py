@@ -12,10 +12,9 @@ from marshmallow import ValidationError
 from sqlalchemy import Connection, Row, func, or_, select
 
 from mappings.canonical import currency_exponent
-
-from .admin import require_token
-from .links import Link, LinkError, add_links, list_links
-from .models import (
+from store.deliveries import event_source, iso
+from store.links import Link, LinkError, add_links, list_links
+from store.models import (
     customer_links,
     customers,
     event_records,
@@ -27,6 +26,8 @@ from .models import (
     stock_levels,
     stock_movements,
 )
+
+from .admin import require_token
 from .schemas import (
     CustomersQuery,
     LinkIn,
@@ -39,7 +40,6 @@ from .schemas import (
     load_query,
 )
 from .state import current_hub
-from .store import event_source, iso
 
 bp = Blueprint("records", __name__, url_prefix="/api")
 bp.before_request(require_token)

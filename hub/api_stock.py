@@ -7,11 +7,12 @@ from typing import Any
 from flask import Blueprint, abort, request
 from sqlalchemy import Connection, select
 
+from store.deliveries import iso
+from store.models import alerts, stock_sync
+
 from .admin import require_token
-from .models import alerts, stock_sync
 from .schemas import AlertsQuery, DriftQuery, load_query
 from .state import current_hub
-from .store import iso
 
 bp = Blueprint("stock", __name__, url_prefix="/api")
 bp.before_request(require_token)

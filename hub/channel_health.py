@@ -36,12 +36,12 @@ from sqlalchemy.sql.expression import Select
 
 from connectors import change_source
 from jobs import backfill, subscriptions
+from store.deliveries import iso, utcnow
+from store.models import events, pull_cursors, tasks
 
 from .api_stock import list_alerts
 from .config import ChannelConfig
-from .models import events, pull_cursors, tasks
 from .state import Hub
-from .store import iso, utcnow
 
 WINDOW = timedelta(hours=24)  # deliveries are counted over this
 LOOKBACK = timedelta(days=7)  # how far back the last backfill that stored something, and lost changes, are looked for
@@ -142,7 +142,8 @@ def _source(t: Any) -> ColumnElement[Any]:
 
 
 def _by_webhook(t: Any) -> ColumnElement[bool]:
-    """The platform sent it (``hub.store.event_source`` in SQL): not stored by the backfill, not a replay's read."""
+    """The platform sent it (``store.deliveries.event_source`` in SQL): not stored by the backfill, not a
+    replay's read."""
     return and_(func.coalesce(_source(t), "") != "backfill", t.c.headers["X-Hub-Refresh"].as_string().is_(None))
 
 

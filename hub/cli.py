@@ -90,7 +90,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations (safe to run repeatedly)."""
-    from .db import make_engine, upgrade
+    from store.db import make_engine, upgrade
 
     cfg = _config()
     upgrade(make_engine(cfg.database_url, cfg.db_busy_timeout_s, cfg.var_dir))
@@ -243,7 +243,7 @@ def scheduler() -> None:
     if cfg.backfill_interval_s:
         from sqlalchemy.exc import SQLAlchemyError
 
-        from .db import make_engine
+        from store.db import make_engine
 
         engine = make_engine(cfg.database_url, cfg.db_busy_timeout_s, cfg.var_dir)
         try:
@@ -300,7 +300,8 @@ def run(bind: str, with_sandboxes: bool | None) -> None:
     and the platform sandboxes when the config has a ``sandbox:`` section."""
     from sqlalchemy.engine import make_url
 
-    from .db import make_engine, upgrade
+    from store.db import make_engine, upgrade
+
     from .redis import redacted_url, stop_embedded
     from .sandboxes import check_ports, plan
 
@@ -369,8 +370,9 @@ def links_import(file: str) -> None:
     Every row is checked first; one bad row and nothing of the file is applied. Events parked
     for want of these links resume by themselves.
     """
+    from store.links import LinkError, add_links, parse_csv
+
     from . import create_app
-    from .links import LinkError, add_links, parse_csv
 
     cfg = _config()
     server = _embedded_redis_env(cfg)  # noqa: F841

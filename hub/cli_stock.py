@@ -91,7 +91,7 @@ def reconcile_stock(channels: tuple[str, ...], no_repair: bool) -> None:
 def _sku_count(hub) -> int:  # noqa: ANN001
     from sqlalchemy import func, select
 
-    from .models import stock_levels
+    from store.models import stock_levels
 
     with hub.engine.connect() as conn:
         return conn.execute(select(func.count(stock_levels.c.sku.distinct()))).scalar() or 0

@@ -10,8 +10,9 @@ from typing import Any
 
 import click
 
+from store.models import TASK_KINDS
+
 from .cli import _config, _embedded_redis_env, cli
-from .models import TASK_KINDS
 
 REASON_CHARS = 70  # a list shows this much of a reason; ``show`` prints it whole
 
@@ -64,7 +65,7 @@ def events() -> None:
 @click.option("--before", type=click.IntRange(1), help="Only ids below this one (the next page).")
 def events_list(channel: str | None, topic: str | None, status: str | None, limit: int, before: int | None) -> None:
     """Deliveries, newest first."""
-    from .store import list_events
+    from store.deliveries import list_events
 
     rows = list_events(_app().extensions["hub"].engine, channel=channel, topic=topic, status=status, limit=limit,
                        before=before)
@@ -81,8 +82,7 @@ def events_list(channel: str | None, topic: str | None, status: str | None, limi
 def events_show(event_id: int, body: bool) -> None:
     """One delivery: headers (credentials redacted), status history, the tasks it caused to fail, its body."""
     from jobs.tasks import list_tasks
-
-    from .store import get_event
+    from store.deliveries import get_event
 
     hub = _app().extensions["hub"]
     e = get_event(hub.engine, event_id)

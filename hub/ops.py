@@ -10,10 +10,11 @@ from rq import Queue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from store.deliveries import counts_by_channel_status
+
 from .metrics import gauge
 from .redis import INBOX_KEY
 from .state import Hub, current_hub
-from .store import counts_by_channel_status
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__)

@@ -15,7 +15,7 @@ from typing import Any
 from flask import abort, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from .models import TASK_KINDS, ErrorClass, EventStatus, ReplayStatus, TaskStatus
+from store.models import TASK_KINDS, ErrorClass, EventStatus, ReplayStatus, TaskStatus
 
 REQ: dict[str, Any] = {"required": True}
 NUL: dict[str, Any] = {"required": True, "allow_none": True}

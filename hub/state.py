@@ -14,6 +14,7 @@ from rq.job import Dependency, Job, JobStatus
 from sqlalchemy import Engine
 
 from connectors.base import Verifier
+from store.deliveries import DeliveryStore
 
 from .config import Config
 from .metrics import Metrics
@@ -25,7 +26,6 @@ from .redis import (
     backfill_due_key,
     worker_alive_key,
 )
-from .store import DeliveryStore
 
 logger = logging.getLogger(__name__)
 EVENT_JOB_TIMEOUT_S = 300

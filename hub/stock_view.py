@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import Connection, or_, select
 
 from jobs import ledger
+from store.deliveries import iso
+from store.models import channel_stock, stock_levels, stock_sync
 
 from .config import SALES_KINDS
-from .models import channel_stock, stock_levels, stock_sync
 from .state import Hub
-from .store import iso
 
 
 def stock_overview(conn: Connection, policy: ledger.StockPolicy, channels: list[str], *, prefix: str | None = None,

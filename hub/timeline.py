@@ -12,9 +12,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from store.deliveries import iso
+from store.models import crm_deals, crm_notes, erp_orders, refunds
+
 from .api_records import money
-from .models import crm_deals, crm_notes, erp_orders, refunds
-from .store import iso
 
 SOURCE_NOTES = {"backfill": ", read from the channel: its webhook never came", "refresh": ", re-read by a replay"}
 

@@ -16,8 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from connectors.base import Acknowledge, Delivery, Unauthorized, Unavailable, Unparseable, body_digest
+from store.models import EventStatus
 
-from .models import EventStatus
 from .state import current_hub
 
 logger = logging.getLogger(__name__)

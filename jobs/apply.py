@@ -17,17 +17,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, select, update
 
-from hub.links import Link, StoreLinks, upsert_link
-from hub.models import (
-    channel_stock,
-    customer_links,
-    customers,
-    event_records,
-    order_lines,
-    orders,
-    stock_levels,
-)
-from hub.store import insert_ignore, insert_returning_id, utcnow
 from mappings.canonical import (
     Address,
     ChannelStockReport,
@@ -39,6 +28,17 @@ from mappings.canonical import (
     Product,
     Refund,
     Shipment,
+)
+from store.deliveries import insert_ignore, insert_returning_id, utcnow
+from store.links import Link, StoreLinks, upsert_link
+from store.models import (
+    channel_stock,
+    customer_links,
+    customers,
+    event_records,
+    order_lines,
+    orders,
+    stock_levels,
 )
 
 from . import ledger

@@ -29,10 +29,10 @@ from sqlalchemy import Engine, func, select
 from connectors import change_source
 from connectors.outbound import Change, ChangeSource
 from hub.config import ChannelConfig, Config
-from hub.models import events, orders, pull_cursors
 from hub.redis import backfill_due_key
 from hub.state import Hub, current_hub
-from hub.store import insert_ignore, utcnow
+from store.deliveries import insert_ignore, utcnow
+from store.models import events, orders, pull_cursors
 
 from .tasks import annotate, recording
 

@@ -21,10 +21,10 @@ from sqlalchemy import Connection, select, update
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.consts import DEFAULT_PIPELINE, ORDER_STATUS_STAGE
 from connectors.outbound import Permanent
-from hub.models import ExportStatus, crm_deals, crm_notes
 from hub.state import Hub, current_hub
-from hub.store import insert_ignore, utcnow
 from mappings.canonical import OrderStatus
+from store.deliveries import insert_ignore, utcnow
+from store.models import ExportStatus, crm_deals, crm_notes
 
 from .export import EXPORT_MAX_ATTEMPTS, OrderView, ensure_row, run_export, save
 from .tasks import annotate, task

@@ -31,9 +31,9 @@ from sqlalchemy import Connection, select
 
 from connectors.odoo.client import Cursor, OdooClient
 from hub.config import ErpConfig
-from hub.models import erp_orders, pull_cursors, stock_levels
 from hub.state import Hub, current_hub
-from hub.store import insert_ignore, utcnow
+from store.deliveries import insert_ignore, utcnow
+from store.models import erp_orders, pull_cursors, stock_levels
 
 from . import ledger
 from .apply import Outcome

@@ -20,12 +20,12 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
 from connectors.outbound import Retryable
-from hub.links import StoreLinks, release_parked
-from hub.models import ErrorClass, EventStatus, TaskStatus, parked, tasks
 from hub.state import Hub, current_hub
-from hub.store import insert_ignore, iso, load_event, set_status, utcnow
 from mappings import MapContext, Unmappable, aftership, easypost, paypal, shippo, shopify, stripe, woocommerce
 from mappings.canonical import ChannelStockReport
+from store.deliveries import insert_ignore, iso, load_event, set_status, utcnow
+from store.links import StoreLinks, release_parked
+from store.models import ErrorClass, EventStatus, TaskStatus, parked, tasks
 
 from . import ledger
 from .apply import apply_records

@@ -26,10 +26,10 @@ from sqlalchemy import Connection, Table, select, update
 from connectors.odoo.client import OdooClient
 from connectors.outbound import Permanent, Retryable
 from hub.config import ErpConfig
-from hub.models import ExportStatus, customers, erp_orders, order_lines, orders, payments
 from hub.state import Hub, current_hub
-from hub.store import insert_ignore, utcnow
 from mappings.canonical import OrderStatus, PaymentStatus
+from store.deliveries import insert_ignore, utcnow
+from store.models import ExportStatus, customers, erp_orders, order_lines, orders, payments
 
 from .tasks import annotate, retrying, rq_attempt, task
 

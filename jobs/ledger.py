@@ -20,9 +20,9 @@ from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from connectors import reads_changes, writes_blind
 from hub.config import Config
-from hub.models import alerts, order_stock, stock_levels, stock_movements, stock_sync
-from hub.store import utcnow
 from mappings.canonical import MovementReason, OrderLine, OrderStatus
+from store.deliveries import utcnow
+from store.models import alerts, order_stock, stock_levels, stock_movements, stock_sync
 
 # order statuses whose lines have left the warehouse (committed -> shipped)
 SHIPPED_STATUSES = frozenset({OrderStatus.FULFILLED})

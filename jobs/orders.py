@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, case, func, or_, select
 
 from hub.config import SALES_KINDS, Config
-from hub.models import alerts, order_lines, orders, payments, refunds, shipments
-from hub.store import utcnow
 from mappings.canonical import Money, OrderLine, OrderStatus, PaymentStatus, ShipmentStatus
+from store.deliveries import utcnow
+from store.models import alerts, order_lines, orders, payments, refunds, shipments
 
 from . import ledger
 

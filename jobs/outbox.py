@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from hub.models import stock_sync
 from hub.state import current_hub
-from hub.store import stuck_received, utcnow
+from store.deliveries import stuck_received, utcnow
+from store.models import stock_sync
 
 logger = logging.getLogger(__name__)
 SWEEP_BATCH = 1000

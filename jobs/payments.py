@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from hub.models import payments, refunds
-from hub.store import utcnow
 from mappings.canonical import Payment, PaymentStatus, Refund
+from store.deliveries import utcnow
+from store.models import payments, refunds
 
 from .orders import find_order, raise_alert, settle_order
 

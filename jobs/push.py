@@ -27,11 +27,11 @@ from sqlalchemy import Connection, bindparam, select, update
 from connectors import stock_target
 from connectors.outbound import LevelWrite, Listing, Permanent, Retryable, StockTarget
 from hub.config import ChannelConfig
-from hub.links import Link, upsert_link
-from hub.models import sku_links, stock_sync
 from hub.redis import backfill_due_key
 from hub.state import Hub, current_hub
-from hub.store import utcnow
+from store.deliveries import utcnow
+from store.links import Link, upsert_link
+from store.models import sku_links, stock_sync
 
 from . import ledger
 from .tasks import annotate, retrying, task

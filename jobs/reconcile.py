@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, select, union, update
 
-from hub.models import stock_levels, stock_sync
 from hub.redis import backfill_due_key
 from hub.state import Hub, current_hub
-from hub.store import utcnow
 from mappings.canonical import MovementReason
+from store.deliveries import utcnow
+from store.models import stock_levels, stock_sync
 
 from . import ledger
 from .backfill import backfills

@@ -23,9 +23,9 @@ from typing import Any
 from rq import Queue
 from sqlalchemy import Connection, select, update
 
-from hub.models import ErrorClass, ReplayStatus, TaskStatus, events, replays, tasks
 from hub.state import REPLAY_QUEUE, Hub, current_hub
-from hub.store import iso, utcnow
+from store.deliveries import iso, utcnow
+from store.models import ErrorClass, ReplayStatus, TaskStatus, events, replays, tasks
 
 from .replay_ops import DEFAULT_MODE, MODES, OPS, Action, describe, run
 from .tasks import list_tasks, replaying

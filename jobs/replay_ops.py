@@ -25,7 +25,9 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from connectors.outbound import Permanent, Retryable
-from hub.models import (
+from hub.state import Hub
+from store.deliveries import load_event, set_status, utcnow
+from store.models import (
     TASK_KINDS,
     ErrorClass,
     EventStatus,
@@ -37,8 +39,6 @@ from hub.models import (
     shipments,
     stock_sync,
 )
-from hub.state import Hub
-from hub.store import load_event, set_status, utcnow
 
 from . import ledger
 from .tasks import annotate, recording

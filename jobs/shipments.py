@@ -18,9 +18,9 @@ from typing import Any
 
 from sqlalchemy import Connection, event, select
 
-from hub.models import orders, shipments
-from hub.store import utcnow
 from mappings.canonical import Shipment, ShipmentStatus
+from store.deliveries import utcnow
+from store.models import orders, shipments
 
 from .orders import find_order, note_progress, raise_alert, resolve_alert, settle_order
 

@@ -33,8 +33,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from connectors.outbound import MissingLink, Permanent, Retryable
-from hub.models import TASK_KINDS, ErrorClass, TaskStatus, tasks
-from hub.store import MAX_LIST_LIMIT, iso, utcnow
+from store.deliveries import MAX_LIST_LIMIT, iso, utcnow
+from store.models import TASK_KINDS, ErrorClass, TaskStatus, tasks
 
 logger = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from sqlalchemy import func, select
 
 from connectors.outbound import Permanent, Retryable
 from hub.config import ChannelConfig
-from hub.models import order_stock, orders, shipments
 from hub.state import current_hub, orders_queue_name
-from hub.store import utcnow
+from store.deliveries import utcnow
+from store.models import order_stock, orders, shipments
 
 from .tasks import annotate, retrying, task
 

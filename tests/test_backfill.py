@@ -8,8 +8,8 @@ import time
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from hub.models import events, orders, stock_levels
 from jobs.backfill import backfill, watermark
+from store.models import events, orders, stock_levels
 
 from .support import cli_config, post, signed
 from .support.stock import stock_env

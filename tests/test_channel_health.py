@@ -17,13 +17,13 @@ from sqlalchemy import select
 
 from hub.channel_health import changes, channel_health, of_resource, span, was
 from hub.console.pages import render_channels
-from hub.models import events, tasks
 from hub.schemas import ChannelList
-from hub.store import iso, utcnow
 from jobs.backfill import backfill, watermark
 from jobs.subscriptions import check
 from sandbox.base import serve
 from sandbox.woocommerce import WooSandbox
+from store.deliveries import iso, utcnow
+from store.models import events, tasks
 
 from .support import ADMIN_TOKEN, SECRETS, post, run_worker, signed
 from .support.run import free_port

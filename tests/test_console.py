@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from hub.models import orders, replays, sku_links
 from jobs.ledger import StockTouch, check_oversell, record_movement
 from jobs.shipments import shipment_from_erp
 from mappings.canonical import MovementReason
 from sandbox import carriers
 from sandbox import payments as pay
+from store.models import orders, replays, sku_links
 
 from .support import (
     ADMIN_TOKEN,

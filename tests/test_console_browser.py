@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hub.models import tasks
+from store.models import tasks
 
 from .support import ADMIN_TOKEN, corpus_json, deliver, event_rows, live_server, run_worker
 from .support.erp_crm import PRODUCTS, Env, erp_crm_env

@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from rq import Queue
 
 from hub.cli import cli
-from hub.models import alerts, pull_cursors, shipments, stock_levels, stock_movements
 from sandbox import carriers
+from store.models import alerts, pull_cursors, shipments, stock_levels, stock_movements
 
 from .support import OdooClock
 from .support.story import story_env

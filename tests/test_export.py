@@ -10,8 +10,8 @@ import json
 import pytest
 from rq.registry import FailedJobRegistry
 
-from hub.models import crm_deals, crm_notes, erp_orders
 from sandbox import signing
+from store.models import crm_deals, crm_notes, erp_orders
 
 from .support import SECRETS, post, shopify_order
 from .support.erp_crm import Env, erp_crm_env

@@ -13,10 +13,10 @@ import pytest
 import requests
 from sqlalchemy import create_engine, select
 
-from hub.models import stock_levels
 from sandbox.base import serve
 from sandbox.shopify import ShopifySandbox
 from sandbox.woocommerce import WooSandbox
+from store.models import stock_levels
 
 from .support import ADMIN_TOKEN, SECRETS
 from .support.real_woo import wait_for

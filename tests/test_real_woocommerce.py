@@ -17,9 +17,9 @@ import requests
 from sqlalchemy import create_engine, select
 
 from hub.config import DEFAULT_STOCK_REPORT_HOLD_S
-from hub.models import stock_levels, stock_sync
 from sandbox.base import serve
 from sandbox.shopify import ShopifySandbox
+from store.models import stock_levels, stock_sync
 
 from .support import ADMIN_TOKEN, SECRETS
 from .support.real_woo import WEBHOOK_SECRET, RealWoo, real_woocommerce, wait_for

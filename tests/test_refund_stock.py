@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from hub.models import stock_levels, stock_movements
+from store.models import stock_levels, stock_movements
 
 from .support.stock import stock_env
 

@@ -12,10 +12,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from hub.models import tasks
-from hub.store import utcnow
 from jobs.replay import ReplayError, ReplayFilter, create_replay, execute, get_replay, preview
 from jobs.tasks import list_tasks
+from store.deliveries import utcnow
+from store.models import tasks
 
 from .support import ADMIN_TOKEN, deliver, erp_shipment, make_config, run_worker, shop_notes, shop_order_body, task_rows
 from .support.erp_crm import erp_crm_env
@@ -158,7 +158,7 @@ def test_bulk_replay_of_200_failed_pushes_is_one_push_per_channel(make_app):
 
 
 def _ledger(conn) -> dict[str, int]:
-    from hub.models import stock_levels
+    from store.models import stock_levels
 
     return {r.sku: r.on_hand - r.committed for r in conn.execute(select(stock_levels))}
 
@@ -260,7 +260,7 @@ def test_stats_and_needs_mapping_answer_what_the_store_holds(erp_env):
 
 
 def test_an_event_is_replayed_from_its_stored_delivery_and_never_rolls_back(erp_env):
-    from hub.models import orders
+    from store.models import orders
 
     env = erp_env
     env.deliver(woo_order("on-hold", modified="2026-11-22T06:48:10"))
@@ -368,8 +368,8 @@ def test_cli_lists_shows_and_replays(erp_env, tmp_path, monkeypatch):
 
 
 def test_refresh_re_reads_a_woo_order_whose_later_webhooks_were_lost(make_app):
-    from hub.models import events as events_table
-    from hub.models import orders
+    from store.models import events as events_table
+    from store.models import orders
 
     with stock_env(make_app, ["SKU-1"], 10) as env:
         placed = env.woo.place_order([{"sku": "SKU-1", "quantity": 2}])

@@ -6,9 +6,9 @@ from __future__ import annotations
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
-from hub.models import events
 from jobs.events import process_event
 from jobs.push import push_dirty
+from store.models import events
 
 from .support import ADMIN_TOKEN
 from .support.stock import stock_env

@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 
 from connectors.outbound import LevelWrite
 from connectors.shopify.client import _stale_indices
-from hub.models import events, sku_links, stock_levels, stock_movements, stock_sync
 from hub.redis import INBOX_KEY
 from hub.state import EVENTS_DUE_KEY, PUSH_DUE_KEY
 from jobs.push import DEFERRED_PUSH_S, known_listings, make_target, push_dirty
+from store.models import events, sku_links, stock_levels, stock_movements, stock_sync
 
 from .support import cli_config, post, run_worker, signed
 from .support.stock import stock_env
@@ -259,7 +259,7 @@ def test_ten_thousand_changes_converge_in_few_writes_with_no_echo_writes(make_ap
 
 
 def _explain(env, diff) -> None:  # pragma: no cover - a debugging aid for a failing run
-    from hub.models import stock_movements
+    from store.models import stock_movements
     for sku, (want, shop, woo) in list(diff.items())[:3]:
         print(f"\n{sku}: want {want} shop {shop} woo {woo}")
         with env.hub.engine.connect() as conn:

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from hub.models import orders, payments, shipments, stock_levels
 from sandbox import carriers
 from sandbox import payments as pay
+from store.models import orders, payments, shipments, stock_levels
 
 from .support.story import Story, story_env
 

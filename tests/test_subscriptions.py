@@ -16,7 +16,6 @@ from sqlalchemy import select
 from connectors import subscription_target
 from connectors.outbound import Permanent, Subscription
 from connectors.shopify.subscriptions import topic_enum
-from hub.models import alerts, events, tasks
 from jobs.subscriptions import check, plan
 from mappings import shopify
 from sandbox.base import serve
@@ -24,6 +23,7 @@ from sandbox.shopify import ShopifySandbox
 from sandbox.shopify_graphql import admin_schema
 from sandbox.shopify_subscriptions import SENT_TOPICS
 from sandbox.woocommerce import WooSandbox
+from store.models import alerts, events, tasks
 
 from .support import SECRETS, cli_config
 from .support.run import free_port
@@ -129,7 +129,7 @@ def test_the_webhooks_woo_disabled_while_the_hub_was_down_come_back(make_app):
         env.woo.place_order([{"sku": "MUG", "quantity": 1}], set_paid=True)
         env.woo.wait_idle(10)
         with env.hub.engine.connect() as conn:
-            from hub.models import events
+            from store.models import events
 
             got = conn.execute(select(events.c.topic)).scalars().all()
         assert "order.created" in got  # delivered to the hub again

@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from hub.models import events, tasks
-from hub.store import utcnow
 from jobs.outbox import sweep_outbox
 from jobs.tasks import get_task, list_tasks, task_stats
 from sandbox import signing
+from store.deliveries import utcnow
+from store.models import events, tasks
 
 from .support import SECRETS, corpus_json, post, run_worker, task_rows
 from .support.erp_crm import erp_crm_env

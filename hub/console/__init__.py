@@ -129,8 +129,9 @@ def _age(seconds: int | float | None) -> str:
 def _ago(ctx: Context, value: str | None) -> str:
     """An ISO UTC time as how long ago it was (before the page's ``now``, else the clock's): ``just now``,
     ``10 min ago``, ``3 h ago`` (``never``: none)."""
+    from store.deliveries import utcnow
+
     from ..channel_health import ago
-    from ..store import utcnow
 
     return ago(datetime.fromisoformat(value), ctx.get("now") or utcnow()) if value else "never"
 

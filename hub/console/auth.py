@@ -8,8 +8,9 @@ import logging
 from flask import current_app, redirect, render_template, request, session, url_for
 from redis.exceptions import RedisError
 
+from store.deliveries import iso, utcnow
+
 from ..state import current_hub
-from ..store import iso, utcnow
 from . import bp, signed_in, token_fingerprint
 
 logger = logging.getLogger(__name__)

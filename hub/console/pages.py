@@ -1,7 +1,7 @@
 """Console pages: dashboard, events, needs-mapping, stock, orders, reports and channels.
 
-Each reads through the same functions as the JSON API (``hub.store``, ``hub.api_*``,
-``hub.links``, ``hub.dashboard``); the one form here (a missing link) goes through ``add_links``
+Each reads through the same functions as the JSON API (``store.deliveries``, ``hub.api_*``,
+``store.links``, ``hub.dashboard``); the one form here (a missing link) goes through ``add_links``
 like ``POST /api/links`` and ``hub links import``.
 """
 
@@ -16,6 +16,9 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from jobs.replay import ReplayFilter
+from store.deliveries import get_event, list_events, utcnow
+from store.links import Link, LinkError, add_links
+from store.models import EventStatus, event_records, parked, stock_levels
 
 from .. import activity
 from ..api_records import list_orders, list_payments, order_detail
@@ -24,11 +27,8 @@ from ..api_stock import list_alerts
 from ..channel_health import REPAIR_RECENT, channel_health, span, was
 from ..dashboard import dashboard as dashboard_figures
 from ..dashboard import needs_mapping as needs_mapping_figures
-from ..links import Link, LinkError, add_links
-from ..models import EventStatus, event_records, parked, stock_levels
 from ..state import current_hub
 from ..stock_view import sales_channels, stock_overview
-from ..store import get_event, list_events, utcnow
 from ..timeline import exports, order_timeline
 from . import bp
 from .chart import activity_chart

@@ -23,8 +23,8 @@ from jobs.replay import (
     preview,
 )
 from jobs.replay_ops import MODES
+from store.models import ReplayStatus
 
-from ..models import ReplayStatus
 from ..state import current_hub
 from . import bp
 from .tasks import filter_args, task_filter

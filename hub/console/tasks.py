@@ -13,11 +13,11 @@ from sqlalchemy import Connection, select
 
 from jobs.replay import ReplayError, ReplayFilter, preview
 from jobs.tasks import KINDS, get_task, list_tasks
+from store.deliveries import utcnow
+from store.models import ErrorClass, TaskStatus, event_records, tasks
 
 from ..activity import chart_start, count_by_hour
-from ..models import ErrorClass, TaskStatus, event_records, tasks
 from ..state import Hub, current_hub
-from ..store import utcnow
 from . import bp
 
 PAGE = 50

@@ -15,12 +15,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from hub.models import tasks
 from jobs.shipments import shipment_from_erp
 from sandbox import signing
 from sandbox.base import serve
 from sandbox.shopify_graphql import corpus_dir
 from sandbox.woocommerce import WooSandbox
+from store.models import tasks
 
 CORPUS = corpus_dir()  # HUB_CORPUS, or ../shared/corpus beside the repository
 
@@ -145,7 +145,7 @@ def run_worker(app, queues: list[str] | None = None) -> None:  # noqa: ANN001
 def event_rows(app) -> list:  # noqa: ANN001
     from sqlalchemy import select
 
-    from hub.models import events
+    from store.models import events
 
     with app.extensions["hub"].engine.connect() as conn:
         return conn.execute(select(events).order_by(events.c.id)).all()
@@ -293,7 +293,7 @@ def erp_shipment(app, tracking: str = TRACKING, carrier: str = "usps", done: dat
     with app.app_context(), hub.engine.begin() as conn:
         from sqlalchemy import select
 
-        from hub.models import orders
+        from store.models import orders
         order_id = conn.execute(select(orders.c.id)).scalar_one()
         return shipment_from_erp(conn, order_id, tracking, carrier, done)
 

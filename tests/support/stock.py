@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hub.models import stock_sync
 from sandbox.base import serve
 from sandbox.shopify import ShopifySandbox
 from sandbox.woocommerce import WooSandbox
+from store.models import stock_sync
 
 from . import SECRETS, live_server, run_worker
 

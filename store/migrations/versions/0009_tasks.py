@@ -7,7 +7,7 @@ Revises: 0007 (re-chained after 0008 on merge)
 import sqlalchemy as sa
 from alembic import op
 
-from hub.models import UTCDateTime
+from store.models import UTCDateTime
 
 revision = '0009'
 down_revision = '0008'

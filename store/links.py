@@ -9,15 +9,20 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, and_, delete, or_, select
+from sqlalchemy import Connection, Engine, and_, delete, or_, select
 
+from .deliveries import utcnow
 from .models import location_links, parked, sku_links
-from .store import utcnow
 
-if TYPE_CHECKING:
-    from .state import Hub
+
+class Resumer(Protocol):
+    """Where the links are stored and how a resumed event is queued (the hub's ``Hub``)."""
+
+    engine: Engine
+
+    def enqueue_event(self, event_id: int) -> None: ...
 
 CSV_HEADER = ["sku", "channel", "product_id", "variant_id", "inventory_item_id", "location_id", "warehouse"]
 
@@ -118,7 +123,7 @@ def release_parked(conn: Connection, resolves: list[tuple[str, str, str]]) -> li
     return sorted(ids)
 
 
-def add_links(hub: Hub, links: list[Link]) -> list[int]:
+def add_links(hub: Resumer, links: list[Link]) -> list[int]:
     """Store ``links`` in one transaction (all or none) and queue, after the commit, every parked
     event they resolve; -> those events' ids. Raises ``LinkError`` for a link that cannot be stored."""
     with hub.engine.begin() as conn:

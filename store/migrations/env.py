@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from hub.models import metadata
+from store.models import metadata
 
 config = context.config
 engine = config.attributes["engine"]

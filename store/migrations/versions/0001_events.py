@@ -7,7 +7,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from hub.models import BigId, UTCDateTime
+from store.models import BigId, UTCDateTime
 
 revision = "0001"
 down_revision = None

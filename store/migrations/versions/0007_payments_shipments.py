@@ -7,7 +7,7 @@ Revises: 0004 (re-chained after 0005/0006 on merge)
 import sqlalchemy as sa
 from alembic import op
 
-from hub.models import UTCDateTime
+from store.models import UTCDateTime
 
 revision = '0007'
 down_revision = '0006'

@@ -7,7 +7,7 @@ Revises: 0007
 import sqlalchemy as sa
 from alembic import op
 
-from hub.models import UTCDateTime
+from store.models import UTCDateTime
 
 revision = '0008'
 down_revision = '0007'
