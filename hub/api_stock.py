@@ -35,7 +35,8 @@ def stock_snapshot():  # noqa: ANN201
         200: {description: Applied, content: {application/json: {schema: SnapshotResult}}}
         400: BadRequest
     """
-    from jobs.snapshot import SnapshotError, apply_snapshot, parse_json_lines
+    from domain.snapshot import SnapshotError, parse_json_lines
+    from jobs.snapshot import apply_snapshot
 
     hub = current_hub()
     try:

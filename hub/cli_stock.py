@@ -40,7 +40,8 @@ def stock_import(file: str) -> None:
     Every line is checked first; one bad line and nothing is applied. The channels are then
     pushed the new quantities (by the workers).
     """
-    from jobs.snapshot import SnapshotError, apply_snapshot, parse_csv
+    from domain.snapshot import SnapshotError, parse_csv
+    from jobs.snapshot import apply_snapshot
 
     hub, _server = _hub()
     try:

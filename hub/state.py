@@ -13,10 +13,13 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Dependency, Job, JobStatus
 from sqlalchemy import Engine
 
+from connectors import reads_changes, writes_blind
 from connectors.base import Verifier
+from domain.ledger import StockPolicy
+from domain.orders import OrderRules
 from store.deliveries import DeliveryStore
 
-from .config import Config
+from .config import SALES_KINDS, Config
 from .metrics import Metrics
 from .redis import (
     BACKFILL_GATE_TTL_S,
@@ -104,6 +107,28 @@ def held_key(channel: str, sku: str) -> str:
     return f"hub:held:{channel}:{sku}"
 
 
+def stock_policy(config: Config) -> StockPolicy:
+    """Where each channel's stock lives and how the hub treats it, from the config."""
+    chans = config.channels.values()
+    return StockPolicy(warehouses={c.id: tuple(dict.fromkeys(c.locations.values())) for c in chans},
+                       buffers={c.id: c.stock_buffer for c in chans},
+                       authority={c.id: c.stock_authority for c in chans},
+                       pushing=tuple(c.id for c in chans if c.pushes_stock),
+                       locations={c.id: dict(c.locations) for c in chans},
+                       report_hold_s=config.stock_report_hold_s,
+                       reads=frozenset(c.id for c in chans if reads_changes(c) and writes_blind(c)))
+
+
+def order_rules(config: Config) -> OrderRules:
+    """What the config says about orders, payments and shipments."""
+    chans = config.channels.values()
+    return OrderRules(match_channels={c.id: c.match_channel for c in chans if c.match_keys},
+                      sales_channels=frozenset(c.id for c in chans if c.kind in SALES_KINDS),
+                      api_channels=frozenset(c.id for c in chans if c.kind in SALES_KINDS and c.calls_api),
+                      sla_days=dict(config.carrier_sla_days), sla_default_days=config.carrier_sla_default_days,
+                      crm_notes=config.crm is not None)
+
+
 def event_job_id(event_id: int) -> str:
     return f"event-{event_id}"
 
@@ -117,13 +142,10 @@ class Hub:
     metrics: Metrics = field(default_factory=Metrics)
 
     def __post_init__(self) -> None:
-        from jobs.ledger import StockPolicy
-        from jobs.orders import OrderRules
-
         self.deliveries = DeliveryStore(self.engine)
         self.events_queue = Queue(EVENTS_QUEUE, connection=self.redis.client)
-        self.stock_policy = StockPolicy.from_config(self.config)
-        self.order_rules = OrderRules.from_config(self.config)
+        self.stock_policy = stock_policy(self.config)
+        self.order_rules = order_rules(self.config)
         self._due_add = self.redis.client.register_script(_DUE_ADD)  # EVALSHA, the text sent once
         self._due_pop = self.redis.client.register_script(_DUE_POP)
         self._release_held = self.redis.client.register_script(_RELEASE_HELD)

@@ -1,7 +1,7 @@
 """Stock per SKU against every sales channel, for the console's stock page: the hub's levels, what
-it publishes there (``jobs.ledger.targets``: available less the buffer, plus what the channel's own
+it publishes there (``domain.ledger.targets``: available less the buffer, plus what the channel's own
 pending orders will still take by themselves), what it believes each channel shows
-(``jobs.ledger.shown_by_channel``), its last write, the channel's last report and the last
+(``domain.ledger.shown_by_channel``), its last write, the channel's last report and the last
 reconcile's reading and drift (the rows ``GET /api/stock/drift`` and ``jobs.reconcile`` use)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
-from jobs import ledger
+from domain import ledger
 from store.deliveries import iso
 from store.models import channel_stock, stock_levels, stock_sync
 

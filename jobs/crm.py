@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from decimal import Decimal
 
 from rq import Retry
-from sqlalchemy import Connection, select, update
+from sqlalchemy import select, update
 
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.consts import DEFAULT_PIPELINE, ORDER_STATUS_STAGE
 from connectors.outbound import Permanent
+from domain.notes import money, record_crm_note
 from hub.state import Hub, current_hub
 from mappings.canonical import OrderStatus
-from store.deliveries import insert_ignore, utcnow
+from store.deliveries import utcnow
 from store.models import ExportStatus, crm_deals, crm_notes
 
 from .export import EXPORT_MAX_ATTEMPTS, OrderView, ensure_row, run_export, save
@@ -32,25 +32,6 @@ from .tasks import annotate, task
 logger = logging.getLogger(__name__)
 
 NOTE_KINDS_OWN = ("placed", "paid", "cancelled")  # the steps sync_crm notes by itself
-
-
-def note_key(order_id: int, kind: str, ref: str) -> str:
-    return f"{order_id}:{kind}:{ref}"
-
-
-def record_crm_note(conn: Connection, order_id: int, kind: str, ref: str, body: str,
-                    occurred_at: datetime | None = None) -> bool:
-    """Owe the CRM a note on the order's timeline, in the caller's transaction; False if that
-    (order, kind, ref) was noted before. The caller queues ``sync_crm`` after its commit
-    (``hub.enqueue_crm(order_id)``), or uses ``crm_note``, which does both."""
-    now = utcnow()
-    key = note_key(order_id, kind, ref)
-    if conn.execute(select(crm_notes.c.id).where(crm_notes.c.key == key)).first():
-        return False
-    insert_ignore(conn, crm_notes, {"key": key, "order_id": order_id, "kind": kind, "body": body,
-                                    "occurred_at": occurred_at or now, "status": ExportStatus.PENDING.value,
-                                    "created_at": now, "updated_at": now})
-    return True
 
 
 def crm_note(hub: Hub, order_id: int, kind: str, ref: str, body: str, occurred_at: datetime | None = None) -> bool:
@@ -153,7 +134,3 @@ def _save_note(hub: Hub, note_row_id: int, **values: object) -> None:
         conn.execute(update(crm_notes).where(crm_notes.c.id == note_row_id).values(**values, updated_at=utcnow()))
 
 
-def money(amount: Decimal) -> str:
-    """A decimal string with two places at least (HubSpot's amount is a number property)."""
-    q = amount.quantize(Decimal("0.01")) if amount == amount.quantize(Decimal("0.01")) else amount.normalize()
-    return format(q, "f")

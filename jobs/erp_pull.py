@@ -24,22 +24,24 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from connectors.odoo.client import Cursor, OdooClient
+from domain import ledger
+from domain.orders import raise_alert, resolve_alert
+from domain.outcome import Outcome
+from domain.shipments import erp_delivery, find_shipment
+from domain.snapshot import Count, set_counts
 from hub.config import ErpConfig
 from hub.state import Hub, current_hub
 from store.deliveries import insert_ignore, utcnow
 from store.models import erp_orders, pull_cursors, stock_levels
 
-from . import ledger
-from .apply import Outcome
-from .orders import raise_alert, resolve_alert
-from .shipments import after_commit, erp_delivery, find_shipment
-from .snapshot import Count, set_counts
+from .fanout import after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -242,3 +244,17 @@ def _counts(conn: Connection, skus: list[str], fed: tuple[str, ...],
             if qty or (sku, warehouse) in levels:  # no level made for nothing
                 counts.append(Count(sku, warehouse, int(qty)))
     return counts
+
+
+def shipment_from_erp(conn: Connection, order_id: int, tracking_ref: str, carrier: str,
+                      date_done: datetime | None, hub: Hub | None = None) -> int:
+    """A done ERP delivery: the order's shipment by ``tracking_ref`` (created or updated) and, once
+    the caller's transaction commits, its ``push_tracking`` job (and the ERP/CRM jobs it owes).
+    Returns the shipment id."""
+    hub = hub or current_hub()
+    out = Outcome(hub.stock_policy, rules=hub.order_rules)
+    change = erp_delivery(conn, out, order_id, tracking_ref, carrier, date_done)
+    if out.touch.skus:
+        ledger.finish(conn, out.touch, out.policy)
+    after_commit(conn, hub, out)
+    return change.id

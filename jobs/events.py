@@ -20,6 +20,8 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
 from connectors.outbound import Retryable
+from domain import ledger
+from domain.apply import apply_records
 from hub.state import Hub, current_hub
 from mappings import MapContext, Unmappable, aftership, easypost, paypal, shippo, shopify, stripe, woocommerce
 from mappings.canonical import ChannelStockReport
@@ -27,11 +29,9 @@ from store.deliveries import insert_ignore, iso, load_event, set_status, utcnow
 from store.links import StoreLinks, release_parked
 from store.models import ErrorClass, EventStatus, TaskStatus, parked, tasks
 
-from . import ledger
-from .apply import apply_records
+from .fanout import fan_out
 from .push import echo_key
 from .tasks import event_entity, record_event_outcome
-from .tracking import enqueue_push_tracking
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ MAPPERS: dict[str, ModuleType] = {
     "aftership": aftership,
 }
 PROCESSABLE = {EventStatus.RECEIVED.value, EventStatus.NEEDS_MAPPING.value}
-HELD = "held until "  # the status note of an event whose stock report waits (see jobs.apply.HoldReport)
+HELD = "held until "  # the status note of an event whose stock report waits (see domain.apply.HoldReport)
 
 
 def hold_deadline(note: str | None, hold_s: float) -> datetime | None:
@@ -232,17 +232,7 @@ def _process(hub: Hub, event_id: int) -> str:
                 record_event_outcome(conn, event_id, row.channel, TaskStatus.OK, key=row.dedupe_key)
     for parked_id in resumed:  # after the commit: the links they wait for are now visible
         hub.enqueue_event(parked_id)
-    for channel in sorted(outcome.backfills):  # before the pushes: they wait for what it finds
-        hub.request_backfill(channel)
-    for channel in sorted(outcome.touch.dirty_channels):  # the dirty marks are committed: push them
-        hub.schedule_push(channel)
-    for shipment_id, channel in sorted(outcome.tracking):  # the shipments are committed: tell their channels
-        enqueue_push_tracking(hub, shipment_id, channel)
-    hub.enqueue_exports(outcome.orders)  # the orders are committed: the ERP and CRM jobs read them
-    for order_id in sorted(outcome.crm - outcome.orders):  # notes owed on orders that did not change
-        hub.enqueue_crm(order_id)
-    if outcome.touch.skus:  # stock reports of this channel held for its orders: judged again now
-        hub.release_held([(row.channel, sku) for sku in sorted(outcome.touch.skus)])
+    fan_out(hub, outcome, row.channel)  # the records are committed: the jobs they owe can read them
     if outcome.held is not None and not outcome.missing:
         hub.hold_event(event_id, outcome.held, outcome.held_keys)
         logger.info("event held", extra={"event_id": event_id, "channel": row.channel, "topic": row.topic})

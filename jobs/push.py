@@ -26,6 +26,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from connectors import stock_target
 from connectors.outbound import LevelWrite, Listing, Permanent, Retryable, StockTarget
+from domain import ledger
 from hub.config import ChannelConfig
 from hub.redis import backfill_due_key
 from hub.state import Hub, current_hub
@@ -33,7 +34,6 @@ from store.deliveries import utcnow
 from store.links import Link, upsert_link
 from store.models import sku_links, stock_sync
 
-from . import ledger
 from .tasks import annotate, retrying, task
 
 logger = logging.getLogger(__name__)

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, select, union, update
 
+from domain import ledger
 from hub.redis import backfill_due_key
 from hub.state import Hub, current_hub
 from mappings.canonical import MovementReason
 from store.deliveries import utcnow
 from store.models import stock_levels, stock_sync
 
-from . import ledger
 from .backfill import backfills
 from .push import LOCK_TTL_S, PushReport, known_listings, make_target, push_dirty
 

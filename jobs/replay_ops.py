@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from connectors.outbound import Permanent, Retryable
+from domain import ledger
 from hub.state import Hub
 from store.deliveries import load_event, set_status, utcnow
 from store.models import (
@@ -40,7 +41,6 @@ from store.models import (
     stock_sync,
 )
 
-from . import ledger
 from .tasks import annotate, recording
 
 logger = logging.getLogger(__name__)

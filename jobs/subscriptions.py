@@ -17,11 +17,11 @@ from dataclasses import asdict, dataclass
 
 from connectors import reads_changes, subscription_target
 from connectors.outbound import Subscription, SubscriptionTarget
+from domain.orders import raise_alert
 from hub.config import ChannelConfig, Config
 from hub.state import Hub, current_hub
 from mappings import shopify, woocommerce
 
-from .orders import raise_alert
 from .tasks import annotate, recording
 
 logger = logging.getLogger(__name__)

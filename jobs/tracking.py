@@ -22,6 +22,7 @@ from rq.job import Job
 from sqlalchemy import func, select
 
 from connectors.outbound import Permanent, Retryable
+from domain.notes import carrier_name
 from hub.config import ChannelConfig
 from hub.state import current_hub, orders_queue_name
 from store.deliveries import utcnow
@@ -37,8 +38,6 @@ TRACKING_BACKOFF_BASE_S = 5.0
 TRACKING_BACKOFF_CAP_S = 600.0
 TRACKING_JOB_TIMEOUT_S = 300
 # how the channels spell the carriers the hub knows by their lower-case names
-CARRIER_NAMES = {"ups": "UPS", "usps": "USPS", "fedex": "FedEx", "dhl": "DHL Express", "dhl_express": "DHL Express",
-                 "canada_post": "Canada Post", "royal_mail": "Royal Mail", "dpd": "DPD", "gls": "GLS"}
 
 
 class TrackingPushFailed(Exception):
@@ -72,10 +71,6 @@ def enqueue_push_tracking(hub: Any, shipment_id: int, channel: str, attempt: int
     except DuplicateJobError:
         return False
     return True
-
-
-def carrier_name(carrier: str) -> str:
-    return CARRIER_NAMES.get(carrier.lower(), carrier.upper() if len(carrier) <= 4 else carrier.title())
 
 
 def send(channel: ChannelConfig, order_external_id: str, tracking: str, carrier: str,

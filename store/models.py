@@ -306,10 +306,10 @@ stock_movements = Table(
     Column("channel", String(64)),
     Column("source_event", BigId, ForeignKey("events.id", ondelete="SET NULL")),
     Column("created_at", UTCDateTime(), nullable=False),
-    # a channel's own order: when it happened there (the channel's clock); see jobs.ledger.own_moves_after
+    # a channel's own order: when it happened there (the channel's clock); see domain.ledger.own_moves_after
     Column("occurred_at", UTCDateTime()),
     # the change this movement made to its channel's own count, by the channel itself (its order took or
-    # put back stock there); NULL: none. See jobs.ledger.shown_by_channel
+    # put back stock there); NULL: none. See domain.ledger.shown_by_channel
     Column("channel_delta", Integer()),
     Index("ix_stock_movements_sku", "sku", "id"),
     Index("ix_stock_movements_channel_sku_occurred", "channel", "sku", "occurred_at"),
@@ -340,7 +340,7 @@ order_stock = Table(
     Column("channel", String(64)),  # the order's channel
     # units the order's channel took off its own count for the line (WooCommerce: not while pending) ...
     Column("taken", Integer(), nullable=False, server_default="0"),
-    # ... and will take by itself later (a pending WooCommerce order, when it is paid): see jobs.ledger.targets
+    # ... and will take by itself later (a pending WooCommerce order, when it is paid): see domain.ledger.targets
     Column("to_take", Integer(), nullable=False, server_default="0"),
     UniqueConstraint("order_id", "sku", "warehouse", name="uq_order_stock_order_id"),
     Index("ix_order_stock_to_take", "channel", "sku", postgresql_where=text("to_take > 0"),

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from jobs.ledger import StockTouch, check_oversell, record_movement
-from jobs.shipments import shipment_from_erp
+from domain.ledger import StockTouch, check_oversell, record_movement
+from jobs.erp_pull import shipment_from_erp
 from mappings.canonical import MovementReason
 from sandbox import carriers
 from sandbox import payments as pay

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from jobs.shipments import shipment_from_erp
+from jobs.erp_pull import shipment_from_erp
 from sandbox import signing
 from sandbox.base import serve
 from sandbox.shopify_graphql import corpus_dir

@@ -8,14 +8,12 @@ lacks raises ``NeedsMapping`` with what is missing.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from mappings.canonical import (
     Address,
@@ -35,7 +33,6 @@ from store.models import (
     channel_stock,
     customer_links,
     customers,
-    event_records,
     order_lines,
     orders,
     stock_levels,
@@ -43,41 +40,9 @@ from store.models import (
 
 from . import ledger
 from .orders import OrderRules, match_waiting, settle_order, stock_status
+from .outcome import HoldReport, NeedsMapping, Outcome, is_stale, record_effect, upsert_guarded
 from .payments import apply_payment, apply_refund
 from .shipments import apply_shipment, owe_push
-
-
-class NeedsMapping(Exception):
-    def __init__(self, missing: list[tuple[str, str, str]], message: str) -> None:
-        super().__init__(message)
-        self.missing = missing  # (channel, what, key)
-
-
-class HoldReport(Exception):  # noqa: N818 - an outcome, like NeedsMapping
-    """A channel's stock report of (``channel``, ``sku``) the hub cannot explain yet: judged again after
-    ``seconds``, or as soon as that channel's own order for the SKU lands."""
-
-    def __init__(self, seconds: float, message: str, channel: str, sku: str) -> None:
-        super().__init__(message)
-        self.seconds, self.key = seconds, (channel, sku)
-
-
-@dataclass
-class Outcome:
-    policy: ledger.StockPolicy
-    rules: OrderRules = field(default_factory=OrderRules)
-    tracking: set[tuple[int, str]] = field(default_factory=set)  # (shipment id, channel): pushes owed
-    touch: ledger.StockTouch = field(default_factory=ledger.StockTouch)
-    notes: list[str] = field(default_factory=list)
-    resolves: list[tuple[str, str, str]] = field(default_factory=list)  # links added by this event
-    missing: list[tuple[str, str, str]] = field(default_factory=list)  # links it waits for (parked)
-    orders: set[int] = field(default_factory=set)  # orders changed: exported to the ERP/CRM after the commit
-    crm: set[int] = field(default_factory=set)  # orders with new CRM notes owed: synced to the CRM after the commit
-    hold_until: datetime | None = None  # an unexplained stock report may wait until then for its channel's orders
-    held: float | None = None  # seconds a report of this event waits before it is judged again
-    held_keys: list[tuple[str, str]] = field(default_factory=list)  # (channel, sku) of the reports held
-    backfills: set[str] = field(default_factory=set)  # channels to read before their stock is written (after commit)
-
 
 MIN_HOLD_S = 0.05  # a report's hold with less than this left is over: it is judged
 
@@ -87,12 +52,7 @@ LIFECYCLE = {OrderStatus.PENDING: 0, OrderStatus.PARTIALLY_PAID: 1, OrderStatus.
              OrderStatus.PARTIALLY_REFUNDED: 6, OrderStatus.REFUNDED: 7, OrderStatus.CANCELLED: 8}
 
 
-def _is_stale(incoming: datetime | None, stored: datetime | None) -> bool:
-    return incoming is not None and stored is not None and incoming < stored
-
-
 # statements every stock report or order runs, built once (SQLAlchemy then skips building them and their cache key)
-_EVENT_RECORD = event_records.insert()
 _CHANNEL_STOCK = select(channel_stock).where(channel_stock.c.channel == bindparam("b_ch"),
                                             channel_stock.c.sku == bindparam("b_sku"),
                                             channel_stock.c.warehouse == bindparam("b_wh"))
@@ -107,38 +67,6 @@ _CUSTOMER_LINK = select(customer_links.c.customer_id).where(customer_links.c.cha
                                                            customer_links.c.external_id == bindparam("b_ext"))
 _CUSTOMER_BY_EMAIL = select(customers.c.id).where(customers.c.email == bindparam("b_email"))
 _CUSTOMER_LOCKED = select(customers).where(customers.c.id == bindparam("b_id")).with_for_update()
-
-
-def _record(conn: Connection, event_id: int, kind: str, record_id: int, effect: str) -> None:
-    conn.execute(_EVENT_RECORD, {"event_id": event_id, "kind": kind, "record_id": record_id, "effect": effect})
-
-
-@functools.cache
-def _find_for_update(table: Table, keys: tuple[str, ...], with_status: bool) -> Any:
-    """The stored row's id and version at a natural key, locked; built once per table and key."""
-    cols = [table.c.id, table.c.source_updated_at] + ([table.c.channel_status] if with_status else [])
-    return select(*cols).where(*[table.c[k] == bindparam(f"b_{k}") for k in keys]).with_for_update()
-
-
-def _upsert(conn: Connection, table: Table, key: dict[str, Any], values: dict[str, Any],
-            incoming: datetime | None, behind: Callable[[Any], bool] | None = None) -> tuple[int, str]:
-    """Insert or update the row at ``key`` unless the stored one is newer; -> (id, effect).
-
-    ``behind(stored_row)``: for a version from the same second as the stored one (platforms give whole
-    seconds), whether it is the earlier of the two all the same (an order's status does not go back)."""
-    row = conn.execute(_find_for_update(table, tuple(key), behind is not None),
-                       {f"b_{k}": v for k, v in key.items()}).one_or_none()
-    now = utcnow()
-    if row is None:
-        new_id = conn.execute(table.insert().values(**key, **values, source_updated_at=incoming,
-                                                    created_at=now, updated_at=now)).inserted_primary_key[0]
-        return new_id, "created"
-    if _is_stale(incoming, row.source_updated_at) or (
-            behind and incoming is not None and incoming == row.source_updated_at and behind(row)):
-        return row.id, "stale"
-    conn.execute(table.update().where(table.c.id == row.id).values(
-        **values, source_updated_at=incoming or row.source_updated_at, updated_at=now))
-    return row.id, "updated"
 
 
 def _addr(a: Address | None) -> dict[str, Any] | None:
@@ -169,13 +97,13 @@ def upsert_customer(conn: Connection, event_id: int, c: Customer) -> int | None:
     if c.origin and linked is None:
         insert_ignore(conn, customer_links, {"customer_id": cid, "channel": c.origin.channel,
                                              "external_id": c.origin.external_id})
-    _record(conn, event_id, "customer", cid, effect)
+    record_effect(conn, event_id, "customer", cid, effect)
     return cid
 
 
 def _update_customer(conn: Connection, cid: int, c: Customer, values: dict[str, Any]) -> tuple[int, str]:
     row = conn.execute(_CUSTOMER_LOCKED, {"b_id": cid}).one()
-    if _is_stale(c.source_updated_at, row.source_updated_at):
+    if is_stale(c.source_updated_at, row.source_updated_at):
         return cid, "stale"
     if c.source_updated_at is None and row.source_updated_at is not None:
         # undated (e.g. an order's billing contact): only fill what the store lacks
@@ -204,9 +132,9 @@ def apply_order(conn: Connection, event_id: int, o: Order, out: Outcome) -> None
               "billing_address": _addr(o.billing_address), "payment_method": o.payment_method,
               "placed_at": o.placed_at, "cancelled_at": o.cancelled_at, "channel_status": o.status.value}
     key = {"channel": o.origin.channel, "external_id": o.origin.external_id}
-    order_id, effect = _upsert(conn, orders, key, values, o.source_updated_at,
+    order_id, effect = upsert_guarded(conn, orders, key, values, o.source_updated_at,
                                behind=lambda row: LIFECYCLE[o.status] < LIFECYCLE.get(row.channel_status, 0))
-    _record(conn, event_id, "order", order_id, effect)
+    record_effect(conn, event_id, "order", order_id, effect)
     if effect == "stale":
         out.notes.append(f"order {o.number}: stale (older than the stored version), not applied")
         return
@@ -258,7 +186,7 @@ def report_sku(links: StoreLinks, r: ChannelStockReport) -> str | None:
 
 
 def apply_stock_report(conn: Connection, event_id: int, r: ChannelStockReport, out: Outcome) -> None:
-    """A channel's count, compared with what the hub expects it to show (see ``jobs.ledger``)."""
+    """A channel's count, compared with what the hub expects it to show (see ``domain.ledger``)."""
     links, ch = StoreLinks(conn, out.policy.locations), r.origin.channel
     is_item = reports_by_item(r)
     sku = report_sku(links, r)
@@ -272,7 +200,7 @@ def apply_stock_report(conn: Connection, event_id: int, r: ChannelStockReport, o
     if missing:
         raise NeedsMapping(missing, "; ".join(f"no link for {c} {w} {k}" for c, w, k in missing))
     seen = conn.execute(_CHANNEL_STOCK, {"b_ch": ch, "b_sku": sku, "b_wh": warehouse}).one_or_none()
-    if seen is not None and _is_stale(r.source_updated_at, seen.source_updated_at):
+    if seen is not None and is_stale(r.source_updated_at, seen.source_updated_at):
         out.notes.append(f"stock {sku}@{warehouse} from {ch}: stale report, not applied")
         return
     now = utcnow()

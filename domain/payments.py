@@ -3,7 +3,7 @@
 A payment is keyed by (provider, external id) and version-guarded like every record. It is matched
 to its order by the reference it carries, in the sales channel its payment channel is configured
 for; once matched it stays matched. A payment whose order the hub has not seen is kept unmatched
-(``GET /api/payments?unmatched=1``) until the order arrives (``jobs.orders.match_waiting``). A
+(``GET /api/payments?unmatched=1``) until the order arrives (``domain.orders.match_waiting``). A
 refund finds its order through its payment, else its reference; a dispute opens an alert.
 """
 
@@ -18,12 +18,12 @@ from store.deliveries import utcnow
 from store.models import payments, refunds
 
 from .orders import find_order, raise_alert, settle_order
+from .outcome import is_stale, record_effect
 
 DISPUTE_ALERT = "payment_dispute"
 
 
 def apply_payment(conn: Connection, event_id: int, p: Payment, out: Any) -> None:
-    from .apply import _is_stale, _record  # the store's shared upsert rules
 
     channel = p.origin.channel if p.origin else None
     row = conn.execute(select(payments).where(payments.c.provider == p.provider,
@@ -42,7 +42,7 @@ def apply_payment(conn: Connection, event_id: int, p: Payment, out: Any) -> None
             provider=p.provider, external_id=p.external_id, order_id=order_id, matched_at=now if order_id else None,
             source_updated_at=p.source_updated_at, created_at=now, updated_at=now, **values)).inserted_primary_key[0]
         effect = "created"
-    elif _is_stale(p.source_updated_at, row.source_updated_at) or _goes_back(row.status, p.status):
+    elif is_stale(p.source_updated_at, row.source_updated_at) or _goes_back(row.status, p.status):
         pid, effect = row.id, "stale"
     else:
         if row.refunded is not None and values["refunded"] is None:
@@ -52,7 +52,7 @@ def apply_payment(conn: Connection, event_id: int, p: Payment, out: Any) -> None
         conn.execute(payments.update().where(payments.c.id == row.id).values(
             **values, source_updated_at=p.source_updated_at or row.source_updated_at, updated_at=now))
         pid, effect = row.id, "updated"
-    _record(conn, event_id, "payment", pid, effect)
+    record_effect(conn, event_id, "payment", pid, effect)
     note = f"payment {p.external_id} {effect} ({p.status.value})"
     note += f", order {order_id}" if order_id else ", unmatched (kept until its order arrives)"
     out.notes.append(note)
@@ -77,7 +77,6 @@ def _goes_back(stored: str, incoming: PaymentStatus) -> bool:
 
 def apply_refund(conn: Connection, event_id: int, r: Refund, out: Any) -> None:
     """Keyed by the refund's own id; a later version (e.g. a refund that failed: amount 0) replaces it."""
-    from .apply import _record
 
     key = {"channel": r.origin.channel, "external_id": r.origin.external_id}
     order_id = None
@@ -99,7 +98,7 @@ def apply_refund(conn: Connection, event_id: int, r: Refund, out: Any) -> None:
         values["order_id"] = order_id or existing.order_id
         conn.execute(refunds.update().where(refunds.c.id == existing.id).values(**values))
         rid, effect = existing.id, "updated"
-    _record(conn, event_id, "refund", rid, effect)
+    record_effect(conn, event_id, "refund", rid, effect)
     out.notes.append(f"refund {r.origin.external_id} {effect}: {r.amount}" + ("" if values["order_id"] else
                                                                                ", no order yet"))
     if values["order_id"] and (settled := settle_order(conn, out, event_id, values["order_id"])):

@@ -17,12 +17,12 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, func, or_, select
 
-from hub.config import SALES_KINDS, Config
 from mappings.canonical import Money, OrderLine, OrderStatus, PaymentStatus, ShipmentStatus
 from store.deliveries import utcnow
 from store.models import alerts, order_lines, orders, payments, refunds, shipments
 
 from . import ledger
+from .notes import carrier_name, money, record_crm_note
 
 # payment statuses whose money reached the merchant (a refund or a dispute comes after a capture)
 CAPTURED_STATUSES = (PaymentStatus.CAPTURED.value, PaymentStatus.REFUNDED.value,
@@ -43,15 +43,6 @@ class OrderRules:
     sla_days: dict[str, int] = field(default_factory=dict)
     sla_default_days: int = 5
     crm_notes: bool = False  # a CRM is configured: the steps orders reach are noted on its timeline
-
-    @classmethod
-    def from_config(cls, config: Config) -> OrderRules:
-        chans = config.channels.values()
-        return cls(match_channels={c.id: c.match_channel for c in chans if c.match_keys},
-                   sales_channels=frozenset(c.id for c in chans if c.kind in SALES_KINDS),
-                   api_channels=frozenset(c.id for c in chans if c.kind in SALES_KINDS and c.calls_api),
-                   sla_days=dict(config.carrier_sla_days), sla_default_days=config.carrier_sla_default_days,
-                   crm_notes=config.crm is not None)
 
     def scope(self, channel: str | None) -> str | None:
         """The sales channel a record from ``channel`` refers to (None: any)."""
@@ -211,9 +202,6 @@ def note_progress(conn: Connection, out: Any, order_id: int) -> None:
     commit (``out.crm``). Placed, paid and cancelled are the order's own: ``sync_crm`` notes those."""
     if not out.rules.crm_notes:
         return
-    from .crm import money, record_crm_note
-    from .tracking import carrier_name
-
     row = conn.execute(select(orders).where(orders.c.id == order_id)).one()
     new = False
     for s in conn.execute(select(shipments).where(shipments.c.order_id == order_id).order_by(shipments.c.id)):

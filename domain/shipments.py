@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, event, select
+from sqlalchemy import Connection, select
 
 from mappings.canonical import Shipment, ShipmentStatus
 from store.deliveries import utcnow
 from store.models import orders, shipments
 
 from .orders import find_order, note_progress, raise_alert, resolve_alert, settle_order
+from .outcome import record_effect
 
 EXCEPTION_ALERT = "shipment_exception"
 RANK = {ShipmentStatus.PRE_TRANSIT: 0, ShipmentStatus.IN_TRANSIT: 1, ShipmentStatus.OUT_FOR_DELIVERY: 2,
@@ -148,32 +149,12 @@ def owe_push(conn: Connection, out: Any, order_id: int, channel: str | None = No
 
 def apply_shipment(conn: Connection, event_id: int, s: Shipment, out: Any) -> None:
     """A carrier webhook, or a sales channel's own fulfillment (its tracking is already there)."""
-    from .apply import _record
 
     from_channel = bool(s.origin and s.origin.channel in out.rules.sales_channels)
     change = upsert_shipment(conn, out, s, event_id, from_channel=from_channel)
-    _record(conn, event_id, "shipment", change.id, change.effect)
+    record_effect(conn, event_id, "shipment", change.id, change.effect)
     out.notes.append(f"shipment {s.carrier} {s.tracking_number} {change.effect} ({change.status.value})"
                      + "".join(f"; {n}" for n in change.notes))
-
-
-def shipment_from_erp(conn: Connection, order_id: int, tracking_ref: str, carrier: str,
-                      date_done: datetime | None, hub: Any = None) -> int:
-    """A done ERP delivery: the order's shipment by ``tracking_ref`` (created or updated) and, once
-    the caller's transaction commits, its ``push_tracking`` job (and the ERP/CRM jobs it owes).
-    Returns the shipment id."""
-    from hub.state import current_hub
-
-    from . import ledger
-    from .apply import Outcome
-
-    hub = hub or current_hub()
-    out = Outcome(hub.stock_policy, rules=hub.order_rules)
-    change = erp_delivery(conn, out, order_id, tracking_ref, carrier, date_done)
-    if out.touch.skus:
-        ledger.finish(conn, out.touch, out.policy)
-    after_commit(conn, hub, out)
-    return change.id
 
 
 def erp_delivery(conn: Connection, out: Any, order_id: int, tracking_ref: str, carrier: str,
@@ -183,26 +164,3 @@ def erp_delivery(conn: Connection, out: Any, order_id: int, tracking_ref: str, c
     is the carrier's to move: pre_transit."""
     s = Shipment(carrier=carrier, tracking_number=tracking_ref, status=ShipmentStatus.PRE_TRANSIT)
     return upsert_shipment(conn, out, s, None, order_id=order_id, shipped_at=date_done, lines=lines)
-
-
-def after_commit(conn: Connection, hub: Any, out: Any) -> None:
-    """Once ``conn``'s transaction commits (never before: the jobs would not see the rows), queue what
-    ``out`` owes: tracking pushes, stock pushes, the ERP/CRM exports of changed orders and the CRM
-    syncs of orders with new notes."""
-    from .tracking import enqueue_push_tracking
-
-    owed, dirty = sorted(out.tracking), sorted(out.touch.dirty_channels)
-    changed, noted = sorted(out.orders), sorted(out.crm - out.orders)
-    if not (owed or dirty or changed or noted):
-        return
-
-    def _go(_: Any) -> None:
-        for channel in dirty:
-            hub.schedule_push(channel)
-        for sid, channel in owed:
-            enqueue_push_tracking(hub, sid, channel)
-        hub.enqueue_exports(changed)
-        for order_id in noted:
-            hub.enqueue_crm(order_id)
-
-    event.listen(conn, "commit", _go, once=True)

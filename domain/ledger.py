@@ -18,8 +18,6 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, or_, select, update
 
-from connectors import reads_changes, writes_blind
-from hub.config import Config
 from mappings.canonical import MovementReason, OrderLine, OrderStatus
 from store.deliveries import utcnow
 from store.models import alerts, order_stock, stock_levels, stock_movements, stock_sync
@@ -44,17 +42,6 @@ class StockPolicy:
     # channels written by plain sets whose changes the hub can read: an unexplained report is read (backfill)
     # before it is corrected
     reads: frozenset[str] = frozenset()
-
-    @classmethod
-    def from_config(cls, config: Config) -> StockPolicy:
-        chans = config.channels.values()
-        return cls(warehouses={c.id: tuple(dict.fromkeys(c.locations.values())) for c in chans},
-                   buffers={c.id: c.stock_buffer for c in chans},
-                   authority={c.id: c.stock_authority for c in chans},
-                   pushing=tuple(c.id for c in chans if c.pushes_stock),
-                   locations={c.id: dict(c.locations) for c in chans},
-                   report_hold_s=config.stock_report_hold_s,
-                   reads=frozenset(c.id for c in chans if reads_changes(c) and writes_blind(c)))
 
     def order_warehouse(self, channel: str) -> str:
         """An order's lines are taken from its channel's first mapped warehouse."""
