@@ -371,7 +371,7 @@ class Backlog(threading.Thread):
         super().__init__(daemon=True)
         import redis
 
-        from hub.redis import EVENTS_QUEUE, INBOX_KEY
+        from jobs.queueing import EVENTS_QUEUE, INBOX_KEY
 
         self.client = redis.Redis.from_url(redis_url)
         self.keys = (f"rq:queue:{EVENTS_QUEUE}", INBOX_KEY)

@@ -227,14 +227,14 @@ def scheduler() -> None:
     from jobs.backfill import backfill_all, start_watermarks
     from jobs.erp_pull import pull_erp
     from jobs.outbox import sweep_outbox, sweep_stock
+    from jobs.queueing import ERP_QUEUE, EVENTS_QUEUE, backfill_due_key
     from jobs.reconcile import schedule_reconcile
     from jobs.subscriptions import check_subscriptions
     from jobs.tasks import SWEEP_TASKS_INTERVAL_S, sweep_tasks
     from jobs.worker import REDIS_WAIT_CAP_S
 
     from .logs import configure_logging
-    from .redis import BACKFILL_GATE_TTL_S, EVENTS_QUEUE, backfill_due_key, connect
-    from .state import ERP_QUEUE
+    from .redis import BACKFILL_GATE_TTL_S, connect
 
     cfg = _config()
     server = _embedded_redis_env(cfg)  # noqa: F841

@@ -16,10 +16,10 @@ from rq import Queue
 from rq.registry import FailedJobRegistry
 from sqlalchemy import Connection, func, select
 
+from jobs.queueing import INBOX_KEY
 from store.deliveries import iso, utcnow
 from store.models import ErrorClass, EventStatus, TaskStatus, events, parked, tasks
 
-from .redis import INBOX_KEY
 from .state import Hub
 
 SAMPLE_IDS = 20  # event / task ids listed per group

@@ -10,10 +10,10 @@ from rq import Queue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from jobs.queueing import INBOX_KEY
 from store.deliveries import counts_by_channel_status
 
 from .metrics import gauge
-from .redis import INBOX_KEY
 from .state import Hub, current_hub
 
 logger = logging.getLogger(__name__)

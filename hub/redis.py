@@ -21,22 +21,8 @@ logger = logging.getLogger(__name__)
 EMBEDDED = "embedded"
 SOCKET_TIMEOUT_S = 5.0  # bounded, so an outage costs the receiver seconds at most, never a hang
 CONNECT_TIMEOUT_S = 1.0
-EVENTS_QUEUE = "events"
-INBOX_KEY = "hub:inbox"  # ids of deliveries stored since the relay last ran (LPUSH in, RPOP out)
 WORKER_ALIVE_TTL_S = 10  # a worker's alive key outlives its last refresh by this long
 BACKFILL_GATE_TTL_S = 600  # a backfill that never comes (the shop unreachable) holds pushes back this long at most
-
-
-def backfill_due_key(channel: str) -> str:
-    """Set while the hub may be missing a channel's changes (its start, its webhooks just repaired): no stock
-    is written to that channel until a backfill of it has run and its orders are applied."""
-    return f"hub:backfill:due:{channel}"
-
-
-def worker_alive_key(worker_name: str) -> str:
-    """Set by a running hub worker and refreshed every few seconds (``jobs.worker``): gone within
-    ``WORKER_ALIVE_TTL_S`` of the process dying, however it died."""
-    return f"hub:worker:{worker_name}:alive"
 
 
 @dataclass

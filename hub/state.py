@@ -17,34 +17,49 @@ from connectors import reads_changes, writes_blind
 from connectors.base import Verifier
 from domain.ledger import StockPolicy
 from domain.orders import OrderRules
+from jobs.queueing import (
+    BACKFILL_CHANNEL,
+    CRM_QUEUE,
+    DUE_ADD,
+    DUE_POP,
+    ERP_QUEUE,
+    EVENTS_DUE_KEY,
+    EVENTS_QUEUE,
+    EXPORT_ORDER,
+    INBOX_KEY,
+    PROCESS_EVENT,
+    PROCESS_EVENTS,
+    PUSH_DUE_KEY,
+    PUSH_FAILED,
+    PUSH_STOCK,
+    PUSH_WAKE_KEY,
+    RELEASE_HELD,
+    REPLAY_QUEUE,
+    SYNC_CRM,
+    again_job_id,
+    backfill_due_key,
+    backfill_job_id,
+    crm_job_id,
+    event_job_id,
+    export_job_id,
+    held_key,
+    orders_queue_name,
+    push_pending_key,
+    stock_queue_name,
+    worker_alive_key,
+)
 from store.deliveries import DeliveryStore
 
 from .config import SALES_KINDS, Config
 from .metrics import Metrics
-from .redis import (
-    BACKFILL_GATE_TTL_S,
-    EVENTS_QUEUE,
-    INBOX_KEY,
-    RedisHandle,
-    backfill_due_key,
-    worker_alive_key,
-)
+from .redis import BACKFILL_GATE_TTL_S, RedisHandle
 
 logger = logging.getLogger(__name__)
 EVENT_JOB_TIMEOUT_S = 300
 EVENT_JOB_RESULT_TTL_S = 600
-PROCESS_EVENT = "jobs.events.process_event"
-PROCESS_EVENTS = "jobs.events.process_events"
-PUSH_STOCK = "jobs.push.push_stock"
-PUSH_FAILED = "jobs.push.push_job_failed"  # RQ failure callback: lets go of the channel's pending-push guard
 PUSH_JOB_TIMEOUT_S = 900
 PUSH_QUEUE_GRACE_S = 60  # how long a queued push may wait for a worker before its guard lapses
-BACKFILL_CHANNEL = "jobs.backfill.backfill_channel"
 BACKFILL_RETRY_S = (2, 5, 10, 30, 60, 120, 300)  # a failed backfill is tried again after these waits (its gate stays)
-EXPORT_ORDER = "jobs.export.export_order"
-SYNC_CRM = "jobs.crm.sync_crm"
-ERP_QUEUE, CRM_QUEUE = "erp", "crm"
-REPLAY_QUEUE = "replay"  # bulk and single replays (jobs.replay.run_replay), rate-limited inside the job
 EXPORT_JOB_TIMEOUT_S = 600
 FAILED_JOB_TTL_S = 7 * 24 * 3600
 # live, not started: reads state when it runs (READY_TO_ENQUEUE: a dependent on its way to its queue, rq >= 3)
@@ -57,54 +72,7 @@ RELAY_POLL_S = 0.025
 # one job of ~3-5 ids instead of one job each (RQ's own work per job, in the worker, the relay and
 # Redis, cost about as much as processing the delivery)
 RELAY_GATHER_S = 0.02
-PUSH_DUE_KEY = "hub:push:due"  # channel -> when its debounced push falls due (Redis' clock, seconds)
-PUSH_WAKE_KEY = "hub:push:wake"  # a newly due push (or held event) wakes the relay from its wait for deliveries
-EVENTS_DUE_KEY = "hub:events:held"  # event id -> when its hold is over (Redis' clock, seconds); see hold_event
-# Both scripts read Redis' clock, so a debounce means the same on every host; effects replication
-# is what lets a script write after TIME on Redis 6 (the default from 7).
-_DUE_ADD = """
-redis.replicate_commands()
-local t = redis.call('TIME')
-if redis.call('ZADD', KEYS[1], 'LT', 'CH', t[1] + t[2] / 1e6 + tonumber(ARGV[2]), ARGV[1]) == 1 then
-  redis.call('LPUSH', KEYS[2], 1)
-  redis.call('LTRIM', KEYS[2], 0, 0)
-end
-"""
-_DUE_POP = """
-redis.replicate_commands()
-local t = redis.call('TIME')
-local now = t[1] + t[2] / 1e6
-local out, nxt = {}, nil
-for i, key in ipairs(KEYS) do
-  out[i] = redis.call('ZRANGEBYSCORE', key, '-inf', now)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  if #first > 0 and (nxt == nil or tonumber(first[2]) < nxt) then nxt = tonumber(first[2]) end
-end
-out[#KEYS + 1] = nxt and tostring(nxt - now) or false
-return out
-"""
-
-
-_RELEASE_HELD = """
-local due, inbox, n = KEYS[#KEYS - 1], KEYS[#KEYS], 0
-for i = 1, #KEYS - 2 do
-  for _, id in ipairs(redis.call('SMEMBERS', KEYS[i])) do
-    if redis.call('ZREM', due, id) == 1 then
-      redis.call('LPUSH', inbox, id)
-      n = n + 1
-    end
-  end
-  redis.call('DEL', KEYS[i])
-end
-return n
-"""
 HELD_KEY_MARGIN_S = 60  # a held-report index outlives its hold by this much (then the due set alone has it)
-
-
-def held_key(channel: str, sku: str) -> str:
-    """The events whose stock report of ``sku`` waits for ``channel``'s own orders (a Redis set)."""
-    return f"hub:held:{channel}:{sku}"
 
 
 def stock_policy(config: Config) -> StockPolicy:
@@ -129,10 +97,6 @@ def order_rules(config: Config) -> OrderRules:
                       crm_notes=config.crm is not None)
 
 
-def event_job_id(event_id: int) -> str:
-    return f"event-{event_id}"
-
-
 @dataclass
 class Hub:
     config: Config
@@ -146,9 +110,9 @@ class Hub:
         self.events_queue = Queue(EVENTS_QUEUE, connection=self.redis.client)
         self.stock_policy = stock_policy(self.config)
         self.order_rules = order_rules(self.config)
-        self._due_add = self.redis.client.register_script(_DUE_ADD)  # EVALSHA, the text sent once
-        self._due_pop = self.redis.client.register_script(_DUE_POP)
-        self._release_held = self.redis.client.register_script(_RELEASE_HELD)
+        self._due_add = self.redis.client.register_script(DUE_ADD)  # EVALSHA, the text sent once
+        self._due_pop = self.redis.client.register_script(DUE_POP)
+        self._release_held = self.redis.client.register_script(RELEASE_HELD)
 
     def stock_queue(self, channel: str) -> Queue:
         """One queue per outbound channel: a throttled platform never stalls the others."""
@@ -172,12 +136,12 @@ class Hub:
         """After the commit that changed these orders: one ERP export and one CRM sync each, where configured."""
         for order_id in sorted(set(order_ids)):
             if self.config.erp:
-                self.enqueue_once(ERP_QUEUE, EXPORT_ORDER, f"erp-order-{order_id}", order_id)
+                self.enqueue_once(ERP_QUEUE, EXPORT_ORDER, export_job_id(order_id), order_id)
             if self.config.crm:
                 self.enqueue_crm(order_id)
 
     def enqueue_crm(self, order_id: int) -> bool:
-        return self.enqueue_once(CRM_QUEUE, SYNC_CRM, f"crm-order-{order_id}", order_id)
+        return self.enqueue_once(CRM_QUEUE, SYNC_CRM, crm_job_id(order_id), order_id)
 
     def request_backfill(self, channel: str, hold_pushes: bool = True) -> bool:
         """Read what the hub may have missed on ``channel``: one backfill job is queued (``enqueue_once``: a
@@ -186,14 +150,14 @@ class Hub:
         applied)."""
         if hold_pushes:
             self.redis.client.set(backfill_due_key(channel), 1, ex=BACKFILL_GATE_TTL_S)
-        return self.enqueue_once(EVENTS_QUEUE, BACKFILL_CHANNEL, f"backfill-{channel}", channel,
+        return self.enqueue_once(EVENTS_QUEUE, BACKFILL_CHANNEL, backfill_job_id(channel), channel,
                                  retry=Retry(max=len(BACKFILL_RETRY_S), interval=list(BACKFILL_RETRY_S)))
 
     def backfill_on_its_way(self, channel: str) -> bool:
         """A backfill job of ``channel`` is queued or running on a live worker (not merely scheduled for a retry:
         RQ's scheduler, which would queue it, may have died with a Redis outage)."""
-        job_id = f"backfill-{channel}"
-        for job in Job.fetch_many([job_id, f"{job_id}-again"], connection=self.redis.client):
+        job_id = backfill_job_id(channel)
+        for job in Job.fetch_many([job_id, again_job_id(job_id)], connection=self.redis.client):
             if job is not None and self.job_alive(job) and job.get_status(refresh=False) in (
                     JobStatus.QUEUED, JobStatus.STARTED):
                 return True
@@ -209,7 +173,7 @@ class Hub:
         allowed). The two ids take turns, so an entity never has more than one waiting job and
         never two running at once.
         """
-        slots = (job_id, f"{job_id}-again")
+        slots = (job_id, again_job_id(job_id))
         jobs = Job.fetch_many(list(slots), connection=self.redis.client)
         # a job lost with its worker (queued in no queue, started with no worker) is as good as finished
         statuses = [job.get_status(refresh=False) if job and self.job_alive(job) else None for job in jobs]
@@ -234,10 +198,6 @@ class Hub:
             return False
         return True
 
-    @staticmethod
-    def push_pending_key(channel: str) -> str:
-        return f"hub:push:{channel}:pending"
-
     def schedule_push(self, channel: str, delay_s: float | None = None, attempt: int = 1, force: bool = False) -> bool:
         """Queue one push of ``channel`` ``delay_s`` from now (the debounce); False if one is pending.
 
@@ -252,7 +212,7 @@ class Hub:
         # it fail before that (the store down as it starts) or die, RQ's failure callback or the expiry does
         guard_ms = int((max(delay_s, 1.0) + PUSH_QUEUE_GRACE_S) * 1000)
         client = self.redis.client
-        if not client.set(self.push_pending_key(channel), attempt, nx=not force, px=guard_ms):
+        if not client.set(push_pending_key(channel), attempt, nx=not force, px=guard_ms):
             return False
         if delay_s > 0 and attempt == 1:
             self._due_add(keys=[PUSH_DUE_KEY, PUSH_WAKE_KEY], args=[channel, delay_s])
@@ -403,15 +363,6 @@ class Hub:
         if status == JobStatus.STARTED:
             return bool(job.worker_name) and bool(client.exists(worker_alive_key(job.worker_name)))
         return status in WAITING
-
-
-def orders_queue_name(channel: str) -> str:
-    """Tracking pushes to one sales channel (``jobs.tracking.push_tracking``)."""
-    return f"orders-{channel}"
-
-
-def stock_queue_name(channel: str) -> str:
-    return f"stock-{channel}"
 
 
 def current_hub() -> Hub:

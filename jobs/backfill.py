@@ -29,8 +29,8 @@ from sqlalchemy import Engine, func, select
 from connectors import change_source
 from connectors.outbound import Change, ChangeSource
 from hub.config import ChannelConfig, Config
-from hub.redis import backfill_due_key
 from hub.state import Hub, current_hub
+from jobs.queueing import backfill_due_key, backfill_lock_key
 from store.deliveries import insert_ignore, utcnow
 from store.models import events, orders, pull_cursors
 
@@ -107,7 +107,7 @@ def backfill(hub: Hub, channel_id: str, since: datetime | None = None,
         raise ValueError(f"{channel_id}: the hub cannot read its changes (a {', '.join(BACKFILL_KINDS)} channel "
                          "with API keys)")
     report = BackfillReport(channel_id, resource=source.resource)
-    lock = hub.redis.client.lock(f"hub:lock:backfill:{channel_id}", timeout=LOCK_TTL_S, blocking=False)
+    lock = hub.redis.client.lock(backfill_lock_key(channel_id), timeout=LOCK_TTL_S, blocking=False)
     if not lock.acquire():
         report.skipped = "another backfill of this channel is running"
         return report

@@ -38,6 +38,7 @@ from domain.shipments import erp_delivery, find_shipment
 from domain.snapshot import Count, set_counts
 from hub.config import ErpConfig
 from hub.state import Hub, current_hub
+from jobs.queueing import erp_pull_lock_key
 from store.deliveries import insert_ignore, utcnow
 from store.models import erp_orders, pull_cursors, stock_levels
 
@@ -87,7 +88,7 @@ def erp_client(erp: ErpConfig) -> OdooClient:
 
 @contextmanager
 def _exclusive(hub: Hub, kind: str) -> Iterator[bool]:
-    lock = hub.redis.client.lock(f"hub:lock:erp-pull:{kind}", timeout=PULL_LOCK_TTL_S, blocking=False)
+    lock = hub.redis.client.lock(erp_pull_lock_key(kind), timeout=PULL_LOCK_TTL_S, blocking=False)
     mine = lock.acquire()
     if not mine:
         logger.info("erp pull already running", extra={"pull": kind})

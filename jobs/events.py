@@ -30,7 +30,7 @@ from store.links import StoreLinks, release_parked
 from store.models import ErrorClass, EventStatus, TaskStatus, parked, tasks
 
 from .fanout import fan_out
-from .push import echo_key
+from .queueing import echo_key
 from .tasks import event_entity, record_event_outcome
 
 logger = logging.getLogger(__name__)

@@ -28,8 +28,8 @@ from connectors import stock_target
 from connectors.outbound import LevelWrite, Listing, Permanent, Retryable, StockTarget
 from domain import ledger
 from hub.config import ChannelConfig
-from hub.redis import backfill_due_key
 from hub.state import Hub, current_hub
+from jobs.queueing import backfill_due_key, echo_key, lost_races_key, push_pending_key, stock_lock_key
 from store.deliveries import utcnow
 from store.links import Link, upsert_link
 from store.models import sku_links, stock_sync
@@ -61,10 +61,6 @@ def make_target(channel: ChannelConfig) -> StockTarget:
     return stock_target(channel)
 
 
-def echo_key(channel: str, item_id: str, quantity: int) -> str:
-    return f"hub:echo:{channel}:{item_id}:{quantity}"
-
-
 @dataclass
 class PushReport:
     channel: str
@@ -91,7 +87,7 @@ class PushReport:
 def push_stock(channel: str, attempt: int = 1) -> str:
     """RQ job (queue ``stock-<channel>``): one push of everything dirty for ``channel``."""
     hub = current_hub()
-    hub.redis.client.delete(hub.push_pending_key(channel))  # a change from now on schedules the next push
+    hub.redis.client.delete(push_pending_key(channel))  # a change from now on schedules the next push
     if hub.redis.client.exists(backfill_due_key(channel)):
         # the hub may be missing sales made there (it was down, or the webhooks were): a write now could set
         # the channel back over them; the backfill opens the gate once those orders are applied
@@ -105,7 +101,7 @@ def push_stock(channel: str, attempt: int = 1) -> str:
         if hub.redis.client.exists(backfill_due_key(channel)):
             hub.schedule_push(channel, delay_s=BACKFILL_WAIT_S, attempt=attempt, force=True)
             return f"{channel}: waiting for its backfill"
-    lock = hub.redis.client.lock(f"hub:lock:stock:{channel}", timeout=LOCK_TTL_S, blocking_timeout=LOCK_WAIT_S)
+    lock = hub.redis.client.lock(stock_lock_key(channel), timeout=LOCK_TTL_S, blocking_timeout=LOCK_WAIT_S)
     if not lock.acquire():
         hub.schedule_push(channel)
         return f"{channel}: another push is running; rescheduled"
@@ -134,7 +130,7 @@ def push_job_failed(job: Any, connection: Any, *exc_info: Any) -> None:
     """RQ failure callback of every push job, whatever failed it (the store down as it started, a bug, a
     worker that died with it, once RQ finds it abandoned): the channel's pending-push guard goes, so the
     next change or sweep schedules a push at once. Left in place it refused every push until it expired."""
-    connection.delete(Hub.push_pending_key(job.args[0]))
+    connection.delete(push_pending_key(job.args[0]))
 
 
 def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> PushReport:
@@ -232,10 +228,6 @@ def _lost_races(hub: Hub, channel: str, stale: set[str]) -> set[str]:
         pipe.expire(lost_races_key(channel), LOST_RACE_MEMORY_S)
         before, *_ = pipe.execute()
     return {s for s, seen in zip(names, before, strict=True) if seen}
-
-
-def lost_races_key(channel: str) -> str:
-    return f"hub:push:{channel}:lost"
 
 
 def _learn(believed: dict[str, int | None], learnt: dict[str, datetime], values: dict[str, int | None]) -> None:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, select, union, update
 
 from domain import ledger
-from hub.redis import backfill_due_key
 from hub.state import Hub, current_hub
+from jobs.queueing import RECONCILE_STOCK, backfill_due_key, stock_lock_key
 from mappings.canonical import MovementReason
 from store.deliveries import utcnow
 from store.models import stock_levels, stock_sync
@@ -67,7 +67,7 @@ def schedule_reconcile() -> list[str]:
     """Cron entry point: one reconcile job per channel the hub publishes to."""
     hub = current_hub()
     for ch in hub.stock_policy.pushing:
-        hub.stock_queue(ch).enqueue("jobs.reconcile.reconcile_stock", args=(ch,), job_timeout=3600,
+        hub.stock_queue(ch).enqueue(RECONCILE_STOCK, args=(ch,), job_timeout=3600,
                                     description=f"reconcile_stock({ch})")
     return list(hub.stock_policy.pushing)
 
@@ -85,7 +85,7 @@ def reconcile(hub: Hub, channel: str, progress: Callable[[int], None] | None = N
         raise RuntimeError(f"{channel}: its backfill has not run since the hub started or its webhooks were "
                            "repaired; reconcile after it")
     target = make_target(cfg)
-    lock = hub.redis.client.lock(f"hub:lock:stock:{channel}", timeout=LOCK_TTL_S, blocking_timeout=LOCK_WAIT_S)
+    lock = hub.redis.client.lock(stock_lock_key(channel), timeout=LOCK_TTL_S, blocking_timeout=LOCK_WAIT_S)
     if not lock.acquire():
         raise RuntimeError(f"{channel}: a push has held the stock lock for over {LOCK_WAIT_S}s; try again")
     try:

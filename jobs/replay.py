@@ -23,7 +23,8 @@ from typing import Any
 from rq import Queue
 from sqlalchemy import Connection, select, update
 
-from hub.state import REPLAY_QUEUE, Hub, current_hub
+from hub.state import Hub, current_hub
+from jobs.queueing import REPLAY_QUEUE, RUN_REPLAY, replay_job_id
 from store.deliveries import iso, utcnow
 from store.models import ErrorClass, ReplayStatus, TaskStatus, events, replays, tasks
 
@@ -230,10 +231,10 @@ def create_replay(hub: Hub, flt: ReplayFilter, mode: str | None = None, dry_run:
             created_by=(created_by or "")[:64] or None, created_at=now,
             finished_at=now if finished else None)).inserted_primary_key[0]
     if not finished and enqueue:
-        job_id = f"replay-{replay_id}"
+        job_id = replay_job_id(replay_id)
         timeout = int(600 + 2 * len(actions) / hub.config.replay_rate_per_s)
         Queue(REPLAY_QUEUE, connection=hub.redis.client).enqueue_call(
-            "jobs.replay.run_replay", args=(replay_id,), job_id=job_id, timeout=timeout,
+            RUN_REPLAY, args=(replay_id,), job_id=job_id, timeout=timeout,
             description=f"run_replay({replay_id}, {len(actions)} action(s))", result_ttl=3600,
             failure_ttl=7 * 24 * 3600)
         with hub.engine.begin() as conn:

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, select
 from connectors.outbound import Permanent, Retryable
 from domain import ledger
 from hub.state import Hub
+from jobs.queueing import stock_lock_key
 from store.deliveries import load_event, set_status, utcnow
 from store.models import (
     TASK_KINDS,
@@ -197,7 +198,7 @@ def _run_stock(hub: Hub, a: Action) -> str:
             raise Permanent(f"{channel}: the hub does not publish stock to it (API keys and locations are needed)")
         with hub.engine.begin() as conn:  # owed again, at whatever the ledger says when the push reads it
             ledger.mark_dirty(conn, (channel,), set(a.skus))
-        lock = hub.redis.client.lock(f"hub:lock:stock:{channel}", timeout=LOCK_TTL_S,
+        lock = hub.redis.client.lock(stock_lock_key(channel), timeout=LOCK_TTL_S,
                                      blocking_timeout=STOCK_LOCK_WAIT_S)
         if not lock.acquire():
             raise Retryable(f"{channel}: another push held the channel's stock for over {STOCK_LOCK_WAIT_S}s")

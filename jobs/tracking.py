@@ -24,7 +24,8 @@ from sqlalchemy import func, select
 from connectors.outbound import Permanent, Retryable
 from domain.notes import carrier_name
 from hub.config import ChannelConfig
-from hub.state import current_hub, orders_queue_name
+from hub.state import current_hub
+from jobs.queueing import PUSH_TRACKING, orders_queue_name, tracking_job_id
 from store.deliveries import utcnow
 from store.models import order_stock, orders, shipments
 
@@ -32,7 +33,6 @@ from .tasks import annotate, retrying, task
 
 logger = logging.getLogger(__name__)
 
-PUSH_TRACKING = "jobs.tracking.push_tracking"
 TRACKING_MAX_ATTEMPTS = 5
 TRACKING_BACKOFF_BASE_S = 5.0
 TRACKING_BACKOFF_CAP_S = 600.0
@@ -42,10 +42,6 @@ TRACKING_JOB_TIMEOUT_S = 300
 
 class TrackingPushFailed(Exception):
     """The channel refused the tracking, or retries ran out; the message is the reason."""
-
-
-def tracking_job_id(shipment_id: int, attempt: int = 1) -> str:
-    return f"tracking-{shipment_id}" + (f"-a{attempt}" if attempt > 1 else "")
 
 
 def enqueue_push_tracking(hub: Any, shipment_id: int, channel: str, attempt: int = 1,

@@ -24,7 +24,8 @@ import threading
 import redis
 from rq import SimpleWorker, Worker
 
-from hub.redis import WORKER_ALIVE_TTL_S, worker_alive_key
+from hub.redis import WORKER_ALIVE_TTL_S
+from jobs.queueing import worker_alive_key
 
 LISTEN_WAKE_S = 0.2  # the command thread's longest wait; a command itself still arrives at once
 REDIS_WAIT_CAP_S = 5.0  # longest wait between tries to reach Redis again (RQ's own: 60 s)

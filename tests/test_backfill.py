@@ -119,9 +119,9 @@ def test_no_stock_is_written_to_a_channel_before_its_backfill_has_run(make_app, 
     """Seen on the real WooCommerce: started after an outage, the hub pushed its count to Woo before it had
     read the orders placed there meanwhile, and wrote the sold units back (sellable again: an oversell).
     hub scheduler's start (and a webhook repair) closes the channel's gate until its backfill has run."""
-    from hub.redis import backfill_due_key
     from jobs.backfill import backfill_channel
     from jobs.push import push_stock
+    from jobs.queueing import backfill_due_key
 
     with stock_env(make_app, ["A"], 10) as env:
         backfill(env.hub, "woo")
@@ -145,8 +145,8 @@ def test_a_push_whose_backfill_was_lost_runs_it_itself(make_app, auth):
     """The gate shut and no backfill on its way (its retry waited for RQ's scheduler, which a Redis outage had
     killed: the fault benchmark's pushes waited 5 minutes): the push backfills the channel itself, then
     writes what is right."""
-    from hub.redis import backfill_due_key
     from jobs.push import push_stock
+    from jobs.queueing import backfill_due_key
 
     with stock_env(make_app, ["A"], 10) as env:
         backfill(env.hub, "woo")
@@ -224,8 +224,8 @@ def test_a_failed_scheduled_backfill_is_tried_again_without_holding_pushes_back(
     """A periodic backfill that fails (the shop unreachable, its key revoked) says nothing of sales the hub missed:
     it is queued again, and the channel's stock pushes go on meanwhile (holding them for the retry held every
     Shopify push for ~3 minutes in the fault benchmark)."""
-    from hub.redis import backfill_due_key
     from jobs.backfill import backfill_all
+    from jobs.queueing import backfill_due_key
 
     with stock_env(make_app, ["A"], 10) as env:
         backfill(env.hub, "woo")

@@ -142,7 +142,7 @@ def test_without_erp_or_crm_nothing_is_exported(make_app):
 def test_one_waiting_job_per_order_and_target(env):
     from rq.job import Job, JobStatus
 
-    from hub.redis import worker_alive_key
+    from jobs.queueing import worker_alive_key
 
     hub, redis = env.hub, env.hub.redis.client
     assert hub.enqueue_crm(7) is True

@@ -196,7 +196,7 @@ def test_a_live_relay_woken_by_one_id_takes_those_that_follow_it_into_the_same_j
 def test_ids_lost_by_a_crashed_relay_are_swept(app):
     post(app.test_client(), "stripe", signed("stripe"))
     hub = app.extensions["hub"]
-    from hub.redis import INBOX_KEY
+    from jobs.queueing import INBOX_KEY
 
     hub.redis.client.delete(INBOX_KEY)  # the relay popped them, then died before enqueueing
     assert queued_job_ids(app) == []
@@ -220,7 +220,9 @@ def test_a_push_that_fails_as_it_starts_leaves_no_guard_behind(make_app, databas
     assert hub.schedule_push("woo") is True
     assert hub.schedule_push("woo") is False  # queued: it will take this change too
     # a worker that dies with the job runs no callback: the guard lapses a minute after the push was due
-    assert 0 < hub.redis.client.pttl(hub.push_pending_key("woo")) <= 61_000
+    from jobs.queueing import push_pending_key
+
+    assert 0 < hub.redis.client.pttl(push_pending_key("woo")) <= 61_000
     with store_down(make_app, database_url) as down_app:
         run_worker(down_app, queues=["stock-woo"])
     assert len(hub.stock_queue("woo").failed_job_registry) == 1  # failed as it started, as on the day

@@ -5,8 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from hub.redis import INBOX_KEY
-from hub.state import EVENTS_DUE_KEY, PUSH_DUE_KEY
+from jobs.queueing import EVENTS_DUE_KEY, INBOX_KEY, PUSH_DUE_KEY
 
 
 def push_jobs(hub, channel: str) -> list[tuple]:

@@ -15,9 +15,8 @@ from sqlalchemy import func, select
 
 from connectors.outbound import LevelWrite
 from connectors.shopify.client import _stale_indices
-from hub.redis import INBOX_KEY
-from hub.state import EVENTS_DUE_KEY, PUSH_DUE_KEY
 from jobs.push import DEFERRED_PUSH_S, known_listings, make_target, push_dirty
+from jobs.queueing import EVENTS_DUE_KEY, INBOX_KEY, PUSH_DUE_KEY, push_pending_key
 from store.models import events, sku_links, stock_levels, stock_movements, stock_sync
 
 from .support import cli_config, post, run_worker, signed
@@ -365,7 +364,7 @@ def test_a_sku_that_lost_a_race_is_pushed_again_before_the_debounce_is_out(make_
         run_worker(env.app, queues=[hub.events_queue.name])
         hub.config = dataclasses.replace(hub.config, stock_push_debounce_s=5.0)  # as in production: debounced
         env.shop.place_order([{"sku": "S-03", "quantity": 1}])
-        hub.redis.client.delete(hub.push_pending_key("shop-eu"), PUSH_DUE_KEY)
+        hub.redis.client.delete(push_pending_key("shop-eu"), PUSH_DUE_KEY)
         report = push_dirty(hub, "shop-eu")
         assert report.deferred == {"S-03"}
         now = float("{}.{:06d}".format(*hub.redis.client.time()))

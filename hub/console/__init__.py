@@ -26,12 +26,13 @@ from limits import RateLimitItem, parse
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from jobs.queueing import LIMIT_PREFIX
+
 from ..config import Config
 from ..state import Hub
 
 SESSION_HOURS = 12  # a console session lasts this long after sign-in
 SESSION_COOKIE = "hub_console"
-LIMIT_PREFIX = "hub:limits"  # Redis keys of the sign-in counters
 _KEY_SALT = b"hub-console-session-key-v1"
 
 bp = Blueprint("console", __name__, url_prefix="/admin", template_folder="templates")

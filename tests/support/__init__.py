@@ -128,7 +128,7 @@ def run_worker(app, queues: list[str] | None = None) -> None:  # noqa: ANN001
     held meanwhile (a stock report waiting for its channel's orders) are waited for and processed too."""
     import time
 
-    from hub.state import EVENTS_DUE_KEY
+    from jobs.queueing import EVENTS_DUE_KEY
     from jobs.worker import HubWorker
 
     hub = app.extensions["hub"]
