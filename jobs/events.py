@@ -45,7 +45,7 @@ MAPPERS: dict[str, ModuleType] = {
     "aftership": aftership,
 }
 PROCESSABLE = {EventStatus.RECEIVED.value, EventStatus.NEEDS_MAPPING.value}
-HELD = "held until "  # the status note of an event whose stock report waits (see domain.apply.HoldReport)
+HELD = "held until "  # the status note of an event whose stock report waits (see domain.outcome.HoldReport)
 
 
 def hold_deadline(note: str | None, hold_s: float) -> datetime | None:

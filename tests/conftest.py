@@ -57,7 +57,7 @@ def screenshots_dir(request, tmp_path_factory) -> Path:
 def database_url(tmp_path_factory):
     url = os.environ.get("HUB_DATABASE_URL")
     if not url or url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'store.db'}"
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'hub.db'}"
         return
     schema = f"hub_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")

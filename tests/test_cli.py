@@ -77,7 +77,7 @@ def test_hub_run_on_embedded_defaults_end_to_end(tmp_path):
                 break
             time.sleep(0.3)
         assert [(e["channel"], e["topic"], e["status"]) for e in events] == [("shop-eu", "orders/create", "processed")]
-        assert (tmp_path / "var" / "store.db").exists()
+        assert (tmp_path / "var" / "hub.db").exists()
         code, out = hub.stop()
     assert code == 0, out
     assert f"webhooks   {base}/webhooks/<channel>" in out

@@ -282,7 +282,7 @@ def test_worker_and_scheduler_wait_for_redis_and_carry_on(tmp_path, database_url
                 time.sleep(0.05)
         raise AssertionError("redis-server did not start")
 
-    db_url = database_url if not database_url.startswith("sqlite") else f"sqlite:///{tmp_path / 'store.db'}"
+    db_url = database_url if not database_url.startswith("sqlite") else f"sqlite:///{tmp_path / 'hub.db'}"
     config = tmp_path / "hub.yaml"
     config.write_text(yaml.safe_dump({"database_url": db_url, "redis_url": f"redis://127.0.0.1:{port}/0",
                                       "outbox_interval_s": 1, "stock_reconcile_interval_s": 0,

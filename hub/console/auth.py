@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 from store.deliveries import iso, utcnow
 
 from ..state import current_hub
-from . import bp, signed_in, token_fingerprint
+from .base import bp, signed_in, token_fingerprint
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from ..dashboard import needs_mapping as needs_mapping_figures
 from ..state import current_hub
 from ..stock_view import sales_channels, stock_overview
 from ..timeline import exports, order_timeline
-from . import bp
+from .base import bp
 from .chart import activity_chart
 from .tasks import event_tasks, failures_per_hour, single_preview
 

@@ -26,7 +26,7 @@ from jobs.replay_ops import MODES
 from store.models import ReplayStatus
 
 from ..state import current_hub
-from . import bp
+from .base import bp
 from .tasks import filter_args, task_filter
 
 logger = logging.getLogger(__name__)

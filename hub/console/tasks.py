@@ -18,7 +18,7 @@ from store.models import ErrorClass, TaskStatus, event_records, tasks
 
 from ..activity import chart_start, count_by_hour
 from ..state import Hub, current_hub
-from . import bp
+from .base import bp
 
 PAGE = 50
 SINCE = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}  # the filter's choices

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from .cli import _config, _embedded_redis_env, cli
+from .base import _config, _embedded_redis_env, cli
 
 
 def _hub():  # noqa: ANN202
-    from . import create_app
+    from hub import create_app
 
     cfg = _config()
     server = _embedded_redis_env(cfg)

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from .cli import cli
-from .cli_stock import _hub, chosen_channels
+from .base import cli
+from .stock import _hub, chosen_channels
 
 
 @cli.group()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .cli import _config, _embedded_redis_env, cli
+from .base import _config, _embedded_redis_env, cli
 
 
 @cli.group()
@@ -20,9 +20,8 @@ def erp_pull(only: str | None) -> None:
     pull, as ``hub scheduler`` does every erp.pull_interval_s. Safe to run at any time: what was pulled
     before changes nothing."""
     from connectors.outbound import SyncError
+    from hub import create_app
     from jobs.erp_pull import pull_deliveries, pull_quants
-
-    from . import create_app
 
     cfg = _config()
     if cfg.erp is None:

@@ -12,13 +12,13 @@ import click
 
 from store.models import TASK_KINDS
 
-from .cli import _config, _embedded_redis_env, cli
+from .base import _config, _embedded_redis_env, cli
 
 REASON_CHARS = 70  # a list shows this much of a reason; ``show`` prints it whole
 
 
 def _app():  # noqa: ANN202
-    from . import create_app
+    from hub import create_app
 
     cfg = _config()
     server = _embedded_redis_env(cfg)

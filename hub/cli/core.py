@@ -1,10 +1,9 @@
-"""The ``hub`` command: run the hub (all in one, or web / relay / worker / scheduler apart), migrate the
-database, check the config, and send a signed test delivery."""
+"""The ``hub`` commands that run the hub (all in one, or web / relay / worker / scheduler apart), migrate the
+database, check the config, import links and send a signed test delivery."""
 
 from __future__ import annotations
 
 import gc
-import logging
 import os
 import shutil
 import signal
@@ -15,40 +14,9 @@ from pathlib import Path
 
 import click
 
-from .config import ConfigError, load_config
+from hub.config import ConfigError
 
-DEFAULT_BIND = "127.0.0.1:8000"
-RELAY_BLOCK_S = 1  # how long the relay waits for an id before checking for a stop request
-STOP_GRACE_S = 20  # hub run: how long its children have, together, to stop after SIGTERM before they are killed
-logger = logging.getLogger("hub.cli")
-
-
-class StopOnSignal:
-    """Set by SIGTERM or SIGINT; long-running loops check it between steps."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        signal.signal(signal.SIGTERM, self._set)
-        signal.signal(signal.SIGINT, self._set)
-
-    def _set(self, *_: object) -> None:
-        self.requested = True
-
-
-def _config():  # noqa: ANN202
-    try:
-        return load_config()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-@click.group()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="HUB_CONFIG",
-              help="YAML config file (default ./hub.yaml, or $HUB_CONFIG).")
-def cli(config_path: str | None) -> None:
-    """The hub: webhooks in from every sales channel, every system kept in step."""
-    if config_path:
-        os.environ["HUB_CONFIG"] = config_path
+from .base import DEFAULT_BIND, RELAY_BLOCK_S, STOP_GRACE_S, StopOnSignal, _config, _embedded_redis_env, cli, logger
 
 
 @cli.command("check-config")
@@ -56,7 +24,7 @@ def check_config() -> None:
     """Validate the config file and print what it configures (no secret is printed)."""
     from sqlalchemy.engine import make_url
 
-    from .redis import redacted_url
+    from hub.redis import redacted_url
 
     cfg = _config()
     click.echo(f"config: {cfg.source} OK")
@@ -72,7 +40,7 @@ def check_config() -> None:
     if cfg.crm:
         click.echo(f"crm: kind={cfg.crm.kind}, url={cfg.crm.url}, token set")
     if cfg.sandbox:
-        from .sandboxes import plan
+        from hub.sandboxes import plan
 
         try:
             simulated = plan(cfg)
@@ -95,17 +63,6 @@ def db_upgrade() -> None:
     cfg = _config()
     upgrade(make_engine(cfg.database_url, cfg.db_busy_timeout_s, cfg.var_dir))
     click.echo("database is up to date")
-
-
-def _embedded_redis_env(cfg) -> object | None:  # noqa: ANN001
-    """Start the embedded Redis here and hand its socket to child processes via HUB_REDIS_URL."""
-    from .redis import EMBEDDED, embedded_url, start_embedded
-
-    if cfg.redis_url != EMBEDDED or os.environ.get("HUB_REDIS_URL"):
-        return None
-    server = start_embedded(cfg.var_dir)
-    os.environ["HUB_REDIS_URL"] = embedded_url(server)
-    return server
 
 
 @cli.command()
@@ -133,8 +90,8 @@ def web(bind: str, workers: int, threads: int) -> None:
                 self.cfg.set(key, value)
 
         def load(self):  # noqa: ANN202
-            from . import create_app
-            from .logs import configure_logging
+            from hub import create_app
+            from hub.logs import configure_logging
 
             app = create_app()
             configure_logging(app.config["HUB_CONFIG"].log_level)
@@ -164,10 +121,9 @@ def worker(burst: bool, fork: bool) -> None:
     """
     from redis.exceptions import RedisError
 
+    from hub import create_app
+    from hub.logs import configure_logging
     from jobs.worker import REDIS_WAIT_CAP_S, HubForkWorker, HubWorker
-
-    from . import create_app
-    from .logs import configure_logging
 
     cfg = _config()
     server = _embedded_redis_env(cfg)  # noqa: F841
@@ -196,8 +152,8 @@ def relay() -> None:
     """Turn the deliveries the receiver announces into process_event jobs, in batches."""
     from redis.exceptions import RedisError
 
-    from . import create_app
-    from .logs import configure_logging
+    from hub import create_app
+    from hub.logs import configure_logging
 
     cfg = _config()
     server = _embedded_redis_env(cfg)  # noqa: F841
@@ -224,6 +180,8 @@ def scheduler() -> None:
     from rq.cron import CronScheduler
     from rq.exceptions import StopRequested
 
+    from hub.logs import configure_logging
+    from hub.redis import BACKFILL_GATE_TTL_S, connect
     from jobs.backfill import backfill_all, start_watermarks
     from jobs.erp_pull import pull_erp
     from jobs.outbox import sweep_outbox, sweep_stock
@@ -232,9 +190,6 @@ def scheduler() -> None:
     from jobs.subscriptions import check_subscriptions
     from jobs.tasks import SWEEP_TASKS_INTERVAL_S, sweep_tasks
     from jobs.worker import REDIS_WAIT_CAP_S
-
-    from .logs import configure_logging
-    from .redis import BACKFILL_GATE_TTL_S, connect
 
     cfg = _config()
     server = _embedded_redis_env(cfg)  # noqa: F841
@@ -300,10 +255,9 @@ def run(bind: str, with_sandboxes: bool | None) -> None:
     and the platform sandboxes when the config has a ``sandbox:`` section."""
     from sqlalchemy.engine import make_url
 
+    from hub.redis import redacted_url, stop_embedded
+    from hub.sandboxes import check_ports, plan
     from store.db import make_engine, upgrade
-
-    from .redis import redacted_url, stop_embedded
-    from .sandboxes import check_ports, plan
 
     cfg = _config()
     if with_sandboxes and cfg.sandbox is None:
@@ -370,9 +324,8 @@ def links_import(file: str) -> None:
     Every row is checked first; one bad row and nothing of the file is applied. Events parked
     for want of these links resume by themselves.
     """
+    from hub import create_app
     from store.links import LinkError, add_links, parse_csv
-
-    from . import create_app
 
     cfg = _config()
     server = _embedded_redis_env(cfg)  # noqa: F841
@@ -420,17 +373,3 @@ def _guess_topic(kind: str, name: str) -> str | None:
     if len(parts) != 3 or parts[2] != "json":
         return None
     return f"{parts[0]}/{parts[1]}" if kind == "shopify" else f"{parts[0]}.{parts[1]}"
-
-
-def main() -> None:
-    cli(prog_name="hub")
-
-
-from . import cli_channels, cli_demo, cli_erp, cli_stock, cli_tasks  # noqa: E402,F401  (register the other commands)
-
-if __name__ == "__main__":
-    # `python -m hub.cli` (how `hub run` starts its children) runs this file as __main__, a second copy whose
-    # group the other modules never register on: hand over to the package's module, where every command is
-    from hub.cli import main as package_main
-
-    package_main()

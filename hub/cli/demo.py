@@ -9,8 +9,9 @@ import threading
 
 import click
 
-from .cli import DEFAULT_BIND, StopOnSignal, _config, cli
-from .config import ConfigError
+from hub.config import ConfigError
+
+from .base import DEFAULT_BIND, StopOnSignal, _config, cli
 
 
 @cli.command()
@@ -23,8 +24,8 @@ def sandboxes(hub_url: str) -> None:
     Seed them and drive them through their control APIs (``/_sandbox/...``); ``hub run`` starts this
     command by itself when the config has a sandbox: section.
     """
-    from .logs import configure_logging
-    from .sandboxes import SandboxStack
+    from hub.logs import configure_logging
+    from hub.sandboxes import SandboxStack
 
     cfg = _config()
     if cfg.sandbox is None:
@@ -57,7 +58,7 @@ def demo(hub_url: str, timeout_s: float) -> None:
     Shopify; then counts the records in every system. Reads state only through the hub's admin API and
     the sandboxes' control APIs.
     """
-    from .demo import Demo, DemoError
+    from hub.demo import Demo, DemoError
 
     cfg = _config()
     try:

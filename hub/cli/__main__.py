@@ -1,0 +1,5 @@
+"""``python -m hub.cli``: how ``hub run`` starts its children."""
+
+from . import main
+
+main()
