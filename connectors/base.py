@@ -12,10 +12,13 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
+
+from mappings import Unmappable
+from mappings.common import when
 
 
 class Unauthorized(Exception):
@@ -55,6 +58,36 @@ class Delivery:
 
 
 _FIELD_NAMES = {"topic": "topic", "dedupe_key": "event id"}
+
+
+class ChannelSettings(Protocol):
+    """What a connector reads of a configured channel (``hub.config.ChannelConfig`` is one); connectors know
+    nothing of the hub's config beyond this."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def webhook_secrets(self) -> tuple[str, ...]: ...
+    @property
+    def tolerance_s(self) -> int: ...
+    @property
+    def webhook_id(self) -> str | None: ...
+    @property
+    def cert_hosts(self) -> tuple[str, ...]: ...
+    @property
+    def cert_ca_bundle(self) -> str | None: ...
+    @property
+    def locations(self) -> Mapping[str, str]: ...
+    @property
+    def timeout_s(self) -> float: ...
+    @property
+    def extra(self) -> Mapping[str, Any]: ...
+    @property
+    def topics(self) -> tuple[str, ...] | None: ...
+    @property
+    def calls_api(self) -> bool: ...
 
 
 class Verifier(Protocol):
@@ -105,25 +138,12 @@ def body_digest(body: bytes) -> str:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """ISO 8601 (any fraction length, Z or offset) or unix seconds -> aware UTC; None if absent."""
-    if value in (None, ""):
-        return None
-    text = str(value).strip()
-    if isinstance(value, int | float) or text.isdigit():
-        try:
-            return datetime.fromtimestamp(int(text) if isinstance(value, str) else value, UTC)
-        except (OverflowError, ValueError, OSError):  # past year 9999, NaN, or not a time this machine holds
-            raise Unparseable(f"not a time: {text:.40}") from None
-    text = text.replace("Z", "+00:00").replace("z", "+00:00")
-    if "." in text:  # trim nanoseconds (Shopify sends 9 digits) to what datetime holds
-        head, _, rest = text.partition(".")
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        text = f"{head}.{rest[:min(digits, 6)].ljust(6, '0')}{rest[digits:]}"
+    """ISO 8601 (any fraction length, Z or offset) or unix seconds -> aware UTC; None if absent
+    (``mappings.common.when``, its failure as ``Unparseable``)."""
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        return when(value)
+    except Unmappable as exc:
+        raise Unparseable(str(exc)) from None
 
 
 def require(data: Mapping[str, Any], key: str, what: str) -> Any:

@@ -8,8 +8,6 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
 
-from connectors.base import parse_time
-
 from . import Handler, MapContext, Unmappable, load_with
 from .canonical import EventType, Mapped
 
@@ -50,8 +48,26 @@ def normalise_email(value: str | None) -> str | None:
 
 
 def when(value: Any) -> datetime | None:
-    """A platform timestamp (ISO 8601 with offset or Z, naive = UTC, or unix seconds) -> aware UTC."""
-    return parse_time(value)
+    """A platform timestamp (ISO 8601 with any fraction length, offset or Z, naive = UTC, or unix seconds) -> aware
+    UTC; None if absent. A number that is no time this machine holds is ``Unmappable``."""
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    if isinstance(value, int | float) or text.isdigit():
+        try:
+            return datetime.fromtimestamp(int(text) if isinstance(value, str) else value, UTC)
+        except (OverflowError, ValueError, OSError):  # past year 9999, NaN, or not a time this machine holds
+            raise Unmappable(f"not a time: {text:.40}") from None
+    text = text.replace("Z", "+00:00").replace("z", "+00:00")
+    if "." in text:  # trim nanoseconds (Shopify sends 9 digits) to what datetime holds
+        head, _, rest = text.partition(".")
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = f"{head}.{rest[:min(digits, 6)].ljust(6, '0')}{rest[digits:]}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 class UtcDateTime(fields.AwareDateTime):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hub.config import ChannelConfig
+from connectors.base import ChannelSettings
 
 from ..base import Delivery, body_digest, check_base64_hmac, parse_json_object, parse_time, require
 
@@ -15,7 +15,7 @@ SIGNATURE_HEADER = "aftership-hmac-sha256"
 
 
 class AfterShipVerifier:
-    def __init__(self, channel: ChannelConfig) -> None:
+    def __init__(self, channel: ChannelSettings) -> None:
         self.secrets = channel.webhook_secrets
 
     def verify(self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 
-from hub.config import ChannelConfig
+from connectors.base import ChannelSettings
 
 from ..base import (
     Delivery,
@@ -23,7 +23,7 @@ PREFIX = "hmac-sha256-hex="
 
 
 class EasyPostVerifier:
-    def __init__(self, channel: ChannelConfig) -> None:
+    def __init__(self, channel: ChannelSettings) -> None:
         self.keys = [unicodedata.normalize("NFKD", s).encode() for s in channel.webhook_secrets]
 
     def verify(self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> None:

@@ -24,8 +24,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from connectors.base import ChannelSettings
 from connectors.outbound import Change, Permanent, Retryable, call_failed, error_for_status
-from hub.config import ChannelConfig
 from mappings.paypal import TOPICS
 
 from .consts import DEFAULT_API_URL, EVENTS_PAGE_SIZE, EVENTS_PATH, TOKEN_PATH
@@ -43,7 +43,7 @@ class PayPalEvents:
 
     resource = "events"
 
-    def __init__(self, channel: ChannelConfig) -> None:
+    def __init__(self, channel: ChannelSettings) -> None:
         x = channel.extra
         self.channel = channel.id
         self.api_url = (x.get("api_url") or DEFAULT_API_URL).rstrip("/")

@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from hub.config import ChannelConfig
+from connectors.base import ChannelSettings
 
 from ..base import Delivery, Unauthorized, Unavailable, parse_json_object, parse_time, require
 from . import consts
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 
 class PayPalVerifier:
-    def __init__(self, channel: ChannelConfig) -> None:
+    def __init__(self, channel: ChannelSettings) -> None:
         self.channel_id = channel.id
         self.webhook_id = channel.webhook_id or ""
         self.cert_hosts = frozenset(channel.cert_hosts)

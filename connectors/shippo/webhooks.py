@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hub.config import ChannelConfig
+from connectors.base import ChannelSettings
 
 from ..base import Delivery, Unauthorized, any_secret_matches, body_digest, parse_json_object, parse_time, require
 
 
 class ShippoVerifier:
-    def __init__(self, channel: ChannelConfig) -> None:
+    def __init__(self, channel: ChannelSettings) -> None:
         self.secrets = channel.webhook_secrets
 
     def verify(self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> None:

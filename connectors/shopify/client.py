@@ -16,6 +16,7 @@ from typing import Any
 import requests
 import shopify
 
+from connectors.base import ChannelSettings
 from connectors.outbound import (
     LevelWrite,
     Listing,
@@ -26,7 +27,6 @@ from connectors.outbound import (
     call_failed,
     error_for_status,
 )
-from hub.config import ChannelConfig
 
 from .consts import (
     API_VERSION,
@@ -136,7 +136,7 @@ class ApiSession(shopify.Session):
 class ShopifyClient:
     """One Shopify channel's GraphQL transport: session, timeout, and THROTTLED answers waited out."""
 
-    def __init__(self, channel: ChannelConfig, http: requests.Session | None = None) -> None:
+    def __init__(self, channel: ChannelSettings, http: requests.Session | None = None) -> None:
         x = channel.extra
         self.channel = channel.id
         self.session = ApiSession(x["shop"], x.get("api_version") or API_VERSION, x["access_token"], x.get("api_url"))
@@ -185,7 +185,7 @@ class ShopifyStock(ShopifyClient):
     cheap_reads = False  # a level read costs ~3 points per SKU; a 250-SKU write costs 10
     compare_and_set = True  # inventorySetQuantities' changeFromQuantity
 
-    def __init__(self, channel: ChannelConfig, http: requests.Session | None = None) -> None:
+    def __init__(self, channel: ChannelSettings, http: requests.Session | None = None) -> None:
         super().__init__(channel, http)
         self.location = gid("Location", next(iter(channel.locations)))
 

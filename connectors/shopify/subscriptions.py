@@ -14,8 +14,8 @@ from typing import Any
 
 import requests
 
+from connectors.base import ChannelSettings
 from connectors.outbound import Permanent, Subscription
-from hub.config import ChannelConfig
 from mappings.shopify import TOPICS as MAPPED_TOPICS
 
 from .client import ShopifyClient
@@ -67,7 +67,7 @@ class ShopifyWebhooks(ShopifyClient):
 
     page_size = SUBSCRIPTIONS_PAGE
 
-    def __init__(self, channel: ChannelConfig, http: requests.Session | None = None) -> None:
+    def __init__(self, channel: ChannelSettings, http: requests.Session | None = None) -> None:
         super().__init__(channel, http)
         known = {*MAPPED_TOPICS, *(channel.topics or ())}
         self._names = {topic_enum(t): t for t in known}

@@ -19,8 +19,8 @@ from typing import Any
 
 import stripe
 
+from connectors.base import ChannelSettings
 from connectors.outbound import Change, Permanent, Retryable, SyncError, error_for_status
-from hub.config import ChannelConfig
 from mappings.stripe import TOPICS
 
 from .consts import DEFAULT_API_URL, LIST_LIMIT, TYPES_MAX
@@ -35,7 +35,7 @@ class StripeEvents:
 
     resource = "events"
 
-    def __init__(self, channel: ChannelConfig) -> None:
+    def __init__(self, channel: ChannelSettings) -> None:
         x = channel.extra
         self.channel = channel.id
         self.calls = 0

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import stripe
 
-from hub.config import ChannelConfig
+from connectors.base import ChannelSettings
 
 from ..base import Delivery, Unauthorized, parse_json_object, parse_time, require
 
@@ -15,7 +15,7 @@ SIGNATURE_HEADER = "Stripe-Signature"
 
 
 class StripeVerifier:
-    def __init__(self, channel: ChannelConfig) -> None:
+    def __init__(self, channel: ChannelSettings) -> None:
         self.secrets = channel.webhook_secrets
         self.tolerance_s = channel.tolerance_s
 

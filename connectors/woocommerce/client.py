@@ -16,6 +16,7 @@ from typing import Any
 import requests
 from woocommerce import API
 
+from connectors.base import ChannelSettings
 from connectors.outbound import (
     Change,
     LevelWrite,
@@ -26,7 +27,6 @@ from connectors.outbound import (
     call_failed,
     error_for_status,
 )
-from hub.config import ChannelConfig
 
 from .consts import API_VERSION, BATCH_LIMIT, CLOSED_STATUSES, PAGE_LIMIT, USER_AGENT
 
@@ -34,7 +34,7 @@ from .consts import API_VERSION, BATCH_LIMIT, CLOSED_STATUSES, PAGE_LIMIT, USER_
 class WooClient:
     """One WooCommerce channel's REST transport: the ``woocommerce`` client and the retry table."""
 
-    def __init__(self, channel: ChannelConfig) -> None:
+    def __init__(self, channel: ChannelSettings) -> None:
         x = channel.extra
         self.channel = channel.id
         self.api = API(url=x["url"], consumer_key=x["consumer_key"], consumer_secret=x["consumer_secret"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from hub.config import ChannelConfig
+from connectors.base import ChannelSettings
 
 from ..base import (
     Acknowledge,
@@ -28,7 +28,7 @@ _PING_RE = re.compile(rb"^webhook_id=\d+$")
 
 
 class WooCommerceVerifier:
-    def __init__(self, channel: ChannelConfig) -> None:
+    def __init__(self, channel: ChannelSettings) -> None:
         self.secrets = channel.webhook_secrets
 
     def verify(self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> None:

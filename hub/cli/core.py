@@ -40,7 +40,7 @@ def check_config() -> None:
     if cfg.crm:
         click.echo(f"crm: kind={cfg.crm.kind}, url={cfg.crm.url}, token set")
     if cfg.sandbox:
-        from hub.sandboxes import plan
+        from sandbox.stack import plan
 
         try:
             simulated = plan(cfg)
@@ -256,7 +256,7 @@ def run(bind: str, with_sandboxes: bool | None) -> None:
     from sqlalchemy.engine import make_url
 
     from hub.redis import redacted_url, stop_embedded
-    from hub.sandboxes import check_ports, plan
+    from sandbox.stack import check_ports, plan
     from store.db import make_engine, upgrade
 
     cfg = _config()

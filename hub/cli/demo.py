@@ -25,7 +25,7 @@ def sandboxes(hub_url: str) -> None:
     command by itself when the config has a sandbox: section.
     """
     from hub.logs import configure_logging
-    from hub.sandboxes import SandboxStack
+    from sandbox.stack import SandboxStack
 
     cfg = _config()
     if cfg.sandbox is None:
@@ -58,7 +58,7 @@ def demo(hub_url: str, timeout_s: float) -> None:
     Shopify; then counts the records in every system. Reads state only through the hub's admin API and
     the sandboxes' control APIs.
     """
-    from hub.demo import Demo, DemoError
+    from sandbox.demo import Demo, DemoError
 
     cfg = _config()
     try:

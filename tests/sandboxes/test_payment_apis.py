@@ -11,11 +11,11 @@ import requests
 
 from connectors import change_source
 from hub.config import ConfigError, load_config_dict
-from hub.sandboxes import SandboxStack, plan
 from sandbox import payments as pay
 from sandbox.base import serve
 from sandbox.emitters import EmitterService, Target
 from sandbox.payment_events import PaymentEvents
+from sandbox.stack import SandboxStack, plan
 
 from ..support import PAYPAL_WEBHOOK_ID, SECRETS
 from ..support.run import free_port

@@ -18,11 +18,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from hub.config import Config
 from mappings.canonical import currency_exponent
 
-from .config import Config
 from .demo_systems import Clock, DemoError, NotYet, Remote, one, table
-from .sandboxes import first_channel, plan
+from .stack import first_channel, plan
 
 CATALOGUE = [("DEMO-MUG", "Demo mug", "12.00"), ("DEMO-TEE-M", "Demo tee, size M", "20.00"),
              ("DEMO-CAP", "Demo cap", "15.00")]

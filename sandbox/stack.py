@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from .config import Config, ConfigError
+from hub.config import Config, ConfigError
 
 logger = logging.getLogger(__name__)
 
