@@ -125,6 +125,30 @@ class Subscription:
     status: str  # the platform's own word (WooCommerce: active, paused, disabled)
 
 
+class OrderTarget(Protocol):
+    """A sales channel the hub sends an order's tracking back to (``jobs.tracking``)."""
+
+    def send_tracking(self, order_id: str, tracking_number: str, carrier: str,
+                      lines: dict[str, int] | None = None) -> str:
+        """Tell the shopper (and the shop) the parcel is on its way: ``lines`` the units it carries ({sku: units})
+        when the order has more left to ship, None for everything open. Idempotent by tracking number; returns
+        the platform's id of what it made (a fulfillment, a note)."""
+        ...
+
+
+class Refresher(Protocol):
+    """A platform the hub can re-read a record from, for a replay with mode refresh (``jobs.replay_ops``)."""
+
+    def current(self, topic: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """The platform's current version of what an event of ``topic`` with ``payload`` was about, as the body
+        of that topic; Permanent when the payload names no record."""
+        ...
+
+    def current_order(self, order_id: str) -> tuple[str, dict[str, Any]]:
+        """(topic, body): the order as its update webhook would deliver it now."""
+        ...
+
+
 class SubscriptionTarget(Protocol):
     """A platform whose webhook subscriptions the hub keeps (``jobs.subscriptions``)."""
 

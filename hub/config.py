@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
+from connectors import KINDS, OUTBOUND_KEYS, SALES_KINDS, SECRET_KINDS
+
 DEFAULT_CONFIG_PATH = "hub.yaml"
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 DEFAULT_STRIPE_TOLERANCE_S = 300
@@ -32,17 +34,8 @@ ENV_OVERRIDES = {
     "HUB_ADMIN_TOKEN": "admin_token",
     "HUB_SECRET_KEY": "secret_key",
 }
-KINDS = ("shopify", "woocommerce", "stripe", "paypal", "easypost", "aftership", "shippo")
-SECRET_KINDS = frozenset(KINDS) - {"paypal"}
 STOCK_AUTHORITIES = ("hub", "channel")
 DEFAULT_CALL_TIMEOUT_S = 10.0
-# the keys that together let the hub call a channel's API (all or none)
-OUTBOUND_KEYS = {
-    "shopify": ("shop", "access_token"),
-    "woocommerce": ("url", "consumer_key", "consumer_secret"),
-    "stripe": ("api_key",),  # + api_url (default https://api.stripe.com): the events the webhooks missed
-    "paypal": ("client_id", "client_secret"),  # + api_url (default https://api-m.paypal.com): likewise
-}
 # the ERP and the CRM the hub exports orders and customers to (both optional)
 ERP_KINDS = ("odoo",)
 CRM_KINDS = ("hubspot",)
@@ -58,7 +51,6 @@ DEFAULT_ERP_PULL_INTERVAL_S = 60  # done deliveries and stock counts pulled from
 # payments are matched to orders by these references unless a payment channel's ``match.keys`` says otherwise
 DEFAULT_MATCH_KEYS = {"stripe": ("order_id",), "paypal": ("custom_id", "invoice_id")}
 PAYPAL_MATCH_KEYS = ("custom_id", "invoice_id")
-SALES_KINDS = ("shopify", "woocommerce")
 DEFAULT_CARRIER_SLA_DAYS = 5
 DEFAULT_LOGIN_RATE_LIMIT = "5/minute"  # console login attempts per client IP
 MAX_TRUSTED_PROXY_HOPS = 5

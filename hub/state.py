@@ -13,7 +13,7 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Dependency, Job, JobStatus
 from sqlalchemy import Engine
 
-from connectors import reads_changes, writes_blind
+from connectors import SALES_KINDS, reads_changes, writes_blind
 from connectors.base import Verifier
 from domain.ledger import StockPolicy
 from domain.orders import OrderRules
@@ -50,7 +50,7 @@ from jobs.queueing import (
 )
 from store.deliveries import DeliveryStore
 
-from .config import SALES_KINDS, Config
+from .config import Config
 from .metrics import Metrics
 from .redis import BACKFILL_GATE_TTL_S, RedisHandle
 

@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
+from connectors import SALES_KINDS
 from domain import ledger
 from store.deliveries import iso
 from store.models import channel_stock, stock_levels, stock_sync
 
-from .config import SALES_KINDS
 from .state import Hub
 
 

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, func, select
 
-from connectors import change_source
+from connectors import PLATFORMS, change_source
 from connectors.outbound import Change, ChangeSource
 from hub.config import ChannelConfig, Config
 from hub.state import Hub, current_hub
@@ -41,7 +41,7 @@ OVERLAP_S = 2  # re-read this much before the watermark: changes saved in the sa
 LOCK_TTL_S = 600
 WOO_TIME = "%Y-%m-%dT%H:%M:%S"  # the watermark's text: UTC, sorts as time
 TASK = "backfill"
-BACKFILL_KINDS = ("woocommerce", "shopify", "stripe", "paypal")  # kinds with a ChangeSource (connectors.change_source)
+BACKFILL_KINDS = tuple(k for k, p in PLATFORMS.items() if p.change_source)  # kinds the hub can read changes from
 
 
 @dataclass

@@ -13,17 +13,17 @@ import json
 import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
-from types import ModuleType
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
+from connectors import mapper
 from connectors.outbound import Retryable
 from domain import ledger
 from domain.apply import apply_records
 from hub.state import Hub, current_hub
-from mappings import MapContext, Unmappable, aftership, easypost, paypal, shippo, shopify, stripe, woocommerce
+from mappings import MapContext, Unmappable
 from mappings.canonical import ChannelStockReport
 from store.deliveries import insert_ignore, iso, load_event, set_status, utcnow
 from store.links import StoreLinks, release_parked
@@ -35,15 +35,6 @@ from .tasks import event_entity, record_event_outcome
 
 logger = logging.getLogger(__name__)
 
-MAPPERS: dict[str, ModuleType] = {
-    "shopify": shopify,
-    "woocommerce": woocommerce,
-    "stripe": stripe,
-    "paypal": paypal,
-    "easypost": easypost,
-    "shippo": shippo,
-    "aftership": aftership,
-}
 PROCESSABLE = {EventStatus.RECEIVED.value, EventStatus.NEEDS_MAPPING.value}
 HELD = "held until "  # the status note of an event whose stock report waits (see domain.outcome.HoldReport)
 
@@ -189,7 +180,7 @@ def _process(hub: Hub, event_id: int) -> str:
             return "missing"
         if row.status not in PROCESSABLE:
             return row.status
-        handler = MAPPERS[row.kind].TOPICS.get(row.topic)
+        handler = mapper(row.kind).TOPICS.get(row.topic)
         if handler is None:
             set_status(conn, event_id, EventStatus.IGNORED, f"topic {row.topic!r} is not handled by the hub")
             return EventStatus.IGNORED.value

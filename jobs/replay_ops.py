@@ -24,7 +24,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from connectors.outbound import Permanent, Retryable
+from connectors import refreshable, refresher
+from connectors.outbound import Permanent, Refresher, Retryable
 from domain import ledger
 from hub.state import Hub
 from jobs.queueing import stock_lock_key
@@ -303,27 +304,16 @@ _RUN: dict[str, Callable[[Hub, Action], str]] = {
 
 # ---- refresh: re-read from the platform ------------------------------------------------------------------
 
-REFRESHABLE_TOPICS = {"woocommerce": ("order.", "product.")}
-
-
-def refreshable(kind: str, topic: str) -> bool:
-    return any(topic.startswith(p) for p in REFRESHABLE_TOPICS.get(kind, ())) and not topic.endswith(".deleted")
-
-
-def _woo(hub: Hub, channel: str) -> Any:
+def _refresher(hub: Hub, channel: str) -> Refresher | None:
     cfg = hub.config.channels.get(channel)
-    if cfg is None or cfg.kind != "woocommerce" or not cfg.calls_api:
-        return None
-    from connectors.woocommerce.client import WooOrders
-
-    return WooOrders(cfg)
+    return refresher(cfg) if cfg is not None else None
 
 
 def _store_read(hub: Hub, channel: str, topic: str, body: dict[str, Any], why: str) -> int:
     """A platform read stored as a delivery of its own (kept, listed, processed like any other)."""
     raw = json.dumps(body, separators=(",", ":")).encode()
     digest = hashlib.sha256(raw).hexdigest()[:32]
-    stored = hub.deliveries.add(channel=channel, kind="woocommerce", topic=topic,
+    stored = hub.deliveries.add(channel=channel, kind=hub.config.channels[channel].kind, topic=topic,
                                 dedupe_key=f"refresh:{topic}:{digest}", occurred_at=None,
                                 headers={"X-Hub-Refresh": why}, body=raw)
     return stored.event_id
@@ -338,30 +328,23 @@ def refresh_order(hub: Hub, order_id: int) -> str:
                          .where(orders.c.id == order_id)).one_or_none()
     if o is None:
         return "no such order"
-    client = _woo(hub, o.channel)
+    client = _refresher(hub, o.channel)
     if client is None:
         return f"{o.channel}: orders cannot be re-read from this channel; the hub's current order is used"
-    body = client.order(o.external_id)
-    event_id = _store_read(hub, o.channel, "order.updated", body, f"replay: order {o.external_id} re-read")
+    topic, body = client.current_order(o.external_id)
+    event_id = _store_read(hub, o.channel, topic, body, f"replay: order {o.external_id} re-read")
     status = process_event(event_id)
     return f"re-read #{o.number} from {o.channel} as event {event_id}: {status}"
 
 
 def refresh_event(hub: Hub, row: Any) -> int:
     """The current version of what the event was about, read from the platform and stored; -> its event id."""
-    client = _woo(hub, row.channel)
+    client = _refresher(hub, row.channel)
     if client is None:
         raise ReplayItemFailed(f"{row.channel}: no API keys to re-read from; replay with mode payload",
                                ErrorClass.PERMANENT)
-    payload = json.loads(bytes(row.body))
-    item = payload.get("id")
-    if item is None:
-        raise ReplayItemFailed(f"event {row.id}: the stored delivery names no {row.topic.split('.')[0]} id",
-                               ErrorClass.PERMANENT)
-    if row.topic.startswith("order."):
-        body = client.order(item)
-    elif payload.get("parent_id"):
-        body = client.call("GET", f"products/{payload['parent_id']}/variations/{item}", "get variation")
-    else:
-        body = client.call("GET", f"products/{item}", "get product")
+    try:
+        body = client.current(row.topic, json.loads(bytes(row.body)))
+    except Permanent as exc:
+        raise ReplayItemFailed(f"event {row.id}: {exc}", ErrorClass.PERMANENT) from None
     return _store_read(hub, row.channel, row.topic, body, f"replay of event {row.id}: re-read")

@@ -21,6 +21,7 @@ from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job
 from sqlalchemy import func, select
 
+from connectors import order_target
 from connectors.outbound import Permanent, Retryable
 from domain.notes import carrier_name
 from hub.config import ChannelConfig
@@ -73,19 +74,10 @@ def send(channel: ChannelConfig, order_external_id: str, tracking: str, carrier:
          lines: dict[str, int] | None = None) -> str:
     """The channel's call(s); returns the remote id (fulfillment or note). ``lines``: the units this shipment
     carries when the order has more left to ship ({sku: units}); None: everything open, the order is done."""
-    if channel.kind == "shopify":
-        from connectors.shopify.client import ShopifyOrders
-
-        return ShopifyOrders(channel).fulfill(order_external_id, tracking, carrier_name(carrier), lines=lines)
-    if channel.kind == "woocommerce":
-        from connectors.woocommerce.client import WooOrders
-
-        client = WooOrders(channel)
-        note = client.add_tracking(order_external_id, tracking, carrier_name(carrier))
-        if lines is None:
-            client.complete(order_external_id)
-        return note
-    raise Permanent(f"channel {channel.id}: the hub cannot send tracking to {channel.kind}")
+    target = order_target(channel)
+    if target is None:
+        raise Permanent(f"channel {channel.id}: the hub cannot send tracking to {channel.kind}")
+    return target.send_tracking(order_external_id, tracking, carrier_name(carrier), lines=lines)
 
 
 @task("push_tracking", entity=lambda shipment_id: f"shipment:{shipment_id}", attempt=lambda attempt: attempt)

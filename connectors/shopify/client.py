@@ -322,6 +322,11 @@ class ShopifyOrders(ShopifyClient):
                 "fulfillments": [{"id": numeric_id(f["id"]), "name": f["name"], "status": f["status"],
                                   "tracking": f["trackingInfo"]} for f in data["fulfillments"]]}
 
+    def send_tracking(self, order_id: str, tracking_number: str, carrier: str,
+                      lines: dict[str, int] | None = None) -> str:
+        """OrderTarget: one fulfillment with the tracking (``fulfill``)."""
+        return self.fulfill(order_id, tracking_number, carrier, lines=lines)
+
     def fulfill(self, order_id: str | int, tracking_number: str, company: str, url: str | None = None,
                 notify: bool = True, lines: dict[str, int] | None = None) -> str:
         """Ship in one fulfillment carrying the tracking everything still open on the order, or only

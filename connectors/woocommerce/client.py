@@ -201,6 +201,28 @@ class WooOrders(WooClient):
                          data={"note": text, "customer_note": True})
         return str(note["id"])
 
+    def send_tracking(self, order_id: str, tracking_number: str, carrier: str,
+                      lines: dict[str, int] | None = None) -> str:
+        """OrderTarget: the customer note with the tracking; the order completed when nothing is left to ship."""
+        note = self.add_tracking(order_id, tracking_number, carrier)
+        if lines is None:
+            self.complete(order_id)
+        return note
+
+    def current(self, topic: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Refresher: the order, product or variation an ``order.*`` / ``product.*`` event was about, as now."""
+        item = payload.get("id")
+        if item is None:
+            raise Permanent(f"the stored {topic} names no {topic.split('.')[0]} id")
+        if topic.startswith("order."):
+            return self.order(item)
+        if payload.get("parent_id"):
+            return self.call("GET", f"products/{payload['parent_id']}/variations/{item}", "get variation")
+        return self.call("GET", f"products/{item}", "get product")
+
+    def current_order(self, order_id: str) -> tuple[str, dict[str, Any]]:
+        return "order.updated", self.order(order_id)
+
     def complete(self, order_id: str | int) -> dict[str, Any]:
         """Status ``completed`` (a no-op if it already is); Permanent for a cancelled, refunded or failed order."""
         order = self.order(order_id)

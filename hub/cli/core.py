@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from connectors import PLATFORMS
 from hub.config import ConfigError
 
 from .base import DEFAULT_BIND, RELAY_BLOCK_S, STOP_GRACE_S, StopOnSignal, _config, _embedded_redis_env, cli, logger
@@ -372,4 +373,4 @@ def _guess_topic(kind: str, name: str) -> str | None:
     parts = name.split(".")
     if len(parts) != 3 or parts[2] != "json":
         return None
-    return f"{parts[0]}/{parts[1]}" if kind == "shopify" else f"{parts[0]}.{parts[1]}"
+    return f"{parts[0]}{PLATFORMS[kind].topic_separator}{parts[1]}"
