@@ -21,6 +21,7 @@ from .outbound import ChangeSource, OrderTarget, Refresher, StockTarget, Subscri
 @dataclass(frozen=True)
 class Platform:
     kind: str
+    title: str  # how people write its name
     role: str  # "sales" (orders and stock), "payments" (matched to orders), "carrier" (tracking)
     verifier: str
     mapper: str  # the mappings module: its TOPICS map a topic to its mapper
@@ -37,27 +38,29 @@ class Platform:
 
 _SHOPIFY, _WOO = "connectors.shopify", "connectors.woocommerce"
 PLATFORMS: dict[str, Platform] = {p.kind: p for p in (
-    Platform("shopify", "sales", f"{_SHOPIFY}.webhooks:ShopifyVerifier", "mappings.shopify",
+    Platform("shopify", "Shopify", "sales", f"{_SHOPIFY}.webhooks:ShopifyVerifier", "mappings.shopify",
              api_keys=("shop", "access_token"), topic_separator="/",
              stock_target=f"{_SHOPIFY}.client:ShopifyStock",
              change_source=f"{_SHOPIFY}.orders:ShopifyOrderChanges",
              subscriptions=f"{_SHOPIFY}.subscriptions:ShopifyWebhooks",
              order_target=f"{_SHOPIFY}.client:ShopifyOrders"),
-    Platform("woocommerce", "sales", f"{_WOO}.webhooks:WooCommerceVerifier", "mappings.woocommerce",
+    Platform("woocommerce", "WooCommerce", "sales", f"{_WOO}.webhooks:WooCommerceVerifier",
+             "mappings.woocommerce",
              api_keys=("url", "consumer_key", "consumer_secret"),
              stock_target=f"{_WOO}.client:WooStock", change_source=f"{_WOO}.client:WooOrders",
              subscriptions=f"{_WOO}.client:WooWebhooks", order_target=f"{_WOO}.client:WooOrders",
              refresher=f"{_WOO}.client:WooOrders", refresh_topics=("order.", "product.")),
     # + api_url (default https://api.stripe.com): the events the webhooks missed
-    Platform("stripe", "payments", "connectors.stripe.webhooks:StripeVerifier", "mappings.stripe",
+    Platform("stripe", "Stripe", "payments", "connectors.stripe.webhooks:StripeVerifier", "mappings.stripe",
              api_keys=("api_key",), change_source="connectors.stripe.events:StripeEvents"),
     # verified by PayPal's certificate, not a shared secret; + api_url (default https://api-m.paypal.com)
-    Platform("paypal", "payments", "connectors.paypal.webhooks:PayPalVerifier", "mappings.paypal",
+    Platform("paypal", "PayPal", "payments", "connectors.paypal.webhooks:PayPalVerifier", "mappings.paypal",
              api_keys=("client_id", "client_secret"), signed_by_secret=False,
              change_source="connectors.paypal.events:PayPalEvents"),
-    Platform("easypost", "carrier", "connectors.easypost.webhooks:EasyPostVerifier", "mappings.easypost"),
-    Platform("aftership", "carrier", "connectors.aftership.webhooks:AfterShipVerifier", "mappings.aftership"),
-    Platform("shippo", "carrier", "connectors.shippo.webhooks:ShippoVerifier", "mappings.shippo"),
+    Platform("easypost", "EasyPost", "carrier", "connectors.easypost.webhooks:EasyPostVerifier", "mappings.easypost"),
+    Platform("aftership", "AfterShip", "carrier", "connectors.aftership.webhooks:AfterShipVerifier",
+             "mappings.aftership"),
+    Platform("shippo", "Shippo", "carrier", "connectors.shippo.webhooks:ShippoVerifier", "mappings.shippo"),
 )}
 KINDS = tuple(PLATFORMS)
 SALES_KINDS = tuple(k for k, p in PLATFORMS.items() if p.role == "sales")

@@ -15,6 +15,7 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from connectors import PLATFORMS
 from jobs.replay import ReplayFilter
 from store.deliveries import get_event, list_events, utcnow
 from store.links import Link, LinkError, add_links
@@ -40,8 +41,6 @@ RATE_WINDOW_S = 300  # the dashboard's deliveries per minute: averaged over this
 SAMPLE_SHOWN = 5  # parked event ids shown per missing link
 STOCK_PAGE = 100
 LINK_KINDS = {"inventory_item_id": "sku", "product_id": "sku", "location_id": "warehouse"}  # missing -> what to ask
-PLATFORMS = {"woocommerce": "WooCommerce", "shopify": "Shopify", "stripe": "Stripe", "paypal": "PayPal",
-             "easypost": "EasyPost", "aftership": "AfterShip", "shippo": "Shippo"}
 
 
 def _int(name: str) -> int | None:
@@ -226,6 +225,7 @@ def channels():  # noqa: ANN201
 def render_channels(rows: list[dict[str, Any]], now: datetime) -> str:
     """The Channels page for ``channel_health``'s answer as of ``now``."""
     config = current_hub().config
-    return render_template("console/channels.html", channels=rows, platforms=PLATFORMS, repair_words=repair_words,
+    titles = {kind: p.title for kind, p in PLATFORMS.items()}
+    return render_template("console/channels.html", channels=rows, platforms=titles, repair_words=repair_words,
                            span=span, check_every=config.subscription_check_s, read_every=config.backfill_interval_s,
                            now=now, recent=lambda at: now - datetime.fromisoformat(at) <= REPAIR_RECENT)
