@@ -21,7 +21,6 @@ from mappings.canonical import (
     Customer,
     MovementReason,
     Order,
-    OrderStatus,
     Payment,
     Product,
     Refund,
@@ -42,15 +41,10 @@ from . import ledger
 from .orders import OrderRules, match_waiting, settle_order, stock_status
 from .outcome import HoldReport, NeedsMapping, Outcome, is_stale, record_effect, upsert_guarded
 from .payments import apply_payment, apply_refund
+from .progress import ORDER_LIFECYCLE
 from .shipments import apply_shipment, owe_push
 
 MIN_HOLD_S = 0.05  # a report's hold with less than this left is over: it is judged
-
-# an order's channel status only moves forward; two versions from the same second are told apart by it
-LIFECYCLE = {OrderStatus.PENDING: 0, OrderStatus.PARTIALLY_PAID: 1, OrderStatus.PAID: 2,
-             OrderStatus.PARTIALLY_FULFILLED: 3, OrderStatus.FULFILLED: 4, OrderStatus.DELIVERED: 5,
-             OrderStatus.PARTIALLY_REFUNDED: 6, OrderStatus.REFUNDED: 7, OrderStatus.CANCELLED: 8}
-
 
 # statements every stock report or order runs, built once (SQLAlchemy then skips building them and their cache key)
 _CHANNEL_STOCK = select(channel_stock).where(channel_stock.c.channel == bindparam("b_ch"),
@@ -133,7 +127,7 @@ def apply_order(conn: Connection, event_id: int, o: Order, out: Outcome) -> None
               "placed_at": o.placed_at, "cancelled_at": o.cancelled_at, "channel_status": o.status.value}
     key = {"channel": o.origin.channel, "external_id": o.origin.external_id}
     order_id, effect = upsert_guarded(conn, orders, key, values, o.source_updated_at,
-                               behind=lambda row: LIFECYCLE[o.status] < LIFECYCLE.get(row.channel_status, 0))
+                               behind=lambda row: ORDER_LIFECYCLE.behind(o.status, row.channel_status))
     record_effect(conn, event_id, "order", order_id, effect)
     if effect == "stale":
         out.notes.append(f"order {o.number}: stale (older than the stored version), not applied")

@@ -23,13 +23,11 @@ from store.models import alerts, order_lines, orders, payments, refunds, shipmen
 
 from . import ledger
 from .notes import carrier_name, money, record_crm_note
+from .progress import ORDER_PROGRESS
 
 # payment statuses whose money reached the merchant (a refund or a dispute comes after a capture)
 CAPTURED_STATUSES = (PaymentStatus.CAPTURED.value, PaymentStatus.REFUNDED.value,
                      PaymentStatus.PARTIALLY_REFUNDED.value, PaymentStatus.DISPUTED.value)
-# how far an order has got: the hub never moves it back along this line
-PROGRESS = {OrderStatus.PENDING: 0, OrderStatus.PARTIALLY_PAID: 1, OrderStatus.PAID: 2,
-            OrderStatus.PARTIALLY_FULFILLED: 3, OrderStatus.FULFILLED: 4, OrderStatus.DELIVERED: 5}
 REFUND_STATUSES = (OrderStatus.REFUNDED, OrderStatus.PARTIALLY_REFUNDED)
 
 
@@ -171,7 +169,7 @@ def derive_status(conn: Connection, row: Any) -> OrderStatus:
                              .limit(1)).scalar()
     if delivered is not None:
         candidates.append(OrderStatus.DELIVERED)
-    return max(candidates, key=lambda s: PROGRESS.get(s, 0))
+    return ORDER_PROGRESS.furthest(candidates)
 
 
 def settle_order(conn: Connection, out: Any, event_id: int | None, order_id: int) -> str | None:

@@ -19,6 +19,7 @@ from store.models import payments, refunds
 
 from .orders import find_order, raise_alert, settle_order
 from .outcome import is_stale, record_effect
+from .progress import PAYMENT_PROGRESS
 
 DISPUTE_ALERT = "payment_dispute"
 
@@ -42,7 +43,7 @@ def apply_payment(conn: Connection, event_id: int, p: Payment, out: Any) -> None
             provider=p.provider, external_id=p.external_id, order_id=order_id, matched_at=now if order_id else None,
             source_updated_at=p.source_updated_at, created_at=now, updated_at=now, **values)).inserted_primary_key[0]
         effect = "created"
-    elif is_stale(p.source_updated_at, row.source_updated_at) or _goes_back(row.status, p.status):
+    elif is_stale(p.source_updated_at, row.source_updated_at) or PAYMENT_PROGRESS.behind(p.status, row.status):
         pid, effect = row.id, "stale"
     else:
         if row.refunded is not None and values["refunded"] is None:
@@ -66,15 +67,6 @@ def apply_payment(conn: Connection, event_id: int, p: Payment, out: Any) -> None
 
 
 # later states of one payment: an undated capture arriving after its refund or dispute changes nothing
-PAYMENT_PROGRESS = {PaymentStatus.AUTHORIZED.value: 0, PaymentStatus.FAILED.value: 0, PaymentStatus.CAPTURED.value: 1,
-                    PaymentStatus.PARTIALLY_REFUNDED.value: 2, PaymentStatus.REFUNDED.value: 3,
-                    PaymentStatus.DISPUTED.value: 3}
-
-
-def _goes_back(stored: str, incoming: PaymentStatus) -> bool:
-    return PAYMENT_PROGRESS.get(incoming.value, 0) < PAYMENT_PROGRESS.get(stored, 0)
-
-
 def apply_refund(conn: Connection, event_id: int, r: Refund, out: Any) -> None:
     """Keyed by the refund's own id; a later version (e.g. a refund that failed: amount 0) replaces it."""
 

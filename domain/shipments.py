@@ -24,18 +24,10 @@ from store.models import orders, shipments
 
 from .orders import find_order, note_progress, raise_alert, resolve_alert, settle_order
 from .outcome import record_effect
+from .progress import SHIPMENT_PROGRESS
 
 EXCEPTION_ALERT = "shipment_exception"
-RANK = {ShipmentStatus.PRE_TRANSIT: 0, ShipmentStatus.IN_TRANSIT: 1, ShipmentStatus.OUT_FOR_DELIVERY: 2,
-        ShipmentStatus.EXCEPTION: 2, ShipmentStatus.DELIVERED: 3, ShipmentStatus.RETURNED: 4}
-MOVING = frozenset(RANK) - {ShipmentStatus.PRE_TRANSIT}
-
-
-def next_status(old: ShipmentStatus, new: ShipmentStatus, stale: bool) -> ShipmentStatus:
-    """Never backwards; between equals (out_for_delivery, exception) the newer report wins."""
-    if RANK[new] < RANK[old] or (stale and RANK[new] == RANK[old]):
-        return old
-    return new
+MOVING = frozenset(ShipmentStatus) - {ShipmentStatus.PRE_TRANSIT}
 
 
 def find_shipment(conn: Connection, carrier: str, tracking_number: str, lock: bool = True) -> Any:
@@ -75,7 +67,7 @@ def upsert_shipment(conn: Connection, out: Any, s: Shipment, event_id: int | Non
     row = find_shipment(conn, carrier, s.tracking_number)
     old = ShipmentStatus(row.status) if row else None
     stale = bool(row and s.source_updated_at and row.source_updated_at and s.source_updated_at < row.source_updated_at)
-    status = s.status if old is None else next_status(old, s.status, stale)
+    status = s.status if old is None else SHIPMENT_PROGRESS.next(old, s.status, stale)
     evts = _events(row.events if row else None, s)
     order_id = (row.order_id if row else None) or order_id
     if order_id is None and s.order_reference:

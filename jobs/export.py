@@ -12,8 +12,6 @@ the job at once. Either way the row says why.
 from __future__ import annotations
 
 import logging
-import math
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +30,7 @@ from mappings.canonical import OrderStatus, PaymentStatus
 from store.deliveries import insert_ignore, utcnow
 from store.models import ExportStatus, customers, erp_orders, order_lines, orders, payments
 
+from .retry import backoff_s, whole_seconds
 from .tasks import annotate, retrying, rq_attempt, task
 
 logger = logging.getLogger(__name__)
@@ -154,21 +153,13 @@ def run_export(hub: Hub, target: str, table: Table, order_id: int, retry_base_s:
     return result
 
 
-def backoff_s(attempt: int, base_s: float, asked_s: float | None = None) -> int:
-    """Seconds before attempt ``attempt + 1``: what the platform asked, else base * 2^(attempt-1), with jitter
-    so many orders failing together do not retry in lockstep. Whole seconds (RQ schedules by the second)."""
-    delay = asked_s if asked_s is not None else base_s * 2 ** (attempt - 1)
-    delay = min(EXPORT_BACKOFF_CAP_S, delay) * random.uniform(1.0, 1.25)
-    return math.ceil(delay) if delay > 0 else 0
-
-
 def _retry_or_fail(hub: Hub, target: str, table: Table, order_id: int, attempt: int, base_s: float,
                    exc: Retryable, max_attempts: int = EXPORT_MAX_ATTEMPTS) -> Retry:
     if attempt >= max_attempts:
         reason = f"gave up after {attempt} attempts: {exc}"
         save(hub, table, order_id, status=ExportStatus.FAILED.value, error=reason, attempts=attempt)
         raise ExportFailed(f"{target} order {order_id}: {reason}") from exc
-    delay = backoff_s(attempt, base_s, exc.seconds)
+    delay = whole_seconds(backoff_s(attempt, base_s, EXPORT_BACKOFF_CAP_S, exc.seconds))
     save(hub, table, order_id, status=ExportStatus.RETRYING.value, error=str(exc), attempts=attempt)
     logger.warning("export will retry", extra={"target": target, "order_id": order_id, "attempt": attempt,
                                                 "delay_s": delay, "error": str(exc)})

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import random
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,6 +33,7 @@ from store.deliveries import utcnow
 from store.links import Link, upsert_link
 from store.models import sku_links, stock_sync
 
+from .retry import backoff_s
 from .tasks import annotate, retrying, task
 
 logger = logging.getLogger(__name__)
@@ -110,8 +110,7 @@ def push_stock(channel: str, attempt: int = 1) -> str:
     except Retryable as exc:
         if attempt >= PUSH_MAX_ATTEMPTS:
             raise PushFailed(f"{channel}: gave up after {attempt} attempts: {exc}") from exc
-        delay = min(PUSH_BACKOFF_CAP_S, exc.seconds or PUSH_BACKOFF_BASE_S * 2 ** (attempt - 1))
-        delay *= random.uniform(1.0, 1.25)  # jitter: many channels must not retry in lockstep
+        delay = backoff_s(attempt, PUSH_BACKOFF_BASE_S, PUSH_BACKOFF_CAP_S, exc.seconds)
         hub.schedule_push(channel, delay_s=delay, attempt=attempt + 1, force=True)
         retrying(exc)
         logger.warning("stock push will retry", extra={"channel": channel, "attempt": attempt, "error": str(exc)})

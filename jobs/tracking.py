@@ -12,7 +12,6 @@ platform's reason (kept in ``shipments.push_error``). Queue ``orders-<channel>``
 from __future__ import annotations
 
 import logging
-import random
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +29,7 @@ from jobs.queueing import PUSH_TRACKING, orders_queue_name, tracking_job_id
 from store.deliveries import utcnow
 from store.models import order_stock, orders, shipments
 
+from .retry import backoff_s
 from .tasks import annotate, retrying, task
 
 logger = logging.getLogger(__name__)
@@ -106,8 +106,7 @@ def push_tracking(shipment_id: int, attempt: int = 1, max_attempts: int = TRACKI
         if attempt >= max_attempts:
             _failed(hub, shipment_id, f"gave up after {attempt} attempts: {exc}")
             raise TrackingPushFailed(f"{what}: gave up after {attempt} attempts: {exc}") from exc
-        delay = min(TRACKING_BACKOFF_CAP_S, exc.seconds or TRACKING_BACKOFF_BASE_S * 2 ** (attempt - 1))
-        delay *= random.uniform(1.0, 1.25)  # jitter
+        delay = backoff_s(attempt, TRACKING_BACKOFF_BASE_S, TRACKING_BACKOFF_CAP_S, exc.seconds)
         enqueue_push_tracking(hub, shipment_id, row.order_channel, attempt + 1, delay_s=delay)
         retrying(exc)
         logger.warning("tracking push will retry", extra={"shipment_id": shipment_id, "channel": row.order_channel,
