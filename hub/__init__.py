@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 
 def create_app(test_config: Config | dict[str, Any] | None = None) -> Flask:
+    # the web app's modules load when an app is made, not with the package: a worker or the CLI importing
+    # hub.state or hub.config does not load Flask's views, the console and the OpenAPI document
     from connectors import verifier_for
     from store.db import make_engine
 

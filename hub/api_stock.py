@@ -7,6 +7,8 @@ from typing import Any
 from flask import Blueprint, abort, request
 from sqlalchemy import Connection, select
 
+from domain.snapshot import SnapshotError, parse_json_lines
+from jobs.snapshot import apply_snapshot
 from store.deliveries import iso
 from store.models import alerts, stock_sync
 
@@ -35,8 +37,6 @@ def stock_snapshot():  # noqa: ANN201
         200: {description: Applied, content: {application/json: {schema: SnapshotResult}}}
         400: BadRequest
     """
-    from domain.snapshot import SnapshotError, parse_json_lines
-    from jobs.snapshot import apply_snapshot
 
     hub = current_hub()
     try:

@@ -11,7 +11,11 @@ from typing import Any
 from flask import Blueprint, abort, request
 from marshmallow import Schema, ValidationError
 
+from jobs.replay import NotFound, ReplayError, ReplayFilter, cancel_replay, create_replay, get_replay, parse_time
+from jobs.tasks import get_task, list_tasks
+
 from .admin import require_token
+from .dashboard import dashboard, needs_mapping
 from .schemas import ReplayMode, ReplayRequest, TasksQuery, describe, load_query
 from .state import current_hub
 
@@ -35,7 +39,6 @@ def load_body(schema: type[Schema]) -> dict[str, Any]:
 
 def _replay_call(fn, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN001
     """``jobs.replay`` errors as answers: NotFound -> 404, ReplayError -> 400."""
-    from jobs.replay import NotFound, ReplayError
 
     try:
         return fn(*args, **kwargs)
@@ -47,7 +50,6 @@ def _replay_call(fn, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN001
 
 def _queue_one(**target: int) -> tuple[Any, int]:
     """A replay of one task or one event (``task_id=`` / ``event_id=``), in the mode the body asks for."""
-    from jobs.replay import ReplayFilter, create_replay
 
     mode = load_body(ReplayMode)["mode"]
     return _replay_call(create_replay, current_hub(), ReplayFilter(**target), mode, created_by=CREATED_BY), 202
@@ -66,8 +68,6 @@ def tasks_list():  # noqa: ANN201
         200: {description: A page of attempts, content: {application/json: {schema: TaskList}}}
         400: BadRequest
     """
-    from jobs.replay import ReplayError, parse_time
-    from jobs.tasks import list_tasks
 
     args = load_query(TasksQuery)
     args = {"status": None, "kind": None, "channel": None, "error_class": None, "entity": None, "since": None,
@@ -93,7 +93,6 @@ def tasks_show(task_id: int):  # noqa: ANN201
         200: {description: The attempt, content: {application/json: {schema: TaskDetail}}}
         404: NotFound
     """
-    from jobs.tasks import get_task
 
     with current_hub().engine.connect() as conn:
         task = get_task(conn, task_id)
@@ -153,7 +152,6 @@ def replay_bulk():  # noqa: ANN201
         400: BadRequest
         404: NotFound
     """
-    from jobs.replay import ReplayFilter, create_replay
 
     req = load_body(ReplayRequest)
     flt = _replay_call(ReplayFilter.from_json, {k: v for k, v in req["filter"].items() if v is not None})
@@ -181,7 +179,6 @@ def replay_one(replay_id: int):  # noqa: ANN201
         404: NotFound
         409: {description: The replay had already finished, content: {application/json: {schema: Error}}}
     """
-    from jobs.replay import cancel_replay, get_replay
 
     hub = current_hub()
     replay = get_replay(hub, replay_id)
@@ -205,7 +202,6 @@ def needs_mapping_list():  # noqa: ANN201
       responses:
         200: {description: The groups (largest first), content: {application/json: {schema: NeedsMapping}}}
     """
-    from .dashboard import needs_mapping
 
     with current_hub().engine.connect() as conn:
         return needs_mapping(conn)
@@ -222,6 +218,5 @@ def stats_show():  # noqa: ANN201
       responses:
         200: {description: The figures, content: {application/json: {schema: Stats}}}
     """
-    from .dashboard import dashboard
 
     return dashboard(current_hub())

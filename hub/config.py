@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from limits import parse
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from connectors import KINDS, OUTBOUND_KEYS, SALES_KINDS, SECRET_KINDS
@@ -175,7 +176,6 @@ class CrmSchema(Schema):
 
 
 def _rate_limit(value: str) -> None:
-    from limits import parse
 
     try:
         parse(value)

@@ -17,6 +17,7 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import Connection, func, select
 
 from jobs.queueing import INBOX_KEY
+from jobs.tasks import resolved_by_subquery, task_stats
 from store.deliveries import iso, utcnow
 from store.models import ErrorClass, EventStatus, TaskStatus, events, parked, tasks
 
@@ -62,7 +63,6 @@ def queue_depths(hub: Hub) -> dict[str, Any]:
 
 
 def dashboard(hub: Hub, window: timedelta = timedelta(hours=1), now: datetime | None = None) -> dict[str, Any]:
-    from jobs.tasks import task_stats
 
     now = now or utcnow()
     with hub.engine.connect() as conn:
@@ -106,7 +106,6 @@ def needs_mapping(conn: Connection) -> dict[str, Any]:
                            .order_by(parked.c.event_id).limit(SAMPLE_IDS)).scalars().all()
         links.append({"channel": g.channel, "missing": g.missing, "key": g.key, "events": g.n, "event_ids": ids,
                       "since": iso(_aware(g.since))})
-    from jobs.tasks import resolved_by_subquery
 
     rows = conn.execute(select(tasks.c.id, tasks.c.kind, tasks.c.channel, tasks.c.error)
                         .where(tasks.c.status == TaskStatus.FAILED.value,

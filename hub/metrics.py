@@ -30,7 +30,7 @@ class Metrics:
     def render(self, live_collector: object) -> bytes:
         """Exposition text: this process (or all workers, in multiprocess mode) + live gauges."""
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            from prometheus_client import multiprocess
+            from prometheus_client import multiprocess  # reads PROMETHEUS_MULTIPROC_DIR, set only under gunicorn
 
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)

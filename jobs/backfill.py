@@ -34,6 +34,7 @@ from jobs.queueing import backfill_due_key, backfill_lock_key
 from store.deliveries import insert_ignore, utcnow
 from store.models import events, orders, pull_cursors
 
+from .events import process_event
 from .tasks import annotate, recording
 
 logger = logging.getLogger(__name__)
@@ -151,7 +152,6 @@ def _read(hub: Hub, source: ChangeSource, report: BackfillReport, since: datetim
 def _store(hub: Hub, channel_id: str, page: list[Change], report: BackfillReport, apply: bool) -> None:
     """Each change of ``page`` the hub does not hold: stored as a delivery, and processed (``apply``) or
     announced."""
-    from .events import process_event
 
     ids = [c.order_id for c in page if c.order_id is not None]
     with hub.engine.connect() as conn:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import traceback
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -31,7 +32,7 @@ from store.models import ErrorClass, EventStatus, TaskStatus, parked, tasks
 
 from .fanout import fan_out
 from .queueing import echo_key
-from .tasks import event_entity, record_event_outcome
+from .tasks import classify, event_entity, record_event_outcome
 
 logger = logging.getLogger(__name__)
 
@@ -112,9 +113,7 @@ def _record_crash(hub: Hub, event_id: int, exc: Exception) -> None:
     alone (it re-queued such an event every ``outbox_interval_s``, for ever). A retryable one (the store or
     Redis away, a lock timeout) leaves it ``received`` for the sweeper, up to ``EVENT_MAX_CRASHES`` times.
     A side channel: a failure to write them is logged, and the job's own error goes on."""
-    import traceback
 
-    from .tasks import classify
 
     error_class = classify(exc)
     try:
@@ -148,7 +147,6 @@ def process_events(event_ids: list[int]) -> dict[str, int]:
     traceback, in the event's history); a retryable one gets a job of its own, which fails (or succeeds on
     retry) visibly like any single event job; a permanent one has left the event ``failed``.
     """
-    from .tasks import classify
 
     hub = current_hub()
     counts: dict[str, int] = {}

@@ -33,6 +33,7 @@ from store.deliveries import utcnow
 from store.links import Link, upsert_link
 from store.models import sku_links, stock_sync
 
+from .backfill import backfill
 from .retry import backoff_s
 from .tasks import annotate, retrying, task
 
@@ -92,7 +93,6 @@ def push_stock(channel: str, attempt: int = 1) -> str:
         # the hub may be missing sales made there (it was down, or the webhooks were): a write now could set
         # the channel back over them; the backfill opens the gate once those orders are applied
         if not hub.backfill_on_its_way(channel):  # lost, or waiting for a retry RQ's scheduler may never make
-            from .backfill import backfill
 
             try:
                 backfill(hub, channel, apply=True)

@@ -26,7 +26,7 @@ from mappings.canonical import MovementReason
 from store.deliveries import utcnow
 from store.models import stock_levels, stock_sync
 
-from .backfill import backfills
+from .backfill import backfill, backfills
 from .push import LOCK_TTL_S, PushReport, known_listings, make_target, push_dirty
 
 logger = logging.getLogger(__name__)
@@ -126,7 +126,6 @@ def reconcile(hub: Hub, channel: str, progress: Callable[[int], None] | None = N
 
 def _backfill(hub: Hub, channel: str) -> int:
     """Backfill ``channel`` now, its changes processed at once; -> how many it stored."""
-    from .backfill import backfill
 
     found = backfill(hub, channel, apply=True)
     if found.skipped:

@@ -29,7 +29,7 @@ from store.deliveries import iso, utcnow
 from store.models import ErrorClass, ReplayStatus, TaskStatus, events, replays, tasks
 
 from .replay_ops import DEFAULT_MODE, MODES, OPS, Action, describe, run
-from .tasks import list_tasks, replaying
+from .tasks import list_tasks, replaying, resolved_by_subquery
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +173,6 @@ def plan(conn: Connection, hub: Hub, flt: ReplayFilter, mode: str | None = None)
 
 
 def _bulk_query(flt: ReplayFilter):  # noqa: ANN202 - a Select
-    from .tasks import resolved_by_subquery
 
     q = select(tasks).where(tasks.c.status == TaskStatus.FAILED.value).order_by(tasks.c.id)
     for col, value in ((tasks.c.kind, flt.kind), (tasks.c.channel, flt.channel),

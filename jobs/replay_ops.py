@@ -43,7 +43,14 @@ from store.models import (
     stock_sync,
 )
 
+from .backfill import backfill
+from .crm import sync_crm
+from .events import process_event
+from .export import export_order, load_order, should_confirm
+from .push import LOCK_TTL_S, PushFailed, known_listings, make_target, push_dirty
+from .subscriptions import check
 from .tasks import annotate, recording
+from .tracking import push_tracking
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +117,6 @@ def _describe_stock(conn: Connection, hub: Hub, a: Action) -> str:
 
 
 def _describe_export(conn: Connection, hub: Hub, a: Action) -> str:
-    from .export import load_order, should_confirm
 
     order = load_order(conn, a.ref)
     if order is None:
@@ -190,7 +196,6 @@ def run(hub: Hub, a: Action) -> str:
 
 
 def _run_stock(hub: Hub, a: Action) -> str:
-    from .push import LOCK_TTL_S, PushFailed, known_listings, make_target, push_dirty
 
     channel = str(a.ref)
     with recording(hub.engine, "push_stock", channel=channel, entity=a.key,
@@ -226,7 +231,6 @@ def _run_stock(hub: Hub, a: Action) -> str:
 
 
 def _run_export(hub: Hub, a: Action) -> str:
-    from .export import export_order
 
     with recording(hub.engine, "export_order", channel="erp", entity=a.key,
                    args={"order_id": a.ref, "mode": a.mode}):
@@ -237,7 +241,6 @@ def _run_export(hub: Hub, a: Action) -> str:
 
 
 def _run_crm(hub: Hub, a: Action) -> str:
-    from .crm import sync_crm
 
     with recording(hub.engine, "sync_crm", channel="crm", entity=a.key, args={"order_id": a.ref, "mode": a.mode}):
         if a.mode == "refresh":
@@ -246,7 +249,6 @@ def _run_crm(hub: Hub, a: Action) -> str:
 
 
 def _run_tracking(hub: Hub, a: Action) -> str:
-    from .tracking import push_tracking
 
     with recording(hub.engine, "push_tracking", channel=None, entity=a.key,
                    args={"shipment_id": a.ref, "mode": a.mode}):
@@ -254,7 +256,6 @@ def _run_tracking(hub: Hub, a: Action) -> str:
 
 
 def _run_event(hub: Hub, a: Action) -> str:
-    from .events import process_event
 
     event_id = int(a.ref)
     with hub.engine.connect() as conn:
@@ -283,14 +284,12 @@ def _run_event(hub: Hub, a: Action) -> str:
 
 
 def _run_subscriptions(hub: Hub, a: Action) -> str:
-    from .subscriptions import check
 
     findings = check(hub, str(a.ref))  # a task record of its own, in the replay's context
     return f"{a.ref}: {len(findings)} webhook(s) repaired"
 
 
 def _run_backfill(hub: Hub, a: Action) -> str:
-    from .backfill import backfill
 
     return str(backfill(hub, str(a.ref), apply=True))  # a task record of its own, in the replay's context
 
@@ -321,7 +320,6 @@ def _store_read(hub: Hub, channel: str, topic: str, body: dict[str, Any], why: s
 
 def refresh_order(hub: Hub, order_id: int) -> str:
     """Re-read the order from its channel and apply it (the version guard keeps newer state); -> what was done."""
-    from .events import process_event
 
     with hub.engine.connect() as conn:
         o = conn.execute(select(orders.c.channel, orders.c.external_id, orders.c.number)

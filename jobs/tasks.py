@@ -22,17 +22,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
 from rq import Retry, get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import Connection, Engine, and_, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from connectors.outbound import MissingLink, Permanent, Retryable
+from hub.state import current_hub
 from store.deliveries import MAX_LIST_LIMIT, iso, utcnow
 from store.models import TASK_KINDS, ErrorClass, TaskStatus, tasks
 
@@ -207,7 +210,6 @@ def task(kind: str, *, entity: Callable[..., str], channel: Callable[..., str | 
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            from hub.state import current_hub
 
             bound = sig.bind(*args, **kwargs)
             bound.apply_defaults()
@@ -341,7 +343,6 @@ def task_stats(conn: Connection, now: datetime | None = None) -> dict[str, Any]:
     oldest = conn.execute(select(func.min(tasks.c.started_at)).where(
         tasks.c.status.in_((TaskStatus.RUNNING.value, TaskStatus.RETRYING.value)))).scalar()
     if oldest is not None and oldest.tzinfo is None:  # SQLite hands aggregates back naive (UTC)
-        from datetime import UTC
 
         oldest = oldest.replace(tzinfo=UTC)
     return {"open_failures": sum(by_class.values()), "open_failures_by_class": by_class,
@@ -360,10 +361,7 @@ def sweep_tasks(older_than_s: float = STALE_RUNNING_S) -> int:
     """Scheduled job: attempts still ``running`` long after any job could have, whose RQ job is not running
     either (the worker was killed or lost mid-attempt), end ``failed`` (``retryable``: the same input may
     pass); -> how many. Without this they would show as pending forever."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job, JobStatus
 
-    from hub.state import current_hub
 
     hub = current_hub()
     cutoff = utcnow() - timedelta(seconds=older_than_s)

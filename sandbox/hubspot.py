@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, request
+from werkzeug.serving import run_simple
 
 from . import hubspot_limits as limits
 from . import hubspot_wire as wire
@@ -398,7 +399,6 @@ def _control_routes(app: Flask, hub: HubSpotSandbox) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the sandbox as a process: ``python -m sandbox.hubspot --port 8093 --token pat-...``."""
-    from werkzeug.serving import run_simple
 
     ap = argparse.ArgumentParser(description="HubSpot CRM API sandbox")
     ap.add_argument("--host", default="127.0.0.1")

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, request
+from werkzeug.serving import run_simple
 
 from .base import Latency
 from .odoo_models import (
@@ -352,7 +353,6 @@ def _control_routes(app: Flask, erp: OdooSandbox) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the sandbox as a process: ``python -m sandbox.odoo --port 8069 --db odoo --api-key KEY``."""
-    from werkzeug.serving import run_simple
 
     ap = argparse.ArgumentParser(description="Odoo 17 external API (JSON-RPC) sandbox")
     ap.add_argument("--host", default="127.0.0.1")

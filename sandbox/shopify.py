@@ -32,6 +32,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 from graphql import execute
+from werkzeug.serving import run_simple
 
 from . import shopify_fulfillment as ful
 from . import signing
@@ -455,7 +456,6 @@ def _control_view(handler: Callable[..., Any]) -> Callable[..., Response]:
 
 def main(argv: list[str] | None = None) -> None:
     """Serve one sandbox shop over HTTP (Admin API plus ``/_sandbox/`` controls)."""
-    from werkzeug.serving import run_simple
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")

@@ -16,6 +16,9 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
 TOPIC_REQUIRED = {"shopify", "woocommerce"}
 
 
@@ -90,8 +93,6 @@ def shippo(secret: str, body: bytes) -> SignedRequest:
 def paypal(private_key: object, cert_url: str, webhook_id: str, body: bytes,
            transmission_id: str | None = None, transmission_time: str | None = None) -> SignedRequest:
     """Sign as PayPal does, with a key whose certificate is served at ``cert_url``."""
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
 
     tid = transmission_id or str(uuid.uuid1())
     ttime = transmission_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -26,9 +26,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography import x509
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from hub.config import Config, ConfigError
+from sandbox.base import STOP_POLL_S
+from sandbox.emitters import EmitterService, Target
+from sandbox.hubspot import HubSpotSandbox
+from sandbox.odoo import OdooSandbox
+from sandbox.payment_events import PaymentEvents
+from sandbox.paypal import PayPalCertServer
+from sandbox.shopify import ShopifySandbox
+from sandbox.shopify_graphql import SCHEMA_REL, corpus_dir
+from sandbox.woocommerce import WooSandbox
 
 logger = logging.getLogger(__name__)
 
@@ -131,13 +141,6 @@ class SandboxStack:
     """Every sandbox of ``plan(cfg)``, built and (by ``start``) served on threads of this process."""
 
     def __init__(self, cfg: Config, hub_url: str, var_dir: str | None = None) -> None:
-        from sandbox.emitters import EmitterService, Target
-        from sandbox.hubspot import HubSpotSandbox
-        from sandbox.odoo import OdooSandbox
-        from sandbox.payment_events import PaymentEvents
-        from sandbox.paypal import PayPalCertServer
-        from sandbox.shopify import ShopifySandbox
-        from sandbox.woocommerce import WooSandbox
 
         assert cfg.sandbox is not None
         self.cfg, self.hub_url = cfg, hub_url.rstrip("/")
@@ -201,7 +204,6 @@ class SandboxStack:
             except OSError as exc:
                 self.stop()
                 raise OSError(_cannot_listen(s, exc)) from exc
-        from sandbox.base import STOP_POLL_S
 
         for _, server in self._servers:
             t = threading.Thread(target=server.serve_forever, args=(STOP_POLL_S,), name="sandbox-server", daemon=True)
@@ -254,7 +256,6 @@ def _install_ca(source: Path, target: Path) -> None:
 
 
 def _subjects(bundle: Path) -> str:
-    from cryptography import x509
 
     try:
         certs = x509.load_pem_x509_certificates(bundle.read_bytes())
@@ -266,7 +267,6 @@ def _subjects(bundle: Path) -> str:
 def _need_shopify_schema() -> None:
     """The Shopify sandbox executes on Shopify's official schema from the shared corpus: missing, it could
     only answer 500s, so say where it was looked for before anything starts."""
-    from sandbox.shopify_graphql import SCHEMA_REL, corpus_dir
 
     path = corpus_dir() / SCHEMA_REL
     if not path.is_file():

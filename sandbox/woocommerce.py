@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Flask, Response, request
+from werkzeug.serving import run_simple
 
 from . import signing
 from . import woocommerce_wire as wire
@@ -487,7 +488,6 @@ def _control_routes(app: Flask, shop: WooSandbox) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the sandbox as a process: ``python -m sandbox.woocommerce --port 8091 --webhook-url URL``."""
-    from werkzeug.serving import run_simple
 
     ap = argparse.ArgumentParser(description="WooCommerce REST API v3 sandbox")
     ap.add_argument("--host", default="127.0.0.1")

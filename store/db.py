@@ -9,7 +9,7 @@ import logging
 import os
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 logger = logging.getLogger(__name__)
@@ -67,14 +67,13 @@ def _guard_fork(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_conn, record, proxy) -> None:  # noqa: ANN001
         if record.info.get("pid") != os.getpid():
-            from sqlalchemy import exc
 
             record.dbapi_connection = proxy.dbapi_connection = None
             raise exc.DisconnectionError("connection belongs to another process")
 
 
 def alembic_config(engine: Engine):  # noqa: ANN201 - alembic.config.Config
-    from alembic.config import Config as AlembicConfig
+    from alembic.config import Config as AlembicConfig  # migrations only: `hub db upgrade` and test set-up
 
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -84,7 +83,7 @@ def alembic_config(engine: Engine):  # noqa: ANN201 - alembic.config.Config
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply the migrations up to ``revision`` (idempotent)."""
-    from alembic import command
+    from alembic import command  # migrations only
 
     command.upgrade(alembic_config(engine), revision)
     logger.info("database migrated", extra={"revision": revision})

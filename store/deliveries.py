@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Insert
@@ -228,7 +228,6 @@ def stuck_received(engine: Engine, older_than: datetime, limit: int = 1000) -> l
 
 
 def counts_by_channel_status(engine: Engine) -> list[tuple[str, str, int]]:
-    from sqlalchemy import func
 
     q = select(events.c.channel, events.c.status, func.count()).group_by(events.c.channel, events.c.status)
     with engine.connect() as conn:

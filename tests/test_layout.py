@@ -136,3 +136,23 @@ def test_the_rules_see_the_imports_they_judge(graph):
     assert any(t == "domain.ledger" for t, _ in graph["domain.apply"])  # ``from . import ledger``
     assert any(t == "jobs.backfill" for t, _ in graph["jobs.push"])  # an import inside push_stock
     assert any(t.startswith("sandbox") for t, _ in graph["hub.cli.core"])  # inside the run command
+
+
+def test_an_import_inside_a_function_says_why():
+    """Imports go at the top; one inside a function avoids a heavy or optional import, and says so in a comment
+    on its line or above it (a comment above a group of imports covers the group)."""
+    silent = []
+    for name, path in modules().items():
+        lines = path.read_text().splitlines()
+        tree = ast.parse("\n".join(lines))
+        skip = _type_checking_only(tree) | {id(n) for n in tree.body}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Import | ast.ImportFrom) or id(node) in skip:
+                continue
+            said, above = "#" in lines[node.end_lineno - 1], node.lineno - 2
+            while not said and above >= 0 and (not lines[above].strip() or lines[above].strip().startswith(
+                    ("#", "from ", "import "))):
+                said, above = lines[above].strip().startswith("#"), above - 1
+            if not said:
+                silent.append(f"{name}:{node.lineno}: {lines[node.lineno - 1].strip()}")
+    assert not silent, "\n".join(silent)

@@ -9,6 +9,7 @@ import signal
 import click
 
 from hub.config import ConfigError, load_config
+from hub.redis import EMBEDDED, embedded_url, start_embedded
 
 DEFAULT_BIND = "127.0.0.1:8000"
 RELAY_BLOCK_S = 1  # how long the relay waits for an id before checking for a stop request
@@ -46,7 +47,6 @@ def cli(config_path: str | None) -> None:
 
 def _embedded_redis_env(cfg) -> object | None:  # noqa: ANN001
     """Start the embedded Redis here and hand its socket to child processes via HUB_REDIS_URL."""
-    from hub.redis import EMBEDDED, embedded_url, start_embedded
 
     if cfg.redis_url != EMBEDDED or os.environ.get("HUB_REDIS_URL"):
         return None

@@ -9,6 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
+from connectors.outbound import SyncError
+from jobs.backfill import backfill as run
+from jobs.backfill import backfills
+from jobs.subscriptions import check, managed
+
 from .base import cli
 from .stock import _hub, chosen_channels
 
@@ -23,8 +28,6 @@ def channels() -> None:
 @click.option("--dry-run", is_flag=True, help="Only say what is wrong; change nothing.")
 def subscribe(chosen: tuple[str, ...], dry_run: bool) -> None:
     """List each channel's webhooks and create, re-activate or re-point the ones the hub needs."""
-    from connectors.outbound import SyncError
-    from jobs.subscriptions import check, managed
 
     hub, _server = _hub()
     names = managed(hub.config)
@@ -67,9 +70,6 @@ def _since(value: str | None) -> datetime | None:
 def backfill(chosen: tuple[str, ...], since: str | None) -> None:
     """Read what changed on each channel it can read (shop orders, payment events) since its watermark, and
     store and process what the hub missed, as deliveries."""
-    from connectors.outbound import SyncError
-    from jobs.backfill import backfill as run
-    from jobs.backfill import backfills
 
     start = _since(since)
     hub, _server = _hub()

@@ -13,9 +13,28 @@ import time
 from pathlib import Path
 
 import click
+import requests
+from redis.exceptions import RedisError
+from rq.cron import CronScheduler
+from rq.exceptions import StopRequested
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from connectors import PLATFORMS
+from hub import create_app
 from hub.config import ConfigError
+from hub.logs import configure_logging
+from hub.redis import BACKFILL_GATE_TTL_S, connect, redacted_url, stop_embedded
+from jobs.backfill import backfill_all, start_watermarks
+from jobs.erp_pull import pull_erp
+from jobs.outbox import sweep_outbox, sweep_stock
+from jobs.queueing import ERP_QUEUE, EVENTS_QUEUE, backfill_due_key
+from jobs.reconcile import schedule_reconcile
+from jobs.subscriptions import check_subscriptions
+from jobs.tasks import SWEEP_TASKS_INTERVAL_S, sweep_tasks
+from jobs.worker import REDIS_WAIT_CAP_S, HubForkWorker, HubWorker
+from store.db import make_engine, upgrade
+from store.links import LinkError, add_links, parse_csv
 
 from .base import DEFAULT_BIND, RELAY_BLOCK_S, STOP_GRACE_S, StopOnSignal, _config, _embedded_redis_env, cli, logger
 
@@ -23,9 +42,7 @@ from .base import DEFAULT_BIND, RELAY_BLOCK_S, STOP_GRACE_S, StopOnSignal, _conf
 @cli.command("check-config")
 def check_config() -> None:
     """Validate the config file and print what it configures (no secret is printed)."""
-    from sqlalchemy.engine import make_url
 
-    from hub.redis import redacted_url
 
     cfg = _config()
     click.echo(f"config: {cfg.source} OK")
@@ -41,7 +58,7 @@ def check_config() -> None:
     if cfg.crm:
         click.echo(f"crm: kind={cfg.crm.kind}, url={cfg.crm.url}, token set")
     if cfg.sandbox:
-        from sandbox.stack import plan
+        from sandbox.stack import plan  # the simulators (~0.3 s to import) only where a sandbox: section is
 
         try:
             simulated = plan(cfg)
@@ -59,7 +76,6 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations (safe to run repeatedly)."""
-    from store.db import make_engine, upgrade
 
     cfg = _config()
     upgrade(make_engine(cfg.database_url, cfg.db_busy_timeout_s, cfg.var_dir))
@@ -73,7 +89,7 @@ def db_upgrade() -> None:
 @click.option("--threads", default=1, show_default=True, help="threads per worker (1 = sync workers, fastest here)")
 def web(bind: str, workers: int, threads: int) -> None:
     """Serve the hub with gunicorn."""
-    from gunicorn.app.base import BaseApplication
+    from gunicorn.app.base import BaseApplication  # only `hub web` serves with gunicorn
 
     cfg = _config()
     server = _embedded_redis_env(cfg)  # noqa: F841 - keeps the embedded server alive
@@ -91,8 +107,6 @@ def web(bind: str, workers: int, threads: int) -> None:
                 self.cfg.set(key, value)
 
         def load(self):  # noqa: ANN202
-            from hub import create_app
-            from hub.logs import configure_logging
 
             app = create_app()
             configure_logging(app.config["HUB_CONFIG"].log_level)
@@ -103,7 +117,7 @@ def web(bind: str, workers: int, threads: int) -> None:
 
 
 def _mark_process_dead(server, worker) -> None:  # noqa: ANN001
-    from prometheus_client import multiprocess
+    from prometheus_client import multiprocess  # reads PROMETHEUS_MULTIPROC_DIR, set by `hub web`
 
     multiprocess.mark_process_dead(worker.pid)
 
@@ -120,11 +134,7 @@ def worker(burst: bool, fork: bool) -> None:
     each event cost several times more (see bench/stock_sync.py). Job timeouts still hold (the
     timer is a signal in this process); ``--fork`` isolates every job in a child as RQ's Worker does.
     """
-    from redis.exceptions import RedisError
 
-    from hub import create_app
-    from hub.logs import configure_logging
-    from jobs.worker import REDIS_WAIT_CAP_S, HubForkWorker, HubWorker
 
     cfg = _config()
     server = _embedded_redis_env(cfg)  # noqa: F841
@@ -151,10 +161,7 @@ def worker(burst: bool, fork: bool) -> None:
 @cli.command()
 def relay() -> None:
     """Turn the deliveries the receiver announces into process_event jobs, in batches."""
-    from redis.exceptions import RedisError
 
-    from hub import create_app
-    from hub.logs import configure_logging
 
     cfg = _config()
     server = _embedded_redis_env(cfg)  # noqa: F841
@@ -177,29 +184,14 @@ def scheduler() -> None:
     When Redis goes away the scheduler waits for it (backoff up to ``REDIS_WAIT_CAP_S``) and starts again;
     RQ's own CronScheduler exits on the first connection error.
     """
-    from redis.exceptions import RedisError
-    from rq.cron import CronScheduler
-    from rq.exceptions import StopRequested
 
-    from hub.logs import configure_logging
-    from hub.redis import BACKFILL_GATE_TTL_S, connect
-    from jobs.backfill import backfill_all, start_watermarks
-    from jobs.erp_pull import pull_erp
-    from jobs.outbox import sweep_outbox, sweep_stock
-    from jobs.queueing import ERP_QUEUE, EVENTS_QUEUE, backfill_due_key
-    from jobs.reconcile import schedule_reconcile
-    from jobs.subscriptions import check_subscriptions
-    from jobs.tasks import SWEEP_TASKS_INTERVAL_S, sweep_tasks
-    from jobs.worker import REDIS_WAIT_CAP_S
 
     cfg = _config()
     server = _embedded_redis_env(cfg)  # noqa: F841
     configure_logging(cfg.log_level)
     client = connect(os.environ.get("HUB_REDIS_URL") or cfg.redis_url, cfg.var_dir).client
     if cfg.backfill_interval_s:
-        from sqlalchemy.exc import SQLAlchemyError
 
-        from store.db import make_engine
 
         engine = make_engine(cfg.database_url, cfg.db_busy_timeout_s, cfg.var_dir)
         try:
@@ -254,11 +246,8 @@ def local_url(bind: str) -> str:
 def run(bind: str, with_sandboxes: bool | None) -> None:
     """Web + relay + worker + scheduler in one command, on the configured (embedded by default) stores,
     and the platform sandboxes when the config has a ``sandbox:`` section."""
-    from sqlalchemy.engine import make_url
 
-    from hub.redis import redacted_url, stop_embedded
-    from sandbox.stack import check_ports, plan
-    from store.db import make_engine, upgrade
+    from sandbox.stack import check_ports, plan  # the simulators (~0.3 s): only the commands serving them
 
     cfg = _config()
     if with_sandboxes and cfg.sandbox is None:
@@ -325,8 +314,6 @@ def links_import(file: str) -> None:
     Every row is checked first; one bad row and nothing of the file is applied. Events parked
     for want of these links resume by themselves.
     """
-    from hub import create_app
-    from store.links import LinkError, add_links, parse_csv
 
     cfg = _config()
     server = _embedded_redis_env(cfg)  # noqa: F841
@@ -346,9 +333,8 @@ def links_import(file: str) -> None:
 @click.option("--url", "base_url", default=f"http://{DEFAULT_BIND}", show_default=True)
 def send(file: str, channel_id: str, topic: str | None, base_url: str) -> None:
     """Sign FILE with the channel's (first) secret and post it, as the platform would."""
-    import requests
 
-    from sandbox.signing import sign_for_channel
+    from sandbox.signing import sign_for_channel  # the platforms' signing, only for `hub send`
 
     cfg = _config()
     channel = cfg.channels.get(channel_id)

@@ -10,6 +10,7 @@ import threading
 import click
 
 from hub.config import ConfigError
+from hub.logs import configure_logging
 
 from .base import DEFAULT_BIND, StopOnSignal, _config, cli
 
@@ -24,8 +25,7 @@ def sandboxes(hub_url: str) -> None:
     Seed them and drive them through their control APIs (``/_sandbox/...``); ``hub run`` starts this
     command by itself when the config has a sandbox: section.
     """
-    from hub.logs import configure_logging
-    from sandbox.stack import SandboxStack
+    from sandbox.stack import SandboxStack  # the simulators (~0.3 s): only the commands serving them
 
     cfg = _config()
     if cfg.sandbox is None:
@@ -58,7 +58,7 @@ def demo(hub_url: str, timeout_s: float) -> None:
     Shopify; then counts the records in every system. Reads state only through the hub's admin API and
     the sandboxes' control APIs.
     """
-    from sandbox.demo import Demo, DemoError
+    from sandbox.demo import Demo, DemoError  # the demo and the simulators: only for `hub demo`
 
     cfg = _config()
     try:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import click
 
+from connectors.outbound import SyncError
+from hub import create_app
+from jobs.erp_pull import pull_deliveries, pull_quants
+
 from .base import _config, _embedded_redis_env, cli
 
 
@@ -19,9 +23,6 @@ def erp_pull(only: str | None) -> None:
     """Pull the ERP's done deliveries (tracking to the shopper) and stock counts (on_hand) since the last
     pull, as ``hub scheduler`` does every erp.pull_interval_s. Safe to run at any time: what was pulled
     before changes nothing."""
-    from connectors.outbound import SyncError
-    from hub import create_app
-    from jobs.erp_pull import pull_deliveries, pull_quants
 
     cfg = _config()
     if cfg.erp is None:

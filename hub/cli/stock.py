@@ -6,12 +6,19 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy import func, select
+
+from connectors.outbound import SyncError
+from domain.snapshot import SnapshotError, parse_csv
+from hub import create_app
+from jobs.reconcile import reconcile as run
+from jobs.snapshot import apply_snapshot
+from store.models import stock_levels
 
 from .base import _config, _embedded_redis_env, cli
 
 
 def _hub():  # noqa: ANN202
-    from hub import create_app
 
     cfg = _config()
     server = _embedded_redis_env(cfg)
@@ -40,8 +47,6 @@ def stock_import(file: str) -> None:
     Every line is checked first; one bad line and nothing is applied. The channels are then
     pushed the new quantities (by the workers).
     """
-    from domain.snapshot import SnapshotError, parse_csv
-    from jobs.snapshot import apply_snapshot
 
     hub, _server = _hub()
     try:
@@ -63,8 +68,6 @@ def reconcile() -> None:
 @click.option("--no-repair", is_flag=True, help="Only read and report the drift.")
 def reconcile_stock(channels: tuple[str, ...], no_repair: bool) -> None:
     """Read every SKU's quantity from each channel, report the drift, push the repairs."""
-    from connectors.outbound import SyncError
-    from jobs.reconcile import reconcile as run
 
     hub, _server = _hub()
     chosen = chosen_channels(channels, list(hub.stock_policy.pushing), "the hub publishes stock to")
@@ -90,9 +93,7 @@ def reconcile_stock(channels: tuple[str, ...], no_repair: bool) -> None:
 
 
 def _sku_count(hub) -> int:  # noqa: ANN001
-    from sqlalchemy import func, select
 
-    from store.models import stock_levels
 
     with hub.engine.connect() as conn:
         return conn.execute(select(func.count(stock_levels.c.sku.distinct()))).scalar() or 0

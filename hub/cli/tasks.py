@@ -10,6 +10,10 @@ from typing import Any
 
 import click
 
+from hub import create_app
+from jobs.replay import ReplayError, ReplayFilter, create_replay, execute, parse_time
+from jobs.tasks import get_task, list_tasks
+from store.deliveries import get_event, list_events
 from store.models import TASK_KINDS
 
 from .base import _config, _embedded_redis_env, cli
@@ -18,7 +22,6 @@ REASON_CHARS = 70  # a list shows this much of a reason; ``show`` prints it whol
 
 
 def _app():  # noqa: ANN202
-    from hub import create_app
 
     cfg = _config()
     server = _embedded_redis_env(cfg)
@@ -41,7 +44,6 @@ def _table(headers: list[str], rows: list[list[Any]]) -> None:
 
 
 def _time(value: str | None) -> Any:
-    from jobs.replay import ReplayError, parse_time
 
     try:
         return parse_time(value)
@@ -65,7 +67,6 @@ def events() -> None:
 @click.option("--before", type=click.IntRange(1), help="Only ids below this one (the next page).")
 def events_list(channel: str | None, topic: str | None, status: str | None, limit: int, before: int | None) -> None:
     """Deliveries, newest first."""
-    from store.deliveries import list_events
 
     rows = list_events(_app().extensions["hub"].engine, channel=channel, topic=topic, status=status, limit=limit,
                        before=before)
@@ -81,8 +82,6 @@ def events_list(channel: str | None, topic: str | None, status: str | None, limi
 @click.option("--body/--no-body", default=True, show_default=True, help="Print the raw body.")
 def events_show(event_id: int, body: bool) -> None:
     """One delivery: headers (credentials redacted), status history, the tasks it caused to fail, its body."""
-    from jobs.tasks import list_tasks
-    from store.deliveries import get_event
 
     hub = _app().extensions["hub"]
     e = get_event(hub.engine, event_id)
@@ -135,7 +134,6 @@ def tasks() -> None:
 def tasks_list(status: str | None, kind: str | None, channel: str | None, error_class: str | None,
                since: str | None, until: str | None, unresolved: bool, limit: int, before: int | None) -> None:
     """Task attempts, newest first."""
-    from jobs.tasks import list_tasks
 
     hub = _app().extensions["hub"]
     with hub.engine.connect() as conn:
@@ -152,7 +150,6 @@ def tasks_list(status: str | None, kind: str | None, channel: str | None, error_
 @click.argument("task_id", type=int)
 def tasks_show(task_id: int) -> None:
     """One attempt: arguments, what it covered, error and traceback, every attempt of the task, replays."""
-    from jobs.tasks import get_task
 
     hub = _app().extensions["hub"]
     with hub.engine.connect() as conn:
@@ -215,7 +212,6 @@ def replay(task_id: int | None, event_id: int | None, failed: bool, channel: str
     order now) and never make a second remote record. Here they run in this process at replay_rate_per_s
     with a progress bar, then a summary table; --background queues them for the workers instead.
     """
-    from jobs.replay import ReplayError, ReplayFilter, create_replay, execute
 
     chosen = sum(x is not None and x is not False for x in (task_id, event_id, failed or None))
     if chosen != 1:

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Blueprint, Flask, current_app, has_request_context, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
@@ -20,7 +22,9 @@ from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from jobs.queueing import LIMIT_PREFIX
+from store.deliveries import utcnow
 
+from ..channel_health import ago
 from ..config import Config
 from ..state import Hub
 
@@ -38,8 +42,6 @@ def session_key(config: Config) -> bytes:
         return config.secret_key.encode()
     if not config.admin_token:
         return os.urandom(32)
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=_KEY_SALT,
                 info=b"flask session signing").derive(config.admin_token.encode())
@@ -123,9 +125,7 @@ def _age(seconds: int | float | None) -> str:
 def _ago(ctx: Context, value: str | None) -> str:
     """An ISO UTC time as how long ago it was (before the page's ``now``, else the clock's): ``just now``,
     ``10 min ago``, ``3 h ago`` (``never``: none)."""
-    from store.deliveries import utcnow
 
-    from ..channel_health import ago
 
     return ago(datetime.fromisoformat(value), ctx.get("now") or utcnow()) if value else "never"
 
