@@ -315,7 +315,7 @@ def links_add():  # noqa: ANN201
             if values["channel"] not in hub.config.channels:
                 raise LinkError(f"item {i}: unknown channel {values['channel']!r}")
             links.append(Link(**values))
-        resumed = add_links(hub, links)
+        resumed = add_links(hub.engine, links, hub.queues.enqueue_event)
     except LinkError as exc:
         abort(400, description=str(exc))
     return {"stored": len(links), "resumed_events": resumed}, 201

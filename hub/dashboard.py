@@ -54,7 +54,7 @@ def queue_depths(hub: Hub) -> dict[str, Any]:
     """Jobs waiting per queue the workers take, failed jobs in RQ's registries, ids awaiting the relay."""
     client = hub.redis.client
     try:
-        names = hub.queue_names()
+        names = hub.queues.queue_names()
         return {"waiting": {n: Queue(n, connection=client).count for n in names},
                 "failed": {n: FailedJobRegistry(n, connection=client).count for n in names},
                 "inbox": client.llen(INBOX_KEY), "error": None}

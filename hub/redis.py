@@ -23,7 +23,6 @@ EMBEDDED = "embedded"
 SOCKET_TIMEOUT_S = 5.0  # bounded, so an outage costs the receiver seconds at most, never a hang
 CONNECT_TIMEOUT_S = 1.0
 WORKER_ALIVE_TTL_S = 10  # a worker's alive key outlives its last refresh by this long
-BACKFILL_GATE_TTL_S = 600  # a backfill that never comes (the shop unreachable) holds pushes back this long at most
 
 
 @dataclass

@@ -68,7 +68,7 @@ def receive(channel_id: str):  # noqa: ANN201 - a Flask response tuple
         return {"error": "store unavailable, retry later"}, 503
     if stored.created and status is EventStatus.RECEIVED:
         try:
-            hub.announce_event(stored.event_id)
+            hub.queues.announce_event(stored.event_id)
         except RedisError as exc:  # the row is safe; the outbox sweeper queues it later
             logger.warning("enqueue failed; left for the outbox sweeper",
                            extra={"event_id": stored.event_id, "channel": channel_id, "error": type(exc).__name__})

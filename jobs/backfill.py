@@ -178,7 +178,7 @@ def _store(hub: Hub, channel_id: str, page: list[Change], report: BackfillReport
             process_event(stored.event_id)
             continue
         try:
-            hub.announce_event(stored.event_id)
+            hub.queues.announce_event(stored.event_id)
         except Exception:  # noqa: BLE001 - Redis away: the outbox sweeper queues it
             logger.warning("backfill: event not announced", extra={"event_id": stored.event_id})
 
@@ -215,6 +215,6 @@ def backfill_all() -> list[str]:
             out.append(str(backfill(hub, channel_id, apply=True)))
         except Exception as exc:  # noqa: BLE001 - tried again soon: until it runs, no stock is written there
             logger.warning("backfill failed; trying again", extra={"channel": channel_id}, exc_info=True)
-            hub.request_backfill(channel_id, hold_pushes=False)  # a gate set before stays until it has run
+            hub.queues.request_backfill(channel_id, hold_pushes=False)  # a gate set before stays until it has run
             out.append(f"{channel_id}: failed, trying again: {exc}")
     return out

@@ -44,7 +44,7 @@ def crm_note(hub: Hub, order_id: int, kind: str, ref: str, body: str, occurred_a
     with hub.engine.begin() as conn:
         new = record_crm_note(conn, order_id, kind, ref, body, occurred_at)
     if new:
-        hub.enqueue_crm(order_id)
+        hub.queues.enqueue_crm(order_id)
     return new
 
 

@@ -195,7 +195,7 @@ def apply_quants(hub: Hub, client: OdooClient) -> int:
                         "stock is not counted", {"location": location, "skus": sorted(unmapped[location])[:50]})
         write_cursor(conn, name, settled(new_cursor))
     for channel in sorted(touch.dirty_channels):  # committed: push what the counts changed
-        hub.schedule_push(channel)
+        hub.queues.schedule_push(channel)
     logger.info("erp stock pulled", extra={"skus": len(skus), "counts": len(counts), "changed": changed})
     return changed
 

@@ -158,7 +158,7 @@ def process_events(event_ids: list[int]) -> dict[str, int]:
             if classify(exc) is ErrorClass.PERMANENT:
                 status = EventStatus.FAILED.value
             else:
-                hub.enqueue_event(event_id)
+                hub.queues.enqueue_event(event_id)
                 status = "requeued"
         counts[status] = counts.get(status, 0) + 1
     return counts
@@ -220,10 +220,10 @@ def _process(hub: Hub, event_id: int) -> str:
             if row.status == EventStatus.NEEDS_MAPPING.value:  # a parked event resumed: its failure is over
                 record_event_outcome(conn, event_id, row.channel, TaskStatus.OK, key=row.dedupe_key)
     for parked_id in resumed:  # after the commit: the links they wait for are now visible
-        hub.enqueue_event(parked_id)
+        hub.queues.enqueue_event(parked_id)
     fan_out(hub, outcome, row.channel)  # the records are committed: the jobs they owe can read them
     if outcome.held is not None and not outcome.missing:
-        hub.hold_event(event_id, outcome.held, outcome.held_keys)
+        hub.queues.hold_event(event_id, outcome.held, outcome.held_keys)
         logger.info("event held", extra={"event_id": event_id, "channel": row.channel, "topic": row.topic})
         return "held"
     status = EventStatus.NEEDS_MAPPING if outcome.missing else EventStatus.PROCESSED

@@ -18,16 +18,16 @@ def fan_out(hub: Hub, out: Outcome, channel: str | None = None) -> None:
     exports of changed orders, the CRM syncs of orders with new notes only, and, for an event of ``channel``,
     that channel's stock reports held for its orders (judged again now)."""
     for ch in sorted(out.backfills):
-        hub.request_backfill(ch)
+        hub.queues.request_backfill(ch)
     for ch in sorted(out.touch.dirty_channels):
-        hub.schedule_push(ch)
+        hub.queues.schedule_push(ch)
     for shipment_id, ch in sorted(out.tracking):
         enqueue_push_tracking(hub, shipment_id, ch)
-    hub.enqueue_exports(out.orders)
+    hub.queues.enqueue_exports(out.orders)
     for order_id in sorted(out.crm - out.orders):
-        hub.enqueue_crm(order_id)
+        hub.queues.enqueue_crm(order_id)
     if channel is not None and out.touch.skus:
-        hub.release_held([(channel, sku) for sku in sorted(out.touch.skus)])
+        hub.queues.release_held([(channel, sku) for sku in sorted(out.touch.skus)])
 
 
 def after_commit(conn: Connection, hub: Hub, out: Outcome) -> None:

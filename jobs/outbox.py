@@ -22,7 +22,7 @@ def sweep_outbox(grace_s: float | None = None) -> int:
     hub = current_hub()
     grace = hub.config.outbox_grace_s if grace_s is None else grace_s
     ids = stuck_received(hub.engine, utcnow() - timedelta(seconds=grace), limit=SWEEP_BATCH)
-    queued = sum(1 for event_id in ids if hub.enqueue_event(event_id))
+    queued = sum(1 for event_id in ids if hub.queues.enqueue_event(event_id))
     if queued:
         logger.info("outbox sweep re-queued deliveries", extra={"queued": queued, "stuck": len(ids)})
     return queued
@@ -34,12 +34,12 @@ def sweep_stock(grace_s: float | None = None) -> list[str]:
     Debounced pushes and held events that fell due are queued first, should no relay be running to do it.
     """
     hub = current_hub()
-    hub.release_due()
+    hub.queues.release_due()
     grace = hub.config.outbox_grace_s if grace_s is None else grace_s
     with hub.engine.connect() as conn:
         channels = sorted(conn.execute(select(stock_sync.c.channel).distinct().where(
             stock_sync.c.dirty.is_(True), stock_sync.c.dirty_since < utcnow() - timedelta(seconds=grace))).scalars())
-    scheduled = [ch for ch in channels if ch in hub.stock_policy.pushing and hub.schedule_push(ch)]
+    scheduled = [ch for ch in channels if ch in hub.stock_policy.pushing and hub.queues.schedule_push(ch)]
     if scheduled:
         logger.info("stock sweep scheduled pushes", extra={"channels": scheduled})
     return scheduled

@@ -92,18 +92,18 @@ def push_stock(channel: str, attempt: int = 1) -> str:
     if hub.redis.client.exists(backfill_due_key(channel)):
         # the hub may be missing sales made there (it was down, or the webhooks were): a write now could set
         # the channel back over them; the backfill opens the gate once those orders are applied
-        if not hub.backfill_on_its_way(channel):  # lost, or waiting for a retry RQ's scheduler may never make
+        if not hub.queues.backfill_on_its_way(channel):  # lost, or waiting for a retry RQ's scheduler may never make
 
             try:
                 backfill(hub, channel, apply=True)
             except Exception:  # noqa: BLE001 - the gate stays shut; the next push tries again
                 logger.warning("backfill before a push failed", extra={"channel": channel}, exc_info=True)
         if hub.redis.client.exists(backfill_due_key(channel)):
-            hub.schedule_push(channel, delay_s=BACKFILL_WAIT_S, attempt=attempt, force=True)
+            hub.queues.schedule_push(channel, delay_s=BACKFILL_WAIT_S, attempt=attempt, force=True)
             return f"{channel}: waiting for its backfill"
     lock = hub.redis.client.lock(stock_lock_key(channel), timeout=LOCK_TTL_S, blocking_timeout=LOCK_WAIT_S)
     if not lock.acquire():
-        hub.schedule_push(channel)
+        hub.queues.schedule_push(channel)
         return f"{channel}: another push is running; rescheduled"
     try:
         report = push_dirty(hub, channel)
@@ -111,7 +111,7 @@ def push_stock(channel: str, attempt: int = 1) -> str:
         if attempt >= PUSH_MAX_ATTEMPTS:
             raise PushFailed(f"{channel}: gave up after {attempt} attempts: {exc}") from exc
         delay = backoff_s(attempt, PUSH_BACKOFF_BASE_S, PUSH_BACKOFF_CAP_S, exc.seconds)
-        hub.schedule_push(channel, delay_s=delay, attempt=attempt + 1, force=True)
+        hub.queues.schedule_push(channel, delay_s=delay, attempt=attempt + 1, force=True)
         retrying(exc)
         logger.warning("stock push will retry", extra={"channel": channel, "attempt": attempt, "error": str(exc)})
         return f"{channel}: retry {attempt + 1} in {delay:.1f}s: {exc}"
@@ -189,7 +189,7 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
             _learn(believed, learnt, target.read([listings[s] for s in sorted(reread)]))
     if report.deferred:  # their own change is on its way to the hub, or the next push reads them
         debounce = hub.config.stock_push_debounce_s
-        hub.schedule_push(channel, delay_s=min(DEFERRED_PUSH_S, debounce), force=DEFERRED_PUSH_S < debounce)
+        hub.queues.schedule_push(channel, delay_s=min(DEFERRED_PUSH_S, debounce), force=DEFERRED_PUSH_S < debounce)
     if written:  # a SKU written since it lost a race starts afresh (one HDEL a push)
         hub.redis.client.hdel(lost_races_key(channel), *written)
     report.written = len(written)
@@ -209,7 +209,7 @@ def _defer_unexplained(hub: Hub, channel: str, doubtful: dict[str, int], unsure:
     behind = {s for s, shown in doubtful.items() if s in got and got[s] < min(shown, shown + unsure[s])}
     if behind:
         report.deferred.update(behind)
-        hub.request_backfill(channel)
+        hub.queues.request_backfill(channel)
 
 
 def _lost_races(hub: Hub, channel: str, stale: set[str]) -> set[str]:

@@ -67,7 +67,7 @@ def schedule_reconcile() -> list[str]:
     """Cron entry point: one reconcile job per channel the hub publishes to."""
     hub = current_hub()
     for ch in hub.stock_policy.pushing:
-        hub.stock_queue(ch).enqueue(RECONCILE_STOCK, args=(ch,), job_timeout=3600,
+        hub.queues.stock_queue(ch).enqueue(RECONCILE_STOCK, args=(ch,), job_timeout=3600,
                                     description=f"reconcile_stock({ch})")
     return list(hub.stock_policy.pushing)
 
@@ -119,7 +119,7 @@ def reconcile(hub: Hub, channel: str, progress: Callable[[int], None] | None = N
     finally:
         lock.release()
     for other in sorted(touch.dirty_channels - {channel}):  # the channel's edits, published elsewhere
-        hub.schedule_push(other)
+        hub.queues.schedule_push(other)
     logger.info("stock reconciled", extra={"channel": channel, "summary": str(report)})
     return report
 

@@ -13,5 +13,5 @@ def apply_snapshot(hub: Hub, counts: list[Count]) -> SnapshotResult:
     with hub.engine.begin() as conn:
         changed = set_counts(conn, touch, hub.stock_policy, counts)
     for channel in sorted(touch.dirty_channels):
-        hub.schedule_push(channel)
+        hub.queues.schedule_push(channel)
     return SnapshotResult(len(counts), changed, touch.oversold)

@@ -105,7 +105,7 @@ def check(hub: Hub, channel_id: str, dry_run: bool = False) -> list[Finding]:
             logger.warning("webhook subscription repaired", extra=asdict(finding))
         annotate(checked=len(topics(cfg)), repaired=[asdict(f) for f, _ in todo])
     if todo and reads_changes(cfg):  # what the platform did not send meanwhile: read it now, write no stock before
-        hub.request_backfill(channel_id)
+        hub.queues.request_backfill(channel_id)
     return [f for f, _ in todo]
 
 

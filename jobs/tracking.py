@@ -57,7 +57,7 @@ def enqueue_push_tracking(hub: Any, shipment_id: int, channel: str, attempt: int
     except NoSuchJobError:
         existing = None
     if existing is not None:
-        if hub.job_alive(existing):  # queued in its queue, or started by a live worker
+        if hub.queues.job_alive(existing):  # queued in its queue, or started by a live worker
             return False
         existing.delete()
     try:

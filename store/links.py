@@ -8,21 +8,14 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, or_, select
 
 from .deliveries import utcnow
 from .models import location_links, parked, sku_links
-
-
-class Resumer(Protocol):
-    """Where the links are stored and how a resumed event is queued (the hub's ``Hub``)."""
-
-    engine: Engine
-
-    def enqueue_event(self, event_id: int) -> None: ...
 
 CSV_HEADER = ["sku", "channel", "product_id", "variant_id", "inventory_item_id", "location_id", "warehouse"]
 
@@ -123,14 +116,14 @@ def release_parked(conn: Connection, resolves: list[tuple[str, str, str]]) -> li
     return sorted(ids)
 
 
-def add_links(hub: Resumer, links: list[Link]) -> list[int]:
-    """Store ``links`` in one transaction (all or none) and queue, after the commit, every parked
-    event they resolve; -> those events' ids. Raises ``LinkError`` for a link that cannot be stored."""
-    with hub.engine.begin() as conn:
+def add_links(engine: Engine, links: list[Link], resume: Callable[[int], object]) -> list[int]:
+    """Store ``links`` in one transaction (all or none) and, after the commit, ``resume`` every parked event they
+    resolve (the hub queues it); -> those events' ids. Raises ``LinkError`` for a link that cannot be stored."""
+    with engine.begin() as conn:
         resolves = [r for link in links for r in upsert_link(conn, link)]
         resumed = release_parked(conn, resolves)
     for event_id in resumed:  # after the commit: the links they wait for are now visible
-        hub.enqueue_event(event_id)
+        resume(event_id)
     return resumed
 
 

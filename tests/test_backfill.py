@@ -128,7 +128,8 @@ def test_no_stock_is_written_to_a_channel_before_its_backfill_has_run(make_app, 
         env.woo.configure(webhook_url="")  # the hub was down: these orders never reached it
         time.sleep(1.02 - time.time() % 1)
         env.woo.place_order([{"sku": "A", "quantity": 3}], set_paid=True)
-        env.hub.request_backfill("woo")  # what hub scheduler's start and a repair do: gate shut, a backfill queued
+        # what hub scheduler's start and a repair do: gate shut, a backfill queued
+        env.hub.queues.request_backfill("woo")
         with env.app.test_client() as c:  # a warehouse count arrives meanwhile: 2 more on hand
             assert c.post("/api/stock/snapshot", data='{"sku": "A", "on_hand": 12}', headers=auth).status_code == 200
         env.woo.reset_stats()
@@ -234,5 +235,5 @@ def test_a_failed_scheduled_backfill_is_tried_again_without_holding_pushes_back(
             out = backfill_all()
         assert any(line.startswith("woo: failed, trying again") for line in out)
         assert not env.hub.redis.client.exists(backfill_due_key("woo"))
-        queued = env.hub.events_queue.get_job_ids()
+        queued = env.hub.queues.events_queue.get_job_ids()
         assert "backfill-woo" in queued

@@ -185,7 +185,7 @@ def test_bulk_replay_of_200_failed_stock_pushes_with_preview_and_progress(make_a
             assert c.post("/api/stock/snapshot", data=snapshot,
                           headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).status_code == 200
         for _ in range(BULK - 1):  # every later change scheduled a push of its own while the key was wrong
-            hub.schedule_push("woo", delay_s=0, force=True)
+            hub.queues.schedule_push("woo", delay_s=0, force=True)
         run_worker(env.app)
         with hub.engine.connect() as conn:
             failed = conn.execute(select(tasks.c.id).where(tasks.c.kind == "push_stock", tasks.c.channel == "woo",

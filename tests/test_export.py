@@ -47,7 +47,7 @@ def test_an_order_reaches_the_erp_and_the_crm_once(env):
                                                                                          "woo:114", None)
     assert (deal_row.status, deal_row.deal_id, deal_row.contact_id) == ("ok", deal["id"], contact["id"])
     assert env.erp.stats["creates"].get("sale.order") == 1
-    assert env.hub.queue_names()[-3:] == ["erp", "crm", "replay"]
+    assert env.hub.queues.queue_names()[-3:] == ["erp", "crm", "replay"]
 
 
 @pytest.mark.parametrize("status, method, confirmed", [
@@ -132,7 +132,7 @@ def test_notes_from_elsewhere_are_sent_once(env):
 
 def test_without_erp_or_crm_nothing_is_exported(make_app):
     app = make_app()
-    assert "erp" not in app.extensions["hub"].queue_names()
+    assert "erp" not in app.extensions["hub"].queues.queue_names()
     env = Env(app, None, None)  # type: ignore[arg-type]
     env.deliver(woo_order())
     env.run()
@@ -145,23 +145,23 @@ def test_one_waiting_job_per_order_and_target(env):
     from jobs.queueing import worker_alive_key
 
     hub, redis = env.hub, env.hub.redis.client
-    assert hub.enqueue_crm(7) is True
-    assert hub.enqueue_crm(7) is False  # still queued: it reads the order when it runs, this change included
+    assert hub.queues.enqueue_crm(7) is True
+    assert hub.queues.enqueue_crm(7) is False  # still queued: it reads the order when it runs, this change included
     Job.fetch("crm-order-7", connection=redis).set_status(JobStatus.STARTED)
     # as a live worker starts it: its name on the job, its alive key refreshed while it runs
     redis.hset("rq:job:crm-order-7", "worker_name", "w1")
     redis.set(worker_alive_key("w1"), 1, ex=60)
-    assert hub.enqueue_crm(7) is True  # it may have read the order already: one more, after it
+    assert hub.queues.enqueue_crm(7) is True  # it may have read the order already: one more, after it
     again = Job.fetch("crm-order-7-again", connection=redis)
     assert again.get_status() == JobStatus.DEFERRED and again.dependency_ids == ["crm-order-7"]
-    assert hub.enqueue_crm(7) is False
+    assert hub.queues.enqueue_crm(7) is False
     again.set_status(JobStatus.READY_TO_ENQUEUE)  # rq 3: its dependency done, on its way to the queue
-    assert hub.enqueue_crm(7) is False  # still waiting: not replaced, not doubled
+    assert hub.queues.enqueue_crm(7) is False  # still waiting: not replaced, not doubled
     again.set_status(JobStatus.DEFERRED)
     env.run()  # the first runs, then the one queued after it
     assert [Job.fetch(j, connection=redis).get_status() for j in ("crm-order-7", "crm-order-7-again")] == \
         [JobStatus.FINISHED, JobStatus.FINISHED]
-    assert hub.enqueue_crm(7) is True  # both done: a change queues the first id afresh
+    assert hub.queues.enqueue_crm(7) is True  # both done: a change queues the first id afresh
 
 
 def test_a_reused_order_number_gets_a_sale_order_of_its_own(env):

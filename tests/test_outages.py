@@ -87,7 +87,7 @@ def test_a_delivery_whose_job_was_lost_with_its_worker_is_queued_again(make_app,
     with app.app_context():
         assert sweep_outbox(grace_s=0) == 1
     job = Job.fetch(f"event-{event_id}", connection=client)
-    client.lrem(hub.events_queue.key, 0, job.id)  # what a worker's dequeue does
+    client.lrem(hub.queues.events_queue.key, 0, job.id)  # what a worker's dequeue does
     if lost.startswith("started"):
         job.set_status(JobStatus.STARTED)  # and the worker's registry entry expired with it (none here)
     with app.app_context():
@@ -123,7 +123,7 @@ def test_a_delivery_whose_worker_was_killed_during_its_job_is_queued_again_withi
     event_id = post(down.test_client(), "woo", signed("woo")).json["event_id"]  # stored, never announced
     app = make_app()
     hub = app.extensions["hub"]
-    hub.events_queue.enqueue("time.sleep", 60, job_id=f"event-{event_id}")  # a job that is still running
+    hub.queues.events_queue.enqueue("time.sleep", 60, job_id=f"event-{event_id}")  # a job that is still running
     worker = subprocess.Popen([sys.executable, "-c", WORKER, hub.redis.url])
     try:
         job = Job.fetch(f"event-{event_id}", connection=hub.redis.client)
@@ -153,7 +153,7 @@ def test_sweeper_runs_as_a_queued_job(make_app):
     down = make_app(redis_url="redis://127.0.0.1:1/0")
     post(down.test_client(), "woo", signed("woo"))
     app = make_app(outbox_grace_s=0)
-    app.extensions["hub"].events_queue.enqueue("jobs.outbox.sweep_outbox")
+    app.extensions["hub"].queues.events_queue.enqueue("jobs.outbox.sweep_outbox")
     run_worker(app)  # runs the sweep, then the event job it queued
     assert [r.status for r in event_rows(app)] == ["processed"]
 
@@ -172,9 +172,10 @@ def test_readyz_reports_each_dependency(make_app, path):
 def test_relay_batches_announced_deliveries_into_jobs(app):
     ids = [post(app.test_client(), ch, signed(ch)).json["event_id"] for ch in ("shop-eu", "woo", "stripe")]
     hub = app.extensions["hub"]
-    assert hub.events_queue.get_job_ids() == []  # announced only: the receiver built no job
-    assert hub.relay_inbox(batch=2) == 2 and hub.relay_inbox(batch=2) == 1 and hub.relay_inbox() == 0
-    jobs = hub.events_queue.get_jobs()
+    assert hub.queues.events_queue.get_job_ids() == []  # announced only: the receiver built no job
+    queues = hub.queues
+    assert queues.relay_inbox(batch=2) == 2 and queues.relay_inbox(batch=2) == 1 and queues.relay_inbox() == 0
+    jobs = hub.queues.events_queue.get_jobs()
     assert [j.args for j in jobs] == [(ids[:2],), (ids[2:],)]  # what waited together goes in one job
     run_worker(app)
     with app.app_context():
@@ -183,14 +184,14 @@ def test_relay_batches_announced_deliveries_into_jobs(app):
 
 def test_a_live_relay_woken_by_one_id_takes_those_that_follow_it_into_the_same_job(app):
     hub = app.extensions["hub"]
-    hub.announce_event(101)
-    later = threading.Timer(0.01, lambda: [hub.announce_event(i) for i in (102, 103, 104)])
+    hub.queues.announce_event(101)
+    later = threading.Timer(0.01, lambda: [hub.queues.announce_event(i) for i in (102, 103, 104)])
     later.start()
     try:
-        assert hub.relay_inbox(block_s=1, gather_s=0.5) == 4  # (the live relay gathers RELAY_GATHER_S)
+        assert hub.queues.relay_inbox(block_s=1, gather_s=0.5) == 4  # (the live relay gathers RELAY_GATHER_S)
     finally:
         later.join()
-    assert [j.args for j in hub.events_queue.get_jobs()] == [([101, 102, 103, 104],)]
+    assert [j.args for j in hub.queues.events_queue.get_jobs()] == [([101, 102, 103, 104],)]
 
 
 def test_ids_lost_by_a_crashed_relay_are_swept(app):
@@ -217,16 +218,16 @@ def test_a_push_that_fails_as_it_starts_leaves_no_guard_behind(make_app, databas
     go of the channel's pending-push guard. That guard (15 minutes then) refused every push and sweep."""
     app = make_app(channels={"woo": WOO_OUT}, stock_push_debounce_s=0, db_busy_timeout_s=0.2)
     hub = app.extensions["hub"]
-    assert hub.schedule_push("woo") is True
-    assert hub.schedule_push("woo") is False  # queued: it will take this change too
+    assert hub.queues.schedule_push("woo") is True
+    assert hub.queues.schedule_push("woo") is False  # queued: it will take this change too
     # a worker that dies with the job runs no callback: the guard lapses a minute after the push was due
     from jobs.queueing import push_pending_key
 
     assert 0 < hub.redis.client.pttl(push_pending_key("woo")) <= 61_000
     with store_down(make_app, database_url) as down_app:
         run_worker(down_app, queues=["stock-woo"])
-    assert len(hub.stock_queue("woo").failed_job_registry) == 1  # failed as it started, as on the day
-    assert hub.schedule_push("woo") is True  # the next change is pushed at once
+    assert len(hub.queues.stock_queue("woo").failed_job_registry) == 1  # failed as it started, as on the day
+    assert hub.queues.schedule_push("woo") is True  # the next change is pushed at once
 
 
 @contextmanager

@@ -303,7 +303,7 @@ def test_tiny_shopify_bucket_throttles_but_nothing_fails_or_exceeds_it(make_app,
         assert boot["throttled"] > 0 and stats["throttled"] > 0  # waited, several times, as Shopify said
         assert boot["over_limit"] == stats["over_limit"] == 0 and stats["max_cost_exceeded"] == 0
         assert not [s for s in statuses(env) if s[1] == "failed"]
-        assert len(env.hub.stock_queue("shop-eu").failed_job_registry) == 0
+        assert len(env.hub.queues.stock_queue("shop-eu").failed_job_registry) == 0
 
 
 def test_a_lost_compare_and_set_waits_for_the_next_push_and_a_second_loss_reads(make_app, auth):
@@ -341,7 +341,8 @@ def test_a_lost_race_with_the_channels_own_sale_costs_one_write_and_no_read(make
         env.woo.place_order([{"sku": s, "quantity": 1} for s in skus])  # the shop must drop all 20
         env.shop.wait_idle(60)
         env.woo.wait_idle(60)
-        run_worker(env.app, queues=[env.hub.events_queue.name])  # the Woo order: 20 dirty for the shop, no push yet
+        # the Woo order: 20 dirty for the shop, no push yet
+        run_worker(env.app, queues=[env.hub.queues.events_queue.name])
         env.shop.place_order([{"sku": "S-03", "quantity": 1}])  # the shop sells S-03 first
         report = push_dirty(env.hub, "shop-eu")  # and the push runs before the hub has its order
         assert report.deferred == {"S-03"} and report.written == 19 and report.calls == 2
@@ -361,7 +362,7 @@ def test_a_sku_that_lost_a_race_is_pushed_again_before_the_debounce_is_out(make_
         hub = env.hub
         env.woo.place_order([{"sku": s, "quantity": 1} for s in skus])
         env.woo.wait_idle(60)
-        run_worker(env.app, queues=[hub.events_queue.name])
+        run_worker(env.app, queues=[hub.queues.events_queue.name])
         hub.config = dataclasses.replace(hub.config, stock_push_debounce_s=5.0)  # as in production: debounced
         env.shop.place_order([{"sku": "S-03", "quantity": 1}])
         hub.redis.client.delete(push_pending_key("shop-eu"), PUSH_DUE_KEY)

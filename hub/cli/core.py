@@ -24,11 +24,11 @@ from connectors import PLATFORMS
 from hub import create_app
 from hub.config import ConfigError
 from hub.logs import configure_logging
-from hub.redis import BACKFILL_GATE_TTL_S, connect, redacted_url, stop_embedded
+from hub.redis import connect, redacted_url, stop_embedded
 from jobs.backfill import backfill_all, start_watermarks
 from jobs.erp_pull import pull_erp
 from jobs.outbox import sweep_outbox, sweep_stock
-from jobs.queueing import ERP_QUEUE, EVENTS_QUEUE, backfill_due_key
+from jobs.queueing import BACKFILL_GATE_TTL_S, ERP_QUEUE, EVENTS_QUEUE, backfill_due_key
 from jobs.reconcile import schedule_reconcile
 from jobs.subscriptions import check_subscriptions
 from jobs.tasks import SWEEP_TASKS_INTERVAL_S, sweep_tasks
@@ -145,7 +145,7 @@ def worker(burst: bool, fork: bool) -> None:
     wait = 1.0
     with app.app_context():
         while True:
-            w = worker_class(hub.queue_names(), connection=hub.redis.client)
+            w = worker_class(hub.queues.queue_names(), connection=hub.redis.client)
             try:
                 w.work(burst=burst, with_scheduler=True, logging_level=cfg.log_level)
                 if burst or w._shutdown_requested_date is not None:  # noqa: SLF001 - RQ's own stop flag
@@ -171,7 +171,7 @@ def relay() -> None:
     logger.info("relay started")
     while not stop.requested:
         try:
-            hub.relay_step(block_s=RELAY_BLOCK_S)
+            hub.queues.relay_step(block_s=RELAY_BLOCK_S)
         except RedisError as exc:
             logger.warning("relay: redis unavailable", extra={"error": type(exc).__name__})
             time.sleep(1)
@@ -322,7 +322,7 @@ def links_import(file: str) -> None:
         rows = parse_csv(Path(file).read_text(encoding="utf-8-sig"), set(cfg.channels))
     except LinkError as exc:
         raise click.ClickException(f"{file}: {exc}; nothing was imported") from None
-    resumed = add_links(hub, rows)
+    resumed = add_links(hub.engine, rows, hub.queues.enqueue_event)
     click.echo(f"imported {len(rows)} link(s) from {file}; {len(resumed)} parked event(s) resumed")
 
 

@@ -139,7 +139,7 @@ def add_link():  # noqa: ANN201
     else:
         link = Link(channel=channel, sku=value, product_id=key)
     try:
-        resumed = add_links(hub, [link])
+        resumed = add_links(hub.engine, [link], hub.queues.enqueue_event)
     except LinkError as exc:
         flash(f"Not stored: {exc}", "error")
         return back

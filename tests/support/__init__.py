@@ -135,10 +135,10 @@ def run_worker(app, queues: list[str] | None = None) -> None:  # noqa: ANN001
     while True:
         relay(app)
         with app.app_context():
-            HubWorker(queues or hub.queue_names(), connection=hub.redis.client).work(burst=True)
-        if queues and hub.events_queue.name not in queues or not hub.redis.client.zcard(EVENTS_DUE_KEY):
+            HubWorker(queues or hub.queues.queue_names(), connection=hub.redis.client).work(burst=True)
+        if queues and hub.queues.events_queue.name not in queues or not hub.redis.client.zcard(EVENTS_DUE_KEY):
             return
-        wait = hub.release_due()
+        wait = hub.queues.release_due()
         time.sleep(min(wait or 0.0, 60.0))
 
 
@@ -155,8 +155,8 @@ def relay(app) -> int:  # noqa: ANN001
     """What `hub relay` does: turn announced deliveries into process_event jobs."""
     hub = app.extensions["hub"]
     moved = 0
-    hub.release_due()  # held events whose hold is over go back to the inbox (what the live relay does)
-    while n := hub.relay_inbox():
+    hub.queues.release_due()  # held events whose hold is over go back to the inbox (what the live relay does)
+    while n := hub.queues.relay_inbox():
         moved += n
     return moved
 
@@ -166,7 +166,7 @@ def queued_job_ids(app) -> list[str]:  # noqa: ANN001
     second in `hub run`): the relay's batch jobs name their ids in their arguments."""
     relay(app)
     out = []
-    for job in app.extensions["hub"].events_queue.get_jobs():
+    for job in app.extensions["hub"].queues.events_queue.get_jobs():
         ids = job.args[0] if job.func_name == "jobs.events.process_events" else [job.args[0]]
         out += [f"event-{i}" for i in ids]
     return out
