@@ -22,9 +22,15 @@ def create_app(test_config: Config | dict[str, Any] | None = None) -> Flask:
     # the web app's modules load when an app is made, not with the package: a worker or the CLI importing
     # hub.state or hub.config does not load Flask's views, the console and the OpenAPI document
     from connectors import verifier_for
+    from hub.api import admin, openapi
+    from hub.api import channels as api_channels
+    from hub.api import records as api_records
+    from hub.api import reports as api_reports
+    from hub.api import stock as api_stock
+    from hub.api import tasks as api_tasks
     from store.db import make_engine
 
-    from . import admin, api_channels, api_records, api_reports, api_stock, api_tasks, console, openapi, ops, webhooks
+    from . import console, ops, webhooks
     from .redis import connect
     from .state import Hub
 

@@ -35,11 +35,11 @@ from sqlalchemy import ColumnElement, Connection, String, and_, cast, func, sele
 from sqlalchemy.sql.expression import Select
 
 from connectors import change_source
+from hub.api.stock import list_alerts
 from jobs import backfill, subscriptions
 from store.deliveries import iso, utcnow
 from store.models import events, pull_cursors, tasks
 
-from .api_stock import list_alerts
 from .config import ChannelConfig
 from .state import Hub
 
@@ -367,7 +367,7 @@ def verdict(subs: dict[str, Any], topics_: list[Topic], fill: dict[str, Any], no
 
 def channel_health(hub: Hub, now: datetime | None = None) -> list[dict[str, Any]]:
     """Every configured channel, by id: its subscriptions, deliveries, backfill and verdict (the shape of
-    ``hub.schemas.ChannelList``'s ``channels``)."""
+    ``hub.api.schemas.ChannelList``'s ``channels``)."""
     now = now or utcnow()
     keeps = set(subscriptions.managed(hub.config))
     out = []

@@ -12,10 +12,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from hub.api.records import money
 from store.deliveries import iso
 from store.models import crm_deals, crm_notes, erp_orders, refunds
-
-from .api_records import money
 
 SOURCE_NOTES = {"backfill": ", read from the channel: its webhook never came", "refresh": ", re-read by a replay"}
 

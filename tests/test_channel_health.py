@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from hub.api.schemas import ChannelList
 from hub.channel_health import changes, channel_health, of_resource, span, was
 from hub.console.pages import render_channels
-from hub.schemas import ChannelList
 from jobs.backfill import backfill, watermark
 from jobs.subscriptions import check
 from sandbox.base import serve

@@ -12,7 +12,7 @@ from flask import Blueprint
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate
 
-from hub.openapi import OpenAPIError, api_rules, build_spec
+from hub.api.openapi import OpenAPIError, api_rules, build_spec
 
 from .support import ADMIN_TOKEN, corpus_bytes, post, run_worker, signed
 

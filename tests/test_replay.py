@@ -233,7 +233,7 @@ def test_the_replay_api_answers_401_without_the_token(client, method, path):
 # ---- dashboard, needs-mapping, event replays, the OpenAPI document -------------------------------------------
 
 def test_stats_and_needs_mapping_answer_what_the_store_holds(erp_env):
-    from hub import schemas
+    from hub.api import schemas
 
     env = erp_env
     env.deliver(woo_order(skus=("PW-000", "GHOST-9")))
@@ -287,7 +287,8 @@ def test_the_routes_are_in_the_openapi_document():
     from flask import Flask
     from openapi_spec_validator import validate
 
-    from hub import api_tasks, openapi
+    from hub.api import openapi
+    from hub.api import tasks as api_tasks
 
     app = Flask("doc")
     app.url_map.converters["int"] = openapi.DbIntConverter

@@ -16,15 +16,15 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from connectors import PLATFORMS
+from hub.api.records import list_orders, list_payments, order_detail
+from hub.api.reports import carrier_sla
+from hub.api.stock import list_alerts
 from jobs.replay import ReplayFilter
 from store.deliveries import get_event, list_events, utcnow
 from store.links import Link, LinkError, add_links
 from store.models import EventStatus, event_records, parked, stock_levels
 
 from .. import activity
-from ..api_records import list_orders, list_payments, order_detail
-from ..api_reports import carrier_sla
-from ..api_stock import list_alerts
 from ..channel_health import REPAIR_RECENT, channel_health, span, was
 from ..dashboard import dashboard as dashboard_figures
 from ..dashboard import needs_mapping as needs_mapping_figures

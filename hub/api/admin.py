@@ -6,10 +6,10 @@ import hmac
 
 from flask import Blueprint, abort, request
 
+from hub.state import current_hub
 from store.deliveries import get_event, list_events
 
 from .schemas import EventsQuery, load_query
-from .state import current_hub
 
 bp = Blueprint("admin", __name__, url_prefix="/api")
 

@@ -1,6 +1,6 @@
 """Marshmallow schemas of the admin API: query strings, request bodies and responses.
 
-They are the API's contract: ``hub/openapi.py`` turns them into the OpenAPI document, views parse
+They are the API's contract: ``hub/api/openapi.py`` turns them into the OpenAPI document, views parse
 their query strings with ``load_query``, and the tests check every answer against them. Response
 schemas list every key the view returns (``REQ``: always there; ``NUL``: always there, may be
 null) and refuse any other (``unknown = RAISE`` becomes ``additionalProperties: false``).

@@ -13,12 +13,12 @@ from typing import Any
 from flask import Blueprint
 from sqlalchemy import Connection, select
 
+from hub.state import current_hub
 from store.deliveries import iso, utcnow
 from store.models import orders, shipments
 
 from .admin import require_token
 from .schemas import CarriersQuery, load_query
-from .state import current_hub
 
 bp = Blueprint("reports", __name__, url_prefix="/api/reports")
 bp.before_request(require_token)

@@ -1,7 +1,7 @@
 """Tasks, replays, needs-mapping and dashboard figures under /api, behind the admin token.
 
-Each view's docstring carries its OpenAPI operation after ``---`` (see ``hub/openapi.py``); query strings,
-bodies and answers are the schemas in ``hub/schemas.py``.
+Each view's docstring carries its OpenAPI operation after ``---`` (see ``hub/api/openapi.py``); query strings,
+bodies and answers are the schemas in ``hub/api/schemas.py``.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from typing import Any
 from flask import Blueprint, abort, request
 from marshmallow import Schema, ValidationError
 
+from hub.dashboard import dashboard, needs_mapping
+from hub.state import current_hub
 from jobs.replay import NotFound, ReplayError, ReplayFilter, cancel_replay, create_replay, get_replay, parse_time
 from jobs.tasks import get_task, list_tasks
 
 from .admin import require_token
-from .dashboard import dashboard, needs_mapping
 from .schemas import ReplayMode, ReplayRequest, TasksQuery, describe, load_query
-from .state import current_hub
 
 bp = Blueprint("tasks", __name__, url_prefix="/api")
 bp.before_request(require_token)

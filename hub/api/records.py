@@ -11,6 +11,7 @@ from flask import Blueprint, abort, request
 from marshmallow import ValidationError
 from sqlalchemy import Connection, Row, func, or_, select
 
+from hub.state import current_hub
 from mappings.canonical import currency_exponent
 from store.deliveries import event_source, iso
 from store.links import Link, LinkError, add_links, list_links
@@ -39,7 +40,6 @@ from .schemas import (
     describe,
     load_query,
 )
-from .state import current_hub
 
 bp = Blueprint("records", __name__, url_prefix="/api")
 bp.before_request(require_token)

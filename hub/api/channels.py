@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from hub.channel_health import channel_health
+from hub.state import current_hub
 from store.deliveries import iso, utcnow
 
 from .admin import require_token
-from .channel_health import channel_health
-from .state import current_hub
 
 bp = Blueprint("channels", __name__, url_prefix="/api")
 bp.before_request(require_token)

@@ -2,7 +2,7 @@
 
 How to document an /api route (``build_spec`` raises, and tests/test_openapi.py fails, for any
 /api rule and method without an operation):
-1. Query parameters, request and response bodies are marshmallow schemas in ``hub/schemas.py``;
+1. Query parameters, request and response bodies are marshmallow schemas in ``hub/api/schemas.py``;
    responses: ``unknown = RAISE`` with every key ``required`` (``REQ`` / ``NUL``), so a key the view
    adds or drops fails schemathesis. Parse the query with ``args = load_query(MyQuery)`` (400 on bad input).
 2. The view's docstring: one paragraph for people, then ``---`` and the operation as YAML, e.g.
@@ -132,7 +132,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
             if not any(str(code).startswith("2") for code in ops[method].get("responses", {})):
                 problems.append(f"{method.upper()} {rule.rule} ({rule.endpoint}): no 2xx response documented")
     if problems:
-        raise OpenAPIError("undocumented /api routes (see hub/openapi.py):\n  " + "\n  ".join(problems))
+        raise OpenAPIError("undocumented /api routes (see hub/api/openapi.py):\n  " + "\n  ".join(problems))
     return spec.to_dict()
 
 

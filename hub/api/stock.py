@@ -8,13 +8,13 @@ from flask import Blueprint, abort, request
 from sqlalchemy import Connection, select
 
 from domain.snapshot import SnapshotError, parse_json_lines
+from hub.state import current_hub
 from jobs.snapshot import apply_snapshot
 from store.deliveries import iso
 from store.models import alerts, stock_sync
 
 from .admin import require_token
 from .schemas import AlertsQuery, DriftQuery, load_query
-from .state import current_hub
 
 bp = Blueprint("stock", __name__, url_prefix="/api")
 bp.before_request(require_token)
