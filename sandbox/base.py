@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import requests
 from werkzeug.serving import make_server
 
-from .signing import SignedRequest
+from sandbox.signing import SignedRequest
 
 logger = logging.getLogger(__name__)
 

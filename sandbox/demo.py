@@ -20,9 +20,8 @@ from typing import Any
 
 from hub.config import Config
 from mappings.canonical import currency_exponent
-
-from .demo_systems import Clock, DemoError, NotYet, Remote, one, table
-from .stack import first_channel, plan
+from sandbox.demo_systems import Clock, DemoError, NotYet, Remote, one, table
+from sandbox.stack import first_channel, plan
 
 CATALOGUE = [("DEMO-MUG", "Demo mug", "12.00"), ("DEMO-TEE-M", "Demo tee, size M", "20.00"),
              ("DEMO-CAP", "Demo cap", "15.00")]

@@ -6,7 +6,7 @@ The config stays the single truth: a Shopify or WooCommerce channel whose API UR
 ``url``), ``erp.url`` or ``crm.url`` is an http URL on this machine is simulated on that URL's port,
 with the credentials and webhook secret written there, and sends its webhooks to the hub's
 ``/webhooks/<channel>``. Shopify locations are created with the ids the channel's ``locations`` name.
-Stripe, PayPal and the carriers get the webhook emitters (``sandbox/emitters.py``) on
+Stripe, PayPal and the carriers get the webhook emitters (``sandbox/emitters/``) on
 ``sandbox.emitter_port``, which also serve Stripe's and PayPal's event APIs to those channels' API keys (a
 Stripe or PayPal ``api_url`` on this machine must name that port); PayPal's signing certificate is served
 over https on ``sandbox.paypal_cert_port`` and its test CA written to the PayPal channel's
@@ -32,12 +32,12 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from hub.config import Config, ConfigError
 from sandbox.base import STOP_POLL_S
 from sandbox.emitters import EmitterService, Target
+from sandbox.emitters.payment_events import PaymentEvents
+from sandbox.emitters.paypal import PayPalCertServer
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.odoo import OdooSandbox
-from sandbox.payment_events import PaymentEvents
-from sandbox.paypal import PayPalCertServer
 from sandbox.shopify import ShopifySandbox
-from sandbox.shopify_graphql import SCHEMA_REL, corpus_dir
+from sandbox.shopify.graphql_schema import SCHEMA_REL, corpus_dir
 from sandbox.woocommerce import WooSandbox
 
 logger = logging.getLogger(__name__)

@@ -173,8 +173,8 @@ def clean(migrated, redis_url):
 
 @pytest.fixture(scope="session")
 def paypal_cert_server(tmp_path_factory):
-    """PayPal's signing certificate served over https on this machine (``sandbox.paypal``)."""
-    from sandbox.paypal import PayPalCertServer
+    """PayPal's signing certificate served over https on this machine (``sandbox.emitters.paypal``)."""
+    from sandbox.emitters.paypal import PayPalCertServer
 
     server = PayPalCertServer(tmp_path_factory.mktemp("paypal"))
     server.start()

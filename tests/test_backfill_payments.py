@@ -18,7 +18,7 @@ from hub.config import ConfigError, load_config_dict
 from jobs.backfill import backfill, watermark
 from sandbox.base import serve
 from sandbox.emitters import EmitterService, Target
-from sandbox.payment_events import PaymentEvents
+from sandbox.emitters.payment_events import PaymentEvents
 from store.models import events
 
 from .support import PAYPAL_WEBHOOK_ID, SECRETS, deliver, order_of, post, run_worker, signed, woo_order

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from domain.ledger import StockTouch, check_oversell, record_movement
 from jobs.erp_pull import shipment_from_erp
 from mappings.canonical import MovementReason
-from sandbox import carriers
-from sandbox import payments as pay
+from sandbox.emitters import carriers
+from sandbox.emitters import payments as pay
 from store.models import orders, replays, sku_links
 
 from .support import (

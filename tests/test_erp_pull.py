@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from rq import Queue
 
 from hub.cli import cli
-from sandbox import carriers
+from sandbox.emitters import carriers
 from store.models import alerts, pull_cursors, shipments, stock_levels, stock_movements
 
 from .support import OdooClock

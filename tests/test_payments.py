@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from hub.config import ConfigError, load_config_dict
-from sandbox import payments as pay
+from sandbox.emitters import payments as pay
 
 from .support import (
     ORDER_ID,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sandbox.paypal import PayPalCertServer
+from sandbox.emitters.paypal import PayPalCertServer
 
 from .support import PAYPAL_WEBHOOK_ID, SAMPLES, event_rows, post, signed
 

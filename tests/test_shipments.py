@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 
 from jobs.tracking import push_tracking
-from sandbox import carriers
 from sandbox.base import serve
+from sandbox.emitters import carriers
 from sandbox.shopify import ShopifySandbox
 from sandbox.woocommerce import WooSandbox
 

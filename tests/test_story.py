@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from sandbox import carriers
-from sandbox import payments as pay
+from sandbox.emitters import carriers
+from sandbox.emitters import payments as pay
 from store.models import orders, payments, shipments, stock_levels
 
 from .support.story import Story, story_env

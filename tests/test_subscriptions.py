@@ -20,8 +20,8 @@ from jobs.subscriptions import check, plan
 from mappings import shopify
 from sandbox.base import serve
 from sandbox.shopify import ShopifySandbox
-from sandbox.shopify_graphql import admin_schema
-from sandbox.shopify_subscriptions import SENT_TOPICS
+from sandbox.shopify.graphql_schema import admin_schema
+from sandbox.shopify.subscriptions import SENT_TOPICS
 from sandbox.woocommerce import WooSandbox
 from store.models import alerts, events, tasks
 

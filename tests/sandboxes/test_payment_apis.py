@@ -11,10 +11,10 @@ import requests
 
 from connectors import change_source
 from hub.config import ConfigError, load_config_dict
-from sandbox import payments as pay
 from sandbox.base import serve
 from sandbox.emitters import EmitterService, Target
-from sandbox.payment_events import PaymentEvents
+from sandbox.emitters import payments as pay
+from sandbox.emitters.payment_events import PaymentEvents
 from sandbox.stack import SandboxStack, plan
 
 from ..support import PAYPAL_WEBHOOK_ID, SECRETS

@@ -13,7 +13,7 @@ import yaml
 from hub.config import ConfigError, load_config, load_config_dict
 from sandbox.base import serve
 from sandbox.emitters import EmitterService, Target
-from sandbox.paypal import PayPalCertServer
+from sandbox.emitters.paypal import PayPalCertServer
 from sandbox.stack import SandboxStack, _install_ca, plan
 
 from ..support import PAYPAL_WEBHOOK_ID, SECRETS, event_rows, live_server

@@ -17,11 +17,12 @@ from typing import Any
 from flask import Flask, request
 from sqlalchemy import select
 
-from sandbox import carriers, signing
+from sandbox import signing
 from sandbox.base import serve
+from sandbox.emitters import carriers
+from sandbox.emitters.paypal import PayPalCertServer
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.odoo import OdooSandbox
-from sandbox.paypal import PayPalCertServer
 from sandbox.shopify import ShopifySandbox
 from sandbox.woocommerce import WooSandbox
 

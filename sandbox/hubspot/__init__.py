@@ -3,7 +3,7 @@
 Contacts, deals and notes live in memory behind one lock, with their HUBSPOT_DEFINED associations (stored
 both ways, as a set: associating twice is a no-op). ``/crm/v3/objects/...`` and ``/crm/v4/objects/...``
 authenticate with a private app's ``Authorization: Bearer`` token and answer with HubSpot's bodies and
-errors (``hubspot_wire``). The limits are HubSpot's: the rolling TEN_SECONDLY_ROLLING window (headers
+errors (``wire``). The limits are HubSpot's: the rolling TEN_SECONDLY_ROLLING window (headers
 ``X-HubSpot-RateLimit-Max/-Remaining/-Interval-Milliseconds`` plus the daily ones on every counted answer), a
 DAILY cap, and the search endpoints' own per-second limit (search is exempt from the ten-secondly window, as
 the OpenAPI specs' ``x-hubspot-rate-limit-exemptions: ["ten-secondly"]`` say). Tests drive it in-process
@@ -26,11 +26,10 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.serving import run_simple
 
-from . import hubspot_limits as limits
-from . import hubspot_wire as wire
-from .base import Latency
-from .hubspot_store import Store
-from .hubspot_wire import HubSpotError
+from sandbox.base import Latency
+from sandbox.hubspot import limits, wire
+from sandbox.hubspot.store import Store
+from sandbox.hubspot.wire import HubSpotError
 
 BATCH_LIMIT = 100  # inputs per batch call
 LIMITS = {"ten_second_limit", "interval_ms", "search_per_second", "daily_limit"}

@@ -20,7 +20,7 @@ from typing import Any
 
 import requests
 
-from . import signing
+from sandbox import signing
 
 # canonical status -> each carrier's own word for it
 EASYPOST = {"pre_transit": "pre_transit", "in_transit": "in_transit", "out_for_delivery": "out_for_delivery",

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .shopify_model import Order, Store
+from sandbox.shopify.model import Order, Store
 
 FULFILLABLE = ("OPEN", "IN_PROGRESS")
 QUANTITY_ERROR = "Invalid fulfillment order line item quantity requested."

@@ -21,10 +21,10 @@ from typing import Any
 import requests
 from flask import request
 
-from . import signing
-from . import woocommerce_wire as wire
-from .base import Emitter
-from .woocommerce_wire import WooError
+from sandbox import signing
+from sandbox.base import Emitter
+from sandbox.woocommerce import wire
+from sandbox.woocommerce.wire import WooError
 
 DEFAULT_TOPICS = ("order.created", "order.updated", "order.deleted", "product.created", "product.updated")
 TOPICS = {  # the topics WooCommerce offers (resource.event), with the hooks it lists for them

@@ -21,9 +21,9 @@ from typing import Any
 
 from graphql import GraphQLError
 
-from .shopify_model import Order, Store, gid, gql_time, parse_search, search_matches, search_time
-from .shopify_payloads import CURRENCY
-from .shopify_resolvers import Connection, bad_request
+from sandbox.shopify.model import Order, Store, gid, gql_time, parse_search, search_matches, search_time
+from sandbox.shopify.payloads import CURRENCY
+from sandbox.shopify.resolvers import Connection, bad_request
 
 CENT = Decimal("0.01")
 CANCEL_REASONS = ("CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "OTHER", "STAFF")  # OrderCancelReason

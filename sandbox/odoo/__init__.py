@@ -6,7 +6,7 @@ the answer is ``{"jsonrpc": "2.0", "id", "result"}`` or, for any exception, HTTP
 ``common`` (``version``, ``login``, ``authenticate(db, login, api_key, {})`` -> uid or False) and
 ``object`` (``execute_kw(db, uid, api_key, model, method, args, kwargs)``, ``execute``), with Odoo's
 checks in Odoo's order (database, then credentials: ``AccessDenied``). The models and their rules live
-in ``odoo_orm`` / ``odoo_models`` / ``odoo_domain``.
+in ``orm`` / ``models`` / ``domain``.
 
 Tests drive the ERP in-process (``seed_products``, ``seed_carriers``, ``deliver``, ``set_quant``,
 ``records``) and inject faults with ``configure(fail_next=[...])``: ``timeout`` (the call runs and
@@ -30,8 +30,8 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.serving import run_simple
 
-from .base import Latency
-from .odoo_models import (
+from sandbox.base import Latency
+from sandbox.odoo.models import (
     ACCESS_DENIED,
     DEFAULT_MESSAGES,
     KEY_ERROR,
@@ -41,7 +41,7 @@ from .odoo_models import (
     VALUE_ERROR,
     OdooError,
 )
-from .odoo_orm import STOCK, Orm
+from sandbox.odoo.orm import STOCK, Orm
 
 SERVER_VERSION = {"server_version": "17.0", "server_version_info": [17, 0, 0, "final", 0, ""],
                   "server_serie": "17.0", "protocol_version": 1}  # odoo.service.common.RPC_VERSION_1

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from . import signing
-from .base import STOP_POLL_S
+from sandbox import signing
+from sandbox.base import STOP_POLL_S
 
 CERT_PATH = "/v1/notifications/certs/CERT-360caa42-fca2a594-{serial}"  # one URL per certificate, as PayPal's
 

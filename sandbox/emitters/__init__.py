@@ -8,7 +8,7 @@ refused it (4xx/5xx) makes the answer 502 with the hub's status and body. ``"del
 event without posting it (the hub was down, the delivery failed).
 
 Every Stripe and PayPal event built is kept, delivered or not, and listed by the platforms' own event APIs
-on the same port (``sandbox/payment_events.py``: Stripe ``GET /v1/events``, PayPal ``POST /v1/oauth2/token``
+on the same port (``sandbox/emitters/payment_events.py``: Stripe ``GET /v1/events``, PayPal ``POST /v1/oauth2/token``
 and ``GET /v1/notifications/webhooks-events``), which is what the hub's backfill reads.
 """
 
@@ -24,9 +24,10 @@ from typing import Any
 import requests
 from flask import Flask, Response, request
 
-from . import carriers, payments, signing
-from .payment_events import PaymentEvents
-from .paypal import PayPalCertServer
+from sandbox import signing
+from sandbox.emitters import carriers, payments
+from sandbox.emitters.payment_events import PaymentEvents
+from sandbox.emitters.paypal import PayPalCertServer
 
 DEFAULT_STEP_S = 3600  # between two carrier scans when the request gives no ``every_s``
 HUB_TIMEOUT_S = 10

@@ -18,7 +18,7 @@ from typing import Any
 from graphql import FieldNode, GraphQLError, VariableNode
 from graphql.execution.values import get_directive_values
 
-from .shopify_model import QUANTITY_NAMES, Level, Store, Variant, gid, gql_time, parse_search, search_matches
+from sandbox.shopify.model import QUANTITY_NAMES, Level, Store, Variant, gid, gql_time, parse_search, search_matches
 
 MISSING_KEY = "The @idempotent directive is required for this mutation but was not provided."
 KEY_MISMATCH = "The same idempotency key cannot be used with different operation parameters."

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from .odoo_models import VALUE_ERROR, Field, OdooError, get_field, invalid_field, to_datetime
+from sandbox.odoo.models import VALUE_ERROR, Field, OdooError, get_field, invalid_field, to_datetime
 
 Record = dict[str, Any]
 Resolver = Callable[[str, Record, str], Any]  # (model, record, field name) -> stored or computed value

@@ -19,8 +19,8 @@ from typing import Any
 
 import requests
 
-from . import signing
-from .paypal import PayPalCertServer
+from sandbox import signing
+from sandbox.emitters.paypal import PayPalCertServer
 
 STRIPE_API_VERSION = "2024-06-20"
 

@@ -4,7 +4,7 @@ WooCommerce's side effects (stock reduced or restored, ``date_paid``/``date_comp
 for ``orders``, ``orders/<id>`` and ``orders/<id>/notes`` as the wc/v3 controllers answer them.
 
 A mixin of ``WooSandbox`` (which holds the lock, the records, the id sequences and the emitter); the
-bodies come from ``woocommerce_wire``, the note bodies and enum errors from here.
+bodies come from ``wire``, the note bodies and enum errors from here.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 
 from flask import request
 
-from . import woocommerce_wire as wire
-from .woocommerce_wire import Item, Note, Order, WooError
+from sandbox.woocommerce import wire
+from sandbox.woocommerce.wire import Item, Note, Order, WooError
 
 API_USER = "admin"  # display name of the user owning the sandbox's API key: author of added_by_user notes
 DEFAULT_BILLING = {"first_name": "Sandbox", "last_name": "Customer", "email": "customer@example.com"}

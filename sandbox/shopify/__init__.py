@@ -3,16 +3,16 @@ inventory by SKU, ``inventorySetQuantities`` with compare-and-set and ``@idempot
 against Shopify's official 2026-07 schema, priced and throttled by Shopify's calculated query cost
 and leaky bucket, plus the webhooks a shop sends (``inventory_levels/update`` on every change of
 available, ``orders/create`` and ``orders/cancelled``), signed as Shopify signs them and sent to each of
-the app's webhook subscriptions of their topic (``shopify_subscriptions``: the subscription API, retries,
+the app's webhook subscriptions of their topic (``subscriptions``: the subscription API, retries,
 removal after failed deliveries). Orders ship through fulfillment orders and ``fulfillmentCreate``
-(``shopify_fulfillment``), which sends ``fulfillments/create``, ``orders/fulfilled`` (or
+(``fulfillment``), which sends ``fulfillments/create``, ``orders/fulfilled`` (or
 ``orders/partially_fulfilled``) and ``orders/updated``.
 
 Tests drive it in-process (``seed``, ``place_order``, ``fulfill``, ``cancel_order``, ``set_available``, ...); run
 as a process (``python -m sandbox.shopify``) the same controls are served under ``/_sandbox/``.
-The GraphQL machinery lives in ``shopify_graphql``, the shop's state in ``shopify_model`` and
-``shopify_fulfillment``, the resolvers in ``shopify_resolvers``, ``shopify_order_views`` and
-``shopify_subscriptions``, the webhook bodies in ``shopify_payloads``.
+The GraphQL machinery lives in ``graphql_schema``, the shop's state in ``model`` and
+``fulfillment``, the resolvers in ``resolvers``, ``order_views`` and
+``subscriptions``, the webhook bodies in ``payloads``.
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ from flask import Flask, Response, request
 from graphql import execute
 from werkzeug.serving import run_simple
 
-from . import shopify_fulfillment as ful
-from . import signing
-from .base import Emitter, Latency
-from .shopify_errors import MAX_QUERY_COST, cost_extension, max_cost_error, throttled_error
-from .shopify_graphql import (
+from sandbox import signing
+from sandbox.base import Emitter, Latency
+from sandbox.shopify import fulfillment as ful
+from sandbox.shopify.errors import MAX_QUERY_COST, cost_extension, max_cost_error, throttled_error
+from sandbox.shopify.graphql_schema import (
     ActualCost,
     Bucket,
     CostCalculator,
@@ -49,11 +49,11 @@ from .shopify_graphql import (
     as_number,
     prepare,
 )
-from .shopify_model import Level, Store, gid
-from .shopify_order_views import ShopRoot
-from .shopify_payloads import fulfillment_body, level_body, order_body
-from .shopify_resolvers import resolve_field, resolve_type
-from .shopify_subscriptions import Registry
+from sandbox.shopify.model import Level, Store, gid
+from sandbox.shopify.order_views import ShopRoot
+from sandbox.shopify.payloads import fulfillment_body, level_body, order_body
+from sandbox.shopify.resolvers import resolve_field, resolve_type
+from sandbox.shopify.subscriptions import Registry
 
 logger = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ class ShopifySandbox:
         the merchant rotating the app's token: the old one gets 401 from then on. ``clock`` (in-process only)
         is the bucket's time from now on. ``webhook_url`` is the merchant subscribing the hub to every topic
         the sandbox sends ("" deletes those subscriptions); ``remove_after_failures``, ``delivery_attempts``
-        and ``strict_addresses`` are the subscriptions' rules (``shopify_subscriptions``)."""
+        and ``strict_addresses`` are the subscriptions' rules (``subscriptions``)."""
         with self._lock:
             if clock is not None:
                 self._bucket.refill()

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from . import hubspot_wire as wire
+from sandbox.hubspot import wire
 
 SEARCH_WINDOW_S = 1.0
 DAY_S = 86_400.0

@@ -1,9 +1,9 @@
 """Order side of the Shopify sandbox's GraphQL: views of Order, LineItem, FulfillmentOrder (and its
 line items), Fulfillment and Refund, and ``ShopRoot``, the query/mutation root that adds ``order``,
-``orders`` (``shopify_order_fields``), ``fulfillmentOrder``, ``fulfillment``, ``refund``,
-``fulfillmentCreate`` and ``fulfillmentTrackingInfoUpdate`` to the inventory root of ``shopify_resolvers``.
+``orders`` (``order_fields``), ``fulfillmentOrder``, ``fulfillment``, ``refund``,
+``fulfillmentCreate`` and ``fulfillmentTrackingInfoUpdate`` to the inventory root of ``resolvers``.
 Field and argument names are the 2026-07 schema's; an order's values are those its webhook body
-(``shopify_payloads``) carries.
+(``payloads``) carries.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from typing import Any
 
 from graphql import GraphQLError
 
-from . import shopify_fulfillment as ful
-from .shopify_fulfillment import Book, Fulfillment, FulfillmentOrder, FulfillmentOrderLine
-from .shopify_model import Order, OrderLine, Store, gid, gql_time
-from .shopify_order_fields import cancel_reason, customer_view, mailing_address, money_bag, orders_connection
-from .shopify_payloads import CURRENCY, buyer_fields
-from .shopify_resolvers import Connection, LocationView, ProductView, Root, VariantView, paginate
-from .shopify_subscriptions import SubscriptionRoot
+from sandbox.shopify import fulfillment as ful
+from sandbox.shopify.fulfillment import Book, Fulfillment, FulfillmentOrder, FulfillmentOrderLine
+from sandbox.shopify.model import Order, OrderLine, Store, gid, gql_time
+from sandbox.shopify.order_fields import cancel_reason, customer_view, mailing_address, money_bag, orders_connection
+from sandbox.shopify.payloads import CURRENCY, buyer_fields
+from sandbox.shopify.resolvers import Connection, LocationView, ProductView, Root, VariantView, paginate
+from sandbox.shopify.subscriptions import SubscriptionRoot
 
 DISPLAY_FINANCIAL = {"paid": "PAID", "pending": "PENDING", "authorized": "AUTHORIZED",
                      "partially_refunded": "PARTIALLY_REFUNDED", "refunded": "REFUNDED"}

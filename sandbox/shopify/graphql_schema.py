@@ -1,5 +1,5 @@
 """GraphQL plumbing of the Shopify sandbox: Shopify's official Admin schema (loaded once), request
-preparation that fails the way Shopify fails (shapes in ``shopify_errors``), and Shopify's calculated
+preparation that fails the way Shopify fails (shapes in ``errors``), and Shopify's calculated
 query cost, requested before a call runs and actual after it.
 
 Cost rules follow shopify.dev's "API limits" page, checked against figures in answers captured from
@@ -44,7 +44,7 @@ from graphql import (
 from graphql.execution.values import get_argument_values, get_directive_values, get_variable_values
 from graphql.type import GraphQLIncludeDirective, GraphQLSkipDirective
 
-from .shopify_errors import (
+from sandbox.shopify.errors import (
     MAX_INPUT_ARRAY,
     input_too_large,
     ruby_paths,
@@ -61,7 +61,7 @@ CONNECTION_COST = 2  # points per connection, plus its page of nodes
 def corpus_dir() -> Path:
     """The shared corpus folder: ``HUB_CORPUS`` or ``../shared/corpus`` beside the repository."""
     env = os.environ.get("HUB_CORPUS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
 
 _schema_lock = threading.Lock()

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from .odoo_domain import compile_domain, parse_order, sort_records
-from .odoo_models import (
+from sandbox.odoo.domain import compile_domain, parse_order, sort_records
+from sandbox.odoo.models import (
     ACCESS_ERROR,
     ATTRIBUTE_ERROR,
     COUNTRIES,

@@ -8,8 +8,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from . import hubspot_wire as wire
-from .hubspot_wire import HubSpotError, Record
+from sandbox.hubspot import wire
+from sandbox.hubspot.wire import HubSpotError, Record
 
 
 class Store:

@@ -3,9 +3,9 @@
 Products, variations and orders live in memory behind one lock. ``/wp-json/wc/v3/`` authenticates as
 ``WC_REST_Authentication`` does (OAuth 1.0a one-legged in the query string; HTTP Basic and
 ``consumer_key``/``consumer_secret`` query parameters are accepted over http too, which real WooCommerce
-only does over https) and answers with its bodies and WP_Error objects (``woocommerce_wire``). Every
+only does over https) and answers with its bodies and WP_Error objects (``wire``). Every
 stock change is delivered as a signed ``product.updated`` webhook through ``base.Emitter``, orders as
-``order.created`` / ``order.updated``; orders, their status changes and notes are in ``woocommerce_orders``.
+``order.created`` / ``order.updated``; orders, their status changes and notes are in ``orders``.
 Tests drive the shop in-process (``seed``, ``place_order``, ``set_stock``, ...); the same controls are
 served as JSON under ``/_sandbox/`` for a sandbox run as a process (``python -m sandbox.woocommerce``).
 """
@@ -26,12 +26,12 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.serving import run_simple
 
-from . import signing
-from . import woocommerce_wire as wire
-from .base import Emitter, Latency
-from .woocommerce_orders import OrderRoutes
-from .woocommerce_webhooks import Webhook, WebhookRoutes
-from .woocommerce_wire import Item, Order, WooError
+from sandbox import signing
+from sandbox.base import Emitter, Latency
+from sandbox.woocommerce import wire
+from sandbox.woocommerce.orders import OrderRoutes
+from sandbox.woocommerce.webhooks import Webhook, WebhookRoutes
+from sandbox.woocommerce.wire import Item, Order, WooError
 
 RATE_WINDOW_S = 1.0
 EDITABLE = {"POST", "PUT", "PATCH"}  # WP_REST_Server::EDITABLE

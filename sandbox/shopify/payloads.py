@@ -15,9 +15,9 @@ import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from .shopify_fulfillment import Book, Fulfillment
-from .shopify_graphql import corpus_dir
-from .shopify_model import Level, Order, OrderLine, Store, gid
+from sandbox.shopify.fulfillment import Book, Fulfillment
+from sandbox.shopify.graphql_schema import corpus_dir
+from sandbox.shopify.model import Level, Order, OrderLine, Store, gid
 
 ORDER_TEMPLATE_REL = "shopify/webhook-examples-2026-07/orders.create.json"
 CURRENCY = "USD"

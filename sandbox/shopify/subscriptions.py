@@ -35,9 +35,9 @@ from urllib.parse import urlsplit
 
 from graphql import GraphQLError
 
-from .shopify_graphql import admin_schema
-from .shopify_model import Store, gid, gql_time
-from .shopify_resolvers import Connection, paginate
+from sandbox.shopify.graphql_schema import admin_schema
+from sandbox.shopify.model import Store, gid, gql_time
+from sandbox.shopify.resolvers import Connection, paginate
 
 logger = logging.getLogger(__name__)
 
