@@ -19,6 +19,7 @@ from limits import parse
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from connectors import KINDS, OUTBOUND_KEYS, SALES_KINDS, SECRET_KINDS
+from mappings import error_fields
 
 DEFAULT_CONFIG_PATH = "hub.yaml"
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -371,22 +372,6 @@ def _expand_env(value: Any, path: str, environ: dict[str, str]) -> Any:
     return _ENV_RE.sub(repl, value)
 
 
-def _flatten_errors(messages: Any, prefix: str = "") -> list[str]:
-    if isinstance(messages, dict):
-        out: list[str] = []
-        for key, sub in messages.items():
-            if key == "value" and prefix:  # marshmallow's Dict(values=...) nesting
-                out += _flatten_errors(sub, prefix)
-                continue
-            out += _flatten_errors(sub, f"{prefix}.{key}" if prefix else str(key))
-        return out
-    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        return [f"{prefix}: {' '.join(messages)}"]
-    if isinstance(messages, list):
-        return [e for m in messages for e in _flatten_errors(m, prefix)]
-    return [f"{prefix}: {messages}"]
-
-
 def load_config_dict(raw: dict[str, Any] | None, environ: dict[str, str] | None = None,
                      source: str = "<dict>") -> Config:
     """Validate an already-parsed config mapping (env expansion and overrides included)."""
@@ -400,7 +385,8 @@ def load_config_dict(raw: dict[str, Any] | None, environ: dict[str, str] | None 
     try:
         data = ConfigSchema().load(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: " + "; ".join(_flatten_errors(exc.messages))) from None
+        wrong = error_fields(exc.messages, dict_values=True)
+        raise ConfigError(f"{source}: " + "; ".join(f"{path}: {what}" for path, what in wrong)) from None
     channels = {}
     known = set(ChannelSchema().fields)
     for cid, ch in data["channels"].items():

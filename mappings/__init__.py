@@ -50,24 +50,29 @@ class MapContext:
 Handler = Callable[[dict[str, Any], MapContext], Mapped]
 
 
+def error_fields(messages: Any, prefix: str = "", dict_values: bool = False) -> list[tuple[str, str]]:
+    """marshmallow's nested error messages as (field path, what is wrong), one per field: ``("line_items.0.quantity",
+    "Not a valid integer.")``; with ``dict_values`` the ``value`` level a ``Dict(values=...)`` field adds is skipped
+    (``channels.w.kind``). The one flattening the config, the API and the mappers share; each words the pairs its
+    own way."""
+    if isinstance(messages, dict):
+        out: list[tuple[str, str]] = []
+        for key, sub in messages.items():
+            if dict_values and key == "value" and prefix:
+                out += error_fields(sub, prefix, dict_values)
+                continue
+            out += error_fields(sub, f"{prefix}.{key}" if prefix else str(key), dict_values)
+        return out
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return [(prefix, " ".join(messages))]
+    if isinstance(messages, list):
+        return [e for m in messages for e in error_fields(m, prefix, dict_values)]
+    return [(prefix, str(messages))]
+
+
 def describe(err: ValidationError) -> str:
-    """A marshmallow error as one line a person can act on: ``line_items.0.quantity: Not a valid integer.``"""
-    out: list[str] = []
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            for key, sub in node.items():
-                walk(sub, f"{path}.{key}" if path else str(key))
-        elif isinstance(node, list) and all(isinstance(m, str) for m in node):
-            out.append(f"{path or 'payload'}: {' '.join(node)}")
-        elif isinstance(node, list):
-            for sub in node:
-                walk(sub, path)
-        else:
-            out.append(f"{path or 'payload'}: {node}")
-
-    walk(err.messages, "")
-    return "; ".join(out)
+    """A marshmallow error as one line: ``line_items.0.quantity: Not a valid integer.; ...``"""
+    return "; ".join(f"{path or 'payload'}: {what}" for path, what in error_fields(err.messages))
 
 
 @functools.cache

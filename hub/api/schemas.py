@@ -15,6 +15,7 @@ from typing import Any
 from flask import abort, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from mappings import error_fields
 from store.models import TASK_KINDS, ErrorClass, EventStatus, ReplayStatus, TaskStatus
 
 REQ: dict[str, Any] = {"required": True}
@@ -43,11 +44,8 @@ def load_query(schema: type[Schema]) -> dict[str, Any]:
 
 
 def describe(messages: Any) -> str:
-    if isinstance(messages, dict):
-        return "; ".join(f"'{k}': {describe(v)}" for k, v in messages.items())
-    if isinstance(messages, list):
-        return " ".join(describe(m) for m in messages)
-    return str(messages)
+    """marshmallow's messages as one line: ``limit: Must be greater than or equal to 1 ...; since: ...``."""
+    return "; ".join(f"'{path}': {what}" for path, what in error_fields(messages))
 
 
 class Query(Schema):
