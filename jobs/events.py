@@ -40,15 +40,12 @@ PROCESSABLE = {EventStatus.RECEIVED.value, EventStatus.NEEDS_MAPPING.value}
 HELD = "held until "  # the status note of an event whose stock report waits (see domain.outcome.HoldReport)
 
 
-def hold_deadline(note: str | None, hold_s: float) -> datetime | None:
+def hold_deadline(row: Any, hold_s: float) -> datetime | None:
     """Until when a stock report of this event may wait for its channel's orders: ``hold_s`` from now on
     its first processing, the deadline its first hold set afterwards (its order's landing hands it back
     sooner, and it may wait again for what is left of it); None: judged at once."""
-    if note and note.startswith(HELD):
-        try:
-            return datetime.fromisoformat(note[len(HELD):].split(";", 1)[0].replace("Z", "+00:00"))
-        except ValueError:
-            return None
+    if row.hold_until is not None:
+        return row.hold_until
     return utcnow() + timedelta(seconds=hold_s) if hold_s > 0 else None
 
 
@@ -200,7 +197,7 @@ def _process(hub: Hub, event_id: int) -> str:
             set_status(conn, event_id, EventStatus.IGNORED, echo)
             return EventStatus.IGNORED.value
         outcome = apply_records(conn, event_id, mapped.records, hub.stock_policy, hub.order_rules,
-                                hold_until=hold_deadline(row.status_reason, hub.stock_policy.report_hold_s))
+                                hold_until=hold_deadline(row, hub.stock_policy.report_hold_s))
         resumed = release_parked(conn, outcome.resolves)
         summary = f"{mapped.event_type.value}: " + ("; ".join(outcome.notes) or "no records")
         if outcome.missing:
@@ -214,7 +211,7 @@ def _process(hub: Hub, event_id: int) -> str:
                                  f"parked: no link for {wanted}", key=row.dedupe_key, attempt=_first_attempt(row))
         elif outcome.held is not None:  # still `received`: handed back when the hold is over or its order lands
             until = utcnow() + timedelta(seconds=outcome.held)
-            set_status(conn, event_id, EventStatus.RECEIVED, f"{HELD}{iso(until)}; {summary}")
+            set_status(conn, event_id, EventStatus.RECEIVED, f"{HELD}{iso(until)}; {summary}", hold_until=until)
         else:
             set_status(conn, event_id, EventStatus.PROCESSED, summary)
             if row.status == EventStatus.NEEDS_MAPPING.value:  # a parked event resumed: its failure is over

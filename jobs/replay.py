@@ -49,7 +49,7 @@ class NotFound(ReplayError):
     """The task, event or replay named does not exist."""
 
 
-def parse_time(value: str | datetime | None, now: datetime | None = None) -> datetime | None:
+def parse_since(value: str | datetime | None, now: datetime | None = None) -> datetime | None:
     """``2h`` / ``30m`` / ``7d`` / ``45s`` ago, or an ISO 8601 time (a time without an offset is UTC)."""
     if value is None or value == "":
         return None
@@ -110,7 +110,7 @@ class ReplayFilter:
             raise ReplayError(f"unknown filter key(s): {', '.join(sorted(unknown))}")
         values = dict(data)
         for k in ("since", "until"):
-            values[k] = parse_time(values.get(k))
+            values[k] = parse_since(values.get(k))
         for k in ("task_id", "event_id"):
             if values.get(k) is not None:
                 try:

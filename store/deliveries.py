@@ -140,7 +140,8 @@ class DeliveryStore:
 # statements every processed delivery runs, built once: SQLAlchemy then skips building them and their cache key
 _HISTORY = event_history.insert()
 _SET_STATUS = update(events).where(events.c.id == bindparam("b_id")).values(
-    status=bindparam("b_status"), status_reason=bindparam("b_reason"), updated_at=bindparam("b_at"))
+    status=bindparam("b_status"), status_reason=bindparam("b_reason"), hold_until=bindparam("b_hold"),
+    updated_at=bindparam("b_at"))
 _LOAD_EVENT = select(events).where(events.c.id == bindparam("b_id"))
 _LOAD_EVENT_LOCKED = _LOAD_EVENT.with_for_update()
 
@@ -149,9 +150,13 @@ def _history(conn: Connection, event_id: int, status: EventStatus, note: str | N
     conn.execute(_HISTORY, {"event_id": event_id, "at": at, "status": status.value, "note": note})
 
 
-def set_status(conn: Connection, event_id: int, status: EventStatus, note: str | None = None) -> None:
+def set_status(conn: Connection, event_id: int, status: EventStatus, note: str | None = None,
+               hold_until: datetime | None = None) -> None:
+    """The event's status and its note; ``hold_until``: the deadline of a held stock report (any other status
+    clears it)."""
     now = utcnow()
-    conn.execute(_SET_STATUS, {"b_id": event_id, "b_status": status.value, "b_reason": note, "b_at": now})
+    conn.execute(_SET_STATUS, {"b_id": event_id, "b_status": status.value, "b_reason": note, "b_hold": hold_until,
+                               "b_at": now})
     _history(conn, event_id, status, note, now)
 
 

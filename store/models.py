@@ -81,6 +81,8 @@ events = Table(
     Column("occurred_at", UTCDateTime(), nullable=True),
     Column("status", String(16), nullable=False),
     Column("status_reason", Text(), nullable=True),
+    # a stock report of this event held for its channel's orders may wait until then (jobs.events), then is judged
+    Column("hold_until", UTCDateTime(), nullable=True),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("headers", JSON(), nullable=False),
     Column("body", LargeBinary(), nullable=False),

@@ -469,7 +469,7 @@ def _time_or_age(value: str) -> None:
 
 def time_filter(description: str) -> fields.String:
     """A time the caller gives: ISO 8601 (UTC unless an offset is given) or an age: ``30m``, ``2h``, ``7d``.
-    Checked here, so the document says exactly what passes (``parse_time`` turns it into a time)."""
+    Checked here, so the document says exactly what passes (``parse_since`` turns it into a time)."""
     return fields.String(validate=[validate.Length(max=64), _time_or_age], metadata={
         "description": f"{description}: ISO 8601 (UTC unless an offset is given) or an age such as 30m, 2h, 7d",
         "example": "2h", "anyOf": [{"format": "date-time"}, {"pattern": _AGO}]})

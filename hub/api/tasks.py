@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError
 
 from hub.dashboard import dashboard, needs_mapping
 from hub.state import current_hub
-from jobs.replay import NotFound, ReplayError, ReplayFilter, cancel_replay, create_replay, get_replay, parse_time
+from jobs.replay import NotFound, ReplayError, ReplayFilter, cancel_replay, create_replay, get_replay, parse_since
 from jobs.tasks import get_task, list_tasks
 
 from .admin import require_token
@@ -73,7 +73,7 @@ def tasks_list():  # noqa: ANN201
     args = {"status": None, "kind": None, "channel": None, "error_class": None, "entity": None, "since": None,
             "until": None, "before": None, **args}
     try:
-        args["since"], args["until"] = parse_time(args["since"]), parse_time(args["until"])
+        args["since"], args["until"] = parse_since(args["since"]), parse_since(args["until"])
     except ReplayError as exc:
         abort(400, description=str(exc))
     with current_hub().engine.connect() as conn:

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from hub import create_app
-from jobs.replay import ReplayError, ReplayFilter, create_replay, execute, parse_time
+from jobs.replay import ReplayError, ReplayFilter, create_replay, execute, parse_since
 from jobs.tasks import get_task, list_tasks
 from store.deliveries import get_event, list_events
 from store.models import TASK_KINDS
@@ -46,7 +46,7 @@ def _table(headers: list[str], rows: list[list[Any]]) -> None:
 def _time(value: str | None) -> Any:
 
     try:
-        return parse_time(value)
+        return parse_since(value)
     except ReplayError as exc:
         raise click.BadParameter(str(exc)) from None
 

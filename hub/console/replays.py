@@ -19,7 +19,7 @@ from jobs.replay import (
     create_replay,
     get_replay,
     list_replays,
-    parse_time,
+    parse_since,
     preview,
 )
 from jobs.replay_ops import MODES
@@ -55,7 +55,7 @@ def bulk_filter(args: MultiDict[str, str]) -> tuple[dict[str, Any], ReplayFilter
         abort(400, description="only failed tasks are replayed in bulk")
     try:
         flt = ReplayFilter(kind=f["kind"], channel=f["channel"], error_class=f["error_class"],
-                           since=parse_time(f["since"]), include_resolved=not f["open"])
+                           since=parse_since(f["since"]), include_resolved=not f["open"])
         flt.check()
     except ReplayError as exc:
         abort(400, description=str(exc))
