@@ -12,10 +12,11 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .base import ChannelSettings, Verifier
-from .outbound import ChangeSource, OrderTarget, Refresher, StockTarget, SubscriptionTarget
+if TYPE_CHECKING:  # the registry loads no platform code of its own: hub.config reads its kinds cheaply
+    from .base import ChannelSettings, Verifier
+    from .outbound import ChangeSource, OrderTarget, Refresher, StockTarget, SubscriptionTarget
 
 
 @dataclass(frozen=True)

@@ -323,7 +323,7 @@ def test_a_burst_of_30_orders_is_all_in_the_hub_and_the_stock_exact(tmp_path):
             pytest.xfail(f"hub defect: {len(writes)} stock write(s) to Woo during a burst of its own sales, each a "
                          "plain set over sales on their way to the hub. Woo's level bodies are built at delivery "
                          "and dated before the stock they hold; the hub places a level against its orders by whole "
-                         "seconds (jobs/apply.py _interpret_report, jobs/ledger.py shown_by_channel)")
+                         "seconds (domain/apply.py _interpret_report, domain/ledger.py shown_by_channel)")
 
 
 def test_a_sale_whose_order_webhook_is_late_is_not_written_over(tmp_path):
