@@ -9,8 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from connectors.outbound import SyncError
-
 from .base import cli
 from .stock import _hub, chosen_channels
 
@@ -25,6 +23,9 @@ def channels() -> None:
 @click.option("--dry-run", is_flag=True, help="Only say what is wrong; change nothing.")
 def subscribe(chosen: tuple[str, ...], dry_run: bool) -> None:
     """List each channel's webhooks and create, re-activate or re-point the ones the hub needs."""
+    # loaded by the commands that use it: every hub process starts sooner
+    from connectors.outbound import SyncError
+
     # the jobs and the store load in the commands that use them: every hub process starts ~0.4 s sooner
     from jobs.subscriptions import check, managed
 
@@ -69,6 +70,9 @@ def _since(value: str | None) -> datetime | None:
 def backfill(chosen: tuple[str, ...], since: str | None) -> None:
     """Read what changed on each channel it can read (shop orders, payment events) since its watermark, and
     store and process what the hub missed, as deliveries."""
+    # loaded by the commands that use it: every hub process starts sooner
+    from connectors.outbound import SyncError
+
     # the jobs and the store load in the commands that use them: every hub process starts ~0.4 s sooner
     from jobs.backfill import backfill as run
     from jobs.backfill import backfills

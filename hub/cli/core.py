@@ -14,16 +14,10 @@ from pathlib import Path
 
 import click
 import requests
-from redis.exceptions import RedisError
-from rq.cron import CronScheduler
-from rq.exceptions import StopRequested
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 from connectors import PLATFORMS
 from hub import create_app
 from hub.config import ConfigError
-from hub.logs import configure_logging
 from hub.redis import connect, redacted_url, stop_embedded
 from jobs.queueing import BACKFILL_GATE_TTL_S, ERP_QUEUE, EVENTS_QUEUE, backfill_due_key
 
@@ -33,6 +27,9 @@ from .base import DEFAULT_BIND, RELAY_BLOCK_S, STOP_GRACE_S, StopOnSignal, _conf
 @cli.command("check-config")
 def check_config() -> None:
     """Validate the config file and print what it configures (no secret is printed)."""
+    # loaded by the commands that use it: every hub process starts sooner
+    from sqlalchemy.engine import make_url
+
 
 
     cfg = _config()
@@ -82,7 +79,10 @@ def db_upgrade() -> None:
 @click.option("--threads", default=1, show_default=True, help="threads per worker (1 = sync workers, fastest here)")
 def web(bind: str, workers: int, threads: int) -> None:
     """Serve the hub with gunicorn."""
+    # loaded by the commands that use it: every hub process starts sooner
     from gunicorn.app.base import BaseApplication  # only `hub web` serves with gunicorn
+
+    from hub.logs import configure_logging
 
     cfg = _config()
     server = _embedded_redis_env(cfg)  # noqa: F841 - keeps the embedded server alive
@@ -127,6 +127,11 @@ def worker(burst: bool, fork: bool) -> None:
     each event cost several times more (see bench/stock_sync.py). Job timeouts still hold (the
     timer is a signal in this process); ``--fork`` isolates every job in a child as RQ's Worker does.
     """
+    # loaded by the commands that use it: every hub process starts sooner
+    from redis.exceptions import RedisError
+
+    from hub.logs import configure_logging
+
     # the jobs and the store load in the commands that use them: every hub process starts ~0.4 s sooner
     from jobs.worker import REDIS_WAIT_CAP_S, HubForkWorker, HubWorker
 
@@ -157,6 +162,11 @@ def worker(burst: bool, fork: bool) -> None:
 @cli.command()
 def relay() -> None:
     """Turn the deliveries the receiver announces into process_event jobs, in batches."""
+    # loaded by the commands that use it: every hub process starts sooner
+    from redis.exceptions import RedisError
+
+    from hub.logs import configure_logging
+
 
 
     cfg = _config()
@@ -180,6 +190,14 @@ def scheduler() -> None:
     When Redis goes away the scheduler waits for it (backoff up to ``REDIS_WAIT_CAP_S``) and starts again;
     RQ's own CronScheduler exits on the first connection error.
     """
+    # loaded by the commands that use it: every hub process starts sooner
+    from redis.exceptions import RedisError
+    from rq.cron import CronScheduler
+    from rq.exceptions import StopRequested
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from hub.logs import configure_logging
+
     # the jobs and the store load in the commands that use them: every hub process starts ~0.4 s sooner
     from jobs.backfill import backfill_all, start_watermarks
     from jobs.erp_pull import pull_erp
@@ -252,6 +270,9 @@ def local_url(bind: str) -> str:
 def run(bind: str, with_sandboxes: bool | None) -> None:
     """Web + relay + worker + scheduler in one command, on the configured (embedded by default) stores,
     and the platform sandboxes when the config has a ``sandbox:`` section."""
+    # loaded by the commands that use it: every hub process starts sooner
+    from sqlalchemy.engine import make_url
+
     # the jobs and the store load in the commands that use them: every hub process starts ~0.4 s sooner
     from sandbox.stack import check_ports, plan  # the simulators (~0.3 s): only the commands serving them
     from store.db import make_engine, upgrade

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from connectors.outbound import SyncError
 from hub import create_app
 
 from .base import _config, _embedded_redis_env, cli
@@ -22,6 +21,9 @@ def erp_pull(only: str | None) -> None:
     """Pull the ERP's done deliveries (tracking to the shopper) and stock counts (on_hand) since the last
     pull, as ``hub scheduler`` does every erp.pull_interval_s. Safe to run at any time: what was pulled
     before changes nothing."""
+    # loaded by the commands that use it: every hub process starts sooner
+    from connectors.outbound import SyncError
+
     # the jobs and the store load in the commands that use them: every hub process starts ~0.4 s sooner
     from jobs.erp_pull import pull_deliveries, pull_quants
 
