@@ -233,6 +233,18 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
         # and its landing hands the report back at once.
         raise HoldReport(wait, f"stock {sku}@{warehouse}: {ch} reports {r.available}, the hub expects {expected}: "
                          f"held for {ch}'s own orders", ch, sku)
+    if (expected is not None and r.available != expected and has_level and ch in policy.reads
+            and policy.authority.get(ch) != "channel" and _same_second(r.source_updated_at, sync.believed_at)):
+        # A plain set's channel builds a level's body when it delivers it: one dated the second of the hub's own
+        # write (or read) may have been built before it, so it may hold the count the write replaced. Believed,
+        # it would hide that write's error for good (the sales it covered are dated before it, so counted as in
+        # it). The channel is read before anything is written there.
+        ledger.forget_belief(conn, ch, sku)
+        if ch in policy.pushing:
+            ledger.mark_dirty(conn, (ch,), {sku}, touch)
+        out.backfills.add(ch)
+        return (f"the hub expects {expected}; dated the second of what it last learnt {ch} shows, so which is newer "
+                f"cannot be told: {ch} is read before anything is written there")
     if not has_level:
         ledger.set_on_hand(conn, touch, sku, warehouse, r.available, MovementReason.CHANNEL_EDIT, ch, event_id)
         note = "the hub's first count of it"
@@ -262,6 +274,10 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
         at = counted_until
     ledger.set_believed(conn, ch, sku, r.available, ledger.last_movement_id(conn), at)
     return note
+
+
+def _same_second(reported: datetime | None, believed: datetime | None) -> bool:
+    return bool(reported and believed and reported.replace(microsecond=0) == believed.replace(microsecond=0))
 
 
 APPLY = {

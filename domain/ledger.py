@@ -70,6 +70,9 @@ _SET_BELIEVED = (update(stock_sync).where(stock_sync.c.channel == bindparam("b_c
                                           stock_sync.c.sku == bindparam("b_sku"))
                  .values(believed=bindparam("b_q"), believed_mark=bindparam("b_mark"), believed_at=bindparam("b_at"),
                          updated_at=bindparam("b_now")))
+_FORGET_BELIEF = (update(stock_sync).where(stock_sync.c.channel == bindparam("b_ch"),
+                                          stock_sync.c.sku == bindparam("b_sku"))
+                  .values(believed=None, believed_mark=None, believed_at=None, updated_at=bindparam("b_now")))
 _NEW_SYNC = stock_sync.insert()
 _LAST_MOVEMENT = select(func.max(stock_movements.c.id))
 _OWE_PUSH = (update(stock_sync).where(stock_sync.c.channel.in_(bindparam("b_chs", expanding=True)),
@@ -299,6 +302,11 @@ def shown_by_channel(conn: Connection, channel: str, rows: dict[str, Any],
                 if latest is not None and occurred and (sku not in latest or occurred > latest[sku]):
                     latest[sku] = occurred
     return out
+
+
+def forget_belief(conn: Connection, channel: str, sku: str) -> None:
+    """The hub no longer knows what the channel shows: its next push reads it before writing."""
+    conn.execute(_FORGET_BELIEF, {"b_ch": channel, "b_sku": sku, "b_now": utcnow()})
 
 
 def sync_row(conn: Connection, channel: str, sku: str, *, lock: bool = False) -> Any:

@@ -584,3 +584,42 @@ def test_a_plain_set_is_not_made_over_a_sale_the_hub_has_not_heard_of(make_app):
         env.settle()
         assert env.woo.levels() == {"A": 8} and env.shop_levels() == {"A": 8}
         assert env.woo.stats["writes"] == 0
+
+
+def test_a_woo_level_built_before_the_hubs_write_of_its_second_is_not_believed(make_app):
+    """Seen in the real-Woo burst (RW-B3 two units high on Woo for good): the hub wrote Woo over a sale it had
+    not heard of yet (a plain set; Woo's own count was right). A level Woo had built before that write, dated the
+    write's second, reached the hub after it: taken as newer than the write, it made the hub believe Woo showed
+    its count from before the write; the sale, dated before it, was counted as in it, and nothing wrote Woo back
+    down. A level that cannot be placed against the hub's own write of its second, and says other than the hub
+    expects, is now read before anything is written."""
+    from woocommerce import API
+
+    from jobs.backfill import backfill
+
+    with stock_env(make_app, ["A"], 10, stock_report_hold_s=0.3) as env:
+        backfill(env.hub, "woo")  # its watermark
+        env.woo.configure(webhook_url="")  # Woo's webhooks are posted by hand, in the order seen
+        woo = env.hub.config.channels["woo"].extra
+        api = API(url=woo["url"], consumer_key=woo["consumer_key"], consumer_secret=woo["consumer_secret"],
+                  version="wc/v3")
+        time.sleep(1.02 - time.time() % 1)  # not the second of the watermark (see test_backfill)
+        sale = env.woo.place_order([{"sku": "A", "quantity": 2}], set_paid=True)  # Woo 8: right by itself
+        (product,) = api.get("products", params={"sku": "A"}).json()  # its level, built now, delivered late
+        shop_order = env.shop.place_order([{"sku": "A", "quantity": 1}])
+        env.settle()  # the hub writes Woo 9, over the sale it has not heard of
+        env.shop.cancel_order(shop_order["id"])
+        env.settle()  # and 10
+        assert env.woo.levels() == {"A": 10}
+        with env.hub.engine.connect() as conn:
+            written_at = conn.execute(select(stock_sync.c.believed_at).where(
+                stock_sync.c.channel == "woo", stock_sync.c.sku == "A")).scalar_one()
+        product["date_modified_gmt"] = written_at.strftime("%Y-%m-%dT%H:%M:%S")  # the write's second
+        with env.app.test_client() as c:
+            body = json.dumps(product).encode()
+            assert post(c, "woo", signed("woo", body=body, topic="product.updated")).status_code == 200
+            env.settle()  # held for Woo's orders, none comes: judged
+            order = json.dumps(env.woo.order(sale["id"])).encode()
+            assert post(c, "woo", signed("woo", body=order, topic="order.created")).status_code == 200
+        env.settle()
+        assert env.woo.levels() == {"A": 8} and env.shop_levels() == {"A": 8}
