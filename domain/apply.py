@@ -219,12 +219,13 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
         # reports carry whole seconds: only one from an earlier second is surely older
         return "older than what the hub already knows the channel shows (superseded)"
     has_level = conn.execute(_HAS_LEVEL, {"b_sku": sku, "b_wh": warehouse}).first()
-    expected, counted_until = None, None
+    expected, counted_until, maybe = None, None, 0
     if sync is not None and sync.believed is not None:
         surely, maybe, counted_until = ledger.own_moves_after(conn, ch, sku, sync)
         expected = sync.believed + surely
         if maybe and abs(r.available - expected - maybe) < abs(r.available - expected):
             expected += maybe  # an order from the same second as the value: the report says it came after
+            maybe = 0
     wait = (out.hold_until - utcnow()).total_seconds() if out.hold_until else 0.0
     if expected is not None and r.available != expected and has_level and wait > MIN_HOLD_S:
         # The platforms send an order (or cancel) and the level it moved at once, in either order: judged
@@ -267,6 +268,12 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
                 # waits until the channel's changes are read (a Woo write is a plain set over that sale)
                 out.backfills.add(ch)
                 note += f" once {ch}'s changes are read"
+    if maybe and r.available == expected and ch in policy.reads and _same_second(r.source_updated_at,
+                                                                              sync.believed_at):
+        # it agrees with what the hub knew, without the orders of that second the hub heard of since: believed at
+        # its (whole) second, they would count as in it. What the hub knew stands, and they stay unsure: a plain
+        # set waits for a read of them rather than go over them.
+        return note
     at = r.source_updated_at or utcnow()
     if counted_until is not None and counted_until > at:
         # judged as holding orders dated after it (Woo commits a sale's stock before it dates the product): from
