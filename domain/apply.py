@@ -235,17 +235,21 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
         raise HoldReport(wait, f"stock {sku}@{warehouse}: {ch} reports {r.available}, the hub expects {expected}: "
                          f"held for {ch}'s own orders", ch, sku)
     if (expected is not None and r.available != expected and has_level and ch in policy.reads
-            and policy.authority.get(ch) != "channel" and _same_second(r.source_updated_at, sync.believed_at)):
+            and _same_second(r.source_updated_at, sync.believed_at)):
         # A plain set's channel builds a level's body when it delivers it: one dated the second of the hub's own
         # write (or read) may have been built before it, so it may hold the count the write replaced. Believed,
         # it would hide that write's error for good (the sales it covered are dated before it, so counted as in
-        # it). The channel is read before anything is written there.
+        # it); taken as an edit, it would move the ledger by what the write changed. The channel is read first.
+        unplaced = (f"the hub expects {expected}; dated the second of what it last learnt {ch} shows, so which is "
+                    "newer cannot be told: ")
+        if policy.authority.get(ch) == "channel":  # an edit or not: what the channel shows once its sales are in
+            out.verify.add((ch, sku))
+            return unplaced + f"reconciled (its sales read, then {ch} read) before anything is taken as an edit"
         ledger.forget_belief(conn, ch, sku)
         if ch in policy.pushing:
             ledger.mark_dirty(conn, (ch,), {sku}, touch)
         out.backfills.add(ch)
-        return (f"the hub expects {expected}; dated the second of what it last learnt {ch} shows, so which is newer "
-                f"cannot be told: {ch} is read before anything is written there")
+        return unplaced + f"{ch} is read before anything is written there"
     if not has_level:
         ledger.set_on_hand(conn, touch, sku, warehouse, r.available, MovementReason.CHANNEL_EDIT, ch, event_id)
         note = "the hub's first count of it"

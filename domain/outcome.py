@@ -54,6 +54,7 @@ class Outcome:
     held: float | None = None  # seconds a report of this event waits before it is judged again
     held_keys: list[tuple[str, str]] = field(default_factory=list)  # (channel, sku) of the reports held
     backfills: set[str] = field(default_factory=set)  # channels to read before their stock is written (after commit)
+    verify: set[tuple[str, str]] = field(default_factory=set)  # (channel, SKU) to reconcile (after commit)
 
 
 

@@ -14,13 +14,16 @@ from .tracking import enqueue_push_tracking
 
 
 def fan_out(hub: Hub, out: Outcome, channel: str | None = None) -> None:
-    """Backfills first (the pushes wait for what they find), then stock pushes, tracking pushes, the ERP/CRM
+    """Backfills first (the pushes wait for what they find), then stock pushes, reconciles of SKUs a report could
+    not settle, tracking pushes, the ERP/CRM
     exports of changed orders, the CRM syncs of orders with new notes only, and, for an event of ``channel``,
     that channel's stock reports held for its orders (judged again now)."""
     for ch in sorted(out.backfills):
         hub.queues.request_backfill(ch)
     for ch in sorted(out.touch.dirty_channels):
         hub.queues.schedule_push(ch)
+    for ch, sku in sorted(out.verify):
+        hub.queues.verify_stock(ch, sku)
     for shipment_id, ch in sorted(out.tracking):
         enqueue_push_tracking(hub, shipment_id, ch)
     hub.queues.enqueue_exports(out.orders)
@@ -32,7 +35,7 @@ def fan_out(hub: Hub, out: Outcome, channel: str | None = None) -> None:
 
 def after_commit(conn: Connection, hub: Hub, out: Outcome) -> None:
     """``fan_out`` once ``conn``'s transaction commits."""
-    if not (out.backfills or out.touch.dirty_channels or out.tracking or out.orders or out.crm):
+    if not (out.backfills or out.touch.dirty_channels or out.verify or out.tracking or out.orders or out.crm):
         return
 
     def _go(_: Any) -> None:

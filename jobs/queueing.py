@@ -58,6 +58,10 @@ def backfill_job_id(channel: str) -> str:
     return f"backfill-{channel}"
 
 
+def verify_job_id(channel: str, sku: str) -> str:
+    return f"reconcile-{channel}-{sku}"
+
+
 def export_job_id(order_id: int) -> str:
     return f"erp-order-{order_id}"
 
@@ -292,6 +296,12 @@ class Queues:
             self.client.set(backfill_due_key(channel), 1, ex=BACKFILL_GATE_TTL_S)
         return self.enqueue_once(EVENTS_QUEUE, BACKFILL_CHANNEL, backfill_job_id(channel), channel,
                                  retry=Retry(max=len(BACKFILL_RETRY_S), interval=list(BACKFILL_RETRY_S)))
+
+    def verify_stock(self, channel: str, sku: str) -> bool:
+        """Reconcile one SKU of ``channel`` (``jobs.reconcile``: backfill, read, judge) on its stock queue; one
+        waiting job per SKU, retried like a backfill (a reconcile waits for a backfill already running)."""
+        return self.enqueue_once(stock_queue_name(channel), RECONCILE_STOCK, verify_job_id(channel, sku), channel,
+                                 sku, retry=Retry(max=len(BACKFILL_RETRY_S), interval=list(BACKFILL_RETRY_S)))
 
     def backfill_on_its_way(self, channel: str) -> bool:
         """A backfill job of ``channel`` is queued or running on a live worker (not merely scheduled for a retry:

@@ -58,9 +58,9 @@ class ReconcileReport:
         return s
 
 
-def reconcile_stock(channel: str) -> str:
-    """RQ job (scheduled, on the channel's stock queue)."""
-    return str(reconcile(current_hub(), channel))
+def reconcile_stock(channel: str, sku: str | None = None) -> str:
+    """RQ job on the channel's stock queue: scheduled (every SKU), or one SKU a report could not settle."""
+    return str(reconcile(current_hub(), channel, skus=[sku] if sku else None))
 
 
 def schedule_reconcile() -> list[str]:
@@ -73,7 +73,8 @@ def schedule_reconcile() -> list[str]:
 
 
 def reconcile(hub: Hub, channel: str, progress: Callable[[int], None] | None = None,
-              repair: bool = True) -> ReconcileReport:
+              repair: bool = True, skus: list[str] | None = None) -> ReconcileReport:
+    """Every SKU of ``channel`` the hub knows (or only ``skus``): see the module's docstring."""
     if channel not in hub.stock_policy.pushing:
         raise ValueError(f"{channel}: the hub does not publish stock to it (API keys and locations are needed)")
     cfg = hub.config.channels[channel]
@@ -90,10 +91,13 @@ def reconcile(hub: Hub, channel: str, progress: Callable[[int], None] | None = N
         raise RuntimeError(f"{channel}: a push has held the stock lock for over {LOCK_WAIT_S}s; try again")
     try:
         with hub.engine.connect() as conn:
+            only = set(skus) if skus is not None else None
             skus = sorted(conn.execute(union(
                 select(stock_levels.c.sku),
                 select(stock_sync.c.sku).where(stock_sync.c.channel == channel, stock_sync.c.unlisted.is_(False)),
             )).scalars())
+            if only is not None:
+                skus = [s for s in skus if s in only]
             listings = known_listings(conn, channel, skus)
             mark = ledger.last_movement_id(conn)
         readings: dict[str, int] = {}
@@ -118,8 +122,8 @@ def reconcile(hub: Hub, channel: str, progress: Callable[[int], None] | None = N
             report.push = push_dirty(hub, channel, target)
     finally:
         lock.release()
-    for other in sorted(touch.dirty_channels - {channel}):  # the channel's edits, published elsewhere
-        hub.queues.schedule_push(other)
+    for ch in sorted(touch.dirty_channels):  # the channel's edits, published elsewhere (its own push writes nothing)
+        hub.queues.schedule_push(ch)
     logger.info("stock reconciled", extra={"channel": channel, "summary": str(report)})
     return report
 

@@ -660,3 +660,38 @@ def test_a_woo_level_of_its_seconds_sale_does_not_unsettle_what_the_hub_knew(mak
                              "authority)"), note
         assert env.woo.levels() == {"A": 8} and env.shop_levels() == {"A": 8}
         assert env.woo.stats["writes"] == 0  # was 1: 8 over 8, blind
+
+
+def test_under_channel_authority_a_level_built_before_the_hubs_write_is_no_edit(make_app):
+    """The same late level as above under ``stock_authority: channel``: taken as Woo's edit, it moved the ledger by
+    what the hub's write had changed (and Woo kept the write). Whether it is an edit is now decided by a reconcile
+    of that SKU: Woo's sales read (the backfill finds the sale), then Woo read; what is left would be the edit."""
+    from woocommerce import API
+
+    from jobs.backfill import backfill
+
+    with stock_env(make_app, ["A"], 10, woo_authority="channel", stock_report_hold_s=0.3) as env:
+        backfill(env.hub, "woo")  # its watermark
+        env.woo.configure(webhook_url="")  # Woo's webhooks are posted by hand: the sale's never comes
+        woo = env.hub.config.channels["woo"].extra
+        api = API(url=woo["url"], consumer_key=woo["consumer_key"], consumer_secret=woo["consumer_secret"],
+                  version="wc/v3")
+        time.sleep(1.02 - time.time() % 1)  # not the second of the watermark (see test_backfill)
+        env.woo.place_order([{"sku": "A", "quantity": 2}], set_paid=True)  # Woo 8
+        (product,) = api.get("products", params={"sku": "A"}).json()  # its level, delivered late
+        shop_order = env.shop.place_order([{"sku": "A", "quantity": 1}])
+        env.settle()  # the hub writes Woo 9, over the sale it has not heard of
+        env.shop.cancel_order(shop_order["id"])
+        env.settle()  # and 10
+        assert env.woo.levels() == {"A": 10}
+        with env.hub.engine.connect() as conn:
+            written_at = conn.execute(select(stock_sync.c.believed_at).where(
+                stock_sync.c.channel == "woo", stock_sync.c.sku == "A")).scalar_one()
+        product["date_modified_gmt"] = written_at.strftime("%Y-%m-%dT%H:%M:%S")
+        with env.app.test_client() as c:
+            body = json.dumps(product).encode()
+            assert post(c, "woo", signed("woo", body=body, topic="product.updated")).status_code == 200
+        env.settle()
+        assert env.woo.levels() == {"A": 8} and env.shop_levels() == {"A": 8}
+        assert [m for m in moves(env, "A") if m[0] == "channel_edit"] == []
+        assert "reconciled" in [s for s in statuses(env) if s[0] == "product.updated"][-1][2]
