@@ -593,28 +593,9 @@ def test_a_woo_level_built_before_the_hubs_write_of_its_second_is_not_believed(m
     its count from before the write; the sale, dated before it, was counted as in it, and nothing wrote Woo back
     down. A level that cannot be placed against the hub's own write of its second, and says other than the hub
     expects, is now read before anything is written."""
-    from woocommerce import API
-
-    from jobs.backfill import backfill
 
     with stock_env(make_app, ["A"], 10, stock_report_hold_s=0.3) as env:
-        backfill(env.hub, "woo")  # its watermark
-        env.woo.configure(webhook_url="")  # Woo's webhooks are posted by hand, in the order seen
-        woo = env.hub.config.channels["woo"].extra
-        api = API(url=woo["url"], consumer_key=woo["consumer_key"], consumer_secret=woo["consumer_secret"],
-                  version="wc/v3")
-        time.sleep(1.02 - time.time() % 1)  # not the second of the watermark (see test_backfill)
-        sale = env.woo.place_order([{"sku": "A", "quantity": 2}], set_paid=True)  # Woo 8: right by itself
-        (product,) = api.get("products", params={"sku": "A"}).json()  # its level, built now, delivered late
-        shop_order = env.shop.place_order([{"sku": "A", "quantity": 1}])
-        env.settle()  # the hub writes Woo 9, over the sale it has not heard of
-        env.shop.cancel_order(shop_order["id"])
-        env.settle()  # and 10
-        assert env.woo.levels() == {"A": 10}
-        with env.hub.engine.connect() as conn:
-            written_at = conn.execute(select(stock_sync.c.believed_at).where(
-                stock_sync.c.channel == "woo", stock_sync.c.sku == "A")).scalar_one()
-        product["date_modified_gmt"] = written_at.strftime("%Y-%m-%dT%H:%M:%S")  # the write's second
+        sale, product = _a_write_over_a_woo_sale_and_its_late_level(env)
         with env.app.test_client() as c:
             body = json.dumps(product).encode()
             assert post(c, "woo", signed("woo", body=body, topic="product.updated")).status_code == 200
@@ -666,28 +647,9 @@ def test_under_channel_authority_a_level_built_before_the_hubs_write_is_no_edit(
     """The same late level as above under ``stock_authority: channel``: taken as Woo's edit, it moved the ledger by
     what the hub's write had changed (and Woo kept the write). Whether it is an edit is now decided by a reconcile
     of that SKU: Woo's sales read (the backfill finds the sale), then Woo read; what is left would be the edit."""
-    from woocommerce import API
-
-    from jobs.backfill import backfill
 
     with stock_env(make_app, ["A"], 10, woo_authority="channel", stock_report_hold_s=0.3) as env:
-        backfill(env.hub, "woo")  # its watermark
-        env.woo.configure(webhook_url="")  # Woo's webhooks are posted by hand: the sale's never comes
-        woo = env.hub.config.channels["woo"].extra
-        api = API(url=woo["url"], consumer_key=woo["consumer_key"], consumer_secret=woo["consumer_secret"],
-                  version="wc/v3")
-        time.sleep(1.02 - time.time() % 1)  # not the second of the watermark (see test_backfill)
-        env.woo.place_order([{"sku": "A", "quantity": 2}], set_paid=True)  # Woo 8
-        (product,) = api.get("products", params={"sku": "A"}).json()  # its level, delivered late
-        shop_order = env.shop.place_order([{"sku": "A", "quantity": 1}])
-        env.settle()  # the hub writes Woo 9, over the sale it has not heard of
-        env.shop.cancel_order(shop_order["id"])
-        env.settle()  # and 10
-        assert env.woo.levels() == {"A": 10}
-        with env.hub.engine.connect() as conn:
-            written_at = conn.execute(select(stock_sync.c.believed_at).where(
-                stock_sync.c.channel == "woo", stock_sync.c.sku == "A")).scalar_one()
-        product["date_modified_gmt"] = written_at.strftime("%Y-%m-%dT%H:%M:%S")
+        _sale, product = _a_write_over_a_woo_sale_and_its_late_level(env)  # the sale's webhook never comes
         with env.app.test_client() as c:
             body = json.dumps(product).encode()
             assert post(c, "woo", signed("woo", body=body, topic="product.updated")).status_code == 200
@@ -695,3 +657,30 @@ def test_under_channel_authority_a_level_built_before_the_hubs_write_is_no_edit(
         assert env.woo.levels() == {"A": 8} and env.shop_levels() == {"A": 8}
         assert [m for m in moves(env, "A") if m[0] == "channel_edit"] == []
         assert "reconciled" in [s for s in statuses(env) if s[0] == "product.updated"][-1][2]
+
+
+def _a_write_over_a_woo_sale_and_its_late_level(env) -> tuple[dict, dict]:
+    """A Woo sale of 2 of A's 10 the hub does not hear of (Woo's webhooks are then posted by hand), a Shopify
+    sale and its cancellation: the hub writes Woo 9, then 10, plain sets over the sale. -> (the sale, the level
+    Woo built after the sale, 8, dated the second of the hub's last write as if delivered after it)."""
+    from woocommerce import API
+
+    from jobs.backfill import backfill
+
+    backfill(env.hub, "woo")  # its watermark
+    env.woo.configure(webhook_url="")
+    woo = env.hub.config.channels["woo"].extra
+    api = API(url=woo["url"], consumer_key=woo["consumer_key"], consumer_secret=woo["consumer_secret"],
+              version="wc/v3")
+    time.sleep(1.02 - time.time() % 1)  # not the second of the watermark (see test_backfill)
+    sale = env.woo.place_order([{"sku": "A", "quantity": 2}], set_paid=True)  # Woo 8: right by itself
+    (product,) = api.get("products", params={"sku": "A"}).json()
+    shop_order = env.shop.place_order([{"sku": "A", "quantity": 1}])
+    env.settle()  # the hub writes Woo 9, over the sale it has not heard of
+    env.shop.cancel_order(shop_order["id"])
+    env.settle()  # and 10
+    assert env.woo.levels() == {"A": 10}
+    with env.hub.engine.connect() as conn:
+        written_at = conn.execute(select(stock_sync.c.believed_at).where(
+            stock_sync.c.channel == "woo", stock_sync.c.sku == "A")).scalar_one()
+    return sale, product | {"date_modified_gmt": written_at.strftime("%Y-%m-%dT%H:%M:%S")}
