@@ -219,13 +219,13 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
         # reports carry whole seconds: only one from an earlier second is surely older
         return "older than what the hub already knows the channel shows (superseded)"
     has_level = conn.execute(_HAS_LEVEL, {"b_sku": sku, "b_wh": warehouse}).first()
-    expected, counted_until, maybe = None, None, 0
+    expected, counted_until, maybe, came_after = None, None, 0, False
     if sync is not None and sync.believed is not None:
         surely, maybe, counted_until = ledger.own_moves_after(conn, ch, sku, sync)
         expected = sync.believed + surely
         if maybe and abs(r.available - expected - maybe) < abs(r.available - expected):
             expected += maybe  # an order from the same second as the value: the report says it came after
-            maybe = 0
+            maybe, came_after = 0, True
     wait = (out.hold_until - utcnow()).total_seconds() if out.hold_until else 0.0
     if expected is not None and r.available != expected and has_level and wait > MIN_HOLD_S:
         # The platforms send an order (or cancel) and the level it moved at once, in either order: judged
@@ -234,12 +234,14 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
         # and its landing hands the report back at once.
         raise HoldReport(wait, f"stock {sku}@{warehouse}: {ch} reports {r.available}, the hub expects {expected}: "
                          f"held for {ch}'s own orders", ch, sku)
-    if (expected is not None and r.available != expected and has_level and ch in policy.reads
-            and _same_second(r.source_updated_at, sync.believed_at)):
+    if has_level and expected is not None and ch in policy.reads and (
+            (r.available != expected and _same_second(r.source_updated_at, sync.believed_at))
+            or (came_after and _same_second(r.source_updated_at, sync.pushed_at))):
         # A plain set's channel builds a level's body when it delivers it: one dated the second of the hub's own
-        # write (or read) may have been built before it, so it may hold the count the write replaced. Believed,
-        # it would hide that write's error for good (the sales it covered are dated before it, so counted as in
-        # it); taken as an edit, it would move the ledger by what the write changed. The channel is read first.
+        # write (or read) may have been built before it, so it may hold the count the write replaced, sales the
+        # write went over included (then it only looks like the write less those sales). Believed, it would hide
+        # that write's error for good (the sales are dated before it, so counted as in it); taken as an edit, it
+        # would move the ledger by what the write changed. The channel is read first.
         unplaced = (f"the hub expects {expected}; dated the second of what it last learnt {ch} shows, so which is "
                     "newer cannot be told: ")
         if policy.authority.get(ch) == "channel":  # an edit or not: what the channel shows once its sales are in
