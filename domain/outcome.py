@@ -74,21 +74,33 @@ def _find_for_update(table: Table, keys: tuple[str, ...], with_status: bool) -> 
     return select(*cols).where(*[table.c[k] == bindparam(f"b_{k}") for k in keys]).with_for_update()
 
 
+_UNREAD: Any = object()
+
+
+def lock_row(conn: Connection, table: Table, key: dict[str, Any]) -> Any:
+    """The stored row at a natural key, whole and locked (None: there is none), for ``upsert_guarded(stored=)``."""
+    return conn.execute(select(table).where(*[table.c[k] == v for k, v in key.items()]).with_for_update()).one_or_none()
+
+
 def upsert_guarded(conn: Connection, table: Table, key: dict[str, Any], values: dict[str, Any],
-            incoming: datetime | None, behind: Callable[[Any], bool] | None = None) -> tuple[int, str]:
+                   incoming: datetime | None, behind: Callable[[Any], bool] | None = None, *,
+                   any_second: bool = False, stored: Any = _UNREAD) -> tuple[int, str]:
     """Insert or update the row at ``key`` unless the stored one is newer; -> (id, effect).
 
-    ``behind(stored_row)``: for a version from the same second as the stored one (platforms give whole
-    seconds), whether it is the earlier of the two all the same (an order's status does not go back)."""
-    row = conn.execute(_find_for_update(table, tuple(key), behind is not None),
-                       {f"b_{k}": v for k, v in key.items()}).one_or_none()
+    ``behind(stored_row)``: whether the incoming version is the earlier of the two all the same, asked of a
+    version from the same second as the stored one (platforms give whole seconds: an order's status does not go
+    back) or, with ``any_second``, of every version (a payment's status does not go back, dated or not).
+    ``stored``: the row at ``key`` as the caller read and locked it (``lock_row``) to build ``values`` from it."""
+    row = stored if stored is not _UNREAD else conn.execute(
+        _find_for_update(table, tuple(key), behind is not None),
+        {f"b_{k}": v for k, v in key.items()}).one_or_none()
     now = utcnow()
     if row is None:
         new_id = conn.execute(table.insert().values(**key, **values, source_updated_at=incoming,
                                                     created_at=now, updated_at=now)).inserted_primary_key[0]
         return new_id, "created"
-    if is_stale(incoming, row.source_updated_at) or (
-            behind and incoming is not None and incoming == row.source_updated_at and behind(row)):
+    same_second = incoming is not None and incoming == row.source_updated_at
+    if is_stale(incoming, row.source_updated_at) or (behind and (any_second or same_second) and behind(row)):
         return row.id, "stale"
     conn.execute(table.update().where(table.c.id == row.id).values(
         **values, source_updated_at=incoming or row.source_updated_at, updated_at=now))

@@ -18,7 +18,7 @@ from store.deliveries import utcnow
 from store.models import payments, refunds
 
 from .orders import find_order, raise_alert, settle_order
-from .outcome import is_stale, record_effect
+from .outcome import lock_row, record_effect, upsert_guarded
 from .progress import PAYMENT_PROGRESS
 
 DISPUTE_ALERT = "payment_dispute"
@@ -27,8 +27,8 @@ DISPUTE_ALERT = "payment_dispute"
 def apply_payment(conn: Connection, event_id: int, p: Payment, out: Any) -> None:
 
     channel = p.origin.channel if p.origin else None
-    row = conn.execute(select(payments).where(payments.c.provider == p.provider,
-                                              payments.c.external_id == p.external_id).with_for_update()).one_or_none()
+    key = {"provider": p.provider, "external_id": p.external_id}
+    row = lock_row(conn, payments, key)
     reference = p.order_reference or (row.order_reference if row else None)
     order_id = row.order_id if row is not None and row.order_id else None
     newly = None
@@ -37,22 +37,13 @@ def apply_payment(conn: Connection, event_id: int, p: Payment, out: Any) -> None
     values = {"channel": channel, "order_reference": reference, "amount": p.amount.amount,
               "currency": p.amount.currency, "refunded": p.refunded.amount if p.refunded else None,
               "status": p.status.value, "customer_email": p.customer_email, "occurred_at": p.occurred_at}
-    now = utcnow()
-    if row is None:
-        pid = conn.execute(payments.insert().values(
-            provider=p.provider, external_id=p.external_id, order_id=order_id, matched_at=now if order_id else None,
-            source_updated_at=p.source_updated_at, created_at=now, updated_at=now, **values)).inserted_primary_key[0]
-        effect = "created"
-    elif is_stale(p.source_updated_at, row.source_updated_at) or PAYMENT_PROGRESS.behind(p.status, row.status):
-        pid, effect = row.id, "stale"
-    else:
-        if row.refunded is not None and values["refunded"] is None:
-            values["refunded"] = row.refunded  # a later capture event does not undo a known refund
-        if newly:
-            values.update(order_id=newly, matched_at=now)
-        conn.execute(payments.update().where(payments.c.id == row.id).values(
-            **values, source_updated_at=p.source_updated_at or row.source_updated_at, updated_at=now))
-        pid, effect = row.id, "updated"
+    if row is not None and row.refunded is not None and values["refunded"] is None:
+        values["refunded"] = row.refunded  # a later capture event does not undo a known refund
+    if newly:
+        values.update(order_id=newly, matched_at=utcnow())
+    pid, effect = upsert_guarded(conn, payments, key, values, p.source_updated_at,
+                                 lambda stored: PAYMENT_PROGRESS.behind(p.status, stored.status),
+                                 any_second=True, stored=row)
     record_effect(conn, event_id, "payment", pid, effect)
     note = f"payment {p.external_id} {effect} ({p.status.value})"
     note += f", order {order_id}" if order_id else ", unmatched (kept until its order arrives)"

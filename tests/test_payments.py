@@ -4,6 +4,8 @@ partially paid / refunded, a full refund with restock releasing stock, disputes 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from hub.config import ConfigError, load_config_dict
@@ -131,3 +133,21 @@ def test_dispute_alerts_and_refund_updates_the_order(app, client, auth):
     stripe(client, pay.stripe_refund("pi_d", 1000, "usd"))
     run_worker(app)
     assert order_of(client, auth, "woo")["status"] == "partially_refunded"
+
+
+def test_a_payments_status_does_not_go_back_even_from_a_later_dated_version(app, client, auth):
+    """A capture delivered again after the dispute, dated later (a retried event), leaves the payment disputed."""
+    from sqlalchemy import select
+
+    from store.models import payments
+
+    deliver(client, "woo", "order.created", woo_order())
+    stripe(client, pay.stripe_payment("114", 4000, "usd", intent_id="pi_back"))
+    stripe(client, pay.stripe_dispute("pi_back", 4000, "usd"))
+    run_worker(app)
+    later = pay.stripe_payment("114", 4000, "usd", intent_id="pi_back", created=int(time.time()) + 3600)
+    stripe(client, later)
+    run_worker(app)
+    with app.extensions["hub"].engine.connect() as conn:
+        assert conn.execute(select(payments.c.status).where(payments.c.external_id == "pi_back")).scalar_one() \
+            == "disputed"
