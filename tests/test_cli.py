@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from hub.cli import cli
 
 from .support import ADMIN_TOKEN, corpus_path, event_rows, live_server
-from .support.run import example_config, hub_run
+from .support.run import example_config, free_port, hub_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,6 +57,24 @@ def test_check_config_and_db_upgrade(tmp_path, monkeypatch):
     cfg.write_text("channels:\n  s: {kind: stripe}\n")
     res = runner.invoke(cli, ["--config", str(cfg), "check-config"])
     assert res.exit_code == 1 and "channels.s.webhook_secrets" in res.output
+
+
+def test_config_is_taken_after_the_command_too_and_send_says_when_no_hub_answers(tmp_path, monkeypatch):
+    """A newcomer's `hub check-config --config F` was "No such option"; `hub send` to a hub not running printed a
+    60-line traceback."""
+    monkeypatch.delenv("HUB_CONFIG", raising=False)
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text("channels:\n  s: {kind: stripe, webhook_secrets: [whsec_zzz]}\n")
+    runner = CliRunner()
+    for args in (["check-config", "--config", str(cfg)], ["check-config", f"--config={cfg}"]):
+        res = runner.invoke(cli, args)
+        assert res.exit_code == 0 and "channel s: kind=stripe, 1 secret(s)" in res.output, res.output
+    body = tmp_path / "event.json"
+    body.write_text('{"id": "evt_1", "object": "event", "type": "charge.succeeded", "data": {"object": {}}}')
+    url = f"http://127.0.0.1:{free_port()}"
+    res = runner.invoke(cli, ["send", str(body), "--channel", "s", "--url", url, "--config", str(cfg)])
+    assert res.exit_code == 1 and res.output.strip() == (
+        f"Error: no hub answers at {url}: start it with `hub run` (or give its address with --url)"), res.output
 
 
 @pytest.mark.e2e

@@ -36,7 +36,34 @@ def _config():  # noqa: ANN202
         raise click.ClickException(str(exc)) from None
 
 
-@click.group()
+class HubGroup(click.Group):
+    """``hub CMD ... --config F`` is read as ``hub --config F CMD ...``: the option is the group's, and a newcomer
+    puts it either side of the command."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, config_first(args))
+
+
+def config_first(args: list[str]) -> list[str]:
+    """``--config F`` / ``--config=F`` moved to the front (not past a ``--``)."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg == "--config" and i + 1 < len(args):
+            front += args[i:i + 2]
+            i += 2
+            continue
+        (front if arg.startswith("--config=") else rest).append(arg)
+        i += 1
+    return front + rest
+
+
+@click.group(cls=HubGroup)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="HUB_CONFIG",
               help="YAML config file (default ./hub.yaml, or $HUB_CONFIG).")
 def cli(config_path: str | None) -> None:

@@ -377,8 +377,12 @@ def send(file: str, channel_id: str, topic: str | None, base_url: str) -> None:
                                   body, topic)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    resp = requests.post(f"{base_url.rstrip('/')}/webhooks/{channel_id}", data=signed.body,
-                         headers=signed.headers, params=signed.query, timeout=30)
+    try:
+        resp = requests.post(f"{base_url.rstrip('/')}/webhooks/{channel_id}", data=signed.body,
+                             headers=signed.headers, params=signed.query, timeout=30)
+    except requests.ConnectionError:
+        raise click.ClickException(f"no hub answers at {base_url}: start it with `hub run` (or give its address "
+                                   "with --url)") from None
     click.echo(f"{resp.status_code} {resp.text.strip()}")
     if resp.status_code >= 400:
         sys.exit(1)
