@@ -27,6 +27,7 @@ class Platform:
     verifier: str
     mapper: str  # the mappings module: its TOPICS map a topic to its mapper
     api_keys: tuple[str, ...] = ()  # the config keys that let the hub call its API (all or none)
+    options: tuple[str, ...] = ()  # the other config keys its connector reads (an API's address, version)
     signed_by_secret: bool = True  # its webhooks are signed with a shared secret (``webhook_secrets``)
     topic_separator: str = "."  # how its topics join resource and event (orders/create on Shopify)
     stock_target: str | None = None  # writes stock levels (jobs.push)
@@ -40,7 +41,7 @@ class Platform:
 _SHOPIFY, _WOO = "connectors.shopify", "connectors.woocommerce"
 PLATFORMS: dict[str, Platform] = {p.kind: p for p in (
     Platform("shopify", "Shopify", "sales", f"{_SHOPIFY}.webhooks:ShopifyVerifier", "mappings.shopify",
-             api_keys=("shop", "access_token"), topic_separator="/",
+             api_keys=("shop", "access_token"), options=("api_url", "api_version"), topic_separator="/",
              stock_target=f"{_SHOPIFY}.client:ShopifyStock",
              change_source=f"{_SHOPIFY}.orders:ShopifyOrderChanges",
              subscriptions=f"{_SHOPIFY}.subscriptions:ShopifyWebhooks",
@@ -51,12 +52,12 @@ PLATFORMS: dict[str, Platform] = {p.kind: p for p in (
              stock_target=f"{_WOO}.client:WooStock", change_source=f"{_WOO}.client:WooOrders",
              subscriptions=f"{_WOO}.client:WooWebhooks", order_target=f"{_WOO}.client:WooOrders",
              refresher=f"{_WOO}.client:WooOrders", refresh_topics=("order.", "product.")),
-    # + api_url (default https://api.stripe.com): the events the webhooks missed
+    # api_url: default https://api.stripe.com (the events the webhooks missed)
     Platform("stripe", "Stripe", "payments", "connectors.stripe.webhooks:StripeVerifier", "mappings.stripe",
-             api_keys=("api_key",), change_source="connectors.stripe.events:StripeEvents"),
-    # verified by PayPal's certificate, not a shared secret; + api_url (default https://api-m.paypal.com)
+             api_keys=("api_key",), options=("api_url",), change_source="connectors.stripe.events:StripeEvents"),
+    # verified by PayPal's certificate, not a shared secret; api_url: default https://api-m.paypal.com
     Platform("paypal", "PayPal", "payments", "connectors.paypal.webhooks:PayPalVerifier", "mappings.paypal",
-             api_keys=("client_id", "client_secret"), signed_by_secret=False,
+             api_keys=("client_id", "client_secret"), options=("api_url",), signed_by_secret=False,
              change_source="connectors.paypal.events:PayPalEvents"),
     Platform("easypost", "EasyPost", "carrier", "connectors.easypost.webhooks:EasyPostVerifier", "mappings.easypost"),
     Platform("aftership", "AfterShip", "carrier", "connectors.aftership.webhooks:AfterShipVerifier",

@@ -8,6 +8,7 @@ dotted path of the bad key so a person can fix the file at once.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import yaml
 from limits import parse
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
-from connectors import KINDS, OUTBOUND_KEYS, SALES_KINDS, SECRET_KINDS
+from connectors import KINDS, OUTBOUND_KEYS, PLATFORMS, SALES_KINDS, SECRET_KINDS
 from mappings import error_fields
 
 DEFAULT_CONFIG_PATH = "hub.yaml"
@@ -125,6 +126,13 @@ class ChannelSchema(Schema):
             raise ValidationError("only payment channels (stripe, paypal) match payments to orders", "match")
         if match and kind == "paypal" and set(match.get("keys") or ()) - set(PAYPAL_MATCH_KEYS):
             raise ValidationError(f"paypal payments carry {' and '.join(PAYPAL_MATCH_KEYS)} only", "match.keys")
+        if kind in PLATFORMS:
+            allowed = set(self.fields) | set(PLATFORMS[kind].api_keys) | set(PLATFORMS[kind].options)
+            for key in sorted(set(data) - allowed):
+                # a misspelt stock_authority would quietly leave the hub the authority over the shop's edits
+                near = difflib.get_close_matches(key, sorted(allowed), n=1)
+                raise ValidationError(f"not a {kind} channel's key" + (f" (did you mean {near[0]}?)" if near else
+                                      f"; known: {', '.join(sorted(allowed))}"), key)
         for key in OUTBOUND_KEYS.get(kind, ()):
             if any(data.get(k) for k in OUTBOUND_KEYS[kind]) and not data.get(key):
                 raise ValidationError(f"required with the other {kind} API keys ({', '.join(OUTBOUND_KEYS[kind])})",

@@ -64,6 +64,11 @@ def test_outbound_keys_are_kept(tmp_path):
      "erp.pay_later_methods: Not a valid list."),
     ("crm: {kind: hubspot}\n", "crm.token: required for hubspot (a private app token)"),
     ("crm: {token: t, portal: 1}\n", "crm.portal: Unknown field."),
+    # a misspelt key in a channel was taken silently: this one left the hub overwriting the shop's edits
+    ("channels:\n  w: {kind: woocommerce, webhook_secrets: [x], stock_authorty: channel}\n",
+     "channels.w.stock_authorty: not a woocommerce channel's key (did you mean stock_authority?)"),
+    ("channels:\n  s: {kind: stripe, webhook_secrets: [x], api_version: '2024-01'}\n",
+     "channels.s.api_version: not a stripe channel's key; known: api_key, api_url,"),
     ("a: [\n", "not valid YAML"),
 ])
 def test_errors_name_the_bad_key(tmp_path, text, message):
