@@ -140,7 +140,9 @@ def apply_deliveries(hub: Hub, client: OdooClient) -> int:
             ledger.finish(conn, out.touch, out.policy)
         write_cursor(conn, DELIVERIES_CURSOR, settled(new_cursor))
         after_commit(conn, hub, out)
-    logger.info("erp deliveries pulled", extra={"read": len(rows), "applied": applied})
+    # a pull that changed nothing is not news: every erp_pull_interval_s it would be a line
+    logger.log(logging.INFO if applied else logging.DEBUG, "erp deliveries pulled",
+               extra={"read": len(rows), "applied": applied})
     return applied
 
 
@@ -196,7 +198,8 @@ def apply_quants(hub: Hub, client: OdooClient) -> int:
         write_cursor(conn, name, settled(new_cursor))
     for channel in sorted(touch.dirty_channels):  # committed: push what the counts changed
         hub.queues.schedule_push(channel)
-    logger.info("erp stock pulled", extra={"skus": len(skus), "counts": len(counts), "changed": changed})
+    logger.log(logging.INFO if changed else logging.DEBUG, "erp stock pulled",
+               extra={"skus": len(skus), "counts": len(counts), "changed": changed})
     return changed
 
 

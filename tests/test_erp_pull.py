@@ -5,6 +5,7 @@ alerts rather than guesses."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -50,7 +51,7 @@ def paid_woo_order(s, quantity: int = 2) -> tuple[dict, dict]:
     return order, so
 
 
-def test_done_delivery_is_pulled_once_and_its_tracking_reaches_woo(story):
+def test_done_delivery_is_pulled_once_and_its_tracking_reaches_woo(story, caplog):
     s = story
     assert s.pull() == {"deliveries": 0, "quants": 2}  # the first pull counts everything
     s.settle()
@@ -71,8 +72,11 @@ def test_done_delivery_is_pulled_once_and_its_tracking_reaches_woo(story):
     assert "9400TRACK1" in note["note"] and "USPS" in note["note"]
     assert s.notes()[-1] == f"Order {order['number']} shipped: USPS 9400TRACK1"
 
+    caplog.set_level(logging.DEBUG, logger="jobs.erp_pull")
     for _ in range(3):  # run again, and again after a restart (a new app on the same store): nothing new
         assert s.pull() == {"deliveries": 0, "quants": 0}
+    pulled = [r.levelno for r in caplog.records if r.getMessage() in ("erp deliveries pulled", "erp stock pulled")]
+    assert pulled == [logging.DEBUG] * 6  # a pull that changed nothing is no line in `hub run`'s terminal
     with s.restart().app_context():
         from jobs.erp_pull import pull_deliveries, pull_quants
 
