@@ -81,9 +81,26 @@ def test_wrong_token_fails_and_reveals_nothing(client):
 
 
 def test_console_is_closed_without_an_admin_token(make_app):
+    """Signing in to a hub with no admin token gave a raw "Bad Request - The CSRF session token is missing" (each
+    process signs sessions with a key of its own then); the page now says the console is closed and what to do."""
     client = make_app(admin_token="").test_client()
-    assert login(client, token="").status_code == 401
+    for resp in (client.get("/admin/login"), client.post("/admin/login", data={"token": ""}),
+                 client.post("/admin/login", data={"token": "guess"})):  # no CSRF token: a form from another process
+        assert resp.status_code == 503 and "console is closed: its admin_token is empty" in resp.text, resp.text
+        assert "CSRF" not in resp.text and "<form" not in resp.text
     assert client.get("/admin/").status_code == 302
+
+
+def test_a_stale_sign_in_form_says_so_and_the_banner_says_when_the_console_is_closed(make_app, client, tmp_path):
+    from hub.cli.core import run_banner
+    from hub.config import load_config_dict
+
+    resp = client.post("/admin/login", data={"token": ADMIN_TOKEN})  # its CSRF token lost with a restart
+    assert resp.status_code == 400 and "That sign-in form had expired" in resp.text and "<form" in resp.text
+    closed = run_banner(load_config_dict({"admin_token": ""}), "http://127.0.0.1:8000")
+    assert "admin API  closed, and the console at http://127.0.0.1:8000/admin: admin_token is empty" in closed
+    assert "sign in with the admin token" not in closed
+    assert "sign in with the admin token" in run_banner(load_config_dict({"admin_token": "t" * 20}), "http://h")
 
 
 def test_sixth_login_attempt_in_a_minute_is_429_per_client_ip(client):

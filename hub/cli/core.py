@@ -270,9 +270,6 @@ def local_url(bind: str) -> str:
 def run(bind: str, with_sandboxes: bool | None) -> None:
     """Web + relay + worker + scheduler in one command, on the configured (embedded by default) stores,
     and the platform sandboxes when the config has a ``sandbox:`` section."""
-    # loaded by the commands that use it: every hub process starts sooner
-    from sqlalchemy.engine import make_url
-
     # the jobs and the store load in the commands that use them: every hub process starts ~0.4 s sooner
     from sandbox.stack import check_ports, plan  # the simulators (~0.3 s): only the commands serving them
     from store.db import make_engine, upgrade
@@ -294,13 +291,7 @@ def run(bind: str, with_sandboxes: bool | None) -> None:
         commands.insert(0, ["sandboxes", "--hub-url", url])
     stop = StopOnSignal()  # before the children: a signal from now on stops them all
     children = [subprocess.Popen(base + args) for args in commands]
-    click.echo(f"\nhub is running ({cfg.source})\n"
-               f"  webhooks   {url}/webhooks/<channel>   channels: {', '.join(cfg.channels) or '(none)'}\n"
-               f"  admin API  {url}/api/events   (Authorization: Bearer <admin_token>)\n"
-               f"  console    {url}/admin   (sign in with the admin token)\n"
-               f"  health     {url}/healthz  {url}/readyz  metrics {url}/metrics\n"
-               f"  database   {make_url(cfg.database_url).render_as_string(hide_password=True)}\n"
-               f"  redis      {redacted_url(os.environ.get('HUB_REDIS_URL', cfg.redis_url))}")
+    click.echo(run_banner(cfg, url))
     if simulated:
         click.echo("  sandboxes  " + "\n             ".join(f"{s.system:<13}{s.url}  ({s.key})" for s in simulated)
                    + f"\n             try: hub --config {cfg.source} demo")
@@ -386,6 +377,21 @@ def send(file: str, channel_id: str, topic: str | None, base_url: str) -> None:
     click.echo(f"{resp.status_code} {resp.text.strip()}")
     if resp.status_code >= 400:
         sys.exit(1)
+
+
+def run_banner(cfg, url: str) -> str:  # noqa: ANN001
+    """What `hub run` prints once its processes are started: where everything answers."""
+    # loaded by the commands that use it: every hub process starts sooner
+    from sqlalchemy.engine import make_url
+
+    admin = (f"  admin API  {url}/api/events   (Authorization: Bearer <admin_token>)\n"
+             f"  console    {url}/admin   (sign in with the admin token)\n" if cfg.admin_token else
+             f"  admin API  closed, and the console at {url}/admin: admin_token is empty in {cfg.source}\n")
+    return (f"\nhub is running ({cfg.source})\n"
+            f"  webhooks   {url}/webhooks/<channel>   channels: {', '.join(cfg.channels) or '(none)'}\n" + admin
+            + f"  health     {url}/healthz  {url}/readyz  metrics {url}/metrics\n"
+            f"  database   {make_url(cfg.database_url).render_as_string(hide_password=True)}\n"
+            f"  redis      {redacted_url(os.environ.get('HUB_REDIS_URL', cfg.redis_url))}")
 
 
 def _guess_topic(kind: str, name: str) -> str | None:

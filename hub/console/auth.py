@@ -6,6 +6,7 @@ import hmac
 import logging
 
 from flask import current_app, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError
 from redis.exceptions import RedisError
 
 from store.deliveries import iso, utcnow
@@ -24,8 +25,25 @@ def _next_page() -> str:
     return url_for("console.dashboard")
 
 
+CLOSED = ("This hub's console is closed: its admin_token is empty. Set admin_token in the hub's config (a long "
+          "random string) and restart the hub, then sign in with it.")
+EXPIRED = "That sign-in form had expired (the hub restarted, or its keys changed). Sign in again."
+FORM_REFUSED = ("That form had expired or did not come from this console (its CSRF check failed): nothing was done. "
+                "Go back, reload the page and try again.")
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_failed(_: CSRFError):  # noqa: ANN202
+    """A form whose CSRF token is missing or stale (a restart, a forged post): said in words, nothing done."""
+    if request.endpoint == "console.login":
+        return render_template("console/login.html", error=EXPIRED, next=request.form.get("next", "")), 400
+    return render_template("console/refused.html", message=FORM_REFUSED), 400
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():  # noqa: ANN201
+    if not current_hub().config.admin_token:
+        return render_template("console/login.html", closed=CLOSED), 503
     if request.method == "GET":
         if signed_in():
             return redirect(_next_page())
