@@ -14,6 +14,7 @@ from jobs.erp_pull import shipment_from_erp
 from mappings.canonical import MovementReason
 from sandbox.emitters import carriers
 from sandbox.emitters import payments as pay
+from store.links import Link, add_links
 from store.models import orders, replays, sku_links
 
 from .support import (
@@ -223,6 +224,33 @@ def test_needs_mapping_refuses_a_bad_link_and_keeps_the_event_parked(app, client
                                                      "missing": "location_id", "key": "1", "value": "x"}
                        ).status_code == 400
     assert event_rows(app)[0].status == "needs_mapping"
+
+
+def test_linking_an_id_to_a_sku_that_has_one_asks_first_and_says_what_changes(app, client):
+    """The needs-mapping form stored any link: an inventory item linked to a SKU that already had one replaced that
+    link, and every later push of the SKU went to the wrong item (Shopify: INVALID_INVENTORY_ITEM)."""
+    hub = app.extensions["hub"]
+    add_links(hub.engine, [Link(channel="shop-eu", sku="SKU-AVIATOR", inventory_item_id="111"),
+                           Link(channel="shop-eu", sku="SKU-OTHER", inventory_item_id="222")], lambda _: None)
+    login(client)
+    form = {"csrf_token": csrf(client, "/admin/needs-mapping"), "channel": "shop-eu",
+            "missing": "inventory_item_id", "key": "222", "value": "SKU-AVIATOR"}
+    asked = client.post("/admin/needs-mapping", data=form)
+    assert asked.status_code == 200 and 'id="confirm-relink"' in asked.text
+    assert ("SKU-AVIATOR already links to shop-eu inventory item 111: linking inventory item 222 instead replaces "
+            "that link, and the hub writes SKU-AVIATOR&#39;s stock to inventory item 222 from then on") in asked.text
+    assert "shop-eu inventory item 222 is linked to SKU-OTHER now: both SKUs would name it" in asked.text
+
+    def item_of(sku: str) -> str:
+        with hub.engine.connect() as conn:
+            return conn.execute(select(sku_links.c.inventory_item_id).where(sku_links.c.sku == sku)).scalar_one()
+
+    assert item_of("SKU-AVIATOR") == "111"  # nothing stored yet
+    done = client.post("/admin/needs-mapping", data=form | {"confirm": "1"}, follow_redirects=True)
+    assert "Linked shop-eu inventory_item_id 222 to SKU-AVIATOR" in done.text and item_of("SKU-AVIATOR") == "222"
+    fresh = form | {"key": "333", "value": "SKU-NEW"}  # a new SKU: linked at once, nothing to ask
+    assert "Linked shop-eu inventory_item_id 333 to SKU-NEW" in client.post("/admin/needs-mapping", data=fresh,
+                                                                             follow_redirects=True).text
 
 
 def test_orders_page_and_timeline_across_payments_and_shipments(app, client):

@@ -22,7 +22,7 @@ from hub.api.stock import list_alerts
 from jobs.replay import ReplayFilter
 from store.deliveries import get_event, list_events, utcnow
 from store.links import Link, LinkError, add_links
-from store.models import EventStatus, event_records, parked, stock_levels
+from store.models import EventStatus, event_records, parked, sku_links, stock_levels
 
 from .. import activity
 from ..channel_health import REPAIR_RECENT, channel_health, span, was
@@ -103,8 +103,12 @@ def event(event_id: int):  # noqa: ANN201
 @bp.get("/needs-mapping")
 def needs_mapping():  # noqa: ANN201
     """What ``GET /api/needs-mapping`` lists, with a form per missing link."""
+    return _needs_mapping_page(request.args.get("channel") or None)
+
+
+def _needs_mapping_page(channel: str | None, confirm: dict[str, Any] | None = None) -> str:
+    """The page; ``confirm``: a link that would replace one, asked again with what it changes."""
     hub = current_hub()
-    channel = request.args.get("channel") or None
     with hub.engine.connect() as conn:
         waiting = needs_mapping_figures(conn)
         skus = list(conn.execute(select(stock_levels.c.sku).distinct().order_by(stock_levels.c.sku).limit(1000))
@@ -114,7 +118,7 @@ def needs_mapping():  # noqa: ANN201
     warehouses = sorted({w for ch in hub.config.channels.values() for w in ch.locations.values()} | {"main"})
     return render_template("console/needs_mapping.html", groups=groups, refused=refused, skus=skus,
                            warehouses=warehouses, channels=sorted(hub.config.channels), channel=channel,
-                           ask=LINK_KINDS, sample=SAMPLE_SHOWN)
+                           ask=LINK_KINDS, sample=SAMPLE_SHOWN, confirm=confirm)
 
 
 @bp.post("/needs-mapping")
@@ -138,6 +142,12 @@ def add_link():  # noqa: ANN201
         link = Link(channel=channel, sku=value, product_id=parent, variant_id=key)
     else:
         link = Link(channel=channel, sku=value, product_id=key)
+    if link.sku and not form.get("confirm"):
+        with hub.engine.connect() as conn:
+            change = _what_relinking_changes(conn, link, missing, key)
+        if change:
+            return _needs_mapping_page(form.get("filter") or None, confirm={
+                "message": change, "fields": {k: v for k, v in form.items() if k != "csrf_token"}})
     try:
         resumed = add_links(hub.engine, [link], hub.queues.enqueue_event)
     except LinkError as exc:
@@ -146,6 +156,26 @@ def add_link():  # noqa: ANN201
     logger.info("console: link added", extra={"channel": channel, "missing": missing, "resumed": len(resumed)})
     flash(f"Linked {channel} {missing} {key} to {value}; {len(resumed)} parked event(s) queued again.", "ok")
     return back
+
+
+def _what_relinking_changes(conn: Any, link: Link, missing: str, key: str) -> str | None:
+    """A SKU link that would replace what the SKU links to on that channel, or take an id another SKU has: in
+    words (None: it only adds). Stored without a look, it sent every later push to the wrong item."""
+    what = "inventory item" if missing == "inventory_item_id" else "product"
+    had = conn.execute(select(sku_links).where(sku_links.c.channel == link.channel,
+                                               sku_links.c.sku == link.sku)).one_or_none()
+    said = []
+    if had is not None:
+        now = had.inventory_item_id if missing == "inventory_item_id" else (had.variant_id or had.product_id)
+        if now and now != key:
+            said.append(f"{link.sku} already links to {link.channel} {what} {now}: linking {what} {key} instead "
+                        f"replaces that link, and the hub writes {link.sku}'s stock to {what} {key} from then on")
+    column = sku_links.c.inventory_item_id if missing == "inventory_item_id" else sku_links.c.product_id
+    other = conn.execute(select(sku_links.c.sku).where(sku_links.c.channel == link.channel, column == key,
+                                                       sku_links.c.sku != link.sku)).scalar()
+    if other:
+        said.append(f"{link.channel} {what} {key} is linked to {other} now: both SKUs would name it")
+    return "; ".join(said) + "." if said else None
 
 
 @bp.get("/stock")
