@@ -366,7 +366,8 @@ def test_bulk_replay_preview_start_progress_and_cancel(app, client):
     page = client.get(replay_url).text
     assert 'http-equiv="refresh"' not in page and 'id="percent">100%' in page
     assert "3 of 3 action(s) done, 3 failed" in page  # the payloads are still unusable: failed again, recorded
-    assert page.count('class="badge failed"') == 3
+    assert page.count('class="badge failed"') == 3 + 1  # each action, and the replay's own: not a green "done"
+    assert 'id="status">3 of 3 failed<' in page
 
     second = client.post("/admin/replays", data=form).headers["Location"]
     token = csrf(client, second)
@@ -407,3 +408,14 @@ def test_console_config_errors_name_the_key(key, value, message):
 def test_login_rate_limit_is_configurable(make_app):
     client = make_app(login_rate_limit="2/minute").test_client()
     assert [login(client, token="x").status_code for _ in range(3)] == [401, 401, 429]
+
+
+def test_the_menu_links_replays_and_a_replay_that_failed_is_no_green_done(client):
+    """There was no way to Replays from the menu, and a replay whose only action failed showed a green "done"."""
+    from hub.console.base import _replay_state
+
+    login(client)
+    assert 'href="/admin/replays"' in client.get("/admin/").text
+    assert _replay_state({"status": "done", "failed": 1, "total": 1}) == ("1 of 1 failed", "failed")
+    assert _replay_state({"status": "done", "failed": 0, "total": 3}) == ("done", "done")
+    assert _replay_state({"status": "running", "failed": 1, "total": 3}) == ("running", "running")

@@ -9,6 +9,7 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -128,6 +129,14 @@ def _ago(ctx: Context, value: str | None) -> str:
 
 
     return ago(datetime.fromisoformat(value), ctx.get("now") or utcnow()) if value else "never"
+
+
+@bp.app_template_filter("replay_state")
+def _replay_state(r: dict[str, Any]) -> tuple[str, str]:
+    """A replay's badge: (words, colour). Finished with failures is not a green "done"."""
+    if r.get("status") == "done" and r.get("failed"):
+        return (f"{r['failed']} of {r['total']} failed", "failed")
+    return (str(r.get("status")), str(r.get("status")))
 
 
 @bp.app_template_filter("money")
