@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,10 @@ def test_hub_run_serves_the_sandboxes_and_hub_demo_plays_the_story(tmp_path):
         shipments = requests.get(f"{hub.url}/api/shipments", headers=AUTH, timeout=10).json()["shipments"]
         assert sorted((s["carrier"], s["status"], bool(s["pushed_at"])) for s in shipments) == [
             ("ups", "pre_transit", True), ("usps", "delivered", True)]
+        [woo_order] = [o for o in orders if o["channel"] == "woo"]
+        [parcel] = [s for s in shipments if s["carrier"] == "usps"]
+        delivered, placed = (datetime.fromisoformat(t) for t in (parcel["delivered_at"], woo_order["placed_at"]))
+        assert delivered >= placed  # was 3 h before it: the timeline showed "delivered" before "order placed"
         sale_orders = requests.get(f"{urls['odoo']}/_sandbox/records/sale.order", timeout=10).json()
         assert sorted((so["client_order_ref"], so["state"]) for so in sale_orders) == [
             ("shop-eu:#1001", "sale"), (f"woo:{orders[-1]['number']}", "sale")]
