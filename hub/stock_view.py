@@ -59,6 +59,9 @@ def stock_overview(conn: Connection, policy: ledger.StockPolicy, channels: list[
                 "pushed": row.pushed if row else None, "pushed_at": iso(row.pushed_at) if row else None,
                 "read": row.read_quantity if row else None, "read_at": iso(row.read_at) if row else None,
                 "drift": row.drift if row else None, "pending_push": bool(row and row.dirty),
+                # the reading still what the hub knows the channel shows (no write or later reading since)
+                "drift_current": bool(row and row.read_at and (row.believed_at is None
+                                                               or row.believed_at <= row.read_at)),
                 "unlisted": bool(row and row.unlisted)}
     return [out[s] for s in skus]
 

@@ -419,3 +419,25 @@ def test_the_menu_links_replays_and_a_replay_that_failed_is_no_green_done(client
     assert _replay_state({"status": "done", "failed": 1, "total": 1}) == ("1 of 1 failed", "failed")
     assert _replay_state({"status": "done", "failed": 0, "total": 3}) == ("done", "done")
     assert _replay_state({"status": "running", "failed": 1, "total": 3}) == ("running", "running")
+
+
+def test_a_drift_from_a_reading_the_channel_has_moved_past_is_not_shown_red(app, client, auth):
+    """The Stock page showed a red drift of -2 from a reconcile's reading long overtaken by a write, with no time."""
+    from store.deliveries import utcnow
+    from store.models import stock_sync
+
+    assert client.post("/api/stock/snapshot", data='{"sku": "MUG", "on_hand": 5}', headers=auth).status_code == 200
+    read = utcnow() - timedelta(hours=3)
+    with app.extensions["hub"].engine.begin() as conn:
+        conn.execute(stock_sync.insert().values(channel="woo", sku="MUG", read_quantity=3, read_at=read, drift=-2,
+                                                believed=3, believed_at=read, updated_at=read))
+    login(client)
+
+    def drift_cell() -> str:
+        page = client.get("/admin/stock?q=MUG").text
+        return re.findall(r'<td class="num[^"]*"[^>]*>[^<]*-2.*?</td>', page)[0]
+
+    assert 'class="num bad"' in drift_cell() and "3 h ago" in drift_cell()  # the reading is what the hub knows
+    with app.extensions["hub"].engine.begin() as conn:
+        conn.execute(stock_sync.update().values(believed=5, believed_at=utcnow()))  # a write since
+    assert 'class="num muted"' in drift_cell() and "3 h ago, since changed" in drift_cell()
