@@ -441,3 +441,27 @@ def test_a_drift_from_a_reading_the_channel_has_moved_past_is_not_shown_red(app,
     with app.extensions["hub"].engine.begin() as conn:
         conn.execute(stock_sync.update().values(believed=5, believed_at=utcnow()))  # a write since
     assert 'class="num muted"' in drift_cell() and "3 h ago, since changed" in drift_cell()
+
+
+def test_an_events_tasks_are_those_it_caused_not_those_of_later_events(app, client):
+    """An event's "tasks it caused" listed every task of its order, those later versions of the order caused too."""
+    from hub.console.tasks import event_tasks
+    from store.deliveries import utcnow
+    from store.models import event_history, tasks
+
+    deliver(client, "woo", "order.created", woo_order("processing"))
+    run_worker(app)
+    deliver(client, "woo", "order.updated", woo_order("completed", modified="2026-11-22T09:00:00"))
+    run_worker(app)
+    hub = app.extensions["hub"]
+    first, second = (r.id for r in event_rows(app))
+    with hub.engine.begin() as conn:
+        order_id = conn.execute(select(orders.c.id)).scalar_one()
+        at = dict(conn.execute(select(event_history.c.event_id, event_history.c.at)
+                               .where(event_history.c.status == "processed")).all())
+        for started in (at[first] + timedelta(milliseconds=1), at[second] + timedelta(milliseconds=1)):
+            conn.execute(tasks.insert().values(kind="export_order", entity=f"order:{order_id}", status="ok",
+                                               started_at=started, finished_at=utcnow()))
+        caused = {e: [t["started_at"] for t in event_tasks(conn, e) if t["entity"] == f"order:{order_id}"]
+                  for e in (first, second)}
+    assert [len(caused[first]), len(caused[second])] == [1, 1], caused

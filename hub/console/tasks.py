@@ -9,12 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 from flask import abort, render_template, request
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from jobs.replay import ReplayError, ReplayFilter, preview
 from jobs.tasks import KINDS, get_task, list_tasks
 from store.deliveries import utcnow
-from store.models import ErrorClass, TaskStatus, event_records, tasks
+from store.models import ErrorClass, EventStatus, TaskStatus, event_history, event_records, tasks
 
 from ..activity import chart_start, count_by_hour
 from ..state import Hub, current_hub
@@ -92,16 +92,31 @@ def task(task_id: int):  # noqa: ANN201
 
 
 def event_tasks(conn: Connection, event_id: int) -> list[dict[str, Any]]:
-    """The event's own processing records and the tasks of the records it built (its orders'
-    exports, its shipments' tracking pushes), newest first. Stock pushes are per channel, not
-    per event: they are on the failed-tasks page."""
-    entities = [f"event:{event_id}"]
-    for kind, record_id in conn.execute(select(event_records.c.kind, event_records.c.record_id).distinct()
-                                        .where(event_records.c.event_id == event_id,
-                                               event_records.c.kind.in_(("order", "shipment")))):
-        entities.append(f"{kind}:{record_id}")
-    rows = [t for e in entities for t in list_tasks(conn, entity=e, limit=PAGE)]
+    """The event's own processing records and the tasks of the records it changed (its orders' exports, its
+    shipments' tracking pushes) up to the next event that changed the same record: those later ones it did not
+    cause. Newest first. Stock pushes are per channel, not per event: they are on the failed-tasks page."""
+    rows = list_tasks(conn, entity=f"event:{event_id}", limit=PAGE)
+    changed = conn.execute(select(event_records.c.kind, event_records.c.record_id).distinct().where(
+        event_records.c.event_id == event_id, event_records.c.kind.in_(("order", "shipment")),
+        event_records.c.effect != "stale")).all()
+    if changed:
+        since = _processed_at(conn, [event_id]).get(event_id)
+        for kind, record_id in changed if since else ():
+            others = conn.execute(select(event_records.c.event_id).distinct().where(
+                event_records.c.kind == kind, event_records.c.record_id == record_id,
+                event_records.c.event_id != event_id, event_records.c.effect != "stale")).scalars().all()
+            until = min((t for t in _processed_at(conn, others).values() if t > since), default=None)
+            rows += list_tasks(conn, entity=f"{kind}:{record_id}", since=since, until=until, limit=PAGE)
     return sorted(rows, key=lambda t: t["id"], reverse=True)[:PAGE]
+
+
+def _processed_at(conn: Connection, event_ids: list[int]) -> dict[int, Any]:
+    """When each event was first processed (its changes committed), by its history."""
+    if not event_ids:
+        return {}
+    return dict(conn.execute(select(event_history.c.event_id, func.min(event_history.c.at)).where(
+        event_history.c.event_id.in_(event_ids), event_history.c.status == EventStatus.PROCESSED.value)
+        .group_by(event_history.c.event_id)).all())
 
 
 def failures_per_hour(hub: Hub) -> dict[Any, int]:
