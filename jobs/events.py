@@ -68,8 +68,8 @@ def consume_echo(hub: Hub, conn: Connection, records: list[Any]) -> str | None:
         if row is None or row.believed != r.available:
             return None
     hub.redis.client.delete(*keys)
-    return "echo: " + ", ".join(f"{sku} = {r.available}" for r, sku in zip(reports, names, strict=True)) + \
-        " is the hub's own write coming back"
+    return "the channel reports back the hub's own stock write (" + ", ".join(
+        f"{sku} = {r.available}" for r, sku in zip(reports, names, strict=True)) + "): nothing to do"
 
 
 INSERT_RACE_ATTEMPTS = 3  # a unique key taken by a concurrent worker: the retry sees its row and updates it

@@ -326,8 +326,9 @@ def test_failed_tasks_list_filters_and_detail(app, client):
     assert "parked: no link for" in only and "quantity: Not a valid integer" not in only
     assert "No tasks match." in client.get("/admin/tasks?kind=push_stock").text
     assert client.get("/admin/tasks?error_class=bogus").status_code == 400
-    task_id = int(re.search(r'/admin/tasks/(\d+)">\d+</a></td>\s*<td>[^<]*</td><td>process_event</td>'
-                            r'<td>shop-eu</td>\s*<td><a href="/admin/events/' + str(resp["event_id"]), page).group(1))
+    task_id = int(re.search(r'/admin/tasks/(\d+)">\d+</a></td>\s*<td>[^<]*</td><td title="process_event">take in '
+                            r'a delivery</td><td>shop-eu</td>\s*<td title="event:\d+"><a href="/admin/events/'
+                            + str(resp["event_id"]), page).group(1))
     detail = client.get(f"/admin/tasks/{task_id}").text
     assert "quantity: Not a valid integer" in detail and "Every attempt of this task" in detail
     assert f'href="/admin/events/{resp["event_id"]}"' in detail

@@ -22,6 +22,8 @@ from store.models import events, sku_links, stock_levels, stock_movements, stock
 from .support import cli_config, post, run_worker, signed
 from .support.stock import stock_env
 
+ECHO = "the channel reports back the hub's own stock write"  # an ignored echo's reason
+
 
 def statuses(env) -> list[tuple[str, str, str]]:
     with env.hub.engine.connect() as conn:
@@ -52,7 +54,7 @@ def test_an_order_on_one_channel_lowers_the_other(make_app):
         env.settle()
         assert env.shop_levels() == {"A": 3, "B": 4} and env.woo.levels() == {"A": 3, "B": 4}
         assert env.writes() == (1, 1)
-        echoes = [s for s in statuses(env) if s[1] == "ignored" and s[2].startswith("echo")]
+        echoes = [s for s in statuses(env) if s[1] == "ignored" and s[2].startswith(ECHO)]
         assert len(echoes) == 2  # Shopify's inventory_levels/update for A, Woo's product.updated for B
 
 
@@ -248,7 +250,7 @@ def test_ten_thousand_changes_converge_in_few_writes_with_no_echo_writes(make_ap
         assert shop_writes + woo_writes <= 40, (shop_writes, woo_writes)
         # every webhook our own writes caused came back and was acknowledged as an echo
         st = statuses(env)
-        echoes = [s for s in st if s[1] == "ignored" and s[2].startswith("echo")]
+        echoes = [s for s in st if s[1] == "ignored" and s[2].startswith(ECHO)]
         assert echoes and not [s for s in st if s[1] in ("failed", "needs_mapping")]
         settled_writes = env.writes()
         env.settle()

@@ -131,6 +131,27 @@ def _ago(ctx: Context, value: str | None) -> str:
     return ago(datetime.fromisoformat(value), ctx.get("now") or utcnow()) if value else "never"
 
 
+TASK_WORDS = {"push_stock": "publish stock", "export_order": "send the order to the ERP",
+              "sync_crm": "update the CRM", "push_tracking": "send tracking to the shop",
+              "process_event": "take in a delivery", "check_subscriptions": "check webhook subscriptions",
+              "backfill": "read missed changes"}
+ENTITY_WORDS = {"event": "delivery #{}", "order": "order {}", "shipment": "shipment {}", "stock": "stock on {}",
+                "subscriptions": "webhooks of {}", "backfill": "missed changes of {}"}
+
+
+@bp.app_template_filter("task_words")
+def _task_words(kind: str | None) -> str:
+    """A task's kind in the shop's words (``process_event`` -> take in a delivery); unknown kinds as they are."""
+    return TASK_WORDS.get(kind or "", kind or "")
+
+
+@bp.app_template_filter("entity_words")
+def _entity_words(entity: str | None) -> str:
+    """What a task is about in words (``order:5`` -> order 5, ``stock:woo`` -> stock on woo)."""
+    kind, _, ident = (entity or "").partition(":")
+    return ENTITY_WORDS[kind].format(ident) if kind in ENTITY_WORDS and ident else (entity or "")
+
+
 @bp.app_template_filter("replay_state")
 def _replay_state(r: dict[str, Any]) -> tuple[str, str]:
     """A replay's badge: (words, colour). Finished with failures is not a green "done"."""
