@@ -15,7 +15,7 @@ from mappings.canonical import MovementReason
 from sandbox.emitters import carriers
 from sandbox.emitters import payments as pay
 from store.links import Link, add_links
-from store.models import orders, replays, sku_links
+from store.models import TASK_KINDS, orders, replays, sku_links
 
 from .support import (
     ADMIN_TOKEN,
@@ -466,3 +466,25 @@ def test_an_events_tasks_are_those_it_caused_not_those_of_later_events(app, clie
         caused = {e: [t["started_at"] for t in event_tasks(conn, e) if t["entity"] == f"order:{order_id}"]
                   for e in (first, second)}
     assert [len(caused[first]), len(caused[second])] == [1, 1], caused
+
+
+def test_tasks_speak_the_shops_words_with_the_internal_names_a_hover_away(app, client):
+    """The console showed "process_event", "entity order:5" and "dedupe key" where an operator reads first."""
+    from hub.console.base import _entity_words, _task_words
+
+    bad = shopify_order("2026-11-20T10:00:00Z")
+    bad["line_items"][0]["quantity"] = "many"  # a failed processing leaves its task record
+    deliver(client, "shop-eu", "orders/create", bad, "bad-words")
+    run_worker(app)
+    login(client)
+    (row,) = event_rows(app)
+    page = client.get(f"/admin/events/{row.id}").text
+    tasks_table = page.split('id="event-tasks"')[1].split("</table>")[0]
+    assert "take in a delivery" in tasks_table and f"delivery #{row.id}" in tasks_table
+    assert ">process_event<" not in tasks_table and f">event:{row.id}<" not in tasks_table
+    assert 'title="process_event"' in tasks_table  # the internal name, one hover away
+    assert "dedupe key</dt>" not in page and "the platform's delivery id" in page
+    assert [_task_words(k) for k in ("push_stock", "export_order", "sync_crm")] == [
+        "publish stock", "send the order to the ERP", "update the CRM"]
+    assert all(_task_words(k) != k for k in TASK_KINDS)  # every kind of task has its words
+    assert [_entity_words(e) for e in ("order:5", "stock:woo", "odd")] == ["order 5", "stock on woo", "odd"]
