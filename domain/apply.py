@@ -235,8 +235,8 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
         raise HoldReport(wait, f"stock {sku}@{warehouse}: {ch} reports {r.available}, the hub expects {expected}: "
                          f"held for {ch}'s own orders", ch, sku)
     if has_level and expected is not None and ch in policy.reads and (
-            (r.available != expected and _same_second(r.source_updated_at, sync.believed_at))
-            or (came_after and _same_second(r.source_updated_at, sync.pushed_at))):
+            (r.available != expected and ledger.same_second(r.source_updated_at, sync.believed_at))
+            or (came_after and ledger.same_second(r.source_updated_at, sync.pushed_at))):
         # A plain set's channel builds a level's body when it delivers it: one dated the second of the hub's own
         # write (or read) may have been built before it, so it may hold the count the write replaced, sales the
         # write went over included (then it only looks like the write less those sales). Believed, it would hide
@@ -274,7 +274,7 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
                 # waits until the channel's changes are read (a Woo write is a plain set over that sale)
                 out.backfills.add(ch)
                 note += f" once {ch}'s changes are read"
-    if maybe and r.available == expected and ch in policy.reads and _same_second(r.source_updated_at,
+    if maybe and r.available == expected and ch in policy.reads and ledger.same_second(r.source_updated_at,
                                                                               sync.believed_at):
         # it agrees with what the hub knew, without the orders of that second the hub heard of since: believed at
         # its (whole) second, they would count as in it. What the hub knew stands, and they stay unsure: a plain
@@ -287,10 +287,6 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
         at = counted_until
     ledger.set_believed(conn, ch, sku, r.available, ledger.last_movement_id(conn), at)
     return note
-
-
-def _same_second(reported: datetime | None, believed: datetime | None) -> bool:
-    return bool(reported and believed and reported.replace(microsecond=0) == believed.replace(microsecond=0))
 
 
 APPLY = {

@@ -294,14 +294,18 @@ def shown_by_channel(conn: Connection, channel: str, rows: dict[str, Any],
                 after = later
             else:
                 after = occurred > r.believed_at
-                if (not after and later and unsure is not None
-                        and occurred.replace(microsecond=0) == r.believed_at.replace(microsecond=0)):
+                if not after and later and unsure is not None and same_second(occurred, r.believed_at):
                     unsure[sku] = unsure.get(sku, 0) + int(change)
             if after:
                 out[sku] += int(change)
                 if latest is not None and occurred and (sku not in latest or occurred > latest[sku]):
                     latest[sku] = occurred
     return out
+
+
+def same_second(a: datetime | None, b: datetime | None) -> bool:
+    """Both times known and in the same whole second (the channels' clocks give whole seconds)."""
+    return bool(a and b and a.replace(microsecond=0) == b.replace(microsecond=0))
 
 
 def forget_belief(conn: Connection, channel: str, sku: str) -> None:

@@ -91,13 +91,11 @@ def reconcile(hub: Hub, channel: str, progress: Callable[[int], None] | None = N
         raise RuntimeError(f"{channel}: a push has held the stock lock for over {LOCK_WAIT_S}s; try again")
     try:
         with hub.engine.connect() as conn:
-            only = set(skus) if skus is not None else None
-            skus = sorted(conn.execute(union(
-                select(stock_levels.c.sku),
-                select(stock_sync.c.sku).where(stock_sync.c.channel == channel, stock_sync.c.unlisted.is_(False)),
-            )).scalars())
-            if only is not None:
-                skus = [s for s in skus if s in only]
+            levels = select(stock_levels.c.sku)
+            synced = select(stock_sync.c.sku).where(stock_sync.c.channel == channel, stock_sync.c.unlisted.is_(False))
+            if skus is not None:  # one SKU a report could not settle: not every SKU read to keep one
+                levels, synced = levels.where(stock_levels.c.sku.in_(skus)), synced.where(stock_sync.c.sku.in_(skus))
+            skus = sorted(conn.execute(union(levels, synced)).scalars())
             listings = known_listings(conn, channel, skus)
             mark = ledger.last_movement_id(conn)
         readings: dict[str, int] = {}
