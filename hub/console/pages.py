@@ -170,7 +170,8 @@ def _what_relinking_changes(conn: Any, link: Link, missing: str, key: str) -> st
         if now and now != key:
             said.append(f"{link.sku} already links to {link.channel} {what} {now}: linking {what} {key} instead "
                         f"replaces that link, and the hub writes {link.sku}'s stock to {what} {key} from then on")
-    column = sku_links.c.inventory_item_id if missing == "inventory_item_id" else sku_links.c.product_id
+    column = (sku_links.c.inventory_item_id if missing == "inventory_item_id"
+              else sku_links.c.variant_id if link.variant_id else sku_links.c.product_id)  # a Woo variation: its id
     other = conn.execute(select(sku_links.c.sku).where(sku_links.c.channel == link.channel, column == key,
                                                        sku_links.c.sku != link.sku)).scalar()
     if other:
