@@ -10,7 +10,7 @@ from rq import Queue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from jobs.queueing import INBOX_KEY
+from jobs.queueing import INBOX_KEY, alive_workers
 from store.deliveries import counts_by_channel_status
 
 from .metrics import gauge
@@ -34,12 +34,16 @@ def readyz():  # noqa: ANN201
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         checks["database"] = f"unavailable: {type(exc).__name__}"
+    workers = None
     try:
         hub.redis.client.ping()
+        workers = alive_workers(hub.redis.client)
     except RedisError as exc:
         checks["redis"] = f"unavailable: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
-    return {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+    # the worker count is told, not judged: with no worker the receiver still takes every delivery (it
+    # waits in Redis), so a load balancer must not take this server out for it
+    return {"status": "ready" if ready else "unavailable", "checks": checks, "workers": workers}, 200 if ready else 503
 
 
 class _Live:

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import redis
 from rq import Callback, Queue, Retry
-from rq.exceptions import DuplicateJobError
+from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Dependency, Job, JobStatus
 
 # ---- queues ---------------------------------------------------------------------------------------------
@@ -122,6 +122,11 @@ def worker_alive_key(worker_name: str) -> str:
     """Set by a running hub worker and refreshed every few seconds (``jobs.worker``): gone soon after the
     process dies, however it died."""
     return f"hub:worker:{worker_name}:alive"
+
+
+def alive_workers(client: redis.Redis) -> int:
+    """How many hub workers are alive now (their alive keys)."""
+    return sum(1 for _ in client.scan_iter(match=worker_alive_key("*"), count=100))
 
 
 def stock_lock_key(channel: str) -> str:
@@ -495,6 +500,26 @@ class Queues:
             job.delete()
             self.events_queue.enqueue_call(PROCESS_EVENT, **kwargs)
             return True
+
+    def requeue_lost(self) -> list[Job]:
+        """Jobs a dead worker was running, queued again at once (same id); -> them. RQ itself only gives up
+        on such a job once its registry entry expires (the job's timeout and a minute: up to 16 minutes for a
+        push), and then marks it failed; the hub knows sooner, from the worker's alive key."""
+        lost = []
+        for queue in Queue.all(connection=self.client):
+            registry = queue.started_job_registry
+            for entry in self.client.zrange(registry.key, 0, -1):  # "<job id>:<execution id>"
+                try:
+                    job = Job.fetch(registry.parse_job_id(entry), connection=self.client)
+                except NoSuchJobError:
+                    self.client.zrem(registry.key, entry)
+                    continue
+                if job.get_status(refresh=False) != JobStatus.STARTED or self.job_alive(job):
+                    continue
+                self.client.zrem(registry.key, entry)
+                queue.enqueue_job(job)
+                lost.append(job)
+        return lost
 
     def job_alive(self, job: Job) -> bool:
         """Whether ``job`` will still run. Its status alone does not say: a worker killed between taking a

@@ -354,16 +354,28 @@ def task_stats(conn: Connection, now: datetime | None = None) -> dict[str, Any]:
 # ---- lost attempts ---------------------------------------------------------------------------------------
 
 STALE_RUNNING_S = 3600  # longer than any sync job's timeout (push 900 s, exports 600 s)
-SWEEP_TASKS_INTERVAL_S = 300
+SWEEP_TASKS_INTERVAL_S = 5  # a job whose worker died is queued again within its alive key's TTL and this
 
 
 def sweep_tasks(older_than_s: float = STALE_RUNNING_S) -> int:
-    """Scheduled job: attempts still ``running`` long after any job could have, whose RQ job is not running
-    either (the worker was killed or lost mid-attempt), end ``failed`` (``retryable``: the same input may
-    pass); -> how many. Without this they would show as pending forever."""
-
-
+    """Scheduled job: jobs a dead worker was running are queued again now (``Queues.requeue_lost``), their
+    attempts ended ``failed`` (``retryable``) with that said. Attempts still ``running`` long after any job could
+    have, whose RQ job is not running either (gone from Redis), end ``failed`` (``retryable``: the same input
+    may pass); -> how many attempts were ended. Without this they would show as pending forever."""
     hub = current_hub()
+    requeued = [job.id for job in hub.queues.requeue_lost()]
+    ended = 0
+    if requeued:
+        with hub.engine.begin() as conn:
+            ended = conn.execute(update(tasks).where(
+                tasks.c.job_id.in_(requeued), tasks.c.status == TaskStatus.RUNNING.value).values(
+                status=TaskStatus.FAILED.value, error_class=ErrorClass.RETRYABLE.value, finished_at=utcnow(),
+                error="the worker was lost mid-attempt (killed or crashed); the job was queued again")).rowcount
+        logger.warning("task sweep: jobs of a lost worker queued again", extra={"jobs": requeued})
+    return ended + _end_stale(hub, older_than_s)
+
+
+def _end_stale(hub, older_than_s: float) -> int:  # noqa: ANN001
     cutoff = utcnow() - timedelta(seconds=older_than_s)
     with hub.engine.connect() as conn:
         stale = conn.execute(select(tasks.c.id, tasks.c.job_id).where(

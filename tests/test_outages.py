@@ -149,6 +149,52 @@ def test_a_delivery_whose_worker_was_killed_during_its_job_is_queued_again_withi
     assert [r.status for r in event_rows(app)] == ["processed"]
 
 
+@pytest.mark.e2e
+def test_the_job_a_killed_worker_was_running_is_queued_again_within_seconds(make_app):
+    """kill -9 during an ERP export: the job stayed `started` until RQ's registry entry expired (the job's
+    timeout and a minute), and its attempt `running` for an hour; nothing ran it again. hub run's restarted
+    worker had nothing to take, and the demo waited in vain for the Odoo sale order."""
+    import signal
+    import subprocess
+    import sys
+
+    from rq import Queue
+    from rq.job import Job, JobStatus
+
+    from hub.redis import WORKER_ALIVE_TTL_S
+    from jobs.tasks import SWEEP_TASKS_INTERVAL_S, sweep_tasks
+
+    app = make_app()
+    hub = app.extensions["hub"]
+    erp = Queue("erp", connection=hub.redis.client)
+    erp.enqueue("time.sleep", 60, job_id="erp-order-7")  # an export that is still running
+    worker = subprocess.Popen([sys.executable, "-c", WORKER.replace('["events"]', '["erp"]'), hub.redis.url])
+    try:
+        job = Job.fetch("erp-order-7", connection=hub.redis.client)
+        deadline = time.monotonic() + 20
+        while job.get_status() != JobStatus.STARTED and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with app.app_context():
+            assert sweep_tasks() == 0 and erp.get_job_ids() == []  # its worker is alive: left to run
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(5)
+        killed = time.monotonic()
+        while erp.get_job_ids() != ["erp-order-7"] and time.monotonic() - killed < WORKER_ALIVE_TTL_S + 5:
+            with app.app_context():
+                sweep_tasks()
+            time.sleep(0.5)
+        assert erp.get_job_ids() == ["erp-order-7"], "the job of a killed worker was not queued again"
+        assert time.monotonic() - killed <= WORKER_ALIVE_TTL_S + 2  # the scheduler sweeps every 5 s on top
+        assert SWEEP_TASKS_INTERVAL_S <= 5
+        assert job.get_status() == JobStatus.QUEUED and erp.started_job_registry.get_job_ids() == []
+        with app.app_context():
+            sweep_tasks()
+        assert erp.get_job_ids() == ["erp-order-7"]  # once
+    finally:
+        worker.kill()
+        worker.wait(5)
+
+
 def test_sweeper_runs_as_a_queued_job(make_app):
     down = make_app(redis_url="redis://127.0.0.1:1/0")
     post(down.test_client(), "woo", signed("woo"))
