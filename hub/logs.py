@@ -49,6 +49,9 @@ class LineFormatter(logging.Formatter):
 
 
 QUIET_LOGGERS = ("stripe",)  # logs every API call at INFO and the answers' bodies (customers' data) at DEBUG
+# RQ says four lines per job and one per cron tick at INFO (a terminal scrolls with sweeps that did nothing);
+# the hub's jobs log what they changed themselves, and RQ's warnings and errors still show
+CHATTY_LOGGERS = ("rq.worker", "rq.cron", "rq.scheduler", "rq.queue")
 
 
 def formatter_for(stream: TextIO, env: dict[str, str] | None = None) -> logging.Formatter:
@@ -59,9 +62,16 @@ def formatter_for(stream: TextIO, env: dict[str, str] | None = None) -> logging.
     return LineFormatter()
 
 
+def chatty_level(level: str) -> str:
+    """The level RQ's own loggers get when the hub logs at ``level`` (RQ's worker sets it again: pass it)."""
+    return "DEBUG" if level.upper() == "DEBUG" else "WARNING"
+
+
 def configure_logging(level: str = "INFO") -> None:
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(chatty_level(level))
     root = logging.getLogger()
     if any(getattr(h, "_hub", False) for h in root.handlers):
         root.setLevel(level.upper())

@@ -34,3 +34,22 @@ def test_a_terminal_gets_one_readable_line_and_a_pipe_gets_json():
     assert isinstance(formatter_for(io.StringIO(), env={}), JsonFormatter)
     assert isinstance(formatter_for(_Tty(), env={"HUB_LOG_FORMAT": "json"}), JsonFormatter)
     assert isinstance(formatter_for(io.StringIO(), env={"HUB_LOG_FORMAT": "line"}), LineFormatter)
+
+
+def test_rq_says_nothing_per_job_at_info_but_does_at_debug():
+    """`hub run`'s terminal scrolled ~6 RQ lines every 5 s for sweeps and pulls that changed nothing."""
+    from hub.logs import CHATTY_LOGGERS, configure_logging
+
+    root = logging.getLogger()
+    before = root.level, {name: logging.getLogger(name).level for name in CHATTY_LOGGERS}
+    try:
+        configure_logging("INFO")
+        assert not logging.getLogger("rq.worker").isEnabledFor(logging.INFO)  # "Job OK", "result is kept", ...
+        assert logging.getLogger("rq.worker").isEnabledFor(logging.WARNING)  # a failed job still shows
+        assert logging.getLogger("hub.cli").isEnabledFor(logging.INFO)
+        configure_logging("DEBUG")
+        assert logging.getLogger("rq.cron").isEnabledFor(logging.INFO)
+    finally:
+        root.setLevel(before[0])
+        for name, level in before[1].items():
+            logging.getLogger(name).setLevel(level)
