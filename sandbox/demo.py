@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import requests
+
 from hub.config import Config
 from mappings.canonical import currency_exponent
 from sandbox.demo_systems import Clock, DemoError, NotYet, Remote, one, table
@@ -53,7 +55,7 @@ class Demo:
         self.cfg, self.say = cfg, say
         hint = START_HINT.format(config=cfg.source)
         self.hub = Remote("the hub", hub_url, hint, {"Authorization": f"Bearer {cfg.admin_token}"})
-        self.clock = Clock(timeout_s, self._failed_events)
+        self.clock = Clock(timeout_s, self._failed_events, self._hub_health)
         sims = {s.system: s for s in reversed(plan(cfg))}  # the first of each system
         missing = [name for name in ("shopify", "woocommerce", "odoo", "hubspot", "emitter") if name not in sims]
         if missing:
@@ -77,12 +79,16 @@ class Demo:
 
     def run(self) -> None:
         self.preflight()
-        self.catalogue()
-        woo = self.woo_order()
-        self.stripe_payment(woo)
-        tracking = self.erp_delivery(woo)
-        self.carrier_updates(woo, tracking)
-        self.shopify_order()
+        try:
+            self.catalogue()
+            woo = self.woo_order()
+            self.stripe_payment(woo)
+            tracking = self.erp_delivery(woo)
+            self.carrier_updates(woo, tracking)
+            self.shopify_order()
+        except DemoError:
+            self._hub_health()  # a sandbox gone with the whole hub run: say the hub stopped, not the sandbox
+            raise
         self.summary()
 
     def step(self, title: str) -> None:
@@ -121,6 +127,10 @@ class Demo:
         # meanwhile (the same 10 of each), and the narration would depend on which came first
         in_hub = {lv["sku"] for lv in self.hub.get("/api/stock")["levels"]}
         on_shop = set(self.shop.get("/_sandbox/stock"))
+        if stale := [sku for sku in skus if sku in in_hub and sku not in on_shop]:
+            raise DemoError(f"the hub remembers {', '.join(stale)} from an earlier run (its records under var/ are "
+                            "kept), but the sandboxes started empty (they keep nothing between runs): stop the hub "
+                            f"(Ctrl-C) and start both clean with: hub --config {self.cfg.source} run --fresh")
         if missing := [c for c in CATALOGUE if c[0] not in on_shop]:
             ids = self.shop.post("/_sandbox/seed", {"products": [
                 {"title": name, "variants": [{"sku": sku, "price": price,
@@ -428,6 +438,26 @@ class Demo:
             if len(page["events"]) < 500:
                 return count
             before = page["next_before"]
+
+    def _hub_health(self) -> str:
+        """What is wrong with the hub while the demo waits ("" when nothing is); DemoError when it stopped
+        answering, so a wait for an effect names that rather than its own timeout or a sandbox."""
+        try:
+            resp = self.hub.http.get(f"{self.hub.base}/readyz", timeout=5)
+        except requests.RequestException as exc:
+            raise DemoError(f"the hub stopped answering at {self.hub.base} ({type(exc).__name__}): hub run has "
+                            "stopped; its terminal says why") from None
+        try:
+            body = resp.json()
+        except ValueError:
+            body = {}
+        if resp.status_code != 200:
+            bad = ", ".join(f"{k} {v}" for k, v in body.get("checks", {}).items() if v != "ok")
+            return f"the hub is not ready: {bad or resp.status_code}"
+        if body.get("workers") == 0:
+            return ("no hub worker is running (hub run starts a dead one again within seconds; if it keeps dying, "
+                    "its terminal says why)")
+        return ""
 
     def _failed_events(self) -> str:
         """The hub's newest failed deliveries, for a timeout's message."""

@@ -14,6 +14,7 @@ T = TypeVar("T")
 POLL_S = 0.25
 CALL_TIMEOUT_S = 15
 STARTING_POLL_S = 0.2  # how often a system still starting is asked again
+HEALTH_EVERY_S = 2.0  # while waiting for an effect, how often the hub's own health is looked at
 
 
 class DemoError(Exception):
@@ -77,9 +78,11 @@ class Remote:
 class Clock:
     """Waits for effects, each with a timeout; remembers when the current step began (for the narration)."""
 
-    def __init__(self, timeout_s: float, on_timeout: Callable[[], str] | None = None) -> None:
+    def __init__(self, timeout_s: float, on_timeout: Callable[[], str] | None = None,
+                 health: Callable[[], str] | None = None) -> None:
         self.timeout_s = timeout_s
         self.on_timeout = on_timeout  # more context for a timeout's message (e.g. the hub's failed events)
+        self.health = health  # what is wrong with the hub ("" when nothing); raises DemoError when it is gone
         self.started = time.monotonic()
 
     def mark(self) -> None:
@@ -92,14 +95,18 @@ class Clock:
         """``probe()``'s value once it stops raising NotYet; DemoError after the timeout, with what it saw."""
         limit = self.timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + limit
-        seen = ""
+        seen, unwell, looked = "", "", time.monotonic()
         while True:
             try:
                 return probe()
             except (NotYet, DemoError) as exc:
                 seen = str(exc)
-            if time.monotonic() >= deadline:
-                extra = self.on_timeout() if self.on_timeout else ""
+            now = time.monotonic()
+            if self.health and (now - looked >= HEALTH_EVERY_S or now >= deadline):
+                unwell, looked = self.health(), now  # the hub gone: its DemoError, not this wait's
+            if now >= deadline:
+                extra = "\n".join(x for x in (f"   {unwell}" if unwell else "",
+                                              self.on_timeout() if self.on_timeout else "") if x)
                 raise DemoError(f"waited {limit:.0f} s for {what}, in vain" + (f"; last seen: {seen}" if seen else "")
                                 + (f". {hint}" if hint else "") + (f"\n{extra}" if extra else ""))
             time.sleep(POLL_S)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from click.testing import CliRunner
 from hub.cli import cli
 
 from .support import ADMIN_TOKEN, corpus_path, event_rows, live_server
-from .support.run import example_config, free_port, hub_run
+from .support.run import HUB, example_config, free_port, hub_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,6 +97,25 @@ def test_hub_run_on_embedded_defaults_end_to_end(tmp_path):
             time.sleep(0.3)
         assert [(e["channel"], e["topic"], e["status"]) for e in events] == [("shop-eu", "orders/create", "processed")]
         assert (tmp_path / "var" / "hub.db").exists()
+
+        # a second hub on the same var/ (it attached to the first one's Redis and queued jobs there), and one
+        # of its own on the first one's port (it said "hub is running", then gunicorn gave up 15 s later)
+        port = hub.url.rsplit(":", 1)[1]
+        started = time.monotonic()
+        twin = hub.hub("run", "--bind", f"127.0.0.1:{free_port()}", timeout=60)
+        (tmp_path / "other").mkdir()
+        other = example_config(tmp_path / "other")
+        clash = subprocess.run([*HUB, "--config", str(other), "run", "--bind", f"127.0.0.1:{port}"],
+                               cwd=tmp_path / "other", env=hub.env, capture_output=True, text=True, timeout=60)
+        assert time.monotonic() - started < 20
+        assert twin.returncode == 1 and twin.stderr.strip() == (
+            f"Error: {tmp_path / 'var'} is in use by another hub run (pid {hub.proc.pid}, or its processes): stop it "
+            "first, or give this config its own var_dir; nothing was started"), twin.stderr
+        assert clash.returncode == 1 and clash.stderr.strip() == (
+            f"Error: the hub cannot listen on 127.0.0.1:{port}: Address already in use (another hub or program "
+            "has it: stop it, or give --bind another port); nothing was started"), clash.stderr
+        assert "hub is running" not in twin.stdout + clash.stdout
+        assert requests.get(f"{base}/readyz", timeout=5).json()["workers"] == 1  # nothing joined the first hub
         code, out = hub.stop()
     assert code == 0, out
     assert f"webhooks   {base}/webhooks/<channel>" in out

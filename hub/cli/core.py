@@ -6,8 +6,6 @@ from __future__ import annotations
 import gc
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,7 +16,7 @@ import requests
 from connectors import PLATFORMS
 from hub import create_app
 from hub.config import ConfigError
-from hub.redis import connect, redacted_url, stop_embedded
+from hub.redis import EMBEDDED, connect, redacted_url, stop_embedded
 from jobs.queueing import BACKFILL_GATE_TTL_S, ERP_QUEUE, EVENTS_QUEUE, backfill_due_key
 
 from .base import DEFAULT_BIND, RELAY_BLOCK_S, STOP_GRACE_S, StopOnSignal, _config, _embedded_redis_env, cli, logger
@@ -130,7 +128,7 @@ def worker(burst: bool, fork: bool) -> None:
     # loaded by the commands that use it: every hub process starts sooner
     from redis.exceptions import RedisError
 
-    from hub.logs import configure_logging
+    from hub.logs import chatty_level, configure_logging
 
     # the jobs and the store load in the commands that use them: every hub process starts ~0.4 s sooner
     from jobs.worker import REDIS_WAIT_CAP_S, HubForkWorker, HubWorker
@@ -148,7 +146,7 @@ def worker(burst: bool, fork: bool) -> None:
         while True:
             w = worker_class(hub.queues.queue_names(), connection=hub.redis.client)
             try:
-                w.work(burst=burst, with_scheduler=True, logging_level=cfg.log_level)
+                w.work(burst=burst, with_scheduler=True, logging_level=chatty_level(cfg.log_level))
                 if burst or w._shutdown_requested_date is not None:  # noqa: SLF001 - RQ's own stop flag
                     return
                 why = "stopped on an error"
@@ -267,57 +265,121 @@ def local_url(bind: str) -> str:
 @click.option("--sandboxes/--no-sandboxes", "with_sandboxes", default=None,
               help="Also serve the platform sandboxes (hub sandboxes); default: when the config has a sandbox: "
                    "section.")
-def run(bind: str, with_sandboxes: bool | None) -> None:
+@click.option("--fresh", is_flag=True,
+              help="Start clean: clear the embedded stores under var_dir first (the sandboxes always start empty).")
+def run(bind: str, with_sandboxes: bool | None, fresh: bool) -> None:
     """Web + relay + worker + scheduler in one command, on the configured (embedded by default) stores,
-    and the platform sandboxes when the config has a ``sandbox:`` section."""
+    and the platform sandboxes when the config has a ``sandbox:`` section.
+
+    The banner comes once the web server answers /readyz and the sandboxes listen. A child that dies is
+    started again (backoff up to 30 s); the hub stops on Ctrl-C / SIGTERM, or when a child keeps dying.
+    """
     # the jobs and the store load in the commands that use them: every hub process starts ~0.4 s sooner
     from sandbox.stack import check_ports, plan  # the simulators (~0.3 s): only the commands serving them
     from store.db import make_engine, upgrade
+
+    from .supervise import Supervisor, VarInUse, clear_var, lock_var, port_free, wait_ready
 
     cfg = _config()
     if with_sandboxes and cfg.sandbox is None:
         raise click.ClickException(f"--sandboxes: {cfg.source} has no sandbox: section (see hub.example.yaml)")
     try:
+        lock = lock_var(cfg.var_dir)  # before anything else: a second hub on this var/ must not touch its stores
+    except VarInUse as exc:
+        raise click.ClickException(f"{exc}; nothing was started") from None
+    if fresh:
+        _fresh(cfg, clear_var)
+    try:
         simulated = plan(cfg) if with_sandboxes is not False else []
         check_ports(simulated)
     except (ConfigError, OSError) as exc:
         raise click.ClickException(f"{exc}; nothing was started") from None
-    upgrade(make_engine(cfg.database_url, cfg.db_busy_timeout_s, cfg.var_dir))
+    host, _, port = bind.rpartition(":")
+    if port.isdigit() and (why := port_free(host or "0.0.0.0", int(port))):  # noqa: S104 - checked, not bound
+        raise click.ClickException(f"the hub cannot listen on {bind}: {why} (another hub or program has it: "
+                                   "stop it, or give --bind another port); nothing was started")
+    engine = make_engine(cfg.database_url, cfg.db_busy_timeout_s, cfg.var_dir)
+    upgrade(engine)
+    kept = not fresh and simulated and _has_records(engine)
+    engine.dispose()
     server = _embedded_redis_env(cfg)  # the children share this server
     url = local_url(bind)
     base = [sys.executable, "-m", "hub.cli"]
-    commands = [["web", "--bind", bind], ["relay"], ["worker"], ["scheduler"]]
+    commands = {"web": ["web", "--bind", bind], "relay": ["relay"], "worker": ["worker"], "scheduler": ["scheduler"]}
     if simulated:
-        commands.insert(0, ["sandboxes", "--hub-url", url])
+        commands = {"sandboxes": ["sandboxes", "--hub-url", url], **commands}
     stop = StopOnSignal()  # before the children: a signal from now on stops them all
-    children = [subprocess.Popen(base + args) for args in commands]
-    click.echo(run_banner(cfg, url))
-    if simulated:
-        click.echo("  sandboxes  " + "\n             ".join(f"{s.system:<13}{s.url}  ({s.key})" for s in simulated)
-                   + f"\n             try: hub --config {cfg.source} demo")
-    click.echo("Press Ctrl-C to stop.\n")
-    code = 0
-    while not stop.requested:
-        dead = [c for c in children if c.poll() is not None]
-        if dead:
-            click.echo(f"a hub process exited ({dead[0].args[3]}, code {dead[0].returncode}); stopping", err=True)
-            code = 1
-            break
+    sup = Supervisor({name: base + args for name, args in commands.items()}, lambda m: click.echo(m, err=True),
+                     pass_fds=[lock])  # the children hold var/'s lock too: one left running keeps it
+    sup.start_all()
+    why = wait_ready(sup, url, [(s.key, s.host, s.port) for s in simulated if s.system != "paypal-certs"],
+                     lambda: stop.requested)
+    if why is None and not stop.requested:
+        click.echo(run_banner(cfg, url))
+        if simulated:
+            click.echo("  sandboxes  " + "\n             ".join(f"{s.system:<13}{s.url}  ({s.key})" for s in simulated)
+                       + f"\n             try: hub --config {cfg.source} demo")
+        if kept:
+            click.echo("  note       the hub's records under var/ are kept between runs, but the sandboxes start "
+                       f"empty:\n             hub --config {cfg.source} run --fresh starts both clean")
+        click.echo("Press Ctrl-C to stop.\n")
+    while why is None and not stop.requested:
+        why = sup.watch()
+        if why is None and server is not None and not _alive(server.pid):
+            server = _embedded_redis_again(cfg, sup, [name for name in commands if name != "sandboxes"])
         time.sleep(0.5)
-    for c in children:
-        if c.poll() is None:
-            c.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_S  # one grace for all of them, not one each
-    for c in children:
-        try:
-            c.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            click.echo(f"{c.args[3]} did not stop within {STOP_GRACE_S} s of SIGTERM: killed", err=True)
-            c.kill()
-            c.wait()
+    if why is not None:
+        click.echo(f"hub run: {why}; stopping", err=True)
+    sup.stop(STOP_GRACE_S, lambda m: click.echo(m, err=True))
     if server is not None:  # started here, for these children, all gone now: whatever the server still
         stop_embedded(server, only_if_last=False)  # counts as connected is their closing sockets
-    sys.exit(code)
+    sys.exit(0 if why is None else 1)
+
+
+def _fresh(cfg, clear_var) -> None:  # noqa: ANN001
+    """``hub run --fresh``: only the embedded stores under var_dir are the hub's to clear."""
+    from sqlalchemy.engine import make_url
+
+    db = make_url(cfg.database_url)
+    in_var = db.get_backend_name() == "sqlite" and Path(db.database or "").resolve().is_relative_to(
+        Path(cfg.var_dir).resolve())
+    if not in_var or cfg.redis_url != EMBEDDED:
+        raise click.ClickException("--fresh clears only the embedded stores under var_dir; this config's database "
+                                   "or Redis is elsewhere: clear them yourself; nothing was started")
+    removed = clear_var(cfg.var_dir)
+    click.echo(f"--fresh: cleared {Path(cfg.var_dir).resolve()} ({', '.join(removed) or 'it was empty'})")
+
+
+def _has_records(engine) -> bool:  # noqa: ANN001
+    """Whether the store holds anything from an earlier run (a delivery or a link)."""
+    from sqlalchemy import func, select
+
+    from store.models import events, sku_links
+
+    with engine.connect() as conn:
+        return any(conn.execute(select(func.count()).select_from(t)).scalar() for t in (events, sku_links))
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _embedded_redis_again(cfg, sup, names: list[str]):  # noqa: ANN001, ANN202
+    """The embedded Redis died: start it again on its data file and the hub's children with it (its socket is
+    new)."""
+    click.echo("hub run: the embedded Redis stopped; starting it again", err=True)
+    os.environ.pop("HUB_REDIS_URL", None)
+    server = _embedded_redis_env(cfg)
+    sup.restart(set(names), "hub run: the embedded Redis is back")
+    return server
 
 
 @cli.group()

@@ -89,8 +89,8 @@ def hub_env() -> dict[str, str]:
 @contextmanager
 def hub_run(directory: Path, config: Path, *args: str, ready_s: float = 60,
             port: int | None = None) -> Iterator[RunningHub]:
-    """``hub --config CONFIG run --bind <port, else a free one> ARGS`` in ``directory``, ready (readyz 200)
-    when yielded."""
+    """``hub --config CONFIG run --bind <port, else a free one> ARGS`` in ``directory``, yielded once it printed
+    its banner; the hub must answer /readyz 200 by then."""
     env = hub_env()
     port = port or free_port()
     with open(directory / RUN_LOG, "w") as log:  # a file, not a pipe: a pipe nobody reads would block the children
@@ -100,17 +100,17 @@ def hub_run(directory: Path, config: Path, *args: str, ready_s: float = 60,
     running = RunningHub(proc, f"http://127.0.0.1:{port}", config, directory, env)
     try:
         deadline = time.time() + ready_s
-        while time.time() < deadline:
+        while "hub is running" not in running.log():
             if proc.poll() is not None:
                 raise AssertionError(f"hub run exited with {proc.returncode}:\n{running.log()}")
-            try:
-                if requests.get(f"{running.url}/readyz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:  # refused, or bound but workers still booting
-                pass
-            time.sleep(0.3)
-        else:
-            raise AssertionError("hub run did not become ready")
+            if time.time() > deadline:
+                raise AssertionError(f"hub run printed no banner within {ready_s} s:\n{running.log()}")
+            time.sleep(0.1)
+        try:  # the banner comes only once everything answers: asked at once, the hub must be ready
+            ready = requests.get(f"{running.url}/readyz", timeout=5).status_code
+        except requests.RequestException as exc:
+            ready = type(exc).__name__
+        assert ready == 200, f"the banner came before the hub was ready ({ready}):\n{running.log()}"
         yield running
     finally:
         if proc.poll() is None:
