@@ -53,7 +53,7 @@ _CHANNEL_STOCK = select(channel_stock).where(channel_stock.c.channel == bindpara
 _NEW_CHANNEL_STOCK = channel_stock.insert()
 _SET_CHANNEL_STOCK = update(channel_stock).where(channel_stock.c.id == bindparam("b_id")).values(
     quantity=bindparam("b_q"), source_updated_at=bindparam("b_src"), updated_at=bindparam("b_now"))
-_HAS_LEVEL = select(stock_levels.c.id).where(stock_levels.c.sku == bindparam("b_sku"),
+_HAS_LEVEL = select(stock_levels.c.id, stock_levels.c.counted_at).where(stock_levels.c.sku == bindparam("b_sku"),
                                              stock_levels.c.warehouse == bindparam("b_wh"))
 
 
@@ -218,7 +218,8 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
             and r.source_updated_at < sync.believed_at.replace(microsecond=0)):
         # reports carry whole seconds: only one from an earlier second is surely older
         return "older than what the hub already knows the channel shows (superseded)"
-    has_level = conn.execute(_HAS_LEVEL, {"b_sku": sku, "b_wh": warehouse}).first()
+    level = conn.execute(_HAS_LEVEL, {"b_sku": sku, "b_wh": warehouse}).first()
+    has_level = level is not None and level.counted_at is not None  # only sales so far: not known how many
     expected, counted_until, maybe, came_after = None, None, 0, False
     if sync is not None and sync.believed is not None:
         surely, maybe, counted_until = ledger.own_moves_after(conn, ch, sku, sync)
@@ -252,9 +253,13 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
             ledger.mark_dirty(conn, (ch,), {sku}, touch)
         out.backfills.add(ch)
         return unplaced + f"{ch} is read before anything is written there"
-    if not has_level:
+    if level is None:
         ledger.set_on_hand(conn, touch, sku, warehouse, r.available, MovementReason.CHANNEL_EDIT, ch, event_id)
         note = "the hub's first count of it"
+    elif not has_level:  # only sales so far: the channel's count is the first, with those sales in it
+        edit = r.available - ledger.available(conn, [sku], (warehouse,))[sku]
+        ledger.record_movement(conn, touch, sku, warehouse, MovementReason.CHANNEL_EDIT, ch, event_id, on_hand=edit)
+        note = "the hub's first count of it (its sales so far taken as in it)"
     elif policy.authority.get(ch) == "channel":
         if expected is None:  # its first report: the channel's count is the truth for what it holds
             expected = ledger.available(conn, [sku], (warehouse,))[sku]

@@ -26,6 +26,9 @@ from store.models import alerts, order_stock, stock_levels, stock_movements, sto
 SHIPPED_STATUSES = frozenset({OrderStatus.FULFILLED})
 RELEASED_STATUSES = frozenset({OrderStatus.CANCELLED})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# movements that count a level (set on_hand from a count): before the first, the hub does not know how many
+# there are, so it publishes nothing for the SKU and opens no oversell alert
+COUNT_REASONS = frozenset({MovementReason.ERP_SNAPSHOT, MovementReason.CHANNEL_EDIT, MovementReason.ADJUSTMENT})
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,8 @@ class StockTouch:
 _MOVE_LEVEL = (update(stock_levels).where(stock_levels.c.sku == bindparam("b_sku"),
                                           stock_levels.c.warehouse == bindparam("b_wh"))
                .values(on_hand=stock_levels.c.on_hand + bindparam("b_on_hand"),
-                       committed=stock_levels.c.committed + bindparam("b_committed"), updated_at=bindparam("b_at")))
+                       committed=stock_levels.c.committed + bindparam("b_committed"), updated_at=bindparam("b_at"),
+                       counted_at=func.coalesce(stock_levels.c.counted_at, bindparam("b_counted"))))
 _NEW_LEVEL = stock_levels.insert()
 _MOVEMENT = stock_movements.insert()
 _SYNC_ROW = select(stock_sync).where(stock_sync.c.channel == bindparam("b_ch"), stock_sync.c.sku == bindparam("b_sku"))
@@ -91,7 +95,7 @@ _AVAILABLE = (select(_LV.sku, func.sum(_LV.on_hand - _LV.committed))
               .where(_LV.sku.in_(bindparam("b_skus", expanding=True))).group_by(_LV.sku))
 _AVAILABLE_AT = _AVAILABLE.where(_LV.warehouse.in_(bindparam("b_whs", expanding=True)))
 # available over every warehouse, with the SKU's open oversell alert (if any)
-_OVERSOLD = (select(_LV.sku, func.sum(_LV.on_hand - _LV.committed),
+_OVERSOLD = (select(_LV.sku, func.sum(_LV.on_hand - _LV.committed), func.max(_LV.counted_at),
                     select(func.max(alerts.c.id)).where(alerts.c.kind == "oversell", alerts.c.key == _LV.sku,
                                                         alerts.c.resolved_at.is_(None)).scalar_subquery())
              .where(_LV.sku.in_(bindparam("b_skus", expanding=True))).group_by(_LV.sku))
@@ -99,7 +103,7 @@ _OVERSOLD = (select(_LV.sku, func.sum(_LV.on_hand - _LV.committed),
 _TARGETS = _AVAILABLE_AT.add_columns(
     select(func.coalesce(func.sum(order_stock.c.to_take), 0))
     .where(order_stock.c.channel == bindparam("b_ch"), order_stock.c.sku == _LV.sku, order_stock.c.to_take > 0)
-    .scalar_subquery())
+    .scalar_subquery(), func.max(_LV.counted_at))
 
 
 def record_movement(conn: Connection, touch: StockTouch, sku: str, warehouse: str, reason: MovementReason,
@@ -111,11 +115,12 @@ def record_movement(conn: Connection, touch: StockTouch, sku: str, warehouse: st
     ``channel_delta``: the change the channel made to its own count by itself (its order took stock).
     """
     now = utcnow()
+    counted = now if reason in COUNT_REASONS else None
     done = conn.execute(_MOVE_LEVEL, {"b_sku": sku, "b_wh": warehouse, "b_on_hand": on_hand, "b_committed": committed,
-                                      "b_at": now}).rowcount
+                                      "b_at": now, "b_counted": counted}).rowcount
     if not done:
         conn.execute(_NEW_LEVEL, {"sku": sku, "warehouse": warehouse, "on_hand": on_hand, "committed": committed,
-                                  "updated_at": now})
+                                  "updated_at": now, "counted_at": counted})
     mid = conn.execute(_MOVEMENT, {
         "sku": sku, "warehouse": warehouse, "delta": on_hand, "committed_delta": committed, "reason": reason.value,
         "channel": channel, "source_event": event_id, "created_at": now, "occurred_at": occurred_at,
@@ -231,15 +236,22 @@ def available(conn: Connection, skus: list[str], warehouses: tuple[str, ...] | N
     return {sku: got.get(sku, 0) for sku in skus}
 
 
-def targets(conn: Connection, policy: StockPolicy, channel: str, skus: list[str]) -> dict[str, int]:
+def targets(conn: Connection, policy: StockPolicy, channel: str, skus: list[str],
+            uncounted: set[str] | None = None) -> dict[str, int]:
     """What the hub wants ``channel`` to show now: the published quantity (available over its warehouses,
     minus its buffer, never below 0), plus what the channel's own waiting orders will still take off its
     count by themselves (a pending WooCommerce order, when paid), so that it lands on the published
-    quantity when they do and no write is spent on either step. One query."""
+    quantity when they do and no write is spent on either step. One query. ``uncounted``, if given, gets the
+    SKUs never counted there (0 for them is a guess: see ``COUNT_REASONS``)."""
     whs = policy.warehouses.get(channel) or (policy.default_warehouse,)
     buffer = policy.buffers.get(channel, 0)
-    got = {sku: max(0, int(n) - buffer) + int(later) for sku, n, later in conn.execute(
-        _TARGETS, {"b_ch": channel, "b_skus": skus, "b_whs": list(whs)})}
+    got, counted = {}, set()
+    for sku, n, later, counted_at in conn.execute(_TARGETS, {"b_ch": channel, "b_skus": skus, "b_whs": list(whs)}):
+        got[sku] = max(0, int(n) - buffer) + int(later)
+        if counted_at is not None:
+            counted.add(sku)
+    if uncounted is not None:
+        uncounted.update(s for s in skus if s not in counted)
     return {sku: got.get(sku, 0) for sku in skus}
 
 
@@ -352,9 +364,9 @@ def check_oversell(conn: Connection, touch: StockTouch) -> None:
     if not touch.skus:
         return
     now = utcnow()
-    for sku, total, open_alert in conn.execute(_OVERSOLD, {"b_skus": sorted(touch.skus)}).all():
+    for sku, total, counted, open_alert in conn.execute(_OVERSOLD, {"b_skus": sorted(touch.skus)}).all():
         n = int(total)
-        if n < 0:
+        if n < 0 and counted is not None:  # never counted: not oversold, unknown (it waits for a count)
             detail = {"sku": sku, "available": n}
             msg = f"{sku} oversold: available {n}"
             if open_alert is None:
@@ -371,12 +383,24 @@ def check_oversell(conn: Connection, touch: StockTouch) -> None:
 def set_on_hand(conn: Connection, touch: StockTouch, sku: str, warehouse: str, on_hand: int,
                 reason: MovementReason, channel: str | None = None, event_id: int | None = None) -> int:
     """A count (ERP or warehouse snapshot, first report): on_hand becomes ``on_hand``; -> the delta."""
-    row = conn.execute(select(stock_levels.c.on_hand).where(stock_levels.c.sku == sku,
-                                                            stock_levels.c.warehouse == warehouse)).one_or_none()
+    row = conn.execute(select(stock_levels.c.on_hand, stock_levels.c.counted_at).where(
+        stock_levels.c.sku == sku, stock_levels.c.warehouse == warehouse)).one_or_none()
     delta = on_hand - (row.on_hand if row else 0)
-    if delta or row is None:
+    if delta or row is None or row.counted_at is None:  # a first count that changes nothing still counts
         record_movement(conn, touch, sku, warehouse, reason, channel, event_id, on_hand=delta)
     return delta
+
+
+def uncounted(conn: Connection, skus: list[str], warehouses: tuple[str, ...] | None = None) -> set[str]:
+    """Of ``skus``, those with no counted level (in ``warehouses``; all when None): the hub does not know how
+    many there are."""
+    out = set(skus)
+    for i in range(0, len(skus), 500):
+        q = select(_LV.sku).where(_LV.sku.in_(skus[i:i + 500]), _LV.counted_at.is_not(None)).distinct()
+        if warehouses is not None:
+            q = q.where(_LV.warehouse.in_(warehouses))
+        out.difference_update(conn.execute(q).scalars())
+    return out
 
 
 def finish(conn: Connection, touch: StockTouch, policy: StockPolicy) -> None:

@@ -38,6 +38,7 @@ ENV_OVERRIDES = {
     "HUB_SECRET_KEY": "secret_key",
 }
 STOCK_AUTHORITIES = ("hub", "channel")
+PUSH_MODES = ("live", "shadow")
 DEFAULT_CALL_TIMEOUT_S = 10.0
 # the ERP and the CRM the hub exports orders and customers to (both optional)
 ERP_KINDS = ("odoo",)
@@ -101,6 +102,8 @@ class ChannelSchema(Schema):
                             load_default=dict)
     stock_buffer = fields.Integer(load_default=0, validate=validate.Range(min=0))
     stock_authority = fields.String(load_default="hub", validate=validate.OneOf(STOCK_AUTHORITIES))
+    # shadow: the hub reads and compares, records what it would write there, and writes nothing (onboarding)
+    push = fields.String(load_default="live", validate=validate.OneOf(PUSH_MODES))
     timeout_s = fields.Float(load_default=DEFAULT_CALL_TIMEOUT_S, validate=validate.Range(min=0.1))
     match = fields.Nested(MatchSchema, load_default=None, allow_none=True)
     # the webhook topics the hub keeps subscribed on the platform (``hub channels subscribe``); None: every
@@ -276,6 +279,7 @@ class ChannelConfig:
     locations: dict[str, str] = field(default_factory=dict)
     stock_buffer: int = 0
     stock_authority: str = "hub"
+    push: str = "live"  # live | shadow (reads, compares and records what it would write; writes nothing)
     timeout_s: float = DEFAULT_CALL_TIMEOUT_S
     extra: dict[str, Any] = field(default_factory=dict, repr=False)  # API keys among them
     match_keys: tuple[str, ...] = ()  # payment channels: the order references tried, in order
@@ -409,6 +413,7 @@ def load_config_dict(raw: dict[str, Any] | None, environ: dict[str, str] | None 
             locations={str(k): v for k, v in ch["locations"].items()},
             stock_buffer=ch["stock_buffer"],
             stock_authority=ch["stock_authority"],
+            push=ch["push"],
             timeout_s=ch["timeout_s"],
             extra={k: v for k, v in ch.items() if k not in known},
             match_keys=tuple((ch["match"] or {}).get("keys") or DEFAULT_MATCH_KEYS.get(ch["kind"], ())),

@@ -44,7 +44,8 @@ def stock_overview(conn: Connection, policy: ledger.StockPolicy, channels: list[
     out = {s: {"sku": s, **levels[s], "available": levels[s]["on_hand"] - levels[s]["committed"], "channels": {}}
            for s in skus}
     for ch in channels:
-        published = ledger.targets(conn, policy, ch, skus)  # what the hub writes there
+        uncounted: set[str] = set()
+        published = ledger.targets(conn, policy, ch, skus, uncounted)  # what the hub writes there
         sync = {r.sku: r for r in conn.execute(select(stock_sync).where(stock_sync.c.channel == ch,
                                                                         stock_sync.c.sku.in_(skus)))}
         shows = ledger.shown_by_channel(conn, ch, sync)
@@ -55,7 +56,10 @@ def stock_overview(conn: Connection, policy: ledger.StockPolicy, channels: list[
         for s in skus:
             row = sync.get(s)
             out[s]["channels"][ch] = {
-                "published": published[s], "shows": shows.get(s), "reported": reported.get(s),
+                # None: never counted, nothing is published (it waits for a count)
+                "published": None if s in uncounted else published[s], "shows": shows.get(s),
+                "reported": reported.get(s),
+                "would_write": row.shadow if row else None,  # push: shadow: what the last push would have written
                 "pushed": row.pushed if row else None, "pushed_at": iso(row.pushed_at) if row else None,
                 "read": row.read_quantity if row else None, "read_at": iso(row.read_at) if row else None,
                 "drift": row.drift if row else None, "pending_push": bool(row and row.dirty),

@@ -71,6 +71,8 @@ class PushReport:
     unlisted: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     deferred: set[str] = field(default_factory=set)  # lost a compare-and-set race: the next push writes them
+    uncounted: list[str] = field(default_factory=list)  # never counted: nothing published until they are
+    shadow: dict[str, int] = field(default_factory=dict)  # push: shadow: what it would have written
 
     def __str__(self) -> str:
         s = f"{self.channel}: {self.checked} dirty, {self.written} written in {self.calls} call(s)"
@@ -78,6 +80,10 @@ class PushReport:
             s += f", {len(self.unlisted)} not sold there"
         if self.deferred:
             s += f", {len(self.deferred)} left to the next push (the channel moved first)"
+        if self.uncounted:
+            s += f", {len(self.uncounted)} never counted (nothing published: they wait for a count)"
+        if self.shadow:
+            s += f", shadow mode: {len(self.shadow)} would have been written, nothing was"
         if self.failed:
             s += f", {len(self.failed)} refused"
         return s
@@ -142,8 +148,15 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
             stock_sync.c.channel == channel, stock_sync.c.dirty.is_(True), stock_sync.c.unlisted.is_(False)))}
         if not rows:
             return report
-        mark = ledger.last_movement_id(conn)
-        values = ledger.targets(conn, hub.stock_policy, channel, sorted(rows))
+        mark = ledger.last_movement_id(conn)  # before the values: a movement after it is not in them
+        waiting: set[str] = set()
+        values = ledger.targets(conn, hub.stock_policy, channel, sorted(rows), waiting)
+        if waiting:  # how many there are is not known: 0 would be a guess; a count marks them dirty again
+            conn.execute(_CLEAR_DIRTY, [{"b_ch": channel, "b_sku": s, "b_version": rows.pop(s).dirty_version}
+                                        for s in sorted(waiting)])
+            report.uncounted = sorted(waiting)
+        if not rows:
+            return report
         listings = known_listings(conn, channel, sorted(rows))
         # the channel took its own orders off by itself: it shows what we last knew minus those since
         believed: dict[str, int | None] = {s: None for s in rows}
@@ -173,6 +186,9 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
                   and values[s] != believed.get(s)]
         if not writes:
             break
+        if cfg.push == "shadow":  # onboarding: what it would write is recorded, nothing is (they stay owed)
+            report.shadow = {w.listing.sku: w.quantity for w in writes}
+            break
         _leave_fingerprints(hub, channel, writes)
         key = idempotency_key(channel, writes, rows)
         annotate(idempotency_key=key)
@@ -194,7 +210,9 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
         hub.redis.client.hdel(lost_races_key(channel), *written)
     report.written = len(written)
     annotate(written=report.written, calls=report.calls, unlisted=len(report.unlisted),
-             deferred=sorted(report.deferred), refused=dict(list(report.failed.items())[:QUANTITIES_RECORDED]))
+             deferred=sorted(report.deferred), refused=dict(list(report.failed.items())[:QUANTITIES_RECORDED]),
+             **({"would_write": dict(list(report.shadow.items())[:QUANTITIES_RECORDED])} if report.shadow else {}),
+             **({"uncounted": report.uncounted[:QUANTITIES_RECORDED]} if report.uncounted else {}))
     _record(hub, channel, rows, listings, found, values, believed, learnt, written, report, mark)
     return report
 
@@ -270,6 +288,7 @@ def _record(hub: Hub, channel: str, rows: dict, listings: dict[str, Listing], fo
     thousands of SKUs; a statement each was a third of a push's CPU)."""
     now = utcnow()
     unlisted, learnt_rows, written_rows, untouched, done = [], [], [], [], []
+    shadow = [{"b_sku": s, "b_q": q, "b_now": now} for s, q in report.shadow.items()]
     for sku, row in rows.items():
         key = {"b_sku": sku, "b_now": now}
         if sku in report.unlisted:
@@ -284,13 +303,15 @@ def _record(hub: Hub, channel: str, rows: dict, listings: dict[str, Listing], fo
             untouched.append(key)
         if sku in listings and sku not in report.failed and believed.get(sku) == values[sku]:
             done.append({"b_sku": sku, "b_version": row.dirty_version})
+            if row.shadow is not None:
+                shadow.append({"b_sku": sku, "b_q": None, "b_now": now})
     with hub.engine.begin() as conn:
         for li in found.values():
             upsert_link(conn, Link(channel=channel, sku=li.sku, product_id=li.product_id, variant_id=li.variant_id,
                                    inventory_item_id=li.item_id if li.item_id not in (li.variant_id, li.product_id)
                                    else None))
         for statement, params in ((_SET_UNLISTED, unlisted), (_SET_LEARNT, learnt_rows), (_SET_WRITTEN, written_rows),
-                                  (_TOUCH, untouched), (_CLEAR_DIRTY, done)):
+                                  (_TOUCH, untouched), (_CLEAR_DIRTY, done), (_SET_SHADOW, shadow)):
             if params:
                 conn.execute(statement, [{"b_ch": channel, **p} for p in params])
 
@@ -302,6 +323,7 @@ _SET_UNLISTED = _SYNC_KEY.values(unlisted=True, dirty=False, dirty_since=None, u
 _SET_LEARNT = _SYNC_KEY.values(believed=bindparam("b_q"), believed_mark=bindparam("b_mark"),
                                believed_at=bindparam("b_at"), updated_at=bindparam("b_now"))
 _SET_WRITTEN = _SET_LEARNT.values(pushed=bindparam("b_pushed"), pushed_at=bindparam("b_now"))
+_SET_SHADOW = _SYNC_KEY.values(shadow=bindparam("b_q"), shadow_at=bindparam("b_now"))
 # cleared only if no change arrived meanwhile (that one owes its own push)
 _CLEAR_DIRTY = _SYNC_KEY.where(stock_sync.c.dirty_version == bindparam("b_version")).values(
     dirty=False, dirty_since=None)

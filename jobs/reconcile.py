@@ -43,6 +43,7 @@ class ReconcileReport:
     unlisted: int = 0
     backfilled: int | None = None  # changes the backfills before and after the read stored (None: cannot)
     edits: int = 0  # drift taken as the channel's edits (``stock_authority: channel``)
+    first_counts: int = 0  # SKUs the hub had never counted, counted from this reading
     push: PushReport | None = None
 
     def __str__(self) -> str:
@@ -53,6 +54,8 @@ class ReconcileReport:
               f"{self.in_flight} skipped (push or change in flight), {self.unlisted} not sold there")
         if self.edits:
             s += f"; {self.edits} taken as the channel's edits"
+        if self.first_counts:
+            s += f"; {self.first_counts} never counted before: counted from what {self.channel} shows"
         if self.push is not None:
             s += f"; repaired {self.push.written} in {self.push.calls} call(s)"
         return s
@@ -159,9 +162,18 @@ def _judge(hub: Hub, channel: str, readings: dict[str, int], report: ReconcileRe
         if missing_rows:
             conn.execute(stock_sync.insert(), [{"channel": channel, "sku": s, "updated_at": now} for s in missing_rows])
         edits: dict[str, int] = {}
+        whs = policy.warehouses.get(channel) or (policy.default_warehouse,)
+        fresh = ledger.uncounted(conn, skus, whs) - moved  # only sales so far: what the channel shows is the count
         for sku in skus:
             drift = readings[sku] - values[sku]
-            if sku in moved or (sku in owed and sku not in shown):
+            if sku in fresh:
+                if repair:
+                    avail = ledger.available(conn, [sku], (policy.order_warehouse(channel),))[sku]
+                    ledger.record_movement(conn, touch, sku, policy.order_warehouse(channel),
+                                           MovementReason.CHANNEL_EDIT, channel, None, on_hand=readings[sku] - avail)
+                    report.first_counts += 1
+                drift = 0
+            elif sku in moved or (sku in owed and sku not in shown):
                 report.in_flight += 1  # the reading may predate the change, or the push owed sets it anyway
                 continue
             if sku in owed:
@@ -181,9 +193,10 @@ def _judge(hub: Hub, channel: str, readings: dict[str, int], report: ReconcileRe
                     ledger.record_movement(conn, touch, sku, policy.order_warehouse(channel),
                                            MovementReason.CHANNEL_EDIT, channel, None, on_hand=delta)
                     report.edits += 1
-            ledger.finish(conn, touch, policy)
         elif repair:
             ledger.mark_dirty(conn, (channel,), set(edits))
+        if repair and touch.skus:  # edits and first counts: alerts, and published to the other channels
+            ledger.finish(conn, touch, policy)
         if repair:  # else what the hub believes the channel shows stays as it was: the reconcile changed nothing
             after = ledger.last_movement_id(conn)
             for sku in skus:

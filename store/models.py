@@ -294,6 +294,9 @@ stock_levels = Table(
     Column("on_hand", Integer(), nullable=False),
     Column("committed", Integer(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # its first count (snapshot, a channel's report taken as its count): none, and the hub publishes nothing
+    # for it (it does not know how many there are) and opens no oversell alert
+    Column("counted_at", UTCDateTime()),
     UniqueConstraint("sku", "warehouse", name="uq_stock_levels_sku_warehouse"),
 )
 
@@ -369,6 +372,8 @@ stock_sync = Table(
     Column("read_quantity", Integer()),  # the last reconcile's reading
     Column("read_at", UTCDateTime()),
     Column("drift", Integer()),  # reading - what the hub published, at that reconcile
+    Column("shadow", Integer()),  # push: shadow: what the last push would have written (nothing was)
+    Column("shadow_at", UTCDateTime()),
     Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("channel", "sku", name="uq_stock_sync_channel_sku"),
     Index("ix_stock_sync_dirty", "channel", "dirty"),

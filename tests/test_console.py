@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from domain.ledger import StockTouch, check_oversell, record_movement
+from domain.ledger import StockTouch, check_oversell, record_movement, set_on_hand
 from jobs.erp_pull import shipment_from_erp
 from mappings.canonical import MovementReason
 from sandbox.emitters import carriers
@@ -284,6 +284,7 @@ def test_reports_show_carriers_unmatched_payments_and_oversell(app, client):
     hub = app.extensions["hub"]
     with hub.engine.begin() as conn:
         touch = StockTouch()
+        set_on_hand(conn, touch, "OVER-1", "main", 0, MovementReason.ERP_SNAPSHOT)  # counted: none left
         record_movement(conn, touch, "OVER-1", "main", MovementReason.SALE, "woo", None, committed=3)
         check_oversell(conn, touch)
     login(client)

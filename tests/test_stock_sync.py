@@ -701,3 +701,88 @@ def test_a_woo_level_from_before_the_hubs_write_that_looks_like_the_write_less_a
                 assert post(c, "woo", signed("woo", body=json.dumps(body).encode(), topic=topic)).status_code == 200
         env.settle()
         assert env.woo.levels() == {"A": 8} and env.shop_levels() == {"A": 8}
+
+
+def test_a_sku_the_hub_never_counted_is_not_written_down_when_it_sells(make_app, client, auth):
+    """Onboarding: NEW had 5 units on Woo and none in the hub's ledger; sold once there, the hub recorded
+    available -1, opened an oversell alert and wrote 0 to Woo. Now it publishes nothing for it until a count
+    comes, and Woo's own report of what is left is that count."""
+    from store.models import alerts
+
+    with stock_env(make_app, ["A"], 5) as env:
+        env.woo.seed([{"name": "New product", "sku": "NEW", "stock_quantity": 5}])
+        env.woo.place_order([{"sku": "NEW", "quantity": 1}])
+        env.settle()
+        assert env.woo.levels()["NEW"] == 4 and env.writes() == (0, 0)  # nothing written anywhere
+        with env.hub.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(alerts)).scalar() == 0
+            level = conn.execute(select(stock_levels).where(stock_levels.c.sku == "NEW")).one()
+        assert (level.on_hand, level.committed) == (5, 1) and level.counted_at is not None  # Woo's 4 + its sale
+        assert any(r.startswith("stock NEW@main: woo reports 4, the hub's first count of it (its sales so far")
+                   for _, _, r in statuses(env) for r in r.split("; ")), statuses(env)
+
+
+def test_a_sku_never_counted_is_not_published_until_a_count_comes(make_app):
+    from domain import ledger
+
+    with stock_env(make_app, ["A"], 5) as env:
+        env.shop.place_order([{"sku": "A", "quantity": 1}])
+        env.settle()
+        assert env.woo.levels()["A"] == 4
+        with env.hub.engine.begin() as conn:  # as if A had only ever been sold, never counted
+            conn.execute(stock_levels.update().values(counted_at=None))
+            ledger.mark_dirty(conn, ("woo", "shop-eu"), {"A"}, ledger.StockTouch())
+        report = push_dirty(env.hub, "woo")
+        assert (report.uncounted, report.checked, report.written) == (["A"], 0, 0)
+        assert env.dirty() == [("shop-eu", "A")]  # woo's owed push is dropped: a count marks it again
+        with env.app.test_client() as c:
+            r = c.post("/api/stock/snapshot", data='{"sku": "A", "on_hand": 3}', headers={
+                "Authorization": f"Bearer {env.app.config['HUB_CONFIG'].admin_token}"})
+            assert r.status_code == 200, r.json
+        env.settle()
+        assert env.woo.levels()["A"] == 2 and env.shop_levels()["A"] == 2  # 3 counted, 1 sold
+
+
+def test_shadow_mode_reads_and_records_what_it_would_write_and_live_writes_only_that(make_app):
+    """push: shadow (a new channel): nothing is written there; the push records what it would write. Switched
+    to live, the first push writes only the SKUs that differ."""
+    with stock_env(make_app, ["A", "B", "C"], 5, woo_push="shadow") as env:
+        assert env.bootstrap["woo"]["writes"] == 0
+        env.shop.place_order([{"sku": "A", "quantity": 2}])
+        for _ in range(3):  # settle() waits for nothing owed: in shadow mode A stays owed
+            env.shop.wait_idle(60)
+            env.woo.wait_idle(60)
+            run_worker(env.app)
+        assert env.woo.levels() == {"A": 5, "B": 5, "C": 5} and env.woo.stats["writes"] == 0
+        with env.hub.engine.connect() as conn:
+            shadow = dict(conn.execute(select(stock_sync.c.sku, stock_sync.c.shadow).where(
+                stock_sync.c.channel == "woo", stock_sync.c.shadow.is_not(None))).all())
+        assert shadow == {"A": 3}
+        assert env.dirty() == [("woo", "A")]  # still owed: the switch to live writes it
+        env.hub.config.channels["woo"] = dataclasses.replace(env.hub.config.channels["woo"], push="live")
+        report = push_dirty(env.hub, "woo")
+        assert (report.written, report.calls) == (1, 1) and env.woo.levels() == {"A": 3, "B": 5, "C": 5}
+        with env.hub.engine.connect() as conn:
+            assert conn.execute(select(stock_sync.c.shadow).where(stock_sync.c.channel == "woo",
+                                                                  stock_sync.c.sku == "A")).scalar() is None
+
+
+def test_reconcile_counts_a_sku_never_counted_from_what_the_channel_shows_in_shadow_mode_too(make_app):
+    """Onboarding: a reconcile of a channel in shadow mode takes what it shows as the first count of SKUs the
+    hub only knew from sales (never writing it 0), and records, without writing, what else it would change."""
+    from jobs.reconcile import reconcile
+
+    with stock_env(make_app, ["A", "B"], 5, woo_push="shadow") as env:
+        for sandbox in (env.shop, env.woo):
+            sandbox.configure(webhook_url="")  # changes behind the hub's back
+        env.woo.set_stock("A", 7)
+        env.woo.set_stock("B", 9)
+        with env.hub.engine.begin() as conn:  # A: only ever sold, never counted
+            conn.execute(stock_levels.update().where(stock_levels.c.sku == "A").values(counted_at=None))
+        with env.app.app_context():
+            report = reconcile(env.hub, "woo")
+        assert report.first_counts == 1 and report.drifted == [("B", 9, 5)]
+        assert report.push is not None and report.push.shadow == {"B": 5} and report.push.written == 0
+        assert env.woo.levels() == {"A": 7, "B": 9} and env.woo.stats["writes"] == 0
+        run_worker(env.app)  # A's count is published to Shopify
+        assert env.shop_levels() == {"A": 7, "B": 5}

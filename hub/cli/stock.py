@@ -86,6 +86,11 @@ def reconcile_stock(channels: tuple[str, ...], no_repair: bool) -> None:
     for r in reports:
         click.echo(f"{r.channel:<16} {r.checked:>6} {len(r.drifted):>8} {r.in_flight:>10} {r.unlisted:>9} "
                    f"{r.push.written if r.push else 0:>9}")
+        if r.first_counts:
+            click.echo(f"  {r.first_counts} SKU(s) never counted before: counted from what {r.channel} shows")
+        if r.push is not None and r.push.shadow:
+            click.echo(f"  shadow mode (push: shadow): {len(r.push.shadow)} would be written, nothing was: "
+                       + ", ".join(f"{k} -> {v}" for k, v in list(r.push.shadow.items())[:20]))
         for sku, shows, publishes in r.drifted[:20]:
             click.echo(f"  {sku}: channel shows {shows}, hub publishes {publishes}")
         if len(r.drifted) > 20:

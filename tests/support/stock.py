@@ -62,7 +62,8 @@ class StockEnv:
 
 @contextmanager
 def stock_env(make_app, skus: list[str], quantity: int, woo_authority: str = "hub", shop_authority: str = "hub",
-              bucket_size: float = 1000.0, restore_rate: float = 50.0, **overrides: Any) -> Iterator[StockEnv]:
+              bucket_size: float = 1000.0, restore_rate: float = 50.0, woo_push: str = "live",
+              **overrides: Any) -> Iterator[StockEnv]:
     """Both shops hold ``skus`` at ``quantity``; the hub's ledger starts from the same count."""
     shop = ShopifySandbox(access_token=SHOP_TOKEN, bucket_size=bucket_size, restore_rate=restore_rate,
                           webhook_secret=SECRETS["shop-eu"][0])
@@ -80,7 +81,7 @@ def stock_env(make_app, skus: list[str], quantity: int, woo_authority: str = "hu
                             "stock_authority": shop_authority},
                 "woo": {"kind": "woocommerce", "webhook_secrets": SECRETS["woo"], "url": woo_url,
                         "consumer_key": WOO_KEY, "consumer_secret": WOO_SECRET, "locations": {"default": "main"},
-                        "stock_authority": woo_authority},
+                        "stock_authority": woo_authority, **({"push": woo_push} if woo_push != "live" else {})},
             }
             app = make_app(channels=channels, stock_push_debounce_s=0, **overrides)
             with live_server(app) as hub_url:
