@@ -119,7 +119,8 @@ def reconcile(hub: Hub, channel: str, progress: Callable[[int], None] | None = N
         if reads_changes:  # a sale made there while it was read
             report.backfilled = (report.backfilled or 0) + _backfill(hub, channel)
         touch = _judge(hub, channel, readings, report, repair, mark)
-        if repair and report.drifted and hub.stock_policy.authority.get(channel) != "channel":
+        shadow = cfg.push == "shadow"  # what the push owed would write is the answer: it writes nothing
+        if repair and (report.drifted or shadow) and hub.stock_policy.authority.get(channel) != "channel":
             report.push = push_dirty(hub, channel, target)
     finally:
         lock.release()

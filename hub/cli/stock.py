@@ -13,10 +13,14 @@ from .base import _config, _embedded_redis_env, cli
 
 
 def _hub():  # noqa: ANN202
-
+    """The hub for a one-shot command, its app context pushed for the command's life: a reconcile or backfill
+    processes what it finds there, as a worker would (it stopped with "Working outside of application
+    context" when a backfill found anything)."""
     cfg = _config()
     server = _embedded_redis_env(cfg)
-    return create_app().extensions["hub"], server
+    app = create_app()
+    app.app_context().push()
+    return app.extensions["hub"], server
 
 
 def chosen_channels(chosen: tuple[str, ...], names: list[str], what: str) -> list[str]:
