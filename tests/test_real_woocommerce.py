@@ -331,7 +331,9 @@ def test_a_sale_whose_order_webhook_is_late_is_not_written_over(tmp_path):
     webhooks come later than the hub's hold (here they are paused until the hub has judged the level; the
     hub's own webhook check, which would set them active, does not run meanwhile). The hub must not write Woo
     over the sale: the order, read once it comes, is all it needs."""
-    with stack(tmp_path, {"RW-L": 10}, subscription_check_s=3600) as env:
+    # no scheduled backfill (its start-up one once read this test's order mid-creation, and the hub wrote Woo
+    # the 9 it showed anyway: a wasted write, a race of its own); the test reads the order with hub backfill
+    with stack(tmp_path, {"RW-L": 10}, subscription_check_s=3600, backfill_interval_s=0) as env:
         hooks = [w for w in env.woo.call("GET", "webhooks") if w["topic"] in ("order.created", "order.updated")]
         for w in hooks:
             env.woo.call("PUT", f"webhooks/{w['id']}", {"status": "paused"})
