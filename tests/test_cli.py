@@ -60,6 +60,19 @@ def test_check_config_and_db_upgrade(tmp_path, monkeypatch):
     assert res.exit_code == 1 and "channels.s.webhook_secrets" in res.output
 
 
+def test_run_fresh_clears_only_stores_under_var(tmp_path, monkeypatch):
+    """--fresh clears the embedded stores; a database elsewhere is not the hub's to drop."""
+    for var in ("HUB_DATABASE_URL", "HUB_REDIS_URL", "HUB_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text(f"database_url: sqlite:///{tmp_path}/elsewhere.db\nvar_dir: {tmp_path}/var\n"
+                   "channels:\n  s: {kind: stripe, webhook_secrets: [whsec_zzz]}\n")
+    res = CliRunner().invoke(cli, ["--config", str(cfg), "run", "--fresh", "--bind", f"127.0.0.1:{free_port()}"])
+    assert res.exit_code == 1 and res.output.strip() == (
+        "Error: --fresh clears only the embedded stores under var_dir; this config's database or Redis is "
+        "elsewhere: clear them yourself; nothing was started")
+
+
 def test_config_is_taken_after_the_command_too_and_send_says_when_no_hub_answers(tmp_path, monkeypatch):
     """A newcomer's `hub check-config --config F` was "No such option"; `hub send` to a hub not running printed a
     60-line traceback."""
