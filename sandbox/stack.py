@@ -31,13 +31,13 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from hub.config import Config, ConfigError
 from sandbox.base import STOP_POLL_S
+from sandbox.corpus import missing, missing_message
 from sandbox.emitters import EmitterService, Target
 from sandbox.emitters.payment_events import PaymentEvents
 from sandbox.emitters.paypal import PayPalCertServer
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.odoo import OdooSandbox
 from sandbox.shopify import ShopifySandbox
-from sandbox.shopify.graphql_schema import SCHEMA_REL, corpus_dir
 from sandbox.woocommerce import WooSandbox
 
 logger = logging.getLogger(__name__)
@@ -267,8 +267,12 @@ def _subjects(bundle: Path) -> str:
 def _need_shopify_schema() -> None:
     """The Shopify sandbox executes on Shopify's official schema from the shared corpus: missing, it could
     only answer 500s, so say where it was looked for before anything starts."""
+    if paths := missing():
+        raise ConfigError(f"sandbox: {missing_message(paths)}")
 
-    path = corpus_dir() / SCHEMA_REL
-    if not path.is_file():
-        raise ConfigError(f"sandbox: the Shopify sandbox needs Shopify's Admin GraphQL schema at {path}; "
-                          "set HUB_CORPUS to the shared corpus folder (../shared/corpus beside the repository)")
+
+def check_needs(simulated: list[Simulated]) -> None:
+    """ConfigError (one line, with the command that fixes it) when a planned sandbox lacks a corpus file:
+    what ``hub run`` checks before it starts anything."""
+    if any(s.system == "shopify" for s in simulated):
+        _need_shopify_schema()

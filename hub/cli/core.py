@@ -275,7 +275,7 @@ def run(bind: str, with_sandboxes: bool | None, fresh: bool) -> None:
     started again (backoff up to 30 s); the hub stops on Ctrl-C / SIGTERM, or when a child keeps dying.
     """
     # the jobs and the store load in the commands that use them: every hub process starts ~0.4 s sooner
-    from sandbox.stack import check_ports, plan  # the simulators (~0.3 s): only the commands serving them
+    from sandbox.stack import check_needs, check_ports, plan  # the simulators (~0.3 s): only the commands serving them
     from store.db import make_engine, upgrade
 
     from .supervise import Supervisor, VarInUse, clear_var, lock_var, port_free, wait_ready
@@ -291,6 +291,7 @@ def run(bind: str, with_sandboxes: bool | None, fresh: bool) -> None:
         _fresh(cfg, clear_var)
     try:
         simulated = plan(cfg) if with_sandboxes is not False else []
+        check_needs(simulated)
         check_ports(simulated)
     except (ConfigError, OSError) as exc:
         raise click.ClickException(f"{exc}; nothing was started") from None

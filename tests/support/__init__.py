@@ -18,7 +18,7 @@ from sqlalchemy import select
 from jobs.erp_pull import shipment_from_erp
 from sandbox import signing
 from sandbox.base import serve
-from sandbox.shopify.graphql_schema import corpus_dir
+from sandbox.corpus import corpus_dir
 from sandbox.woocommerce import WooSandbox
 from store.models import tasks
 
