@@ -49,3 +49,11 @@ ORDER_STATUS_STAGE = {
     "cancelled": "closedlost",
     "refunded": "closedlost",
 }
+
+# the deal properties the hub writes that a portal does not have by itself: created by `hub doctor --fix`
+# (POST /crm/v3/properties/deals); deals are upserted by hub_order_key, which must be unique
+CUSTOM_DEAL_PROPERTIES = (
+    {"name": "hub_order_key", "label": "Hub order key", "type": "string", "fieldType": "text",
+     "groupName": "dealinformation", "hasUniqueValue": True,
+     "description": "<channel>:<order id>: the hub finds the deal of an order by it"},
+)

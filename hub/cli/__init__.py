@@ -3,7 +3,7 @@ them)."""
 
 from __future__ import annotations
 
-from . import channels, core, demo, erp, stock, tasks  # noqa: F401  (register the commands)
+from . import channels, core, demo, doctor, erp, stock, tasks  # noqa: F401  (register the commands)
 from .base import cli
 
 

@@ -49,6 +49,8 @@ ROUTES = [
     ("PUT", rf"v4/objects/{_TYPE}/{_ID}/associations/default/{_TYPE}/{_ID}",
      "v4/objects/<type>/<id>/associations/default/<type>/<id>", "_associate_default"),
     ("GET", r"v3/pipelines/deals", "v3/pipelines/deals", "_pipelines"),
+    ("GET", rf"v3/properties/{_TYPE}/{_ID}", "v3/properties/<type>/<name>", "_get_property"),
+    ("POST", rf"v3/properties/{_TYPE}", "v3/properties/<type>", "_create_property"),
 ]
 _COMPILED = [(m, re.compile(rx), t, h) for m, rx, t, h in ROUTES]
 
@@ -65,8 +67,13 @@ class HubSpotSandbox:
 
     def __init__(self, token: str = "pat-na1-sandbox", latency: tuple[float, float] = (0.0, 0.0),  # noqa: S107
                  ten_second_limit: int = 190, interval_ms: int = 10_000, search_per_second: int = 5,
-                 daily_limit: int | None = 650_000, search_lag_s: float = 0.0) -> None:
+                 daily_limit: int | None = 650_000, search_lag_s: float = 0.0,
+                 hub_properties: bool = True) -> None:
         self.token = token
+        # the hub's custom properties (deals: hub_order_key), as `hub doctor --fix` creates them; False: a
+        # portal where nobody has, which refuses upserts by them as HubSpot does
+        self.properties: dict[tuple[str, str], dict[str, Any]] = (
+            {(kind, name): dict(spec) for (kind, name), spec in wire.HUB_PROPERTIES.items()} if hub_properties else {})
         self.latency = Latency(*latency)
         # Professional tier: 190 calls / 10 s; search: "five requests per second per account"
         self.limits = limits.Limits(ten_second_limit, interval_ms, search_per_second, daily_limit)
@@ -208,6 +215,35 @@ class HubSpotSandbox:
 
     # ---- handlers: (*path args) -> (data, status) --------------------------------------------------
 
+    def _defined(self, kind: str, prop: str) -> bool:
+        return (kind, prop) not in wire.HUB_PROPERTIES or (kind, prop) in self.properties
+
+    def _get_property(self, type_name: str, name: str) -> tuple[Any, int]:
+        kind = wire.object_type(type_name)
+        with self._lock:
+            prop = self.properties.get((kind, name))
+        if prop is None and (kind, name) not in wire.HUB_PROPERTIES and name in wire.OBJECT_TYPES[kind]["writable"]:
+            prop = {"name": name, "label": name, "type": "string", "fieldType": "text", "hubspotDefined": True}
+        if prop is None:
+            raise HubSpotError(404, f"Unable to find property {name} for object type {wire.OBJECT_TYPES[kind]['id']}",
+                               "OBJECT_NOT_FOUND")
+        return prop, 200
+
+    def _create_property(self, type_name: str) -> tuple[Any, int]:
+        kind, body = wire.object_type(type_name), _json_body()
+        name = body.get("name") if isinstance(body, dict) else None
+        missing = [k for k in ("name", "label", "type", "fieldType", "groupName") if not (body or {}).get(k)]
+        if missing:
+            raise wire.bad_request(f"Property is missing required field(s): {', '.join(missing)}")
+        with self._lock:
+            if (kind, name) in self.properties or name in wire.OBJECT_TYPES[kind]["writable"] - {
+                    p for k, p in wire.HUB_PROPERTIES if k == kind}:
+                raise HubSpotError(409, f"Property named '{name}' already exists.", "OBJECT_ALREADY_EXISTS")
+            prop = {**body, "hasUniqueValue": bool(body.get("hasUniqueValue")), "hubspotDefined": False,
+                    "createdAt": wire.iso(wire.now_ms())}
+            self.properties[(kind, name)] = prop
+        return prop, 201
+
     def _upsert(self, type_name: str) -> tuple[Any, int]:
         """batch/upsert by a unique idProperty: all inputs are validated before any is written."""
         kind, body, started = wire.object_type(type_name), _json_body(), wire.now_ms()
@@ -223,7 +259,7 @@ class HubSpotSandbox:
             plan, seen = [], set()
             for item in inputs:
                 id_prop, value = item.get("idProperty") or "hs_object_id", str(item.get("id") or "")
-                if id_prop not in spec["unique"]:
+                if id_prop not in spec["unique"] or not self._defined(kind, id_prop):
                     raise wire.bad_request(f"Unable to perform update/upsert by non-unique {spec['id']} property "
                                            f"{id_prop} in portal ID {wire.PORTAL_ID}")
                 value = value.strip().lower() if id_prop == "email" else value

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from connectors.hubspot.consts import CUSTOM_DEAL_PROPERTIES
+
 PORTAL_ID = 1512050  # the sandbox account's hub id (shows in error bodies and rate-limit group names)
 APP_ID = 26892217  # the private app's id, as in the ten-secondly groupName
 SEARCH_MAX_LIMIT = 200  # objects per search page
@@ -49,6 +51,9 @@ OBJECT_TYPES: dict[str, dict[str, Any]] = {
               "unique": set(),
               "defaults": ["hs_createdate", "hs_lastmodifieddate", "hs_object_id"]},
 }
+# the hub's custom properties (created by `hub doctor --fix`), as the hub defines them
+HUB_PROPERTIES: dict[tuple[str, str], dict[str, Any]] = {(
+    "deals", p["name"]): p for p in CUSTOM_DEAL_PROPERTIES}
 ALIASES = {alias: name for name, spec in OBJECT_TYPES.items() for alias in (name, spec["singular"], spec["id"])}
 DATETIME_PROPS = {"closedate", "hs_timestamp"}
 NUMBER_PROPS = {"amount"}

@@ -87,6 +87,10 @@ BASE_FIELDS = {
 }
 
 MODELS: dict[str, Model] = {
+    "ir.module.module": Model("Module", "name, id", {
+        "name": _f("char", "Technical Name", required=True), "shortdesc": _f("char", "Module Name"),
+        "state": _f("selection", "Status", selection=("uninstallable", "uninstalled", "installed", "to upgrade",
+                                                        "to remove", "to install"))}),
     "res.country": Model("Country", "name", {
         "name": _f("char", "Country Name", required=True), "code": _f("char", "Country Code")}),
     "res.partner": Model("Contact", "complete_name ASC, id DESC", {

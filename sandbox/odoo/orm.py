@@ -52,6 +52,9 @@ REAL_BUT_NOT_SIMULATED = frozenset({
     "check_access_rights", "button_validate", "action_assign", "action_draft", "action_quotation_send"})
 ACTIONS = {"sale.order": ("action_confirm", "action_cancel")}
 STOCK, CUSTOMERS = "WH/Stock", "Partners/Customers"
+INSTALLED_MODULES = (("base", "Base"), ("contacts", "Contacts"), ("sale", "Sales"),
+                     ("sale_management", "Sales"), ("stock", "Inventory"), ("sale_stock", "Sales and Warehouse"),
+                     ("account", "Invoicing"), ("delivery", "Delivery Costs"))
 
 
 class Orm:
@@ -63,6 +66,7 @@ class Orm:
         self.next_id: Counter[str] = Counter()
         self.sequences: Counter[str] = Counter()
         self.lock_confirmed = False  # the "Lock Confirmed Sales" setting
+        self.denied: set[tuple[str, str]] = set()  # (model, operation) the API user's groups do not grant
         self.creates: Counter[str] = Counter()
         self.writes: Counter[str] = Counter()
         self.now, self.uid, self.context = clock(), 2, {}
@@ -92,7 +96,7 @@ class Orm:
             raise OdooError(ACCESS_ERROR, f"Private methods (such as {method}) cannot be called remotely.")
         kwargs = dict(kwargs)
         self.context.update(kwargs.pop("context", None) or {})
-        if method in ("search", "search_count", "search_read", "read", "create", "write") or \
+        if method in ("search", "search_count", "search_read", "read", "create", "write", "has_access") or \
                 method in ACTIONS.get(model, ()):
             fn = getattr(self, f"rpc_{method}")
         elif method in REAL_BUT_NOT_SIMULATED:
@@ -106,6 +110,12 @@ class Orm:
         return fn(*bound.args, **bound.kwargs)
 
     # ---- model methods (the rpc_ prefix keeps Odoo's argument names for binding) -------------------
+
+    def rpc_has_access(self, model: str, ids: list, operation: str) -> bool:
+        """BaseModel.has_access(operation) (Odoo 18+): the user's groups' rights on the model, then the records'."""
+        if operation not in ("read", "write", "create", "unlink"):
+            raise OdooError(VALUE_ERROR, f"Invalid access mode {operation!r}")
+        return (model, operation) not in self.denied
 
     def rpc_search(self, model: str, domain: Any, offset: int = 0, limit: int | None = None,
                    order: str | None = None, count: bool = False) -> list[int] | int:
@@ -452,5 +462,7 @@ class Orm:
                                            "usage": usage})
         self.create("stock.warehouse", {"name": "My Company", "code": "WH", "sequence": 10,
                                         "lot_stock_id": self.location(STOCK)["id"]})
+        for name, desc in INSTALLED_MODULES:
+            self.create("ir.module.module", {"name": name, "shortdesc": desc, "state": "installed"})
         self.creates.clear()
         self.commit()

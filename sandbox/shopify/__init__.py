@@ -64,6 +64,10 @@ JSON_TYPE = "application/json; charset=utf-8"
 DEFAULT_PORT = 8081
 DEFAULT_SHOP = "hub-sandbox.myshopify.com"
 DEFAULT_TOKEN = "shpat_sandbox_token"  # a sandbox credential, not a secret
+# the Admin API access scopes the sandbox's custom app was installed with
+GRANTED_SCOPES = ("read_products", "read_inventory", "write_inventory", "read_locations", "read_orders",
+                  "write_orders", "read_merchant_managed_fulfillment_orders",
+                  "write_merchant_managed_fulfillment_orders", "read_fulfillments", "write_fulfillments")
 
 
 def _fresh_stats() -> dict[str, Any]:
@@ -88,6 +92,8 @@ class ShopifySandbox:
         self._latency = Latency(*latency)
         self._emitter = Emitter()
         self._webhooks = Registry()
+        # what the custom app was granted (``currentAppInstallation.accessScopes``); a test takes some away
+        self.access_scopes: list[str] = list(GRANTED_SCOPES)
         self._webhook_url: str | None = None
         self._webhook_secret: str | None = None
         self._stats = _fresh_stats()
@@ -323,6 +329,7 @@ class ShopifySandbox:
             self._stats["over_limit"] += 1
         root, meter = ShopRoot(self._store, self._idempotency, self._book), ActualCost(schema)
         root.webhooks, root.api_version = self._webhooks, self.api_version
+        root.currentAppInstallation = {"accessScopes": [{"handle": h, "description": h} for h in self.access_scopes]}
         result = execute(schema, req.document, root_value=root, variable_values=req.raw_variables,
                          operation_name=req.operation.name.value if req.operation.name else None,
                          field_resolver=resolve_field, type_resolver=resolve_type, middleware=[meter])

@@ -85,6 +85,7 @@ class WooSandbox(OrderRoutes, WebhookRoutes):
                  webhook_secret: str | None = None, batch_limit: int = 100, rate_limit: float | None = None,
                  base_url: str | None = None) -> None:
         self.consumer_key, self.consumer_secret, self.batch_limit = consumer_key, consumer_secret, batch_limit
+        self.key_permissions = "read_write"  # the key's Permissions in WooCommerce: read, write or read_write
         self.latency = Latency(*latency)
         self.webhook_secret = webhook_secret
         self.rate_limit = rate_limit
@@ -168,13 +169,14 @@ class WooSandbox(OrderRoutes, WebhookRoutes):
         """Change latency=(low_s, high_s), webhook_url, webhook_secret, rate_limit, base_url, or the API key
         (consumer_key / consumer_secret: the shop manager revoking or regenerating the hub's key)."""
         unknown = set(changes) - {"latency", "webhook_url", "webhook_secret", "rate_limit", "base_url",
-                                  "consumer_key", "consumer_secret"}
+                                  "consumer_key", "consumer_secret", "key_permissions"}
         if unknown:
             raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         with self._lock:
             if "latency" in changes:
                 self.latency = Latency(*changes["latency"])
-            for name in ("webhook_secret", "rate_limit", "base_url", "consumer_key", "consumer_secret"):
+            for name in ("webhook_secret", "rate_limit", "base_url", "consumer_key", "consumer_secret",
+                         "key_permissions"):
                 if name in changes:
                     setattr(self, name, changes[name])
             if "webhook_url" in changes or "webhook_secret" in changes:
@@ -275,6 +277,10 @@ class WooSandbox(OrderRoutes, WebhookRoutes):
                 self._stats.calls[key] = self._stats.calls.get(key, 0) + 1
         try:
             authed = self._authenticate(params)  # rest_authentication_errors runs before routing
+            if authed and self.key_permissions == "read" and request.method in EDITABLE:
+                # WC_REST_Authentication::check_permissions(), before the route runs
+                raise WooError("woocommerce_rest_authentication_error",
+                               "The API key provided does not have write permissions.", 401)
             if target is None:
                 raise WooError("rest_no_route", "No route was found matching the URL and request method.", 404)
             if authed and request.method in EDITABLE:
