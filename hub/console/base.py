@@ -152,6 +152,21 @@ def _entity_words(entity: str | None) -> str:
     return ENTITY_WORDS[kind].format(ident) if kind in ENTITY_WORDS and ident else (entity or "")
 
 
+@bp.app_template_filter("replay_filter_words")
+def _replay_filter_words(f: dict[str, Any] | None) -> str:
+    """What a replay was asked to redo, in words (``{"task_id": 7}`` -> task 7)."""
+    f = f or {}
+    if f.get("task_id"):
+        return f"task {f['task_id']}"
+    if f.get("event_id"):
+        return f"delivery #{f['event_id']}"
+    words = ["failed " + (_task_words(f.get("kind")) if f.get("kind") else "tasks of any kind")]
+    words += [f"on {f['channel']}"] if f.get("channel") else []
+    words += [f"class {f['error_class']}"] if f.get("error_class") else []
+    words += [f"since {f['since']}"] if f.get("since") else []
+    return " ".join(words)
+
+
 @bp.app_template_filter("replay_state")
 def _replay_state(r: dict[str, Any]) -> tuple[str, str]:
     """A replay's badge: (words, colour). Finished with failures is not a green "done"."""
