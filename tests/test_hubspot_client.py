@@ -176,3 +176,15 @@ def hub_url(crm):
 def test_order_status_table_covers_every_canonical_status_with_real_stages():
     assert set(ORDER_STATUS_STAGE) == {s.value for s in OrderStatus}
     assert set(ORDER_STATUS_STAGE.values()) <= set(DEFAULT_STAGES)
+
+
+def test_a_portal_without_hub_order_key_refuses_the_deal_and_says_what_to_run():
+    """A real portal refuses upserts by a property it does not have; nothing created it before hub doctor."""
+    hub = HubSpotSandbox(token=TOKEN, hub_properties=False)
+    with serve(hub.app) as url:
+        client = HubSpotClient(url, TOKEN)
+        with pytest.raises(Permanent) as refused:
+            client.upsert_deal("shop-eu:1001", {"dealname": "Order 1001"})
+    assert str(refused.value).endswith("(the portal needs the unique deal property hub_order_key: run "
+                                       "`hub doctor --fix`)")
+    assert hub.records("deals") == []

@@ -156,8 +156,14 @@ class HubSpotClient:
         the deal is associated to it; repeating that changes nothing (HubSpot keeps one per pair and type)."""
         props = {k: _text(v) for k, v in properties.items() if v is not None}
         props[ORDER_KEY_PROPERTY] = order_key
-        answer = self.call("POST", "/crm/v3/objects/deals/batch/upsert", "upsert deal", json={
-            "inputs": [{"idProperty": ORDER_KEY_PROPERTY, "id": order_key, "properties": props}]})
+        try:
+            answer = self.call("POST", "/crm/v3/objects/deals/batch/upsert", "upsert deal", json={
+                "inputs": [{"idProperty": ORDER_KEY_PROPERTY, "id": order_key, "properties": props}]})
+        except Permanent as exc:
+            if ORDER_KEY_PROPERTY in str(exc):  # the portal has no unique hub_order_key: nothing else will work
+                raise Permanent(f"{exc} (the portal needs the unique deal property {ORDER_KEY_PROPERTY}: run "
+                                "`hub doctor --fix`)") from exc
+            raise
         results = answer.get("results") or []
         if not results:
             reasons = "; ".join(str(e.get("message")) for e in answer.get("errors") or [])[:300]
