@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from connectors import change_source
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.consts import CUSTOM_DEAL_PROPERTIES
 from connectors.odoo.client import OdooClient
@@ -60,6 +61,8 @@ def run_checks(cfg: Config, fix: bool = False) -> list[Row]:
             rows += _guarded(ch.id, "API", lambda ch=ch: _shopify(ch))
         elif ch.calls_api and ch.kind == "woocommerce":
             rows += _guarded(ch.id, "API", lambda ch=ch: _woo(ch))
+        elif ch.calls_api and ch.kind in ("stripe", "paypal"):
+            rows += _guarded(ch.id, "API key", lambda ch=ch: _payments(ch))
     if cfg.erp:
         rows += _guarded("erp", "Odoo", lambda: _odoo(cfg))
     if cfg.crm:
@@ -171,6 +174,12 @@ def _woo(ch: ChannelConfig) -> Iterator[Row]:
                                                   "REST API")
         return
     yield Row(ch.id, "write permission", OK, "the key may write (stock, order notes)")
+
+
+def _payments(ch: ChannelConfig) -> Iterator[Row]:
+    source = change_source(_with_timeout(ch))  # the backfill's own reader of the events its webhooks missed
+    source.probe()
+    yield Row(ch.id, "API key", OK, "reads the account's events (backfill)")
 
 
 def _odoo(cfg: Config) -> Iterator[Row]:

@@ -204,3 +204,19 @@ def test_payment_channels_read_their_events_with_all_their_api_keys_or_none():
     with pytest.raises(ConfigError, match=r"channels.paypal.client_secret: required with the other paypal API keys "
                                           r"\(client_id, client_secret\)"):
         load_config_dict({"channels": {"paypal": {**base["paypal"], "client_id": "c"}}})
+
+
+def test_doctor_reads_one_event_with_each_payment_key_and_names_a_refused_one(make_app, platforms,
+                                                                               paypal_cert_server):
+    from hub.doctor import run_checks
+
+    _, url = platforms
+    app = make_app(channels=channels(url, str(paypal_cert_server.ca_bundle)))
+    rows = {(r.subject, r.check): (r.result, r.detail) for r in run_checks(app.config["HUB_CONFIG"])}
+    assert rows[("stripe", "API key")] == rows[("paypal", "API key")] == ("ok", "reads the account's events "
+                                                                                "(backfill)")
+    app = make_app(channels=channels(url, str(paypal_cert_server.ca_bundle), stripe={"api_key": "sk_test_wrong"},
+                                     paypal={"client_secret": "wrong"}))
+    rows = {(r.subject, r.check): (r.result, r.detail) for r in run_checks(app.config["HUB_CONFIG"])}
+    assert rows[("stripe", "API key")][0] == rows[("paypal", "API key")][0] == "FAIL"
+    assert "401" in rows[("stripe", "API key")][1] and "sk_test_wrong" not in str(rows)

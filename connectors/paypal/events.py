@@ -81,6 +81,13 @@ class PayPalEvents:
         for i in range(0, len(changes), EVENTS_PAGE_SIZE):
             yield changes[i:i + EVENTS_PAGE_SIZE]
 
+    def probe(self) -> None:
+        """A new token, then one page of one event (``hub doctor``): the app's credentials are accepted (a token
+        kept from earlier would hide a changed secret)."""
+        self._forget_token()
+        self._get(f"{self.api_url}{EVENTS_PATH}", {"page_size": 1, "start_time": f"{_now()[:10]}T00:00:00Z",
+                                                   "end_time": _now()})
+
     def _get(self, url: str, params: dict[str, Any] | None) -> dict[str, Any]:
         for _ in range(2):
             fresh = self._token is None

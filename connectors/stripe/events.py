@@ -62,6 +62,10 @@ class StripeEvents:
         for i in range(0, len(oldest_first), LIST_LIMIT):
             yield [_change(e) for e in oldest_first[i:i + LIST_LIMIT]]
 
+    def probe(self) -> None:
+        """One authenticated read of one event (``hub doctor``): the key is accepted and may read events."""
+        self._list({"limit": 1})
+
     def _list(self, params: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
         """One page as Stripe sent it (the raw JSON, not the library's objects): (events, has_more)."""
         self.calls += 1
