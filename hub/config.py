@@ -384,6 +384,21 @@ def _expand_env(value: Any, path: str, environ: dict[str, str]) -> Any:
     return _ENV_RE.sub(repl, value)
 
 
+def _did_you_mean(path: str, what: Any) -> str:
+    """`` (did you mean pull_interval_s?)`` for an unknown key close to one its section has, else ""."""
+    if what != "Unknown field." and what != ["Unknown field."]:
+        return ""
+    *parents, key = path.split(".")
+    schema: Schema = ConfigSchema()
+    for part in parents:
+        nested = schema.fields.get(part)
+        if not isinstance(nested, fields.Nested) or not isinstance(nested.schema, Schema):
+            return ""
+        schema = nested.schema
+    near = difflib.get_close_matches(key, sorted(schema.fields), n=1)
+    return f" (did you mean {near[0]}?)" if near else ""
+
+
 def load_config_dict(raw: dict[str, Any] | None, environ: dict[str, str] | None = None,
                      source: str = "<dict>") -> Config:
     """Validate an already-parsed config mapping (env expansion and overrides included)."""
@@ -398,7 +413,8 @@ def load_config_dict(raw: dict[str, Any] | None, environ: dict[str, str] | None 
         data = ConfigSchema().load(raw)
     except ValidationError as exc:
         wrong = error_fields(exc.messages, dict_values=True)
-        raise ConfigError(f"{source}: " + "; ".join(f"{path}: {what}" for path, what in wrong)) from None
+        raise ConfigError(f"{source}: " + "; ".join(f"{path}: {what}{_did_you_mean(path, what)}"
+                                                    for path, what in wrong)) from None
     channels = {}
     known = set(ChannelSchema().fields)
     for cid, ch in data["channels"].items():
