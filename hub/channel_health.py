@@ -175,7 +175,7 @@ def deliveries(conn: Connection, channel: str, wanted: Iterable[str], resource: 
                 events.c.channel == channel, events.c.topic.in_(names), events.c.received_at >= since)
                 .group_by(events.c.topic)):
             found[topic].webhooks = n
-        first = _first_task_since(conn, since - timedelta(seconds=backfill.LOCK_TTL_S))
+        first = _first_task_since(conn, since - timedelta(seconds=backfill.MAX_RUN_S))
         if first is not None and backfilled_topics:
             stored = conn.execute(_backfilled(channel, backfilled_topics, first, since, now)).one()
             for topic, n in zip(backfilled_topics, stored, strict=True):  # PostgreSQL sums as numeric

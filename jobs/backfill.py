@@ -30,7 +30,7 @@ from connectors import PLATFORMS, change_source
 from connectors.outbound import Change, ChangeSource
 from hub.config import ChannelConfig, Config
 from hub.state import Hub, current_hub
-from jobs.queueing import backfill_due_key, backfill_lock_key
+from jobs.queueing import HeldLock, backfill_due_key, backfill_lock_key
 from store.deliveries import insert_ignore, utcnow
 from store.models import events, orders, pull_cursors
 
@@ -39,7 +39,7 @@ from .tasks import annotate, recording
 
 logger = logging.getLogger(__name__)
 OVERLAP_S = 2  # re-read this much before the watermark: changes saved in the same seconds as the newest seen
-LOCK_TTL_S = 600
+MAX_RUN_S = 600  # no backfill runs longer (channel health looks this far back for the one that stored a delivery)
 WOO_TIME = "%Y-%m-%dT%H:%M:%S"  # the watermark's text: UTC, sorts as time
 TASK = "backfill"
 BACKFILL_KINDS = tuple(k for k, p in PLATFORMS.items() if p.change_source)  # kinds the hub can read changes from
@@ -108,7 +108,7 @@ def backfill(hub: Hub, channel_id: str, since: datetime | None = None,
         raise ValueError(f"{channel_id}: the hub cannot read its changes (a {', '.join(BACKFILL_KINDS)} channel "
                          "with API keys)")
     report = BackfillReport(channel_id, resource=source.resource)
-    lock = hub.redis.client.lock(backfill_lock_key(channel_id), timeout=LOCK_TTL_S, blocking=False)
+    lock = HeldLock(hub.redis.client, backfill_lock_key(channel_id), blocking=False)
     if not lock.acquire():
         report.skipped = "another backfill of this channel is running"
         return report

@@ -38,7 +38,7 @@ from domain.shipments import erp_delivery, find_shipment
 from domain.snapshot import Count, set_counts
 from hub.config import ErpConfig
 from hub.state import Hub, current_hub
-from jobs.queueing import erp_pull_lock_key
+from jobs.queueing import HeldLock, erp_pull_lock_key
 from store.deliveries import insert_ignore, utcnow
 from store.models import erp_orders, pull_cursors, stock_levels
 
@@ -48,7 +48,6 @@ logger = logging.getLogger(__name__)
 
 DELIVERIES_CURSOR = "erp:deliveries"
 QUANTS_CURSOR = "erp:quants"  # + ":<hash of erp.locations>": a new mapping counts everything afresh
-PULL_LOCK_TTL_S = 900  # longer than any one pull; a crashed puller's lock lapses
 STOCK_ALERT = "erp_stock"  # a count the ledger cannot take (fractional, negative)
 LOCATION_ALERT = "erp_location"  # an ERP location erp.locations does not map: its stock is not counted
 UNKNOWN_CARRIER = "unknown"
@@ -88,7 +87,7 @@ def erp_client(erp: ErpConfig) -> OdooClient:
 
 @contextmanager
 def _exclusive(hub: Hub, kind: str) -> Iterator[bool]:
-    lock = hub.redis.client.lock(erp_pull_lock_key(kind), timeout=PULL_LOCK_TTL_S, blocking=False)
+    lock = HeldLock(hub.redis.client, erp_pull_lock_key(kind), blocking=False)
     mine = lock.acquire()
     if not mine:
         logger.info("erp pull already running", extra={"pull": kind})

@@ -25,7 +25,7 @@ from connectors.odoo.client import OdooClient
 from connectors.outbound import Permanent, Retryable
 from hub.config import ErpConfig
 from hub.state import Hub, current_hub
-from jobs.queueing import export_lock_key
+from jobs.queueing import HeldLock, export_lock_key
 from mappings.canonical import OrderStatus, PaymentStatus
 from store.deliveries import insert_ignore, utcnow
 from store.models import ExportStatus, customers, erp_orders, order_lines, orders, payments
@@ -37,7 +37,6 @@ logger = logging.getLogger(__name__)
 
 EXPORT_MAX_ATTEMPTS = 5
 EXPORT_BACKOFF_CAP_S = 600.0
-LOCK_TTL_S = 600  # an order's export lock outlives any one attempt
 LOCK_WAIT_S = 30
 # statuses in which the shopper has paid (all or part): the ERP may release the order to the warehouse
 PAID_STATUSES = frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_PAID, OrderStatus.FULFILLED,
@@ -129,8 +128,7 @@ def run_export(hub: Hub, target: str, table: Table, order_id: int, retry_base_s:
     """One attempt of ``work`` on the order under its per-target lock; the outcome on the row.
     ``max_attempts`` 1 (a replay): a retryable failure fails at once instead of returning a ``Retry``."""
     attempt = attempt_number()
-    lock = hub.redis.client.lock(export_lock_key(target, order_id), timeout=LOCK_TTL_S,
-                                 blocking_timeout=LOCK_WAIT_S)
+    lock = HeldLock(hub.redis.client, export_lock_key(target, order_id), blocking_timeout=LOCK_WAIT_S)
     if not lock.acquire():
         return _retry_or_fail(hub, target, table, order_id, attempt, retry_base_s,
                               Retryable(f"{target}: another job holds order {order_id}"), max_attempts)

@@ -28,7 +28,7 @@ from connectors.outbound import LevelWrite, Listing, Permanent, Retryable, Stock
 from domain import ledger
 from hub.config import ChannelConfig
 from hub.state import Hub, current_hub
-from jobs.queueing import backfill_due_key, echo_key, lost_races_key, push_pending_key, stock_lock_key
+from jobs.queueing import HeldLock, backfill_due_key, echo_key, lost_races_key, push_pending_key, stock_lock_key
 from store.deliveries import utcnow
 from store.links import Link, upsert_link
 from store.models import sku_links, stock_sync
@@ -49,7 +49,6 @@ LOST_RACE_MEMORY_S = 120  # how long lost compare-and-sets are remembered (see _
 # channel's own change that beat it has nearly always reached the hub (an order is in the ledger 0.1-0.4 s
 # after its webhook under load), where waiting for the next debounced push cost up to a whole debounce more
 DEFERRED_PUSH_S = 0.5
-LOCK_TTL_S = 600
 LOCK_WAIT_S = 5
 QUANTITIES_RECORDED = 500  # per push, on its task record: what it meant to set (the SKU list is whole)
 
@@ -107,7 +106,7 @@ def push_stock(channel: str, attempt: int = 1) -> str:
         if hub.redis.client.exists(backfill_due_key(channel)):
             hub.queues.schedule_push(channel, delay_s=BACKFILL_WAIT_S, attempt=attempt, force=True)
             return f"{channel}: waiting for its backfill"
-    lock = hub.redis.client.lock(stock_lock_key(channel), timeout=LOCK_TTL_S, blocking_timeout=LOCK_WAIT_S)
+    lock = HeldLock(hub.redis.client, stock_lock_key(channel), blocking_timeout=LOCK_WAIT_S)
     if not lock.acquire():
         hub.queues.schedule_push(channel)
         return f"{channel}: another push is running; rescheduled"

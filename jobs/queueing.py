@@ -7,12 +7,14 @@ The hub holds one ``Queues`` (``Hub.queues``); nothing here imports the rest of 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import redis
+from redis.exceptions import LockError, RedisError
 from rq import Callback, Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Dependency, Job, JobStatus
@@ -127,6 +129,51 @@ def worker_alive_key(worker_name: str) -> str:
 def alive_workers(client: redis.Redis) -> int:
     """How many hub workers are alive now (their alive keys)."""
     return sum(1 for _ in client.scan_iter(match=worker_alive_key("*"), count=100))
+
+
+HELD_LOCK_TTL_S = 15.0  # a held lock outlives its holder's last renewal by this long
+HELD_LOCK_RENEW_S = 5.0
+
+
+class HeldLock:
+    """A Redis lock its holder renews (a thread, every ``renew_s``) for as long as it holds it: a worker killed
+    while holding it lets go within ``ttl_s``. A fixed TTL had to outlast the longest job (10-15 min), so a
+    killed worker's push, export or backfill lock stopped every later one for that long. Same ``acquire`` /
+    ``release`` as redis-py's Lock."""
+
+    def __init__(self, client: redis.Redis, name: str, blocking_timeout: float | None = None, blocking: bool = True,
+                 ttl_s: float = HELD_LOCK_TTL_S, renew_s: float = HELD_LOCK_RENEW_S) -> None:
+        # thread_local=False: the renewing thread uses the token the acquiring one got
+        self._lock = client.lock(name, timeout=ttl_s, blocking=blocking, blocking_timeout=blocking_timeout,
+                                 thread_local=False)
+        self._renew_s = renew_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> bool:
+        if not self._lock.acquire():
+            return False
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._renew, name="held-lock", daemon=True)
+        self._thread.start()
+        return True
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        try:
+            self._lock.release()
+        except LockError:  # lapsed meanwhile (Redis was away past the TTL): nothing of ours is left to free
+            pass
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self._renew_s):
+            try:
+                self._lock.reacquire()
+            except (LockError, RedisError):  # lost or unreachable: the holder's own calls will say so
+                return
 
 
 def stock_lock_key(channel: str) -> str:

@@ -21,13 +21,13 @@ from sqlalchemy import Connection, select, union, update
 
 from domain import ledger
 from hub.state import Hub, current_hub
-from jobs.queueing import RECONCILE_STOCK, backfill_due_key, stock_lock_key
+from jobs.queueing import RECONCILE_STOCK, HeldLock, backfill_due_key, stock_lock_key
 from mappings.canonical import MovementReason
 from store.deliveries import utcnow
 from store.models import stock_levels, stock_sync
 
 from .backfill import backfill, backfills
-from .push import LOCK_TTL_S, PushReport, known_listings, make_target, push_dirty
+from .push import PushReport, known_listings, make_target, push_dirty
 
 logger = logging.getLogger(__name__)
 READ_CHUNK = 250  # SKUs per progress step (the target pages further as its API needs)
@@ -89,7 +89,7 @@ def reconcile(hub: Hub, channel: str, progress: Callable[[int], None] | None = N
         raise RuntimeError(f"{channel}: its backfill has not run since the hub started or its webhooks were "
                            "repaired; reconcile after it")
     target = make_target(cfg)
-    lock = hub.redis.client.lock(stock_lock_key(channel), timeout=LOCK_TTL_S, blocking_timeout=LOCK_WAIT_S)
+    lock = HeldLock(hub.redis.client, stock_lock_key(channel), blocking_timeout=LOCK_WAIT_S)
     if not lock.acquire():
         raise RuntimeError(f"{channel}: a push has held the stock lock for over {LOCK_WAIT_S}s; try again")
     try:

@@ -28,7 +28,7 @@ from connectors import refreshable, refresher
 from connectors.outbound import Permanent, Refresher, Retryable
 from domain import ledger
 from hub.state import Hub
-from jobs.queueing import stock_lock_key
+from jobs.queueing import HeldLock, stock_lock_key
 from store.deliveries import load_event, set_status, utcnow
 from store.models import (
     TASK_KINDS,
@@ -47,7 +47,7 @@ from .backfill import backfill
 from .crm import sync_crm
 from .events import process_event
 from .export import export_order, load_order, should_confirm
-from .push import LOCK_TTL_S, PushFailed, known_listings, make_target, push_dirty
+from .push import PushFailed, known_listings, make_target, push_dirty
 from .subscriptions import check
 from .tasks import annotate, recording
 from .tracking import push_tracking
@@ -204,8 +204,7 @@ def _run_stock(hub: Hub, a: Action) -> str:
             raise Permanent(f"{channel}: the hub does not publish stock to it (API keys and locations are needed)")
         with hub.engine.begin() as conn:  # owed again, at whatever the ledger says when the push reads it
             ledger.mark_dirty(conn, (channel,), set(a.skus))
-        lock = hub.redis.client.lock(stock_lock_key(channel), timeout=LOCK_TTL_S,
-                                     blocking_timeout=STOCK_LOCK_WAIT_S)
+        lock = HeldLock(hub.redis.client, stock_lock_key(channel), blocking_timeout=STOCK_LOCK_WAIT_S)
         if not lock.acquire():
             raise Retryable(f"{channel}: another push held the channel's stock for over {STOCK_LOCK_WAIT_S}s")
         try:

@@ -195,6 +195,42 @@ def test_the_job_a_killed_worker_was_running_is_queued_again_within_seconds(make
         worker.wait(5)
 
 
+@pytest.mark.e2e
+def test_a_lock_held_by_a_killed_worker_is_free_within_its_ttl_and_a_live_holder_keeps_it(make_app):
+    """The stock, export, backfill and pull locks had fixed TTLs of 10-15 minutes: a worker killed during a push
+    stopped every push to that channel for 10 minutes (the demo waited in vain for the other shop's stock)."""
+    import signal
+    import subprocess
+    import sys
+
+    from jobs.queueing import HeldLock
+
+    hub = make_app().extensions["hub"]
+    holder = subprocess.Popen([sys.executable, "-c", """
+import sys, time
+from redis import Redis
+from jobs.queueing import HeldLock
+lock = HeldLock(Redis.from_url(sys.argv[1]), "hub:lock:stock:woo", ttl_s=1.5, renew_s=0.3)
+assert lock.acquire()
+print("held", flush=True)
+time.sleep(60)
+""", hub.redis.url], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        time.sleep(3)  # twice its TTL: renewed, still held
+        assert not HeldLock(hub.redis.client, "hub:lock:stock:woo", blocking=False).acquire()
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(5)
+        killed = time.monotonic()
+        mine = HeldLock(hub.redis.client, "hub:lock:stock:woo", blocking_timeout=5)
+        assert mine.acquire() and time.monotonic() - killed <= 2.0
+        mine.release()
+        assert not hub.redis.client.exists("hub:lock:stock:woo")
+    finally:
+        holder.kill()
+        holder.wait(5)
+
+
 def test_sweeper_runs_as_a_queued_job(make_app):
     down = make_app(redis_url="redis://127.0.0.1:1/0")
     post(down.test_client(), "woo", signed("woo"))
