@@ -208,19 +208,14 @@ def _hubspot(cfg: Config, fix: bool) -> Iterator[Row]:
     yield Row("crm", "token", OK, f"accepted by {crm.url}")
     for prop in CUSTOM_DEAL_PROPERTIES:
         name = prop["name"]
-        try:
-            found = client.call("GET", f"/crm/v3/properties/deals/{name}", f"deal property {name}")
-        except SyncError as exc:
-            if "404" not in str(exc):
-                raise
-            if not fix:
-                yield Row("crm", f"deal property {name}", FAIL, "missing (deals are upserted by it): run "
-                                                                "`hub doctor --fix` to create it")
-                continue
-            client.call("POST", "/crm/v3/properties/deals", f"create deal property {name}", json=prop)
+        found = client.get_property("deals", name)
+        if found is None and not fix:
+            yield Row("crm", f"deal property {name}", FAIL, "missing (deals are upserted by it): run "
+                                                            "`hub doctor --fix` to create it")
+        elif found is None:
+            client.create_property("deals", prop)
             yield Row("crm", f"deal property {name}", OK, "created (unique)")
-            continue
-        if prop.get("hasUniqueValue") and not found.get("hasUniqueValue"):
+        elif prop.get("hasUniqueValue") and not found.get("hasUniqueValue"):
             yield Row("crm", f"deal property {name}", FAIL, "exists but is not unique: delete it and run "
                                                             "`hub doctor --fix`")
         else:

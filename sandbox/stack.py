@@ -6,6 +6,8 @@ The config stays the single truth: a Shopify or WooCommerce channel whose API UR
 ``url``), ``erp.url`` or ``crm.url`` is an http URL on this machine is simulated on that URL's port,
 with the credentials and webhook secret written there, and sends its webhooks to the hub's
 ``/webhooks/<channel>``. Shopify locations are created with the ids the channel's ``locations`` name.
+The HubSpot portal starts as a new one does and is then given the deal property the hub upserts by
+(``hub_order_key``) through HubSpot's properties API, as ``hub doctor --fix`` gives it to a real one.
 Stripe, PayPal and the carriers get the webhook emitters (``sandbox/emitters/``) on
 ``sandbox.emitter_port``, which also serve Stripe's and PayPal's event APIs to those channels' API keys (a
 Stripe or PayPal ``api_url`` on this machine must name that port); PayPal's signing certificate is served
@@ -29,6 +31,8 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.consts import CUSTOM_DEAL_PROPERTIES
 from hub.config import Config, ConfigError
 from sandbox.base import STOP_POLL_S
 from sandbox.corpus import missing, missing_message
@@ -209,6 +213,17 @@ class SandboxStack:
             t = threading.Thread(target=server.serve_forever, args=(STOP_POLL_S,), name="sandbox-server", daemon=True)
             t.start()
             self._threads.append(t)
+        self._set_up_portal()
+
+    def _set_up_portal(self) -> None:
+        """The HubSpot sandbox starts as a new portal does, without the deal property the hub upserts by:
+        create it through the properties API, the call `hub doctor --fix` makes on a real portal."""
+        for s, _ in self._servers:
+            if s.system == "hubspot":
+                assert self.cfg.crm is not None
+                client = HubSpotClient(s.url, self.cfg.crm.token)
+                for prop in CUSTOM_DEAL_PROPERTIES:
+                    client.create_property("deals", prop)
 
     def stop(self) -> None:
         if self._threads:  # shutdown() waits for serve_forever, which never ran before start() finished

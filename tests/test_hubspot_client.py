@@ -22,7 +22,7 @@ TOKEN = "pat-na1-99999999-8888-7777-6666-555555555555"
 
 @pytest.fixture
 def crm():
-    hub = HubSpotSandbox(token=TOKEN)
+    hub = HubSpotSandbox(token=TOKEN, hub_properties=True)
     with serve(hub.app) as url:
         yield hub, HubSpotClient(url, TOKEN, timeout_s=5)
 
@@ -180,7 +180,7 @@ def test_order_status_table_covers_every_canonical_status_with_real_stages():
 
 def test_a_portal_without_hub_order_key_refuses_the_deal_and_says_what_to_run():
     """A real portal refuses upserts by a property it does not have; nothing created it before hub doctor."""
-    hub = HubSpotSandbox(token=TOKEN, hub_properties=False)
+    hub = HubSpotSandbox(token=TOKEN)  # a new portal
     with serve(hub.app) as url:
         client = HubSpotClient(url, TOKEN)
         with pytest.raises(Permanent) as refused:

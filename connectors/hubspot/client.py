@@ -215,6 +215,23 @@ class HubSpotClient:
             if not after:
                 return out
 
+    # -- property definitions (``hub doctor``) ------------------------------------------------
+    def get_property(self, object_type: str, name: str) -> dict[str, Any] | None:
+        """A property's definition (``hasUniqueValue``, ``type``, ...); None when the portal has none by that
+        name (HubSpot's 404 OBJECT_NOT_FOUND)."""
+        try:
+            return self.call("GET", f"/crm/v3/properties/{object_type}/{_seg(name)}", f"read {object_type} property")
+        except Permanent as exc:
+            if ": HTTP 404: " in str(exc):
+                return None
+            raise
+
+    def create_property(self, object_type: str, definition: dict[str, Any]) -> dict[str, Any]:
+        """Create a custom property (``name``, ``label``, ``type``, ``fieldType``, ``groupName`` and optionally
+        ``hasUniqueValue``, which no later update can change); HTTP 409 when one by that name exists."""
+        return self.call("POST", f"/crm/v3/properties/{object_type}", f"create {object_type} property",
+                         json=definition)
+
     # -- reads -------------------------------------------------------------------------------
     def get(self, object_type: str, object_id: str, properties: list[str] | None = None) -> dict[str, Any]:
         """One record (contacts, deals, notes); Permanent when it does not exist (404)."""

@@ -68,10 +68,11 @@ class HubSpotSandbox:
     def __init__(self, token: str = "pat-na1-sandbox", latency: tuple[float, float] = (0.0, 0.0),  # noqa: S107
                  ten_second_limit: int = 190, interval_ms: int = 10_000, search_per_second: int = 5,
                  daily_limit: int | None = 650_000, search_lag_s: float = 0.0,
-                 hub_properties: bool = True) -> None:
+                 hub_properties: bool = False) -> None:
         self.token = token
-        # the hub's custom properties (deals: hub_order_key), as `hub doctor --fix` creates them; False: a
-        # portal where nobody has, which refuses upserts by them as HubSpot does
+        # the custom properties created in the portal (POST /crm/v3/properties/<type>). A new portal has none,
+        # so it refuses deal upserts by hub_order_key as HubSpot does until someone creates it (`hub doctor
+        # --fix`, or `hub sandboxes` at start-up); hub_properties=True: a portal where that was done
         self.properties: dict[tuple[str, str], dict[str, Any]] = (
             {(kind, name): dict(spec) for (kind, name), spec in wire.HUB_PROPERTIES.items()} if hub_properties else {})
         self.latency = Latency(*latency)
@@ -215,8 +216,10 @@ class HubSpotSandbox:
 
     # ---- handlers: (*path args) -> (data, status) --------------------------------------------------
 
-    def _defined(self, kind: str, prop: str) -> bool:
-        return (kind, prop) not in wire.HUB_PROPERTIES or (kind, prop) in self.properties
+    def _unique_here(self, kind: str, prop: str) -> bool:
+        """A HubSpot-defined unique property, or a custom one this portal has, created with hasUniqueValue."""
+        return (kind, prop) not in wire.HUB_PROPERTIES or bool(self.properties.get((kind, prop), {}).get(
+            "hasUniqueValue"))
 
     def _get_property(self, type_name: str, name: str) -> tuple[Any, int]:
         kind = wire.object_type(type_name)
@@ -259,7 +262,7 @@ class HubSpotSandbox:
             plan, seen = [], set()
             for item in inputs:
                 id_prop, value = item.get("idProperty") or "hs_object_id", str(item.get("id") or "")
-                if id_prop not in spec["unique"] or not self._defined(kind, id_prop):
+                if id_prop not in spec["unique"] or not self._unique_here(kind, id_prop):
                     raise wire.bad_request(f"Unable to perform update/upsert by non-unique {spec['id']} property "
                                            f"{id_prop} in portal ID {wire.PORTAL_ID}")
                 value = value.strip().lower() if id_prop == "email" else value

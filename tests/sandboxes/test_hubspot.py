@@ -23,7 +23,7 @@ RATE_HEADERS = ("X-HubSpot-RateLimit-Max", "X-HubSpot-RateLimit-Remaining", "X-H
 
 @pytest.fixture
 def hub():
-    sandbox = HubSpotSandbox(token=TOKEN)
+    sandbox = HubSpotSandbox(token=TOKEN, hub_properties=True)
     with serve(sandbox.app) as url:
         yield sandbox, url
 
@@ -89,6 +89,37 @@ def test_batch_upsert_takes_100_inputs_refuses_101_and_non_unique_keys(hub):
     assert by_name.json()["message"].startswith("Unable to perform update/upsert by non-unique 0-1 property firstname")
     twice = upsert_contacts(url, "x@example.com", "X@example.com")
     assert twice.status_code == 400 and "Duplicate IDs found in batch input" in twice.json()["message"]
+
+
+def test_a_new_portal_has_no_hub_order_key_until_the_properties_api_creates_it():
+    """A new portal refuses deal upserts by hub_order_key; POST /crm/v3/properties/deals creates it (201, then 409
+    OBJECT_ALREADY_EXISTS), and only a unique one (hasUniqueValue) makes the upsert possible."""
+    sandbox = HubSpotSandbox(token=TOKEN)
+    definition = {"name": "hub_order_key", "label": "Hub order key", "type": "string", "fieldType": "text",
+                  "groupName": "dealinformation"}
+    with serve(sandbox.app) as url:
+        missing = api(url, "GET", "v3/properties/deals/hub_order_key")
+        assert missing.status_code == 404 and missing.json()["category"] == "OBJECT_NOT_FOUND"
+        assert missing.json()["status"] == "error" and "hub_order_key" in missing.json()["message"]
+        refused = api(url, "POST", "v3/objects/deals/batch/upsert", {"inputs": [deal_input("shop-eu:1")]})
+        assert refused.status_code == 400 and refused.json()["message"].startswith(
+            "Unable to perform update/upsert by non-unique 0-3 property hub_order_key")
+        incomplete = api(url, "POST", "v3/properties/deals", {"name": "hub_order_key", "label": "Hub order key"})
+        assert incomplete.status_code == 400 and incomplete.json()["category"] == "VALIDATION_ERROR"
+
+        assert api(url, "POST", "v3/properties/deals", definition).status_code == 201  # not unique
+        again = api(url, "POST", "v3/properties/deals", {**definition, "hasUniqueValue": True})
+        assert again.status_code == 409 and again.json()["category"] == "OBJECT_ALREADY_EXISTS"
+        assert api(url, "GET", "v3/properties/deals/hub_order_key").json()["hasUniqueValue"] is False
+        still = api(url, "POST", "v3/objects/deals/batch/upsert", {"inputs": [deal_input("shop-eu:1")]})
+        assert still.status_code == 400 and sandbox.records("deals") == []
+
+        sandbox.properties.clear()  # deleted, as in the portal's settings
+        assert api(url, "POST", "v3/properties/deals", {**definition, "hasUniqueValue": True}).status_code == 201
+        assert api(url, "GET", "v3/properties/deals/hub_order_key").json()["hasUniqueValue"] is True
+        upserted = api(url, "POST", "v3/objects/deals/batch/upsert", {"inputs": [deal_input("shop-eu:1")]})
+        assert upserted.status_code == 200 and len(sandbox.records("deals")) == 1
+        assert api(url, "GET", "v3/properties/deals/dealname").json()["hubspotDefined"] is True
 
 
 def test_deal_with_inline_association_unique_key_conflict_and_upsert_by_key(hub):

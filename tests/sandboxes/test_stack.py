@@ -17,7 +17,7 @@ from sandbox.emitters.paypal import PayPalCertServer
 from sandbox.stack import SandboxStack, _install_ca, plan
 
 from ..support import PAYPAL_WEBHOOK_ID, SECRETS, event_rows, live_server
-from ..support.run import example_config
+from ..support.run import example_config, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,6 +91,22 @@ def test_the_stack_seeds_the_configured_shopify_location(tmp_path):
         assert ids["locations"] == {"Main": "gid://shopify/Location/68640716290"}
         assert shop.levels() == {"MUG": {"Main": 3}}
         assert (tmp_path / "ca.pem").read_bytes() == stack.paypal_certs.ca_bundle.read_bytes()
+    finally:
+        stack.stop()
+
+
+def test_the_stacks_hubspot_portal_is_given_hub_order_key_through_the_properties_api(tmp_path):
+    """A new portal has no hub_order_key (HubSpotSandbox()); the stack creates it once it listens, as `hub doctor
+    --fix` does on a real portal, so `hub run` and `hub demo` export deals."""
+    raw = {"database_url": "sqlite:///hub.db", "channels": {}, "sandbox": {"emitter_port": free_port()},
+           "crm": {"url": f"http://127.0.0.1:{free_port()}", "token": "pat-stack"}}
+    stack = SandboxStack(load_config_dict(raw, environ={}), "http://127.0.0.1:1", var_dir=str(tmp_path))
+    assert stack.apps["crm"].properties == {}
+    stack.start()
+    try:
+        made = requests.get(f"{raw['crm']['url']}/crm/v3/properties/deals/hub_order_key", timeout=10,
+                            headers={"Authorization": "Bearer pat-stack"})
+        assert made.status_code == 200 and made.json()["hasUniqueValue"] is True
     finally:
         stack.stop()
 

@@ -71,7 +71,7 @@ def erp_crm_env(make_app, products: list[dict] = PRODUCTS, erp_timeout_s: float 
     stays well within it even on a machine busy with the whole suite (at 0.3 s, one did not, in CI)."""
     erp = OdooSandbox(db=DB, login=LOGIN, api_key=KEY, timeout_sleep_s=erp_timeout_s + 0.3)
     erp.seed_products(products)
-    crm = HubSpotSandbox(token=TOKEN)
+    crm = HubSpotSandbox(token=TOKEN, hub_properties=True)
     with serve(erp.app) as erp_url, serve(crm.app) as crm_url:
         app = make_app(erp={"kind": "odoo", "url": erp_url, "db": DB, "login": LOGIN, "api_key": KEY,
                             "timeout_s": erp_timeout_s, "pay_later_methods": ["cod"], "retry_base_s": 0},

@@ -186,7 +186,7 @@ def story_env(make_app, tmp_path, products: list[dict[str, Any]], quantity: int 
     store (its stock comes from the ERP's first pull). Shops send their webhooks to the outbox."""
     erp = OdooSandbox(db=DB, login=LOGIN, api_key=KEY, timeout_sleep_s=0.6, **({"clock": clock} if clock else {}))
     erp.seed_products([{**p, "quantity": quantity} for p in products])
-    crm = HubSpotSandbox(token=TOKEN)
+    crm = HubSpotSandbox(token=TOKEN, hub_properties=True)
     shop = ShopifySandbox(access_token=SHOP_TOKEN, webhook_secret=SECRETS["shop-eu"][0])
     ids = shop.seed(locations=[{"name": "Main"}], products=[{"title": p["name"], "variants": [
         {"sku": p["sku"], "price": str(p["price"]), "available": {"Main": quantity}}]} for p in products])
