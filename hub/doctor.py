@@ -25,9 +25,11 @@ from connectors import change_source
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.consts import CUSTOM_DEAL_PROPERTIES
 from connectors.odoo.client import OdooClient
-from connectors.outbound import SyncError
+from connectors.outbound import Permanent, Retryable, SyncError
+from connectors.paypal.consts import DEFAULT_API_URL as PAYPAL_API_URL
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.consts import API_VERSION, REQUIRED_SCOPES
+from connectors.stripe.consts import DEFAULT_API_URL as STRIPE_API_URL
 from connectors.woocommerce.client import WooClient
 from hub.config import ChannelConfig, Config
 from hub.redis import EMBEDDED, connect, redacted_url
@@ -35,7 +37,7 @@ from jobs.subscriptions import delivery_url, managed, plan, subscriber, topics
 from store.db import alembic_config, make_engine
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
-CHECK_TIMEOUT_S = 10.0  # a system that does not answer is one failing row, not a hang
+CHECK_TIMEOUT_S = 5.0  # per call: a system that does not answer is one failing row, not a hang
 # the Odoo modules the export and the pulls use: sale orders, their deliveries, stock
 ODOO_MODULES = ("sale_management", "stock", "sale_stock")
 # (model, operation) the hub's Odoo user needs
@@ -53,20 +55,32 @@ class Row:
     detail: str = ""  # what was found, and for a failure what to do
 
 
+@dataclass(frozen=True)
+class Access:
+    """Where a system is and what lets the hub in, in the config's words: what a failing row says to check."""
+
+    url: str
+    url_key: str  # the config key holding ``url``
+    credentials: str  # the config keys of the credentials, and where the platform makes them
+
+
 def run_checks(cfg: Config, fix: bool = False) -> list[Row]:
     """Every check the config calls for, in order; never raises for a system that is down or refuses."""
     rows = [*_database(cfg), *_redis(cfg)]
     for ch in cfg.channels.values():
         if ch.calls_api and ch.kind == "shopify":
-            rows += _guarded(ch.id, "API", lambda ch=ch: _shopify(ch))
+            rows += _guarded(ch.id, "API", lambda ch=ch: _shopify(ch), _channel_access(ch))
         elif ch.calls_api and ch.kind == "woocommerce":
-            rows += _guarded(ch.id, "API", lambda ch=ch: _woo(ch))
+            rows += _guarded(ch.id, "API", lambda ch=ch: _woo(ch), _channel_access(ch))
         elif ch.calls_api and ch.kind in ("stripe", "paypal"):
-            rows += _guarded(ch.id, "API key", lambda ch=ch: _payments(ch))
+            rows += _guarded(ch.id, "API key", lambda ch=ch: _payments(ch), _channel_access(ch))
     if cfg.erp:
-        rows += _guarded("erp", "Odoo", lambda: _odoo(cfg))
+        rows += _guarded("erp", "Odoo", lambda: _odoo(cfg), Access(
+            cfg.erp.url, "erp.url", "erp.db, erp.login and erp.api_key (the user's API key: Preferences > Account "
+                                    "Security)"))
     if cfg.crm:
-        rows += _guarded("crm", "HubSpot", lambda: _hubspot(cfg, fix))
+        rows += _guarded("crm", "HubSpot", lambda: _hubspot(cfg, fix), Access(
+            cfg.crm.url, "crm.url", "crm.token (the private app's access token)"))
     rows += _subscriptions(cfg)
     return rows
 
@@ -85,14 +99,66 @@ def table(rows: list[Row]) -> list[str]:
             *(line((r.subject, r.check, r.result, r.detail)).rstrip() for r in rows)]
 
 
-def _guarded(subject: str, check: str, rows: Callable[[], Iterator[Row]]) -> list[Row]:
+def _guarded(subject: str, check: str, rows: Callable[[], Iterator[Row]], access: Access) -> list[Row]:
     """The rows ``rows`` yields; a refusal or an unreachable system ends them with one failing row."""
     out: list[Row] = []
     try:
         out.extend(rows())
     except SyncError as exc:
-        out.append(Row(subject, check, FAIL, _one_line(str(exc))))
+        out.append(Row(subject, check, FAIL, _failure(exc, access)))
     return out
+
+
+def _failure(exc: SyncError, access: Access) -> str:
+    """One line for a call that failed: which call, what the platform said (or that it did not answer), and
+    which config key to look at. The platform's URL is named, never a query string (Woo signs in it)."""
+    text = " ".join(str(exc).split())
+    call, _, rest = text.partition(": ")
+    if m := re.match(r"HTTP (\d{3}): ?(.*)", rest):
+        status, said = int(m.group(1)), _said(m.group(2))
+        todo = {401: f"the credentials were refused: check {access.credentials}",
+                403: f"refused: {access.credentials} lacks a permission for this call",
+                404: f"not found at {access.url}: check {access.url_key}"}.get(status)
+        todo = todo or (f"{access.url} is failing: try again later" if status >= 500 else "")
+        return f"{call}: HTTP {status} ({said})" + (f": {todo}" if todo else "")  # the platform's words cut, not this
+    if isinstance(exc, Retryable) and (m := re.match(r"(\w*(?:Error|Timeout|Exception)\w*): ?(.*)", rest)):
+        return (f"{call}: no answer from {access.url} ({_no_answer(m.group(1), m.group(2))}): check "
+                f"{access.url_key} and that it is up")
+    if call.endswith("authenticate"):
+        return f"{_one_line(text)}: check {access.credentials}"
+    return _one_line(text)
+
+
+def _said(body: str) -> str:
+    """The platform's own message from an error body (JSON, maybe cut short), else its first words."""
+    found = re.search(r'"(?:message|errors|error_description)"\s*:\s*"((?:[^"\\]|\\.)*)"', body)
+    return _one_line(found.group(1) if found else body, 200)
+
+
+def _no_answer(name: str, text: str) -> str:
+    low = f"{name} {text}".lower()
+    if "timeout" in low or "timed out" in low:
+        return f"nothing within {CHECK_TIMEOUT_S:g} s"
+    for marks, why in ((("refused",), "connection refused"),
+                       (("name or service not known", "failed to resolve", "nodename nor servname", "getaddrinfo"),
+                        "host name not found"),
+                       (("certificate",), "its TLS certificate is not trusted")):
+        if any(m in low for m in marks):
+            return why
+    return name
+
+
+def _channel_access(ch: ChannelConfig) -> Access:
+    x, key = ch.extra, f"channels.{ch.id}"
+    if ch.kind == "shopify":
+        where = (x["api_url"], f"{key}.api_url") if x.get("api_url") else (f"https://{x['shop']}", f"{key}.shop")
+        return Access(*where, f"{key}.access_token (the app's Admin API access token)")
+    if ch.kind == "woocommerce":
+        return Access(x["url"], f"{key}.url", f"{key}.consumer_key and consumer_secret (WooCommerce > Settings > "
+                                              "Advanced > REST API)")
+    api_url, creds = (STRIPE_API_URL, f"{key}.api_key") if ch.kind == "stripe" else (
+        PAYPAL_API_URL, f"{key}.client_id and client_secret")
+    return Access(x.get("api_url") or api_url, f"{key}.api_url", creds)
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -147,9 +213,16 @@ def _shopify(ch: ChannelConfig) -> Iterator[Row]:
     client = ShopifyClient(_with_timeout(ch))
     version = ch.extra.get("api_version") or API_VERSION
     data = client.execute(SCOPES_QUERY, {}, "access scopes")
-    yield Row(ch.id, "token", OK, f"accepted by {ch.extra['shop']}, Admin API {version}")
-    if version != API_VERSION:
+    yield Row(ch.id, "token", OK, f"accepted by {ch.extra['shop']}")
+    served = client.served_version or version
+    if served != version:  # Shopify answers a version it retired with the oldest one it still serves
+        yield Row(ch.id, "API version", FAIL, f"Shopify answered {version} with {served}: it no longer serves "
+                  f"{version}; " + (f"set channels.{ch.id}.api_version to a supported one" if ch.extra.get(
+                      "api_version") else "update the hub to a release written for a supported version"))
+    elif version != API_VERSION:
         yield Row(ch.id, "API version", WARN, f"{version}; the hub is built and tested on {API_VERSION}")
+    else:
+        yield Row(ch.id, "API version", OK, version)
     granted = {s["handle"] for s in (data.get("currentAppInstallation") or {}).get("accessScopes") or []}
     # Shopify grants read_X with write_X
     have = granted | {"read_" + s.removeprefix("write_") for s in granted if s.startswith("write_")}
@@ -167,11 +240,10 @@ def _woo(ch: ChannelConfig) -> Iterator[Row]:
     yield Row(ch.id, "API key", OK, f"reads {ch.extra['url']}")
     try:  # an empty batch changes nothing, and a read-only key is refused it before anything runs
         client.call("POST", "products/batch", "write check", data={})
-    except SyncError as exc:
-        said = re.search(r'"message":\s*"([^"]+)"', str(exc))
-        yield Row(ch.id, "write permission", FAIL, f"refused: {said.group(1) if said else _one_line(str(exc), 120)} "
-                                                  "Give the key Read/Write in WooCommerce > Settings > Advanced > "
-                                                  "REST API")
+    except Permanent as exc:
+        said = _said(str(exc).partition(": HTTP ")[2].partition(": ")[2])
+        yield Row(ch.id, "write permission", FAIL, f"refused: {said} Give the key Read/Write in WooCommerce > "
+                                                  "Settings > Advanced > REST API")
         return
     yield Row(ch.id, "write permission", OK, "the key may write (stock, order notes)")
 
@@ -235,12 +307,13 @@ def _subscriptions(cfg: Config) -> list[Row]:
         def check(cid: str = cid, ch: ChannelConfig = ch) -> Iterator[Row]:
             todo = plan(cid, subscriber(_with_timeout(ch)).subscriptions(), topics(ch), delivery_url(cfg, cid))
             if todo:
-                yield Row(cid, "webhooks", FAIL, "; ".join(f"{f.topic}: {f.problem}" for f, _ in todo[:5])
-                          + ": run `hub channels subscribe`")
+                shown = "; ".join(f"{f.topic}: {f.problem}" for f, _ in todo[:3]) + ("; ..." if len(todo) > 3 else "")
+                yield Row(cid, "webhooks", FAIL, f"{len(todo)} of {len(topics(ch))} topic(s) not delivered to the hub "
+                                                 f"({shown}): run `hub channels subscribe`")
             else:
                 yield Row(cid, "webhooks", OK, f"{len(topics(ch))} topic(s) active, pointed at the hub")
 
-        rows += _guarded(cid, "webhooks", check)
+        rows += _guarded(cid, "webhooks", check, _channel_access(ch))
     return rows
 
 

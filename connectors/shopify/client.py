@@ -144,6 +144,9 @@ class ShopifyClient:
         self.http = http or requests.Session()
         self.calls = 0
         self.bucket_size: float | None = None  # the shop's maximumAvailable, learnt from the first answer
+        # the version Shopify answered with (X-Shopify-API-Version): one it retired is answered with the oldest
+        # it still serves, so this differs from the session's when the pinned version is too old
+        self.served_version: str | None = None
 
     def execute(self, query: str, variables: dict[str, Any], what: str) -> dict[str, Any]:
         """One GraphQL call; waits out THROTTLED answers as the cost extension says."""
@@ -156,6 +159,7 @@ class ShopifyClient:
                                             "Content-Type": "application/json", "Accept": "application/json"})
             except requests.RequestException as exc:
                 raise call_failed(exc, f"shopify {what}") from exc
+            self.served_version = r.headers.get("X-Shopify-API-Version") or self.served_version
             if (err := error_for_status(r.status_code, r.text, r.headers, f"shopify {what}")) is not None:
                 if isinstance(err, Throttled):
                     time.sleep(err.seconds or 1.0)
