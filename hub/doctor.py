@@ -154,8 +154,8 @@ def _channel_access(ch: ChannelConfig) -> Access:
         where = (x["api_url"], f"{key}.api_url") if x.get("api_url") else (f"https://{x['shop']}", f"{key}.shop")
         return Access(*where, f"{key}.access_token (the app's Admin API access token)")
     if ch.kind == "woocommerce":
-        return Access(x["url"], f"{key}.url", f"{key}.consumer_key and consumer_secret (WooCommerce > Settings > "
-                                              "Advanced > REST API)")
+        return Access(x["url"], f"{key}.url", f"{key}.consumer_key and consumer_secret, a Read/Write key "
+                                              "(WooCommerce > Settings > Advanced > REST API)")
     api_url, creds = (STRIPE_API_URL, f"{key}.api_key") if ch.kind == "stripe" else (
         PAYPAL_API_URL, f"{key}.client_id and client_secret")
     return Access(x.get("api_url") or api_url, f"{key}.api_url", creds)

@@ -84,12 +84,18 @@ def test_every_system_ok_then_each_misconfiguration_is_one_row_saying_what_to_do
             "access token)")
 
         woo.configure(consumer_secret="cs_regenerated")  # noqa: S106
+        woo.configure(consumer_secret=WOO_SECRET, key_permissions="write")  # a Write key: it may not read
+        assert _failing(run_checks(cfg))[("woo", "API")].startswith(
+            "woocommerce read products: HTTP 401 (The API key provided does not have read permissions.): the "
+            "credentials were refused")
+        woo.configure(consumer_secret="cs_regenerated", key_permissions="read_write")  # noqa: S106
         odoo.configure(api_key="odoo-key-rotated")
         crm.configure(token="pat-rotated")  # noqa: S106
         failing = _failing(run_checks(cfg))
         assert failing[("woo", "API")].startswith("woocommerce read products: HTTP 401 (")
         assert failing[("woo", "API")].endswith("the credentials were refused: check channels.woo.consumer_key and "
-                                                "consumer_secret (WooCommerce > Settings > Advanced > REST API)")
+                                                "consumer_secret, a Read/Write key (WooCommerce > Settings > Advanced "
+                                                "> REST API)")
         assert failing[("erp", "Odoo")] == (
             "odoo authenticate: login 'hub' refused on database 'shop' (wrong login or API key): check erp.db, "
             "erp.login and erp.api_key (the user's API key: Preferences > Account Security)")

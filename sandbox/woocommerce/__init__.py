@@ -277,10 +277,8 @@ class WooSandbox(OrderRoutes, WebhookRoutes):
                 self._stats.calls[key] = self._stats.calls.get(key, 0) + 1
         try:
             authed = self._authenticate(params)  # rest_authentication_errors runs before routing
-            if authed and self.key_permissions == "read" and request.method in EDITABLE:
-                # WC_REST_Authentication::check_permissions(), before the route runs
-                raise WooError("woocommerce_rest_authentication_error",
-                               "The API key provided does not have write permissions.", 401)
+            if authed:
+                self._check_permissions(request.method)
             if target is None:
                 raise WooError("rest_no_route", "No route was found matching the URL and request method.", 404)
             if authed and request.method in EDITABLE:
@@ -303,6 +301,16 @@ class WooSandbox(OrderRoutes, WebhookRoutes):
                 return True
             self._hits.append(now)
             return False
+
+    def _check_permissions(self, method: str) -> None:
+        """WC_REST_Authentication::check_permissions(), before the route runs: a Read key may only GET (and HEAD),
+        a Write key only POST, PUT, PATCH and DELETE (each seen on WooCommerce 10.0.2)."""
+        if self.key_permissions == "read" and method not in ("GET", "HEAD"):
+            raise WooError("woocommerce_rest_authentication_error",
+                           "The API key provided does not have write permissions.", 401)
+        if self.key_permissions == "write" and method in ("GET", "HEAD"):
+            raise WooError("woocommerce_rest_authentication_error",
+                           "The API key provided does not have read permissions.", 401)
 
     def _authenticate(self, params: dict[str, str]) -> bool:
         """WC_REST_Authentication::authenticate(): basic credentials, then OAuth. False = anonymous."""
