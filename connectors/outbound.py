@@ -67,6 +67,17 @@ def call_failed(exc: requests.RequestException, what: str) -> Retryable:
     return Retryable(f"{what}: {type(exc).__name__}: {exc}")
 
 
+def json_answer(r: requests.Response, what: str) -> Any:
+    """The answer's JSON. An answer that is not JSON (a proxy's or a maintenance page, a URL that is not the
+    platform's API) is Retryable, as network trouble is, and says what came instead."""
+    try:
+        return r.json()
+    except ValueError:
+        kind = r.headers.get("Content-Type") or "no Content-Type"
+        raise Retryable(f"{what}: the answer is not JSON (HTTP {r.status_code}, {kind}): "
+                        f"{' '.join(r.text[:120].split())}") from None
+
+
 @dataclass(frozen=True)
 class Listing:
     """Where a SKU sits in a channel, and its quantity there when it was read."""

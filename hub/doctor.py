@@ -100,12 +100,17 @@ def table(rows: list[Row]) -> list[str]:
 
 
 def _guarded(subject: str, check: str, rows: Callable[[], Iterator[Row]], access: Access) -> list[Row]:
-    """The rows ``rows`` yields; a refusal or an unreachable system ends them with one failing row."""
+    """The rows ``rows`` yields; a refusal or an unreachable system ends them with one failing row. Any other
+    exception (an answer in a shape the connector did not expect) is a failing row too, naming it: the doctor
+    reports every system and exits 1, it does not stop at the first surprise with a traceback."""
     out: list[Row] = []
     try:
         out.extend(rows())
     except SyncError as exc:
         out.append(Row(subject, check, FAIL, _failure(exc, access)))
+    except Exception as exc:  # noqa: BLE001 - reported as a failing row (see the docstring)
+        out.append(Row(subject, check, FAIL, f"unexpected {type(exc).__name__}: {_one_line(str(exc), 120)} (from "
+                                             f"{access.url}: check {access.url_key})"))
     return out
 
 
@@ -121,6 +126,9 @@ def _failure(exc: SyncError, access: Access) -> str:
                 404: f"not found at {access.url}: check {access.url_key}"}.get(status)
         todo = todo or (f"{access.url} is failing: try again later" if status >= 500 else "")
         return f"{call}: HTTP {status} ({said})" + (f": {todo}" if todo else "")  # the platform's words cut, not this
+    if rest.startswith("the answer is not JSON"):
+        return (f"{call}: {access.url} answered, but not as the platform's API does ({_one_line(rest, 120)}): "
+                f"check {access.url_key}")
     if isinstance(exc, Retryable) and (m := re.match(r"(\w*(?:Error|Timeout|Exception)\w*): ?(.*)", rest)):
         return (f"{call}: no answer from {access.url} ({_no_answer(m.group(1), m.group(2))}): check "
                 f"{access.url_key} and that it is up")

@@ -9,6 +9,7 @@ import time
 from contextlib import ExitStack, contextmanager
 
 from click.testing import CliRunner
+from flask import Flask
 
 from hub import doctor
 from hub.cli import cli
@@ -175,7 +176,7 @@ def test_webhook_subscriptions_the_hub_needs_fail_until_it_subscribes(make_app):
     assert rows[("woo", "webhooks")][1].endswith("topic(s) active, pointed at the hub")
 
 
-def test_platforms_down_or_slow_are_one_failing_row_each_within_the_timeout(make_app, monkeypatch):
+def test_platforms_down_slow_or_not_there_are_one_failing_row_each(make_app, monkeypatch):
     ports = {name: free_port() for name in ("shop", "woo", "erp", "crm", "stripe")}  # nothing listens there
     url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     channels = {
@@ -201,6 +202,25 @@ def test_platforms_down_or_slow_are_one_failing_row_each_within_the_timeout(make
                          "that it is up",
         ("crm", "HubSpot"): f"hubspot deal pipelines: no answer from {url['crm']} (connection refused): check crm.url "
                             "and that it is up"}
+
+    page = Flask(__name__)  # a web server that is not the platform: a proxy's default page for every path
+    page.add_url_rule("/", "page", lambda **_: "<html><body>Welcome to nginx!</body></html>", methods=["GET", "POST"],
+                      defaults={"path": ""})
+    page.add_url_rule("/<path:path>", "pages", lambda **_: "<html><body>Welcome to nginx!</body></html>",
+                      methods=["GET", "POST"])
+    with serve(page) as html:
+        for ch in channels.values():
+            ch["api_url" if "api_url" in ch else "url"] = html
+        app = make_app(channels=channels, erp={"url": html, "db": "shop", "login": "hub", "api_key": "odoo-key"},
+                       crm={"url": html, "token": "pat-doctor"})
+        failing = _failing(run_checks(app.config["HUB_CONFIG"]))
+    not_api = (f"answered, but not as the platform's API does (the answer is not JSON (HTTP 200, text/html; "
+               "charset=utf-8): <html><body>Welcome to nginx!</body></html>): check")
+    assert failing[("shop-eu", "API")] == f"shopify access scopes: {html} {not_api} channels.shop-eu.api_url"
+    assert failing[("woo", "API")] == f"woocommerce read products: {html} {not_api} channels.woo.url"
+    assert failing[("erp", "Odoo")] == f"odoo authenticate: {html} {not_api} erp.url"
+    assert failing[("crm", "HubSpot")] == f"hubspot deal pipelines: {html} {not_api} crm.url"
+    assert failing[("stripe", "API key")].startswith("stripe list events: ")  # the stripe library's own words
 
     crm = HubSpotSandbox(token="pat-doctor", latency=(1.0, 1.0))  # noqa: S106 - answers after a second
     monkeypatch.setattr(doctor, "CHECK_TIMEOUT_S", 0.2)

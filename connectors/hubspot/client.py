@@ -33,6 +33,7 @@ from connectors.outbound import (
     Throttled,
     call_failed,
     error_for_status,
+    json_answer,
     retry_after,
 )
 
@@ -90,7 +91,10 @@ class HubSpotClient:
                 raise self._safe(Retryable(f"{label}: HTTP 423: {r.text[:300]}", LOCKED_WAIT_S))
             err = error_for_status(r.status_code, r.text, r.headers, label)
             if err is None:
-                return r.json() if r.content else None
+                try:
+                    return json_answer(r, label) if r.content else None
+                except Retryable as exc:
+                    raise self._safe(exc) from None
             if not isinstance(err, Throttled):
                 raise self._safe(err)
             wait = self._throttle_wait(r, label)

@@ -24,7 +24,15 @@ from typing import Any
 
 import requests
 
-from connectors.outbound import MissingLink, Permanent, Retryable, SyncError, call_failed, error_for_status
+from connectors.outbound import (
+    MissingLink,
+    Permanent,
+    Retryable,
+    SyncError,
+    call_failed,
+    error_for_status,
+    json_answer,
+)
 
 from .consts import DATETIME_FORMAT, JSONRPC_PATH, MAX_PAGES, PAGE_LIMIT, RETRY, TIMEOUT_S, decision
 
@@ -66,9 +74,9 @@ class OdooClient:
         if (err := error_for_status(r.status_code, r.text, r.headers, f"odoo {what}")) is not None:
             raise self._safe(err)
         try:
-            body = r.json()
-        except ValueError:
-            raise self._safe(Retryable(f"odoo {what}: answer is not JSON: {r.text[:200]}")) from None
+            body = json_answer(r, f"odoo {what}")
+        except Retryable as exc:
+            raise self._safe(exc) from None
         if not isinstance(body, dict):
             raise Permanent(f"odoo {what}: answer is not a JSON-RPC object")
         if "error" in body:

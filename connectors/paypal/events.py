@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from connectors.base import ChannelSettings
-from connectors.outbound import Change, Permanent, Retryable, call_failed, error_for_status
+from connectors.outbound import Change, Permanent, Retryable, call_failed, error_for_status, json_answer
 from mappings.paypal import TOPICS
 
 from .consts import DEFAULT_API_URL, EVENTS_PAGE_SIZE, EVENTS_PATH, TOKEN_PATH
@@ -138,10 +138,7 @@ class PayPalEvents:
     def _json(r: requests.Response, what: str) -> dict[str, Any]:
         if (err := error_for_status(r.status_code, r.text, r.headers, f"paypal {what}")) is not None:
             raise err
-        try:
-            body = r.json()
-        except ValueError:
-            raise Retryable(f"paypal {what}: the answer is not JSON") from None
+        body = json_answer(r, f"paypal {what}")
         if not isinstance(body, dict):
             raise Retryable(f"paypal {what}: the answer is not a JSON object")
         return body

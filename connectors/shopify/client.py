@@ -26,6 +26,7 @@ from connectors.outbound import (
     Throttled,
     call_failed,
     error_for_status,
+    json_answer,
 )
 
 from .consts import (
@@ -165,7 +166,7 @@ class ShopifyClient:
                     time.sleep(err.seconds or 1.0)
                     continue
                 raise err
-            body = r.json()
+            body = json_answer(r, f"shopify {what}")
             status = ((body.get("extensions") or {}).get("cost") or {}).get("throttleStatus") or {}
             if status.get("maximumAvailable"):
                 self.bucket_size = float(status["maximumAvailable"])

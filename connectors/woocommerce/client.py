@@ -26,6 +26,7 @@ from connectors.outbound import (
     Subscription,
     call_failed,
     error_for_status,
+    json_answer,
 )
 
 from .consts import API_VERSION, BATCH_LIMIT, CLOSED_STATUSES, PAGE_LIMIT, USER_AGENT
@@ -52,7 +53,7 @@ class WooClient:
             raise call_failed(exc, f"woocommerce {what}") from exc
         if (err := error_for_status(r.status_code, r.text, r.headers, f"woocommerce {what}")) is not None:
             raise err
-        return r.json()
+        return json_answer(r, f"woocommerce {what}")
 
     def _pages(self, endpoint: str, params: dict[str, Any], what: str) -> list[dict[str, Any]]:
         out, page = [], 1
