@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -177,18 +177,27 @@ def _one_line(text: str, limit: int = 200) -> str:
 # ---- the stores --------------------------------------------------------------------------------------
 
 def _database(cfg: Config) -> list[Row]:
-    where = make_url(cfg.database_url).render_as_string(hide_password=True)
-    engine = make_engine(cfg.database_url, cfg.db_busy_timeout_s, cfg.var_dir)
     try:
-        with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
-        head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
-    except SQLAlchemyError as exc:
+        where = make_url(cfg.database_url).render_as_string(hide_password=True)
+    except SQLAlchemyError:  # the URL itself is not shown: it may hold a password
+        return [Row("database", "reachable", FAIL, "database_url is not a database URL (sqlite:///var/hub.db, "
+                                                    "postgresql://user@host/db): check database_url / "
+                                                    "HUB_DATABASE_URL")]
+    try:
+        engine = make_engine(cfg.database_url, cfg.db_busy_timeout_s, cfg.var_dir)
+        try:
+            with engine.connect() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()
+            head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+        finally:
+            engine.dispose()
+    except ImportError as exc:  # a dialect whose driver the hub does not ship (mysql://)
+        return [Row("database", "reachable", FAIL, f"{where}: {exc}: the hub runs on SQLite or PostgreSQL "
+                                                    "(psycopg 3): check database_url / HUB_DATABASE_URL")]
+    except (SQLAlchemyError, OSError) as exc:  # OSError: a SQLite file's folder that cannot be made
         why = _one_line(str(getattr(exc, "orig", None) or exc), 120)
         return [Row("database", "reachable", FAIL, f"{where}: {type(exc).__name__}: {why} (check database_url / "
                     "HUB_DATABASE_URL and that the server runs)")]
-    finally:
-        engine.dispose()
     if current != head:
         return [Row("database", "reachable", OK, where),
                 Row("database", "migrations", FAIL, f"at {current or 'none'}, the code needs {head}: run "
@@ -202,12 +211,19 @@ def _redis(cfg: Config) -> list[Row]:
         return [Row("redis", "reachable", OK, "embedded (started by each hub process under var_dir)")]
     try:
         handle = connect(url, cfg.var_dir)
+    except ValueError:  # the URL itself is not shown: it may hold a password
+        return [Row("redis", "reachable", FAIL, "redis_url is not a Redis URL (redis://host:6379/0, rediss://, "
+                                                "unix://, or embedded): check redis_url / HUB_REDIS_URL")]
+    try:
         handle.client.ping()
         version = handle.client.info("server").get("redis_version", "?")
-        policy = handle.client.config_get("maxmemory-policy").get("maxmemory-policy", "?")
     except RedisError as exc:
         return [Row("redis", "reachable", FAIL, f"{redacted_url(url)}: {type(exc).__name__} (check redis_url / "
                                                 "HUB_REDIS_URL and that the server runs)")]
+    try:
+        policy = handle.client.config_get("maxmemory-policy").get("maxmemory-policy", "?")
+    except ResponseError:  # managed Redis services often refuse CONFIG: the policy is then theirs to say
+        policy = "?"
     rows = [Row("redis", "reachable", OK, f"{redacted_url(url)}, Redis {version}")]
     if policy not in ("noeviction", "?"):
         rows.append(Row("redis", "maxmemory-policy", WARN, f"{policy}: set noeviction, or a full Redis drops "

@@ -13,6 +13,7 @@ from flask import Flask
 
 from hub import doctor
 from hub.cli import cli
+from hub.config import load_config_dict
 from hub.doctor import FAIL, OK, run_checks
 from jobs.subscriptions import check
 from sandbox.base import serve
@@ -142,6 +143,21 @@ def test_stores_down_are_failing_rows_not_a_traceback(make_app):
                                                "HUB_REDIS_URL and that the server runs)")
     assert failing[("database", "reachable")].startswith("postgresql://hub@127.0.0.1:1/nothing: OperationalError: ")
 
+    def stores(database_url: str, redis_url: str) -> dict[tuple[str, str], str]:
+        cfg = load_config_dict({"database_url": database_url, "redis_url": redis_url, "channels": {}}, environ={})
+        return _failing(run_checks(cfg))
+
+    assert stores("not a url:pw", "not a url:pw") == {
+        ("database", "reachable"): "database_url is not a database URL (sqlite:///var/hub.db, "
+                                   "postgresql://user@host/db): check database_url / HUB_DATABASE_URL",
+        ("redis", "reachable"): "redis_url is not a Redis URL (redis://host:6379/0, rediss://, unix://, or embedded): "
+                                "check redis_url / HUB_REDIS_URL"}
+    assert stores("mysql://hub:s3cret@127.0.0.1:1/shop", "redis://:s3cret@127.0.0.1:1/0") == {
+        ("database", "reachable"): "mysql://hub:***@127.0.0.1:1/shop: No module named 'MySQLdb': the hub runs on "
+                                   "SQLite or PostgreSQL (psycopg 3): check database_url / HUB_DATABASE_URL",
+        ("redis", "reachable"): "redis://:***@127.0.0.1:1/0: ConnectionError (check redis_url / HUB_REDIS_URL and "
+                                "that the server runs)"}
+
 
 def test_wrong_token_on_the_command_line_exits_1_with_its_row_and_no_traceback_or_secret(make_app, tmp_path,
                                                                                          monkeypatch):
@@ -214,7 +230,7 @@ def test_platforms_down_slow_or_not_there_are_one_failing_row_each(make_app, mon
         app = make_app(channels=channels, erp={"url": html, "db": "shop", "login": "hub", "api_key": "odoo-key"},
                        crm={"url": html, "token": "pat-doctor"})
         failing = _failing(run_checks(app.config["HUB_CONFIG"]))
-    not_api = (f"answered, but not as the platform's API does (the answer is not JSON (HTTP 200, text/html; "
+    not_api = ("answered, but not as the platform's API does (the answer is not JSON (HTTP 200, text/html; "
                "charset=utf-8): <html><body>Welcome to nginx!</body></html>): check")
     assert failing[("shop-eu", "API")] == f"shopify access scopes: {html} {not_api} channels.shop-eu.api_url"
     assert failing[("woo", "API")] == f"woocommerce read products: {html} {not_api} channels.woo.url"
