@@ -108,7 +108,7 @@ def test_hub_run_serves_the_sandboxes_and_hub_demo_plays_the_story(tmp_path):
         assert _refused(url), url
     # every child stopped by itself (checked above); the time only rules out a stall (RQ's 60 s pubsub wait,
     # the 20 s grace): on a machine this busy it took 6.2 s once, ~1 s when calm
-    assert demo_s < 90 and stop_s < 15, (demo_s, stop_s)
+    assert demo_s < 150 and stop_s < 15, (demo_s, stop_s)
     # the worker killed during the demo was started again, and said so; the demo still ended ok (above)
     assert "hub run: worker exited (code -9); starting it again in 1 s" in log
     assert "hub run: worker started again (pid " in log
@@ -137,7 +137,9 @@ def _demo_killing_the_worker(hub, when: str) -> subprocess.CompletedProcess:
     """`hub demo`, with hub run's worker killed (SIGKILL) once the demo has printed ``when``."""
     out, err = hub.cwd / "demo.out", hub.cwd / "demo.err"
     with open(out, "w") as o, open(err, "w") as e:
-        demo = subprocess.Popen([*HUB, "--config", str(hub.config), "demo", "--hub-url", hub.url, "--timeout", "30"],
+        # a job the kill caught between its queue and its start waits for the outbox sweep (outbox_grace_s 30 s
+        # and its interval 30 s): each effect is given that long, not the demo's usual 30 s
+        demo = subprocess.Popen([*HUB, "--config", str(hub.config), "demo", "--hub-url", hub.url, "--timeout", "75"],
                                 cwd=hub.cwd, env=hub.env, stdout=o, stderr=e, text=True)
     deadline = time.monotonic() + 120
     while when not in out.read_text() and demo.poll() is None and time.monotonic() < deadline:
