@@ -10,7 +10,6 @@ is a read, except what ``fix`` creates; each goes through the connectors' own cl
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -206,7 +205,7 @@ def _database(cfg: Config) -> list[Row]:
 
 
 def _redis(cfg: Config) -> list[Row]:
-    url = os.environ.get("HUB_REDIS_URL") or cfg.redis_url
+    url = cfg.redis_url  # HUB_REDIS_URL is already in it (the config reads the environment)
     if url == EMBEDDED:
         return [Row("redis", "reachable", OK, "embedded (started by each hub process under var_dir)")]
     try:
