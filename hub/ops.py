@@ -10,6 +10,7 @@ from rq import Queue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from hub.redis import WORKER_ALIVE_TTL_S
 from jobs.queueing import INBOX_KEY, alive_workers
 from store.deliveries import counts_by_channel_status
 
@@ -37,7 +38,7 @@ def readyz():  # noqa: ANN201
     workers = None
     try:
         hub.redis.client.ping()
-        workers = alive_workers(hub.redis.client)
+        workers = alive_workers(hub.redis.client, WORKER_ALIVE_TTL_S)
     except RedisError as exc:
         checks["redis"] = f"unavailable: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())

@@ -126,9 +126,34 @@ def worker_alive_key(worker_name: str) -> str:
     return f"hub:worker:{worker_name}:alive"
 
 
-def alive_workers(client: redis.Redis) -> int:
-    """How many hub workers are alive now (their alive keys)."""
-    return sum(1 for _ in client.scan_iter(match=worker_alive_key("*"), count=100))
+WORKERS_SEEN_KEY = "hub:workers:seen"  # worker name -> when its alive key was last set (Redis' clock, seconds)
+
+
+def worker_beat(client: redis.Redis, name: str, ttl_s: float) -> None:
+    """One heartbeat: the worker's alive key, and its time in ``WORKERS_SEEN_KEY`` (what ``alive_workers``
+    counts without scanning the keyspace)."""
+    now = _redis_now(client)
+    pipe = client.pipeline(transaction=False)
+    pipe.set(worker_alive_key(name), 1, ex=int(ttl_s))
+    pipe.zadd(WORKERS_SEEN_KEY, {name: now})
+    pipe.zremrangebyscore(WORKERS_SEEN_KEY, "-inf", now - 10 * ttl_s)  # long gone: forgotten
+    pipe.execute()
+
+
+def worker_gone(client: redis.Redis, name: str) -> None:
+    client.delete(worker_alive_key(name))
+    client.zrem(WORKERS_SEEN_KEY, name)
+
+
+def alive_workers(client: redis.Redis, ttl_s: float) -> int:
+    """How many hub workers beat within ``ttl_s`` (one ZCOUNT: ``/readyz`` is polled, a keyspace scan is not
+    what a load balancer's probe should cost)."""
+    return int(client.zcount(WORKERS_SEEN_KEY, _redis_now(client) - ttl_s, "+inf"))
+
+
+def _redis_now(client: redis.Redis) -> float:
+    seconds, micros = client.time()
+    return seconds + micros / 1e6
 
 
 HELD_LOCK_TTL_S = 15.0  # a held lock outlives its holder's last renewal by this long

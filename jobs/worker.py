@@ -25,7 +25,7 @@ import redis
 from rq import SimpleWorker, Worker
 
 from hub.redis import WORKER_ALIVE_TTL_S
-from jobs.queueing import worker_alive_key
+from jobs.queueing import worker_beat, worker_gone
 
 LISTEN_WAKE_S = 0.2  # the command thread's longest wait; a command itself still arrives at once
 REDIS_WAIT_CAP_S = 5.0  # longest wait between tries to reach Redis again (RQ's own: 60 s)
@@ -39,12 +39,12 @@ class _AliveKey(threading.Thread):
 
     def __init__(self, connection: redis.Redis, name: str) -> None:
         super().__init__(name="hub-worker-alive", daemon=True)
-        self.connection, self.key = connection, worker_alive_key(name)
+        self.connection, self.name = connection, name
         self.stopped = threading.Event()
 
     def beat(self) -> None:
         try:
-            self.connection.set(self.key, 1, ex=WORKER_ALIVE_TTL_S)
+            worker_beat(self.connection, self.name, WORKER_ALIVE_TTL_S)
         except redis.RedisError as exc:
             logger.debug("worker alive key not set: %s", exc)
 
@@ -56,7 +56,7 @@ class _AliveKey(threading.Thread):
         self.stopped.set()
         self.join(ALIVE_REFRESH_S + 1)
         try:
-            self.connection.delete(self.key)
+            worker_gone(self.connection, self.name)
         except redis.RedisError:
             pass
 

@@ -242,8 +242,18 @@ def test_sweeper_runs_as_a_queued_job(make_app):
 
 @pytest.mark.parametrize("path", ["/readyz"])
 def test_readyz_reports_each_dependency(make_app, path):
-    ok = make_app().test_client().get(path)
+    from jobs.queueing import worker_beat, worker_gone
+
+    app = make_app()
+    ok = app.test_client().get(path)
     assert ok.status_code == 200 and ok.json["checks"] == {"database": "ok", "redis": "ok"}
+    assert ok.json["workers"] == 0  # told, not judged: still 200
+    client = app.extensions["hub"].redis.client
+    worker_beat(client, "w1", 10)
+    worker_beat(client, "w2", 10)
+    assert app.test_client().get(path).json["workers"] == 2
+    worker_gone(client, "w1")
+    assert app.test_client().get(path).json["workers"] == 1
     bad = make_app(redis_url="redis://127.0.0.1:1/0").test_client().get(path)
     assert bad.status_code == 503
     assert bad.json["checks"]["database"] == "ok" and bad.json["checks"]["redis"].startswith("unavailable")
