@@ -18,6 +18,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from mappings.canonical import (
     Address,
     ChannelStockReport,
+    Charge,
     Customer,
     MovementReason,
     Order,
@@ -124,7 +125,8 @@ def apply_order(conn: Connection, event_id: int, o: Order, out: Outcome) -> None
               "presentment_currency": o.presentment_total.currency if o.presentment_total else None,
               "email": o.email, "customer_id": customer_id, "shipping_address": _addr(o.shipping_address),
               "billing_address": _addr(o.billing_address), "payment_method": o.payment_method,
-              "placed_at": o.placed_at, "cancelled_at": o.cancelled_at, "channel_status": o.status.value}
+              "placed_at": o.placed_at, "cancelled_at": o.cancelled_at, "channel_status": o.status.value,
+              "prices_include_tax": o.prices_include_tax, "charges": [charge_row(c) for c in o.charges]}
     key = {"channel": o.origin.channel, "external_id": o.origin.external_id}
     order_id, effect = upsert_guarded(conn, orders, key, values, o.source_updated_at,
                                behind=lambda row: ORDER_LIFECYCLE.behind(o.status, row.channel_status))
@@ -145,7 +147,8 @@ def apply_order(conn: Connection, event_id: int, o: Order, out: Outcome) -> None
             {"order_id": order_id, "position": i, "sku": li.sku, "title": li.title, "quantity": li.quantity,
              "unit_price": li.unit_price.amount, "tax": li.tax.amount if li.tax else None,
              "discount": li.discount.amount if li.discount else None, "external_id": li.external_id,
-             "product_id": li.product_id, "variant_id": li.variant_id} for i, li in enumerate(o.lines)])
+             "product_id": li.product_id, "variant_id": li.variant_id, "tax_rates": [str(r) for r in li.tax_rates]}
+            for i, li in enumerate(o.lines)])
     out.notes.append(f"order {o.number} {effect} ({o.status.value})" + (f"; stock {', '.join(stock)}" if stock else ""))
     matched, attached = match_waiting(conn, out.rules, order_id, SimpleNamespace(
         channel=o.origin.channel, external_id=o.origin.external_id, number=o.number))
@@ -155,6 +158,13 @@ def apply_order(conn: Connection, event_id: int, o: Order, out: Outcome) -> None
     if settled := settle_order(conn, out, event_id, order_id):
         out.notes.append(settled)
     owe_push(conn, out, order_id, o.origin.channel)
+
+
+def charge_row(c: Charge) -> dict[str, Any]:
+    """A shipping or fee line as ``orders.charges`` keeps it: amounts as strings, in the order's currency."""
+    return {"kind": c.kind.value, "title": c.title, "amount": str(c.amount.amount),
+            "discount": str(c.discount.amount) if c.discount else None, "tax": str(c.tax.amount) if c.tax else None,
+            "tax_rates": [str(r) for r in c.tax_rates]}
 
 
 def apply_product(conn: Connection, event_id: int, p: Product, out: Outcome) -> None:

@@ -158,6 +158,25 @@ class OrderLine:
     # units of the line that left, as the channel says per line (Shopify's fulfillments); None: the order's
     # status says (fulfilled: all of it)
     shipped: int | None = None
+    # the rates the channel charged on the line, in percent (21 for 21 %); empty: untaxed or not said
+    tax_rates: list[Decimal] = field(default_factory=list)
+
+
+class ChargeKind(enum.StrEnum):
+    SHIPPING = "shipping"
+    FEE = "fee"  # a surcharge, or a negative fee (WooCommerce's fee lines)
+
+
+@dataclass
+class Charge:
+    """What an order charges beyond its lines: ``amount`` before ``discount``, tax as for the lines."""
+
+    kind: ChargeKind
+    title: str | None
+    amount: Money
+    discount: Money | None = None
+    tax: Money | None = None
+    tax_rates: list[Decimal] = field(default_factory=list)
 
 
 @dataclass
@@ -181,6 +200,10 @@ class Order:
     presentment_total: Money | None = None
     payment_method: str | None = None
     cancelled_at: datetime | None = None
+    # whether unit prices, line discounts and charges include the tax (Shopify's taxes_included); the
+    # amounts WooCommerce's REST API gives are always without it
+    prices_include_tax: bool = False
+    charges: list[Charge] = field(default_factory=list)
 
 
 @dataclass
@@ -374,6 +397,17 @@ class OrderLineSchema(_Canonical):
     restocked = fields.Integer(load_default=0, validate=validate.Range(min=0))
     returned = fields.Integer(load_default=0, validate=validate.Range(min=0))
     shipped = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=0))
+    tax_rates = fields.List(fields.Decimal(as_string=True), load_default=list)
+
+
+class ChargeSchema(_Canonical):
+    __model__ = Charge
+    kind = fields.Enum(ChargeKind, required=True)
+    title = fields.String(allow_none=True)
+    amount = fields.Nested(MoneySchema, required=True)
+    discount = fields.Nested(MoneySchema, allow_none=True)
+    tax = fields.Nested(MoneySchema, allow_none=True)
+    tax_rates = fields.List(fields.Decimal(as_string=True), load_default=list)
 
 
 class OrderSchema(_Canonical):
@@ -397,6 +431,8 @@ class OrderSchema(_Canonical):
     presentment_total = fields.Nested(MoneySchema, allow_none=True)
     payment_method = fields.String(allow_none=True)
     cancelled_at = AwareDateTime(allow_none=True)
+    prices_include_tax = fields.Boolean(load_default=False)
+    charges = fields.List(fields.Nested(ChargeSchema), load_default=list)
 
 
 class PaymentSchema(_Canonical):

@@ -41,6 +41,12 @@ def decimal_str(value: Any, what: str) -> Decimal:
     return out
 
 
+def percent(value: Decimal) -> Decimal:
+    """A tax rate as a percentage without trailing zeros: 21.00 -> 21, 7.50 -> 7.5 (never 2E+1)."""
+    q = value.quantize(Decimal("0.0001"))
+    return q.to_integral_value() if q == q.to_integral_value() else q.normalize()
+
+
 def normalise_email(value: str | None) -> str | None:
     """The dedupe key of a person across channels: stripped, lower-case; empty -> None."""
     value = (value or "").strip().lower()

@@ -16,6 +16,8 @@ from . import Handler, MapContext, Unmappable, current_ctx, load_with
 from .canonical import (
     Address,
     ChannelStockReport,
+    Charge,
+    ChargeKind,
     Customer,
     EventType,
     Mapped,
@@ -30,7 +32,7 @@ from .canonical import (
     ShipmentStatus,
     Variant,
 )
-from .common import IdString, Lenient, decimal_str, normalise_email, when
+from .common import IdString, Lenient, decimal_str, normalise_email, percent, when
 
 # fulfillment.shipment_status (Shopify's tracking states) -> canonical; None = just labelled
 SHIPMENT_STATUS = {
@@ -141,14 +143,48 @@ def order_line(raw: dict[str, Any], ctx: MapContext, currency: str, facts: LineF
     d = load_with(LineSchema, raw, ctx)
     facts = facts or LineFacts()
     qty = max(0, d["quantity"])
-    tax = sum((money_set(t, "price", currency).amount for t in raw.get("tax_lines") or []), Decimal("0"))
+    tax, rates = taxes(raw, currency)
     shipped = None if facts.shipped is None else min(facts.shipped, qty)
     returned = min(facts.returned, shipped if shipped is not None else qty)
     return OrderLine(sku=d.get("sku") or None, quantity=d["quantity"], unit_price=money_set(raw, "price", currency),
-                     title=d.get("title"), tax=Money(tax, currency),
-                     discount=money_set(raw, "total_discount", currency), external_id=d.get("id"),
+                     title=d.get("title"), tax=tax, discount=line_discount(raw, currency), external_id=d.get("id"),
                      product_id=d.get("product_id"), variant_id=d.get("variant_id"),
-                     restocked=min(qty, facts.cancelled + returned), returned=returned, shipped=shipped)
+                     restocked=min(qty, facts.cancelled + returned), returned=returned, shipped=shipped,
+                     tax_rates=rates)
+
+
+def taxes(raw: dict[str, Any], currency: str) -> tuple[Money, list[Decimal]]:
+    """A line's (or shipping line's) tax: the amount charged and its rates in percent (``rate`` is a fraction)."""
+    lines = [t for t in raw.get("tax_lines") or [] if isinstance(t, dict)]
+    amount = sum((money_set(t, "price", currency).amount for t in lines), Decimal("0"))
+    rates = [percent(decimal_str(t["rate"], "tax_lines.rate") * 100) for t in lines if t.get("rate") is not None]
+    return Money(amount, currency), rates
+
+
+def line_discount(raw: dict[str, Any], currency: str) -> Money:
+    """What the order's discounts took off a line: its ``discount_allocations`` (every discount, the order's
+    own spread over the lines), else the older ``total_discount``."""
+    allocations = raw.get("discount_allocations")
+    if isinstance(allocations, list) and allocations:
+        return Money(sum((money_set(a, "amount", currency).amount for a in allocations), Decimal("0")), currency)
+    return money_set(raw, "total_discount", currency)
+
+
+def shipping_charges(raw: dict[str, Any], currency: str) -> list[Charge]:
+    """The order's shipping lines, each with the discount on it (``price`` less ``discounted_price``)."""
+    out = []
+    for s in raw.get("shipping_lines") or []:
+        if not isinstance(s, dict):
+            continue
+        price = money_set(s, "price", currency)
+        if s.get("discounted_price") is not None or s.get("discounted_price_set"):
+            discount = price.amount - money_set(s, "discounted_price", currency).amount
+        else:
+            discount = line_discount(s, currency).amount
+        tax, rates = taxes(s, currency)
+        out.append(Charge(ChargeKind.SHIPPING, s.get("title") or s.get("code"), price, Money(discount, currency),
+                          tax, rates))
+    return out
 
 
 def line_facts(raw: dict[str, Any]) -> dict[str, LineFacts]:
@@ -224,7 +260,8 @@ class OrderSchema(Lenient):
             billing_address=d.get("billing_address"),
             presentment_total=Money(decimal_str(presentment["amount"], "total_price_set"),
                                     presentment["currency_code"]) if presentment.get("amount") else None,
-            payment_method=(d["payment_gateway_names"] or [None])[0], cancelled_at=when(d.get("cancelled_at")))
+            payment_method=(d["payment_gateway_names"] or [None])[0], cancelled_at=when(d.get("cancelled_at")),
+            prices_include_tax=raw.get("taxes_included") is True, charges=shipping_charges(raw, cur))
 
 
 class InventoryLevelSchema(Lenient):

@@ -15,6 +15,8 @@ from . import Handler, MapContext, Unmappable, current_ctx, load_with
 from .canonical import (
     Address,
     ChannelStockReport,
+    Charge,
+    ChargeKind,
     Customer,
     EventType,
     Mapped,
@@ -26,7 +28,7 @@ from .canonical import (
     Product,
     Variant,
 )
-from .common import IdString, Lenient, decimal_str, normalise_email, when
+from .common import IdString, Lenient, decimal_str, normalise_email, percent, when
 
 WOO_LOCATION = "default"
 
@@ -108,7 +110,14 @@ class LineSchema(Lenient):
     subtotal = fields.Raw(required=True)
     total = fields.Raw(required=True)
     total_tax = fields.Raw(load_default="0")
+    taxes = fields.List(fields.Dict(), load_default=list)
     meta_data = fields.List(fields.Dict(), load_default=list)
+
+
+# wc-api v3 (the legacy API's webhooks) -> REST v3 order fields
+LEGACY_ORDER_FIELDS = {"billing_address": "billing", "shipping_address": "shipping", "total_shipping": "shipping_total",
+                       "total_discount": "discount_total", "created_at": "date_created_gmt",
+                       "updated_at": "date_modified_gmt"}
 
 
 class OrderSchema(Lenient):
@@ -128,11 +137,20 @@ class OrderSchema(Lenient):
     shipping = fields.Dict(load_default=dict)
     line_items = fields.List(fields.Nested(LineSchema), load_default=list)
     fee_lines = fields.List(fields.Dict(), load_default=list)
+    shipping_lines = fields.List(fields.Dict(), load_default=list)
+    tax_lines = fields.List(fields.Dict(), load_default=list)
 
     @pre_load
     def _envelope(self, data: Any, **_: Any) -> Any:
-        # legacy wc-api v3 deliveries wrap the resource: {"order": {...}}
-        return data["order"] if isinstance(data, dict) and set(data) == {"order"} else data
+        """Legacy wc-api v3 deliveries wrap the resource (``{"order": {...}}``) and name some fields their own
+        way; the REST v3 names are taken from them where the body has none."""
+        if not (isinstance(data, dict) and set(data) == {"order"} and isinstance(data["order"], dict)):
+            return data
+        order = dict(data["order"])
+        for legacy, rest in LEGACY_ORDER_FIELDS.items():
+            if legacy in order and rest not in order:
+                order[rest] = order[legacy]
+        return order
 
     @post_load
     def _make(self, d: dict[str, Any], **_: Any) -> Order:
@@ -140,7 +158,8 @@ class OrderSchema(Lenient):
         status = ORDER_STATUS.get(d["status"])
         if status is None:
             raise Unmappable(f"status: unknown WooCommerce order status {d['status']!r}")
-        lines = [_line(li, cur, takes_later=d["status"] in REDUCES_LATER) for li in d["line_items"]]
+        rates = _rates(d["tax_lines"])
+        lines = [_line(li, cur, rates, takes_later=d["status"] in REDUCES_LATER) for li in d["line_items"]]
         fees = sum((decimal_str(f.get("total") or "0", "fee_lines.total") for f in d["fee_lines"]), Decimal("0"))
         subtotal = sum((decimal_str(li["subtotal"], "line_items.subtotal") for li in d["line_items"]), fees)
         billing = d["billing"]
@@ -158,10 +177,42 @@ class OrderSchema(Lenient):
             total=Money(decimal_str(d["total"], "total"), cur), lines=lines,
             placed_at=when(d.get("date_created_gmt")), source_updated_at=when(d.get("date_modified_gmt")),
             email=email, customer=customer, shipping_address=load_with(AddressSchema, d["shipping"], ctx),
-            billing_address=load_with(AddressSchema, billing, ctx), payment_method=_blank(d.get("payment_method")))
+            billing_address=load_with(AddressSchema, billing, ctx), payment_method=_blank(d.get("payment_method")),
+            charges=[_charge(ChargeKind.SHIPPING, s, s.get("method_title"), cur, rates) for s in d["shipping_lines"]]
+            + [_charge(ChargeKind.FEE, f, f.get("name"), cur, rates) for f in d["fee_lines"]])
 
 
-def _line(li: dict[str, Any], cur: str, takes_later: bool) -> OrderLine:
+def _rates(tax_lines: list[dict[str, Any]]) -> dict[str, Decimal]:
+    """rate id -> percent, from the order's ``tax_lines`` (``rate_percent``, WooCommerce 3.7 and later)."""
+    return {str(t.get("rate_id")): percent(decimal_str(t["rate_percent"], "tax_lines.rate_percent"))
+            for t in tax_lines if isinstance(t, dict) and t.get("rate_percent") not in (None, "")}
+
+
+def _tax_rates(item: dict[str, Any], base: Decimal, rates: dict[str, Decimal]) -> list[Decimal]:
+    """The rates of an item's ``taxes`` entries with an amount: the order's rate of that id, else the
+    amount over the item's (taxed) total, which is what a body without ``rate_percent`` allows."""
+    out = []
+    for t in item.get("taxes") or []:
+        if not isinstance(t, dict) or t.get("total") in (None, ""):
+            continue
+        amount = decimal_str(t["total"], "taxes.total")
+        if not amount:
+            continue
+        rate = rates.get(str(t.get("id")))
+        out.append(rate if rate is not None else percent(amount / base * 100) if base else Decimal(0))
+    return out
+
+
+def _charge(kind: ChargeKind, item: dict[str, Any], title: str | None, cur: str,
+            rates: dict[str, Decimal]) -> Charge:
+    """A shipping or fee line: amount without tax (WooCommerce's ``total``), its tax and rates."""
+    total = decimal_str(item.get("total") or "0", f"{kind}_lines.total")
+    return Charge(kind, title or None, Money(total, cur), None,
+                  Money(decimal_str(item.get("total_tax") or "0", f"{kind}_lines.total_tax"), cur),
+                  _tax_rates(item, total, rates))
+
+
+def _line(li: dict[str, Any], cur: str, rates: dict[str, Decimal], takes_later: bool) -> OrderLine:
     subtotal, total = decimal_str(li["subtotal"], "line_items.subtotal"), decimal_str(li["total"], "line_items.total")
     qty, taken = li["quantity"], _meta_units(li, "_reduced_stock")
     variation = li.get("variation_id") if li.get("variation_id") not in (None, "0") else None
@@ -171,7 +222,8 @@ def _line(li: dict[str, Any], cur: str, takes_later: bool) -> OrderLine:
                      discount=Money(subtotal - total, cur), external_id=li.get("id"),
                      product_id=li.get("product_id"), variant_id=variation, channel_taken=taken,
                      channel_to_take=max(0, qty - taken) if takes_later else 0,
-                     restocked=min(qty, _meta_units(li, "_restock_refunded_items")))
+                     restocked=min(qty, _meta_units(li, "_restock_refunded_items")),
+                     tax_rates=_tax_rates(li, total, rates))
 
 
 def _meta_units(li: dict[str, Any], key: str) -> int:

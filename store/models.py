@@ -155,6 +155,8 @@ orders = Table(
     Column("placed_at", UTCDateTime()),
     Column("cancelled_at", UTCDateTime()),
     Column("channel_status", String(24)),  # what the channel last said; status adds payments and shipments
+    Column("prices_include_tax", Boolean()),  # unit prices, line discounts and charges include the tax
+    Column("charges", JSON()),  # [{"kind", "title", "amount", "discount", "tax", "tax_rates"}]: shipping, fees
     Column("source_updated_at", UTCDateTime()),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
@@ -177,6 +179,7 @@ order_lines = Table(
     Column("external_id", String(255)),
     Column("product_id", String(255)),
     Column("variant_id", String(255)),
+    Column("tax_rates", JSON()),  # ["21", "7.5"]: the rates charged, in percent
     Index("ix_order_lines_order_id", "order_id", "position"),
 )
 
@@ -426,6 +429,8 @@ erp_orders = Table(
     Column("sale_order_id", String(64)),
     Column("name", String(64)),  # the ERP's order name (S00042)
     Column("state", String(16)),  # draft | confirmed | cancelled | None (nothing made in the ERP yet)
+    Column("amount_total", Money),  # the ERP's total once it was made the channel's
+    Column("adjustment", Money),  # what a line of the adjustment product adds to get there (0: nothing)
     Column("status", String(16), nullable=False),  # ExportStatus
     Column("error", Text()),
     Column("attempts", Integer(), nullable=False, server_default="0"),
