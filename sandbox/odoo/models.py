@@ -1,4 +1,4 @@
-"""The Odoo 17 models the sandbox holds, their fields, and the errors its ORM raises, as Odoo words them.
+"""The Odoo models the sandbox holds, their fields, and the errors its ORM raises, as Odoo words them.
 
 Only what an ERP integration touches: partners and countries, products, sale orders and their lines,
 outgoing pickings, carriers, quants, locations and the one warehouse. Each model lists its fields with
@@ -59,13 +59,14 @@ class OdooError(Exception):
 
 @dataclass(frozen=True)
 class Field:
-    type: str  # char text selection float monetary integer boolean datetime many2one one2many
+    type: str  # char text selection float monetary integer boolean datetime many2one one2many many2many
     string: str = ""
     comodel: str | None = None
     inverse: str | None = None  # one2many: the many2one on the comodel pointing back
     required: bool = False
     computed: bool = False  # not stored: read-only, writes are ignored
     selection: tuple[str, ...] = ()
+    digits: int | str | None = None  # a float's decimal precision (or a decimal.precision's name): writes round
 
 
 @dataclass(frozen=True)
@@ -99,24 +100,51 @@ MODELS: dict[str, Model] = {
         "street": _f("char", "Street"), "street2": _f("char", "Street2"), "city": _f("char", "City"),
         "zip": _f("char", "Zip"), "country_id": _f("many2one", "Country", comodel="res.country"),
         "country_code": _f("char", "Country Code", computed=True), "active": _f("boolean", "Active")}),
+    "decimal.precision": Model("Decimal Precision", "id", {
+        "name": _f("char", "Usage", required=True), "digits": _f("integer", "Digits", required=True)}),
+    "res.currency": Model("Currency", "active desc, name", {
+        "name": _f("char", "Currency", required=True), "active": _f("boolean", "Active"),
+        "rounding": _f("float", "Rounding Factor"), "decimal_places": _f("integer", "Decimal Places")}),
+    "account.tax": Model("Tax", "sequence,id", {
+        "name": _f("char", "Tax Name", required=True), "sequence": _f("integer", "Sequence"),
+        "amount": _f("float", "Amount", digits=4), "active": _f("boolean", "Active"),
+        "amount_type": _f("selection", "Tax Computation", selection=("group", "fixed", "percent", "division")),
+        "type_tax_use": _f("selection", "Tax Type", selection=("sale", "purchase", "none")),
+        "price_include_override": _f("selection", "Included in Price", selection=("tax_included", "tax_excluded")),
+        "price_include": _f("boolean", "Price Include", computed=True)}),
+    "product.pricelist": Model("Pricelist", "sequence, id, name", {
+        "name": _f("char", "Pricelist Name", required=True), "sequence": _f("integer", "Sequence"),
+        "currency_id": _f("many2one", "Currency", comodel="res.currency", required=True),
+        "active": _f("boolean", "Active")}),
     "product.product": Model("Product Variant", "default_code, name, id", {
         "default_code": _f("char", "Internal Reference"), "name": _f("char", "Name", required=True),
         "list_price": _f("float", "Sales Price"), "active": _f("boolean", "Active"),
-        "type": _f("selection", "Product Type", selection=("consu", "service", "product"))}),
+        "type": _f("selection", "Product Type", selection=("consu", "service", "product")),
+        "sale_ok": _f("boolean", "Can be Sold"),
+        "taxes_id": _f("many2many", "Sales Taxes", comodel="account.tax")}),
     "sale.order": Model("Sales Order", "date_order desc, id desc", {
         "name": _f("char", "Order Reference"), "client_order_ref": _f("char", "Customer Reference"),
         "partner_id": _f("many2one", "Customer", comodel="res.partner", required=True),
         "state": _f("selection", "Status", selection=("draft", "sent", "sale", "cancel")),
         "date_order": _f("datetime", "Order Date"), "note": _f("text", "Terms and conditions"),
         "locked": _f("boolean", "Locked"), "amount_total": _f("monetary", "Total", computed=True),
+        "amount_untaxed": _f("monetary", "Untaxed Amount", computed=True),
+        "amount_tax": _f("monetary", "Taxes", computed=True),
+        "pricelist_id": _f("many2one", "Pricelist", comodel="product.pricelist"),
+        "currency_id": _f("many2one", "Currency", comodel="res.currency", computed=True),
         "order_line": _f("one2many", "Order Lines", comodel="sale.order.line", inverse="order_id"),
         "picking_ids": _f("one2many", "Transfers", comodel="stock.picking", inverse="sale_id", computed=True)}),
     "sale.order.line": Model("Sales Order Line", "order_id, sequence, id", {
         "order_id": _f("many2one", "Order Reference", comodel="sale.order", required=True),
         "sequence": _f("integer", "Sequence"), "name": _f("text", "Description"),
         "product_id": _f("many2one", "Product", comodel="product.product"),
-        "product_uom_qty": _f("float", "Quantity"), "price_unit": _f("float", "Unit Price"),
-        "price_subtotal": _f("monetary", "Subtotal", computed=True)}),
+        "product_uom_qty": _f("float", "Quantity"), "price_unit": _f("float", "Unit Price", digits="Product Price"),
+        "discount": _f("float", "Discount (%)", digits="Discount"),
+        "tax_ids": _f("many2many", "Taxes", comodel="account.tax"),
+        "is_delivery": _f("boolean", "Is a Delivery"),
+        "price_subtotal": _f("monetary", "Subtotal", computed=True),
+        "price_tax": _f("float", "Total Tax", computed=True),
+        "price_total": _f("monetary", "Total", computed=True)}),
     "stock.location": Model("Inventory Locations", "complete_name, id", {
         "name": _f("char", "Location Name", required=True), "complete_name": _f("char", "Full Location Name"),
         "usage": _f("selection", "Location Type",

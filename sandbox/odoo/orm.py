@@ -19,8 +19,10 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from sandbox.odoo.amounts import Tax, currency_round, line_amounts, order_amounts
 from sandbox.odoo.domain import compile_domain, parse_order, sort_records
 from sandbox.odoo.models import (
     ACCESS_ERROR,
@@ -52,6 +54,9 @@ REAL_BUT_NOT_SIMULATED = frozenset({
     "check_access_rights", "button_validate", "action_assign", "action_draft", "action_quotation_send"})
 ACTIONS = {"sale.order": ("action_confirm", "action_cancel")}
 STOCK, CUSTOMERS = "WH/Stock", "Partners/Customers"
+COMPANY_CURRENCY = "USD"  # a fresh database with the generic chart of accounts, as ../shared/peers/odoo
+CURRENCIES = (("USD", 0.01, 2), ("EUR", 0.01, 2), ("GBP", 0.01, 2), ("JPY", 1.0, 0), ("CAD", 0.01, 2),
+              ("AUD", 0.01, 2), ("CHF", 0.01, 2), ("BRL", 0.01, 2), ("SEK", 0.01, 2))  # name, rounding, digits
 INSTALLED_MODULES = (("base", "Base"), ("contacts", "Contacts"), ("sale", "Sales"),
                      ("sale_management", "Sales"), ("stock", "Inventory"), ("sale_stock", "Sales and Warehouse"),
                      ("account", "Invoicing"), ("delivery", "Delivery Costs"))
@@ -66,6 +71,7 @@ class Orm:
         self.next_id: Counter[str] = Counter()
         self.sequences: Counter[str] = Counter()
         self.lock_confirmed = False  # the "Lock Confirmed Sales" setting
+        self.company_currency, self.default_sale_tax = 0, 0  # set by _bootstrap
         self.denied: set[tuple[str, str]] = set()  # (model, operation) the API user's groups do not grant
         self.creates: Counter[str] = Counter()
         self.writes: Counter[str] = Counter()
@@ -242,7 +248,7 @@ class Orm:
             if f.type == "one2many":
                 commands.append((f, v))
             else:
-                rec[fname] = self._convert(model, fname, v)
+                rec[fname] = self._convert(model, fname, v, rec.get(fname))
         if unknown:
             logger.warning("%s.create() includes unknown fields: %s", model, ", ".join(sorted(unknown)))
 
@@ -255,8 +261,10 @@ class Orm:
                     self.create(f.comodel or "", {**cmd[2], f.inverse: saved["id"]})
         return run_commands
 
-    def _convert(self, model: str, fname: str, v: Any) -> Any:
+    def _convert(self, model: str, fname: str, v: Any, old: Any = None) -> Any:
         f = fields_of(model)[fname]
+        if f.type == "many2many":
+            return self._x2many_commands(model, fname, v, list(old or []))
         if v is None or v is False:
             return False if f.type not in ("float", "monetary", "integer") else 0
         if f.type == "many2one":
@@ -270,27 +278,67 @@ class Orm:
         if f.type == "datetime":
             return v if isinstance(v, datetime) else to_datetime(v, model, fname)
         if f.type in ("float", "monetary"):
-            return float(v)
+            if not isinstance(v, int | float) or isinstance(v, bool):
+                raise OdooError(VALUE_ERROR, f"Wrong value for {model}.{fname}: {v!r}")
+            return round(float(v), self.digits(f.digits)) if f.digits is not None else float(v)
         if f.type == "integer":
             return int(v)
         if f.type == "boolean":
             return bool(v)
         return str(v)
 
+    def digits(self, digits: int | str) -> int:
+        """A precision: a number, or the ``digits`` of the decimal.precision of that name (2 if none)."""
+        if isinstance(digits, int):
+            return digits
+        found = [r["digits"] for r in self.tables["decimal.precision"].values() if r["name"] == digits]
+        return found[0] if found else 2
+
+    def _x2many_commands(self, model: str, fname: str, cmds: Any, ids: list[int]) -> list[int]:
+        """The many2many commands Odoo takes: (6, 0, ids) set, (4, id) link, (3, id) unlink, (5,) clear."""
+        comodel = fields_of(model)[fname].comodel or ""
+        if cmds is False or cmds is None:
+            return []
+        if not isinstance(cmds, list | tuple):
+            raise OdooError(VALUE_ERROR, f"Wrong value for {model}.{fname}: {cmds!r}")
+        for cmd in cmds:
+            op = cmd[0] if isinstance(cmd, list | tuple) and cmd else cmd
+            if isinstance(cmd, int) and not isinstance(cmd, bool):  # a bare list of ids: (6, 0, ids)
+                ids = [*ids, cmd] if cmd not in ids else ids
+                continue
+            if op == 6 and len(cmd) == 3:
+                ids = list(cmd[2] or [])
+            elif op == 4 and len(cmd) >= 2:
+                ids = [*ids, cmd[1]] if cmd[1] not in ids else ids
+            elif op == 3 and len(cmd) >= 2:
+                ids = [i for i in ids if i != cmd[1]]
+            elif op == 5:
+                ids = []
+            else:
+                raise OdooError(NOT_SIMULATED, f"The sandbox does not simulate the x2many command {cmd!r}")
+        for i in ids:
+            if not isinstance(i, int) or i not in self.tables[comodel]:
+                raise foreign_key(model, fname)
+        return ids
+
     def _defaults(self, model: str, vals: dict) -> Record:
-        base: Record = {n: (0.0 if f.type in ("float", "monetary") else 0 if f.type == "integer" else False)
+        base: Record = {n: (0.0 if f.type in ("float", "monetary") else 0 if f.type == "integer" else
+                            [] if f.type == "many2many" else False)
                         for n, f in MODELS[model].fields.items() if not f.computed}
         if "active" in base:
             base["active"] = True
-        if model == "product.product":
-            base.update(type="consu", list_price=1.0)
+        if model == "product.product":  # product.template's taxes_id: the company's default sale tax
+            base.update(type="consu", list_price=1.0, sale_ok=True, taxes_id=[self.default_sale_tax])
+        elif model == "account.tax":
+            base.update(amount_type="percent", type_tax_use="sale", sequence=1)
         elif model == "sale.order":
             self.sequences["sale.order"] += 1
             base.update(name=f"S{self.sequences['sale.order']:05d}", state="draft", date_order=self.now)
         elif model == "sale.order.line":
             product = self.get("product.product", vals.get("product_id"))
             base.update(sequence=10, product_uom_qty=1.0, price_unit=product["list_price"] if product else 0.0,
-                        name=self.display("product.product", product) if product else False)
+                        name=self.display("product.product", product) if product else False,
+                        tax_ids=list(product["taxes_id"]) if product else [])
         elif model == "stock.picking":
             base.update(state="draft", priority="0", scheduled_date=self.now)
         return base
@@ -313,15 +361,34 @@ class Orm:
         if (model, fname) == ("res.partner", "country_code"):
             country = self.get("res.country", rec.get("country_id"))
             return country["code"] if country else False
-        if (model, fname) == ("sale.order", "amount_total"):
-            return round(sum(self.value("sale.order.line", ln, "price_subtotal") for ln in self.lines(rec)), 2)
-        if (model, fname) == ("sale.order.line", "price_subtotal"):
-            return round(rec["product_uom_qty"] * rec["price_unit"], 2)
+        if model == "sale.order" and fname in ("amount_untaxed", "amount_tax", "amount_total"):
+            amounts = order_amounts([self.line_amounts(ln) for ln in self.lines(rec)], self.rounding(rec))
+            return float(amounts[("amount_untaxed", "amount_tax", "amount_total").index(fname)])
+        if (model, fname) == ("sale.order", "currency_id"):
+            pricelist = self.get("product.pricelist", rec.get("pricelist_id"))
+            return pricelist["currency_id"] if pricelist else self.company_currency
+        if model == "sale.order.line" and fname in ("price_subtotal", "price_tax", "price_total"):
+            amounts, order = self.line_amounts(rec), self.tables["sale.order"][rec["order_id"]]
+            value = {"price_subtotal": amounts.base, "price_tax": amounts.total - amounts.base,
+                     "price_total": amounts.total}[fname]
+            return float(currency_round(value, self.rounding(order)))
+        if (model, fname) == ("account.tax", "price_include"):
+            return rec.get("price_include_override") == "tax_included"
         if (model, fname) == ("stock.picking", "picking_type_code"):
             return rec.get("_type", "outgoing")
         if (model, fname) == ("stock.location", "warehouse_id"):
             return 1 if str(rec.get("complete_name", "")).startswith("WH") else False
         return False
+
+    def line_amounts(self, line: Record) -> Any:
+        taxes = [self.tables["account.tax"][t] for t in line.get("tax_ids") or []]
+        return line_amounts(line["price_unit"], line["product_uom_qty"], line.get("discount") or 0.0,
+                            [Tax(t["id"], Decimal(str(t["amount"])), t.get("price_include_override") == "tax_included")
+                             for t in taxes if t["amount_type"] == "percent"])
+
+    def rounding(self, order: Record) -> float:
+        currency = self.tables["res.currency"].get(self.value("sale.order", order, "currency_id"))
+        return currency["rounding"] if currency else 0.01
 
     def display(self, model: str, rec: Record | None) -> str:
         if rec is None:
@@ -464,5 +531,16 @@ class Orm:
                                         "lot_stock_id": self.location(STOCK)["id"]})
         for name, desc in INSTALLED_MODULES:
             self.create("ir.module.module", {"name": name, "shortdesc": desc, "state": "installed"})
+        for name in ("Product Unit", "Percentage Analytic", "Product Price", "Discount", "Stock Weight", "Volume"):
+            self.create("decimal.precision", {"name": name, "digits": 2})
+        for name, rounding, places in CURRENCIES:
+            self.create("res.currency", {"name": name, "rounding": rounding, "decimal_places": places,
+                                         "active": name == COMPANY_CURRENCY})
+        self.company_currency = self.search("res.currency", [("name", "=", COMPANY_CURRENCY)])[0]["id"]
+        self.create("product.pricelist", {"name": "Default", "currency_id": self.company_currency})
+        for name, amount, use in (("15%", 15.0, "sale"), ("15%", 15.0, "purchase"), ("0% Exports", 0.0, "sale"),
+                                  ("0% Imports", 0.0, "purchase")):
+            self.create("account.tax", {"name": name, "amount": amount, "type_tax_use": use})
+        self.default_sale_tax = 1  # the company's account_sale_tax_id: the 15% sale tax
         self.creates.clear()
         self.commit()
