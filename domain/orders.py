@@ -41,6 +41,7 @@ class OrderRules:
     sla_days: dict[str, int] = field(default_factory=dict)
     sla_default_days: int = 5
     crm_notes: bool = False  # a CRM is configured: the steps orders reach are noted on its timeline
+    paid_tolerance: Decimal = Decimal("0.01")  # captured within this of the total: paid (a gateway's rounding)
 
     def scope(self, channel: str | None) -> str | None:
         """The sales channel a record from ``channel`` refers to (None: any)."""
@@ -152,7 +153,12 @@ def stock_status(conn: Connection, order_id: int, status: OrderStatus) -> OrderS
     return status
 
 
-def derive_status(conn: Connection, row: Any) -> OrderStatus:
+def is_paid(captured: Decimal, total: Decimal, tolerance: Decimal) -> bool:
+    """The money captured covers the total, but for a rounding within ``tolerance``: less is partly paid."""
+    return captured > 0 and captured >= total - tolerance
+
+
+def derive_status(conn: Connection, row: Any, tolerance: Decimal = Decimal("0.01")) -> OrderStatus:
     said = OrderStatus(row.channel_status or row.status)
     if said is OrderStatus.CANCELLED:
         return said
@@ -163,7 +169,7 @@ def derive_status(conn: Connection, row: Any) -> OrderStatus:
         return said
     candidates = [said]
     if captured > 0:
-        candidates.append(OrderStatus.PAID if captured >= total else OrderStatus.PARTIALLY_PAID)
+        candidates.append(OrderStatus.PAID if is_paid(captured, total, tolerance) else OrderStatus.PARTIALLY_PAID)
     delivered = conn.execute(select(shipments.c.id).where(shipments.c.order_id == row.id,
                                                           shipments.c.status == ShipmentStatus.DELIVERED.value)
                              .limit(1)).scalar()
@@ -176,7 +182,7 @@ def settle_order(conn: Connection, out: Any, event_id: int | None, order_id: int
     """Bring the order's status to what the hub knows; a full refund with restock releases its stock.
     Returns a note when something changed."""
     row = conn.execute(select(orders).where(orders.c.id == order_id).with_for_update()).one()
-    status = derive_status(conn, row)
+    status = derive_status(conn, row, out.rules.paid_tolerance)
     notes = []
     if status.value != row.status:
         conn.execute(orders.update().where(orders.c.id == order_id).values(status=status.value, updated_at=utcnow()))

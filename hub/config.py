@@ -12,6 +12,7 @@ import difflib
 import os
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ DEFAULT_ERP_PULL_INTERVAL_S = 60  # done deliveries and stock counts pulled from
 DEFAULT_MATCH_KEYS = {"stripe": ("order_id",), "paypal": ("custom_id", "invoice_id")}
 PAYPAL_MATCH_KEYS = ("custom_id", "invoice_id")
 DEFAULT_CARRIER_SLA_DAYS = 5
+DEFAULT_PAID_TOLERANCE = Decimal("0.01")  # in the order's currency
 DEFAULT_LOGIN_RATE_LIMIT = "5/minute"  # console login attempts per client IP
 MAX_TRUSTED_PROXY_HOPS = 5
 DEFAULT_REPLAY_RATE_PER_S = 5.0  # actions a bulk replay runs per second at most
@@ -161,6 +163,19 @@ class ErpSchema(Schema):
     # ERP stock location (complete name, its children included) -> hub warehouse; empty: all -> the default one
     locations = fields.Dict(keys=fields.String(validate=validate.Length(min=1)),
                             values=fields.String(validate=validate.Length(min=1)), load_default=dict)
+    # the products sale orders put shipping, lines without a SKU and the difference to the channel's total on
+    # (internal references; made in Odoo if missing)
+    delivery_product = fields.String(load_default="HUB-SHIPPING", validate=validate.Length(min=1))
+    fallback_product = fields.String(load_default="HUB-CUSTOM", validate=validate.Length(min=1))
+    adjustment_product = fields.String(load_default="HUB-ADJUST", validate=validate.Length(min=1))
+    # a rate in percent ("21", "7.5"; "21 included" when prices include it) -> the Odoo sale tax's name
+    taxes = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^\d+(\.\d+)?( included)?$",
+                                                                    error="a rate in percent: 21, 7.5 or "
+                                                                          "'21 included'")),
+                        values=fields.String(validate=validate.Length(min=1)), load_default=dict)
+    # a currency (ISO 4217) -> the Odoo pricelist's name its orders go on
+    pricelists = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="a currency: EUR")),
+                             values=fields.String(validate=validate.Length(min=1)), load_default=dict)
 
     @validates_schema
     def _all_or_none(self, data: dict[str, Any], **_: Any) -> None:
@@ -247,6 +262,8 @@ class ConfigSchema(Schema):
     carrier_sla_days = fields.Dict(keys=fields.String(validate=validate.Length(min=1)),
                                    values=fields.Integer(validate=validate.Range(min=0)), load_default=dict)
     carrier_sla_default_days = fields.Integer(load_default=DEFAULT_CARRIER_SLA_DAYS, validate=validate.Range(min=0))
+    # an order is paid once the money captured for it is within this of its total (a gateway's rounding)
+    paid_tolerance = fields.Decimal(load_default=DEFAULT_PAID_TOLERANCE, validate=validate.Range(min=0))
     replay_rate_per_s = fields.Float(load_default=DEFAULT_REPLAY_RATE_PER_S,
                                      validate=validate.Range(min=0, min_inclusive=False, max=1000))
     sandbox = fields.Nested(SandboxSchema, load_default=None, allow_none=True)
@@ -311,6 +328,11 @@ class ErpConfig:
     retry_base_s: float = DEFAULT_EXPORT_RETRY_BASE_S
     pull_interval_s: int = DEFAULT_ERP_PULL_INTERVAL_S
     locations: dict[str, str] = field(default_factory=dict)  # ERP location -> hub warehouse
+    delivery_product: str = "HUB-SHIPPING"
+    fallback_product: str = "HUB-CUSTOM"
+    adjustment_product: str = "HUB-ADJUST"
+    taxes: dict[str, str] = field(default_factory=dict)  # "21" / "21 included" -> Odoo sale tax name
+    pricelists: dict[str, str] = field(default_factory=dict)  # currency -> Odoo pricelist name
 
 
 @dataclass(frozen=True)
@@ -349,6 +371,7 @@ class Config:
     crm: CrmConfig | None = None
     carrier_sla_days: dict[str, int] = field(default_factory=dict)
     carrier_sla_default_days: int = DEFAULT_CARRIER_SLA_DAYS
+    paid_tolerance: Decimal = DEFAULT_PAID_TOLERANCE
     secret_key: str = field(default="", repr=False)
     login_rate_limit: str = DEFAULT_LOGIN_RATE_LIMIT
     trusted_proxy_hops: int = 0

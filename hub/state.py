@@ -42,7 +42,7 @@ def order_rules(config: Config) -> OrderRules:
                       sales_channels=frozenset(c.id for c in chans if c.kind in SALES_KINDS),
                       api_channels=frozenset(c.id for c in chans if c.kind in SALES_KINDS and c.calls_api),
                       sla_days=dict(config.carrier_sla_days), sla_default_days=config.carrier_sla_default_days,
-                      crm_notes=config.crm is not None)
+                      crm_notes=config.crm is not None, paid_tolerance=config.paid_tolerance)
 
 
 @dataclass

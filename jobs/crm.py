@@ -90,7 +90,7 @@ def own_notes(order: OrderView) -> list[tuple[str, str, str, datetime | None]]:
     """The order's own steps as notes: (kind, ref, body, when)."""
     total = f"{money(order.total)} {order.currency}"
     out = [("placed", order.number, f"Order {order.number} placed on {order.channel}: {total}, "
-            f"{sum(q for _, q, _, _ in order.lines)} item(s)", order.placed_at)]
+            f"{sum(ln.quantity for ln in order.lines)} item(s)", order.placed_at)]
     if order.paid:
         by = f" ({order.payment_method})" if order.payment_method else ""
         out.append(("paid", order.number, f"Order {order.number} paid: {total}{by}", None))

@@ -22,13 +22,25 @@ from rq import Retry
 from sqlalchemy import Connection, Table, select, update
 
 from connectors.odoo.client import OdooClient
+from connectors.odoo.sale import (
+    CUSTOM,
+    FEE,
+    PRODUCT,
+    SHIPPING,
+    SaleLine,
+    SaleOrders,
+    SaleOrderSpec,
+    SaleSettings,
+    fallback_notes,
+)
 from connectors.outbound import Permanent, Retryable
+from domain.orders import is_paid, money_state
 from hub.config import ErpConfig
 from hub.state import Hub, current_hub
 from jobs.queueing import HeldLock, export_lock_key
-from mappings.canonical import OrderStatus, PaymentStatus
+from mappings.canonical import OrderStatus
 from store.deliveries import insert_ignore, utcnow
-from store.models import ExportStatus, customers, erp_orders, order_lines, orders, payments
+from store.models import ExportStatus, customers, erp_orders, order_lines, orders
 
 from .retry import backoff_s, whole_seconds
 from .tasks import annotate, retrying, rq_attempt, task
@@ -38,14 +50,24 @@ logger = logging.getLogger(__name__)
 EXPORT_MAX_ATTEMPTS = 5
 EXPORT_BACKOFF_CAP_S = 600.0
 LOCK_WAIT_S = 30
-# statuses in which the shopper has paid (all or part): the ERP may release the order to the warehouse
-PAID_STATUSES = frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_PAID, OrderStatus.FULFILLED,
-                           OrderStatus.PARTIALLY_FULFILLED, OrderStatus.DELIVERED, OrderStatus.PARTIALLY_REFUNDED})
-PAID_PAYMENTS = frozenset({PaymentStatus.CAPTURED.value, PaymentStatus.PARTIALLY_REFUNDED.value})
+# statuses in which the shopper has paid the whole order: the ERP may release it to the warehouse (partly
+# paid is not paid: the goods wait for the rest)
+PAID_STATUSES = frozenset({OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.PARTIALLY_FULFILLED,
+                           OrderStatus.DELIVERED, OrderStatus.PARTIALLY_REFUNDED})
 
 
 class ExportFailed(Exception):
     """An export ended failed (refused, or out of attempts); the message is the reason."""
+
+
+@dataclass(frozen=True)
+class OrderViewLine:
+    sku: str | None
+    quantity: int
+    unit_price: Decimal
+    title: str | None
+    discount: Decimal = Decimal(0)
+    tax_rates: tuple[Decimal, ...] = ()
 
 
 @dataclass
@@ -67,8 +89,10 @@ class OrderView:
     payment_method: str | None
     placed_at: datetime | None
     cancelled_at: datetime | None
-    lines: list[tuple[str | None, int, Decimal, str | None]] = field(default_factory=list)  # sku, qty, price, title
-    paid_by_payment: bool = False  # a captured payment matched to it (its status may lag)
+    lines: list[OrderViewLine] = field(default_factory=list)
+    paid_by_payment: bool = False  # its matched payments captured its total (its status may lag)
+    prices_include_tax: bool = False
+    charges: list[dict[str, Any]] = field(default_factory=list)  # orders.charges
 
     @property
     def ref(self) -> str:
@@ -76,22 +100,22 @@ class OrderView:
 
     @property
     def paid(self) -> bool:
-        return self.status in PAID_STATUSES or (self.paid_by_payment and self.status is OrderStatus.PENDING)
+        return self.status in PAID_STATUSES or (self.paid_by_payment and self.status in (
+            OrderStatus.PENDING, OrderStatus.PARTIALLY_PAID))
 
     @property
     def name(self) -> str:
         return " ".join(p for p in (self.first_name, self.last_name) if p) or (self.address or {}).get("name") or ""
 
 
-def load_order(conn: Connection, order_id: int) -> OrderView | None:
+def load_order(conn: Connection, order_id: int, tolerance: Decimal = Decimal("0.01")) -> OrderView | None:
     o = conn.execute(select(orders).where(orders.c.id == order_id)).one_or_none()
     if o is None:
         return None
     c = conn.execute(select(customers).where(customers.c.id == o.customer_id)).one_or_none() if o.customer_id else None
     lines = conn.execute(select(order_lines).where(order_lines.c.order_id == order_id)
                          .order_by(order_lines.c.position)).all()
-    paid = conn.execute(select(payments.c.id).where(payments.c.order_id == order_id,
-                                                    payments.c.status.in_(PAID_PAYMENTS)).limit(1)).first()
+    captured, _, total = money_state(conn, o)
     address = o.billing_address or o.shipping_address
     return OrderView(
         id=o.id, channel=o.channel, external_id=o.external_id, number=o.number, status=OrderStatus(o.status),
@@ -99,7 +123,10 @@ def load_order(conn: Connection, order_id: int) -> OrderView | None:
         first_name=c.first_name if c else None, last_name=c.last_name if c else None,
         phone=(c.phone if c else None) or (address or {}).get("phone"), address=address,
         payment_method=o.payment_method, placed_at=o.placed_at, cancelled_at=o.cancelled_at,
-        lines=[(li.sku, li.quantity, Decimal(li.unit_price), li.title) for li in lines], paid_by_payment=bool(paid))
+        lines=[OrderViewLine(li.sku, li.quantity, Decimal(li.unit_price), li.title, Decimal(li.discount or 0),
+                             tuple(Decimal(r) for r in li.tax_rates or ())) for li in lines],
+        paid_by_payment=is_paid(captured, total, tolerance), prices_include_tax=bool(o.prices_include_tax),
+        charges=list(o.charges or []))
 
 
 # ---- the runner both targets share -------------------------------------------------------------------
@@ -134,7 +161,7 @@ def run_export(hub: Hub, target: str, table: Table, order_id: int, retry_base_s:
                               Retryable(f"{target}: another job holds order {order_id}"), max_attempts)
     try:
         with hub.engine.connect() as conn:
-            order = load_order(conn, order_id)
+            order = load_order(conn, order_id, hub.config.paid_tolerance)
         if order is None:
             return f"order {order_id} is gone"
         result = work(order, attempt)
@@ -215,14 +242,46 @@ def sync_sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderVi
     partner = int(row.partner_id) if row.partner_id else client.find_or_create_partner(
         order.email or "", order.name, **_partner_address(order))
     save(hub, erp_orders, order.id, partner_id=str(partner))
-    so_id, created = client.ensure_sale_order(ref, partner, _lines(order))
+    settings = sale_settings(erp)
+    spec, sales = sale_spec(order, ref), SaleOrders(client, settings)
+    so_id, created = sales.ensure(spec, partner)
     so = client.sale_order(ref) if not row.name or created else {"name": row.name}
     save(hub, erp_orders, order.id, sale_order_id=str(so_id), name=so["name"], state=row.state or "draft")
-    annotate(sale_order=so["name"], created=created)
+    notes = fallback_notes(spec, settings)
+    annotate(sale_order=so["name"], created=created, **({"lines_without_sku": notes} if notes else {}))
+    summary = f"{so['name']} ({ref}) {'created' if created else 'found'}"
+    if row.amount_total is None:
+        total, adjustment = sales.settle_total(so_id, spec, so["amount_total"] if created else None)
+        save(hub, erp_orders, order.id, amount_total=total, adjustment=adjustment)
+        if adjustment:
+            annotate(adjustment=str(adjustment))
+            summary += f", {adjustment} {order.currency} on {settings.adjustment_product} to match the channel's total"
     if want == "confirmed":
         client.confirm_sale_order(so_id)
         save(hub, erp_orders, order.id, state="confirmed")
-    return f"{so['name']} ({ref}) {'created' if created else 'found'}, {want}"
+    return "; ".join([f"{summary}, {want}", *notes])
+
+
+def sale_settings(erp: ErpConfig) -> SaleSettings:
+    return SaleSettings(delivery_product=erp.delivery_product, fallback_product=erp.fallback_product,
+                        adjustment_product=erp.adjustment_product, taxes=dict(erp.taxes),
+                        pricelists=dict(erp.pricelists))
+
+
+def sale_spec(order: OrderView, ref: str) -> SaleOrderSpec:
+    """The outbound mapper: the hub order as the sale order's lines, in the channel's figures."""
+    if not order.lines:
+        raise Permanent(f"order {order.number} has no lines to put on a sale order")
+    lines = [SaleLine(PRODUCT if ln.sku else CUSTOM, ln.title, Decimal(ln.quantity), ln.unit_price, ln.discount,
+                      ln.tax_rates, ln.sku) for ln in order.lines]
+    for c in order.charges:
+        amount = Decimal(c["amount"])
+        if not amount and not c.get("discount"):
+            continue  # free shipping: nothing to say on the sale order
+        lines.append(SaleLine(SHIPPING if c["kind"] == "shipping" else FEE, c.get("title"), Decimal(1), amount,
+                              Decimal(c.get("discount") or 0), tuple(Decimal(r) for r in c.get("tax_rates") or ())))
+    return SaleOrderSpec(ref=ref, channel=order.channel, currency=order.currency,
+                         prices_include_tax=order.prices_include_tax, total=order.total, lines=lines)
 
 
 def erp_ref(conn: Connection, order: OrderView) -> str:
@@ -244,15 +303,6 @@ def _cancel(hub: Hub, client: OdooClient, order: OrderView, row: Any) -> str:
     client.cancel_sale_order(so["id"])
     save(hub, erp_orders, order.id, sale_order_id=str(so["id"]), name=so["name"], state="cancelled")
     return f"{so['name']} ({row.ref}) cancelled"
-
-
-def _lines(order: OrderView) -> list[tuple[str, int, Decimal]]:
-    if not order.lines:
-        raise Permanent(f"order {order.number} has no lines to put on a sale order")
-    missing = [f"line {n} ({title or 'untitled'})" for n, (sku, _, _, title) in enumerate(order.lines, 1) if not sku]
-    if missing:
-        raise Permanent(f"order {order.number}: {', '.join(missing)} has no SKU; the ERP matches products by SKU")
-    return [(sku, qty, price) for sku, qty, price, _ in order.lines]
 
 
 def _partner_address(order: OrderView) -> dict[str, str | None]:

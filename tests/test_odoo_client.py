@@ -10,6 +10,7 @@ import pytest
 
 import connectors.odoo.client as odoo_client
 from connectors.odoo.client import OdooClient
+from connectors.odoo.sale import PRODUCT, SaleLine, SaleOrders, SaleOrderSpec, SaleSettings
 from connectors.outbound import Permanent, Retryable
 from sandbox.base import serve
 from sandbox.odoo import OdooSandbox
@@ -32,20 +33,26 @@ def env():
         yield erp, OdooClient(url, DB, LOGIN, KEY, timeout_s=0.3), clock, url
 
 
+def ensure(client, ref, partner, lines=LINES):
+    """The sale order of ``lines`` (sku, quantity, unit price), untaxed, in USD."""
+    spec = SaleOrderSpec(ref, "shop", "USD", False, sum((Decimal(q) * p for _, q, p in lines), Decimal(0)),
+                         [SaleLine(PRODUCT, sku, Decimal(q), p, sku=sku) for sku, q, p in lines])
+    return SaleOrders(client, SaleSettings()).ensure(spec, partner)
+
+
 def order(client, ref="#1001"):
     partner = client.find_or_create_partner("ann@example.com", "Ann")
-    return client.ensure_sale_order(ref, partner, LINES)[0]
+    return ensure(client, ref, partner)[0]
 
 
 def test_ensure_sale_order_is_idempotent(env):
     erp, client, _, _ = env
     partner = client.find_or_create_partner("ann@example.com", "Ann", street="1 Rue", city="Paris", zip="75001",
                                             country_code="fr", phone="+33 1")
-    results = [client.ensure_sale_order("#1001", partner, LINES, note="gift wrap") for _ in range(5)]
+    results = [ensure(client, "#1001", partner) for _ in range(5)]
     assert results[0][1] is True and all(r == (results[0][0], False) for r in results[1:])
     [so] = erp.records("sale.order")
-    assert (so["client_order_ref"], so["state"], so["amount_total"], so["note"]) == ("#1001", "draft", 40.99,
-                                                                                    "gift wrap")
+    assert (so["client_order_ref"], so["state"], so["amount_total"]) == ("#1001", "draft", 40.99)
     assert erp.stats["creates"] == {"res.partner": 1, "sale.order": 1, "sale.order.line": 2}
     assert client.sale_order("#1001") == {"id": so["id"], "name": "S00001", "state": "draft",
                                           "amount_total": Decimal("40.99")}
@@ -77,8 +84,8 @@ def test_unknown_sku_is_permanent_with_a_readable_reason(env):
     erp, client, _, _ = env
     partner = client.find_or_create_partner("ann@example.com", "Ann")
     with pytest.raises(Permanent) as exc:
-        client.ensure_sale_order("#1", partner, [("PW-1", 1, Decimal("1")), ("GHOST-9", 1, Decimal("1")),
-                                                 ("OLD-1", 1, Decimal("1"))])
+        ensure(client, "#1", partner, [("PW-1", 1, Decimal("1")), ("GHOST-9", 1, Decimal("1")),
+                                       ("OLD-1", 1, Decimal("1"))])
     assert str(exc.value) == ("SKU GHOST-9 is not a product in Odoo (default_code); "
                               "SKU OLD-1 is not a product in Odoo (default_code)")
     assert erp.records("sale.order") == []
@@ -171,8 +178,8 @@ def test_timeout_is_retryable_and_the_retry_finds_the_order(env):
     partner = client.find_or_create_partner("ann@example.com", "Ann")
     erp.configure(fail_next=[{"model": "sale.order", "method": "create", "error": "timeout"}])
     with pytest.raises(Retryable, match="Timeout"):
-        client.ensure_sale_order("#1001", partner, LINES)
-    order_id, created = client.ensure_sale_order("#1001", partner, LINES)  # the first create did commit
+        ensure(client, "#1001", partner)
+    order_id, created = ensure(client, "#1001", partner)  # the first create did commit
     assert created is False and [s["id"] for s in erp.records("sale.order")] == [order_id]
 
 

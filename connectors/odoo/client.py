@@ -25,7 +25,6 @@ from typing import Any
 import requests
 
 from connectors.outbound import (
-    MissingLink,
     Permanent,
     Retryable,
     SyncError,
@@ -158,26 +157,6 @@ class OdooClient:
         for row in rows:
             out.setdefault(row["default_code"], int(row["id"]))
         return out
-
-    def ensure_sale_order(self, ref: str, partner_id: int, lines: list[tuple[str, Decimal | int, Decimal]],
-                          note: str | None = None) -> tuple[int, bool]:
-        """The sale order whose client_order_ref is ``ref``, created (draft) if there is none: (id, created).
-        ``lines`` are (sku, quantity, unit price). A retry after a lost answer finds the order made."""
-        existing = self.sale_order(ref)
-        if existing:
-            return existing["id"], False
-        products = self.product_ids([sku for sku, _, _ in lines])
-        unknown = [sku for sku, _, _ in lines if sku not in products]
-        if unknown:
-            raise MissingLink("; ".join(f"SKU {sku} is not a product in Odoo (default_code)" for sku in unknown))
-        vals: dict[str, Any] = {"partner_id": partner_id, "client_order_ref": ref, "order_line": [
-            (0, 0, {"product_id": products[sku], "product_uom_qty": float(qty), "price_unit": float(price)})
-            for sku, qty, price in lines]}
-        if note:
-            vals["note"] = note
-        order_id = int(self.execute_kw("sale.order", "create", [vals]))
-        logger.info("odoo sale order %s created for ref %s", order_id, ref)
-        return order_id, True
 
     def sale_order(self, ref: str) -> dict[str, Any] | None:
         """{id, name, state, amount_total} of the (oldest) sale order with client_order_ref ``ref``."""
