@@ -14,18 +14,10 @@ from sandbox.emitters import payments as pay
 from store.models import erp_orders, tasks
 
 from .support import deliver, order_of, run_worker, stripe
-from .support.accounting import all_cases
+from .support.accounting import ADJUSTMENTS, all_cases
 from .support.erp_crm import erp_crm_env, erp_woo_order
 
 CASES = all_cases()
-# what the adjustment line carries; everything else adds up from its own lines:
-ADJUSTMENTS = {
-    "orders.create.json": Decimal("-10.00"),  # the 2026-07 example's 10.00 order discount is on no line
-    # 5.00 off 199.00 is 2.51 % at Odoo's two decimals of "Discount": 194.01 (test_discount_precision below)
-    "webhook_orders_docs_2022-04.json": Decimal("-0.01"), "webhook_orders_docs_2022-10.json": Decimal("-0.01"),
-    # WooCommerce rounds tax per item (5.75 + 1.44 + 0.80 + 0.40), Odoo's fresh company once (8.38)
-    "woo-eur-coupon-fee": Decimal("0.01"),
-}
 
 
 @pytest.fixture

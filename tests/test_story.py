@@ -214,7 +214,8 @@ def test_shopify_order_paypal_payment_shopify_fulfillment_aftership_to_delivered
     assert s.erp.stats["calls"] == {
         "common authenticate": 2, "res.partner search": 1, "res.country search": 1, "res.partner create": 1,
         "product.product search_read": 1, "sale.order search_read": 3, "sale.order create": 1, "sale.order read": 1,
-        "sale.order action_confirm": 1, "res.currency search_read": 1, "product.pricelist search": 1}  # no ERP delivery in this story: the merchant shipped from Shopify
+        "sale.order action_confirm": 1, "res.currency search_read": 1, "product.pricelist search": 1}
+    # no ERP delivery in this story: the merchant shipped from Shopify
     assert s.crm.stats["calls"] == {
         "POST v3/objects/contacts/batch/upsert": 2, "POST v3/objects/deals/batch/upsert": 2,
         "PUT v4/objects/deals/<id>/associations/default/contacts/<id>": 2, "POST v3/objects/notes": 4}

@@ -1,0 +1,74 @@
+"""The ERP side checked on a real Odoo 19 Community (../shared/peers/odoo) as a shop's accountant checks it:
+every corpus and built order (tests/support/accounting.py) goes through the hub's export to Odoo, and Odoo's
+own ``amount_total`` is the channel's total to the cent in the order's currency; the Odoo sandbox computes
+the same untaxed, tax and total figures for each; replaying every export five times changes nothing.
+
+One test, so that one pytest worker drives the one Odoo server."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from store.models import erp_orders
+
+from .support import deliver, run_worker
+from .support.accounting import ADJUSTMENTS, all_cases
+from .support.erp_crm import erp_crm_env
+from .support.real_odoo import real_odoo
+
+pytestmark = [pytest.mark.e2e, pytest.mark.real_odoo]
+
+CASES = all_cases()
+MODELS = ("sale.order", "sale.order.line", "account.tax", "product.product", "product.pricelist", "res.partner")
+
+
+def figures(orders: list[dict], currencies: dict[int, str]) -> dict[str, tuple]:
+    return {o["client_order_ref"]: (Decimal(str(o["amount_untaxed"])), Decimal(str(o["amount_tax"])),
+                                    Decimal(str(o["amount_total"])), currencies[o["currency_id"][0]])
+            for o in orders}
+
+
+def sandbox_figures(make_app) -> dict[str, tuple]:
+    """The same hub orders exported again, to an Odoo sandbox (a second hub on the same store, its ERP
+    records cleared)."""
+    skus = sorted({sku for c in CASES for sku in c.skus})
+    with erp_crm_env(make_app, products=[{"sku": s, "name": s, "price": "1"} for s in skus]) as env:
+        with env.hub.engine.begin() as conn:
+            order_ids = {r.order_id for r in conn.execute(erp_orders.select())}
+            conn.execute(erp_orders.delete())
+        env.hub.queues.enqueue_exports(order_ids)
+        run_worker(env.app)
+        currencies = {c["id"]: c["name"] for c in env.erp.records("res.currency")}
+        return figures(env.sale_orders(), currencies)
+
+
+def test_every_order_totals_the_channels_on_a_real_odoo_and_replays_change_nothing(make_app):
+    with real_odoo() as odoo:
+        odoo.products({sku for c in CASES for sku in c.skus})
+        app = make_app(erp={"kind": "odoo", "url": odoo.url, "db": odoo.db, "login": odoo.login,
+                            "api_key": odoo.password, "timeout_s": 60, "pay_later_methods": ["cod"],
+                            "retry_base_s": 0})
+        hub = app.extensions["hub"]
+        with app.test_client() as client:
+            for c in CASES:
+                deliver(client, c.channel, c.topic, c.body)
+        run_worker(app)
+
+        with hub.engine.connect() as conn:
+            rows = {r.ref: r for r in conn.execute(erp_orders.select())}
+        assert {c.id: (rows[c.ref].status, rows[c.ref].error) for c in CASES} == {c.id: ("ok", None) for c in CASES}
+        currencies = {c["id"]: c["name"] for c in odoo.read("res.currency", [], ["name"],
+                                                            context={"active_test": False})}
+        real = figures(odoo.read("sale.order", [("client_order_ref", "in", [c.ref for c in CASES])],
+                                 ["client_order_ref", "amount_untaxed", "amount_tax", "amount_total", "currency_id"]),
+                       currencies)
+        assert {c.id: (real[c.ref][2], real[c.ref][3], Decimal(rows[c.ref].adjustment)) for c in CASES} == {
+            c.id: (c.total, c.order["currency"].upper(), ADJUSTMENTS.get(c.id, Decimal(0))) for c in CASES}
+        before = {m: odoo.count(m) for m in MODELS}
+        for _ in range(5):
+            hub.queues.enqueue_exports(set(r.order_id for r in rows.values()))
+            run_worker(app)
+        assert {m: odoo.count(m) for m in MODELS} == before
+    assert sandbox_figures(make_app) == real  # the sandbox's arithmetic is Odoo's
