@@ -66,6 +66,7 @@ PLATFORMS: dict[str, Platform] = {p.kind: p for p in (
 )}
 KINDS = tuple(PLATFORMS)
 SALES_KINDS = tuple(k for k, p in PLATFORMS.items() if p.role == "sales")
+PAYMENT_KINDS = tuple(k for k, p in PLATFORMS.items() if p.role == "payments")
 SECRET_KINDS = frozenset(k for k, p in PLATFORMS.items() if p.signed_by_secret)
 OUTBOUND_KEYS = {k: p.api_keys for k, p in PLATFORMS.items() if p.api_keys}
 

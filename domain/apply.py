@@ -126,7 +126,8 @@ def apply_order(conn: Connection, event_id: int, o: Order, out: Outcome) -> None
               "email": o.email, "customer_id": customer_id, "shipping_address": _addr(o.shipping_address),
               "billing_address": _addr(o.billing_address), "payment_method": o.payment_method,
               "placed_at": o.placed_at, "cancelled_at": o.cancelled_at, "channel_status": o.status.value,
-              "prices_include_tax": o.prices_include_tax, "charges": [charge_row(c) for c in o.charges]}
+              "prices_include_tax": o.prices_include_tax, "charges": [charge_row(c) for c in o.charges],
+              "paid_on_channel": o.paid_on_channel}
     key = {"channel": o.origin.channel, "external_id": o.origin.external_id}
     order_id, effect = upsert_guarded(conn, orders, key, values, o.source_updated_at,
                                behind=lambda row: ORDER_LIFECYCLE.behind(o.status, row.channel_status))

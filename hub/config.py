@@ -176,6 +176,9 @@ class ErpSchema(Schema):
     # a currency (ISO 4217) -> the Odoo pricelist's name its orders go on
     pricelists = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="a currency: EUR")),
                              values=fields.String(validate=validate.Length(min=1)), load_default=dict)
+    # a payment provider (stripe, paypal) or sales channel id, or "default" -> the Odoo journal its money goes to
+    journals = fields.Dict(keys=fields.String(validate=validate.Length(min=1)),
+                           values=fields.String(validate=validate.Length(min=1)), load_default=dict)
 
     @validates_schema
     def _all_or_none(self, data: dict[str, Any], **_: Any) -> None:
@@ -333,6 +336,7 @@ class ErpConfig:
     adjustment_product: str = "HUB-ADJUST"
     taxes: dict[str, str] = field(default_factory=dict)  # "21" / "21 included" -> Odoo sale tax name
     pricelists: dict[str, str] = field(default_factory=dict)  # currency -> Odoo pricelist name
+    journals: dict[str, str] = field(default_factory=dict)  # provider / channel id / "default" -> Odoo journal
 
 
 @dataclass(frozen=True)

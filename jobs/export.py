@@ -21,7 +21,9 @@ from typing import Any
 from rq import Retry
 from sqlalchemy import Connection, Table, select, update
 
+from connectors import PAYMENT_KINDS
 from connectors.odoo.client import OdooClient
+from connectors.odoo.invoicing import Invoicing, Settlement
 from connectors.odoo.sale import (
     CUSTOM,
     FEE,
@@ -34,13 +36,13 @@ from connectors.odoo.sale import (
     fallback_notes,
 )
 from connectors.outbound import Permanent, Retryable
-from domain.orders import is_paid, money_state
+from domain.orders import CAPTURED_STATUSES, is_paid, money_state
 from hub.config import ErpConfig
 from hub.state import Hub, current_hub
 from jobs.queueing import HeldLock, export_lock_key
 from mappings.canonical import OrderStatus
 from store.deliveries import insert_ignore, utcnow
-from store.models import ExportStatus, customers, erp_orders, order_lines, orders
+from store.models import ExportStatus, customers, erp_orders, order_lines, orders, payments
 
 from .retry import backoff_s, whole_seconds
 from .tasks import annotate, retrying, rq_attempt, task
@@ -93,6 +95,8 @@ class OrderView:
     paid_by_payment: bool = False  # its matched payments captured its total (its status may lag)
     prices_include_tax: bool = False
     charges: list[dict[str, Any]] = field(default_factory=list)  # orders.charges
+    settlements: list[Settlement] = field(default_factory=list)  # its captured gateway payments, oldest first
+    paid_on_channel: bool = False
 
     @property
     def ref(self) -> str:
@@ -116,6 +120,8 @@ def load_order(conn: Connection, order_id: int, tolerance: Decimal = Decimal("0.
     lines = conn.execute(select(order_lines).where(order_lines.c.order_id == order_id)
                          .order_by(order_lines.c.position)).all()
     captured, _, total = money_state(conn, o)
+    paid = conn.execute(select(payments).where(payments.c.order_id == order_id,
+                                               payments.c.status.in_(CAPTURED_STATUSES)).order_by(payments.c.id)).all()
     address = o.billing_address or o.shipping_address
     return OrderView(
         id=o.id, channel=o.channel, external_id=o.external_id, number=o.number, status=OrderStatus(o.status),
@@ -126,7 +132,9 @@ def load_order(conn: Connection, order_id: int, tolerance: Decimal = Decimal("0.
         lines=[OrderViewLine(li.sku, li.quantity, Decimal(li.unit_price), li.title, Decimal(li.discount or 0),
                              tuple(Decimal(r) for r in li.tax_rates or ())) for li in lines],
         paid_by_payment=is_paid(captured, total, tolerance), prices_include_tax=bool(o.prices_include_tax),
-        charges=list(o.charges or []))
+        charges=list(o.charges or []), paid_on_channel=bool(o.paid_on_channel),
+        settlements=[Settlement(f"{p.provider}:{p.external_id}", p.provider, Decimal(p.amount), p.currency)
+                     for p in paid])
 
 
 # ---- the runner both targets share -------------------------------------------------------------------
@@ -231,9 +239,10 @@ def sync_sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderVi
     if order.status is OrderStatus.CANCELLED:
         return _cancel(hub, client, order, row)
     want = "confirmed" if should_confirm(order, erp) else "draft"
-    if row.sale_order_id and row.state == want:
+    invoice_owed = want == "confirmed" and order.paid and row.payment_state != "paid"
+    if row.sale_order_id and row.state == want and not invoice_owed:
         return f"{row.name}: already {want}"
-    if row.state == "confirmed":
+    if row.state == "confirmed" and want == "draft":
         return f"{row.name}: confirmed (an order is not taken back to draft)"
     if row.state == "cancelled":
         return f"{row.name}: cancelled in the ERP; not reopened"
@@ -259,7 +268,50 @@ def sync_sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderVi
     if want == "confirmed":
         client.confirm_sale_order(so_id)
         save(hub, erp_orders, order.id, state="confirmed")
-    return "; ".join([f"{summary}, {want}", *notes])
+    summary += f", {want}"
+    if invoice_owed:
+        summary += "; " + invoice_and_pay(hub, erp, client, order, so_id)
+    return "; ".join([summary, *notes])
+
+
+def invoice_and_pay(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderView, so_id: int) -> str:
+    """The paid order's invoice (made and posted once) and each settlement registered on it once."""
+    invoicing = Invoicing(client, dict(erp.journals))
+    invoice = invoicing.ensure_invoice(so_id)
+    save(hub, erp_orders, order.id, invoice_id=str(invoice["id"]), invoice_name=invoice["name"])
+    registered = [s.memo for s in settlements(order, hub.config.paid_tolerance, erp.journals, gateway_kinds(hub),
+                                                  erp.pay_later_methods)
+                  if invoice["payment_state"] not in ("paid", "in_payment") and invoicing.register(invoice["id"], s)]
+    if registered:
+        invoice = invoicing.ensure_invoice(so_id)
+    save(hub, erp_orders, order.id, payment_state=invoice["payment_state"])
+    annotate(invoice=invoice["name"], payments=registered, payment_state=invoice["payment_state"])
+    made = "made" if invoice["created"] else "found"
+    return (f"invoice {invoice['name']} {made}, {len(registered)} payment(s) registered, "
+            f"{invoice['payment_state'].replace('_', ' ')}")
+
+
+def gateway_kinds(hub: Hub) -> frozenset[str]:
+    return frozenset(c.kind for c in hub.config.channels.values() if c.kind in PAYMENT_KINDS)
+
+
+def settlements(order: OrderView, tolerance: Decimal, journals: dict[str, str], gateways: frozenset[str],
+                pay_later: tuple[str, ...] = ()) -> list[Settlement]:
+    """What was paid for the order: its gateway payments, and what the channel itself says it took beyond
+    them (an order the channel reports paid, e.g. by Shopify Payments). An order paid by a gateway the hub
+    hears from (``gateways``: the kinds of the payment channels configured) waits for that gateway's own
+    payment: the money is registered once, as the gateway settled it, whichever webhook comes first. Cash on
+    delivery (a pay-later method) is not money in yet: a person registers it when it comes."""
+    out = list(order.settlements)
+    covered = sum((s.amount for s in out if s.currency == order.currency), Decimal(0))
+    if method_names(order.payment_method) & (gateways | set(pay_later)) or not order.paid_on_channel:
+        return out
+    if covered < order.total - tolerance:
+        # on the journal of the gateway the channel names (erp.journals: paypal, ...), else the channel's
+        out.append(Settlement(f"{order.channel}:{order.number}", next(iter(sorted(
+            method_names(order.payment_method) & set(journals))), order.channel), order.total - covered,
+            order.currency))
+    return out
 
 
 def sale_settings(erp: ErpConfig) -> SaleSettings:

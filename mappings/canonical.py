@@ -204,6 +204,9 @@ class Order:
     # amounts WooCommerce's REST API gives are always without it
     prices_include_tax: bool = False
     charges: list[Charge] = field(default_factory=list)
+    # the channel says the shopper paid it (Shopify's financial status; WooCommerce's date_paid or a paid
+    # status), as opposed to a status the hub derives from gateway payments or shipments
+    paid_on_channel: bool = False
 
 
 @dataclass
@@ -433,6 +436,7 @@ class OrderSchema(_Canonical):
     cancelled_at = AwareDateTime(allow_none=True)
     prices_include_tax = fields.Boolean(load_default=False)
     charges = fields.List(fields.Nested(ChargeSchema), load_default=list)
+    paid_on_channel = fields.Boolean(load_default=False)
 
 
 class PaymentSchema(_Canonical):

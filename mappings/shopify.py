@@ -126,6 +126,7 @@ class LineSchema(Lenient):
     variant_id = IdString(allow_none=True)
 
 
+PAID_FINANCIAL = ("paid", "partially_refunded", "refunded")  # financial statuses after the money was taken
 RESTOCKING = ("return", "cancel", "legacy_restock")  # refund_line_items[].restock_type that put units back
 SHIPPING = ("success", "open", "pending")  # fulfillment statuses whose units have left (or are leaving)
 
@@ -261,7 +262,8 @@ class OrderSchema(Lenient):
             presentment_total=Money(decimal_str(presentment["amount"], "total_price_set"),
                                     presentment["currency_code"]) if presentment.get("amount") else None,
             payment_method=(d["payment_gateway_names"] or [None])[0], cancelled_at=when(d.get("cancelled_at")),
-            prices_include_tax=raw.get("taxes_included") is True, charges=shipping_charges(raw, cur))
+            prices_include_tax=raw.get("taxes_included") is True, charges=shipping_charges(raw, cur),
+            paid_on_channel=raw.get("financial_status") in PAID_FINANCIAL)
 
 
 class InventoryLevelSchema(Lenient):

@@ -46,6 +46,9 @@ ORDER_STATUS = {
     "trash": OrderStatus.CANCELLED,
 }
 
+# statuses WooCommerce gives a paid order (wc_get_is_paid_statuses); date_paid is set on reaching them
+PAID_WOO_STATUSES = frozenset({"processing", "completed"})
+
 # statuses whose stock WooCommerce has not taken yet and takes when the order is paid (it goes processing or
 # on-hold: wc_maybe_reduce_stock_levels); a cancelled or refunded order's stock is not taken again
 REDUCES_LATER = frozenset({"pending", "failed", "checkout-draft", "draft"})
@@ -133,6 +136,7 @@ class OrderSchema(Lenient):
     payment_method = fields.String(allow_none=True)
     date_created_gmt = fields.String(allow_none=True)
     date_modified_gmt = fields.String(allow_none=True)
+    date_paid_gmt = fields.String(allow_none=True)
     billing = fields.Dict(load_default=dict)
     shipping = fields.Dict(load_default=dict)
     line_items = fields.List(fields.Nested(LineSchema), load_default=list)
@@ -179,7 +183,8 @@ class OrderSchema(Lenient):
             email=email, customer=customer, shipping_address=load_with(AddressSchema, d["shipping"], ctx),
             billing_address=load_with(AddressSchema, billing, ctx), payment_method=_blank(d.get("payment_method")),
             charges=[_charge(ChargeKind.SHIPPING, s, s.get("method_title"), cur, rates) for s in d["shipping_lines"]]
-            + [_charge(ChargeKind.FEE, f, f.get("name"), cur, rates) for f in d["fee_lines"]])
+            + [_charge(ChargeKind.FEE, f, f.get("name"), cur, rates) for f in d["fee_lines"]],
+            paid_on_channel=bool(d.get("date_paid_gmt")) or d["status"] in PAID_WOO_STATUSES)
 
 
 def _rates(tax_lines: list[dict[str, Any]]) -> dict[str, Decimal]:

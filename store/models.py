@@ -157,6 +157,7 @@ orders = Table(
     Column("channel_status", String(24)),  # what the channel last said; status adds payments and shipments
     Column("prices_include_tax", Boolean()),  # unit prices, line discounts and charges include the tax
     Column("charges", JSON()),  # [{"kind", "title", "amount", "discount", "tax", "tax_rates"}]: shipping, fees
+    Column("paid_on_channel", Boolean()),  # the channel says it took the money (not derived from gateways)
     Column("source_updated_at", UTCDateTime()),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
@@ -431,6 +432,9 @@ erp_orders = Table(
     Column("state", String(16)),  # draft | confirmed | cancelled | None (nothing made in the ERP yet)
     Column("amount_total", Money),  # the ERP's total once it was made the channel's
     Column("adjustment", Money),  # what a line of the adjustment product adds to get there (0: nothing)
+    Column("invoice_id", String(64)),  # the posted customer invoice (account.move)
+    Column("invoice_name", String(64)),  # INV/2026/00001
+    Column("payment_state", String(16)),  # the invoice's: not_paid | partial | in_payment | paid | ...
     Column("status", String(16), nullable=False),  # ExportStatus
     Column("error", Text()),
     Column("attempts", Integer(), nullable=False, server_default="0"),

@@ -13,7 +13,7 @@ import pytest
 from sandbox.emitters import payments as pay
 from store.models import erp_orders, tasks
 
-from .support import deliver, order_of, run_worker, stripe
+from .support import deliver, order_of, run_worker, shopify_order, stripe
 from .support.accounting import ADJUSTMENTS, all_cases
 from .support.erp_crm import erp_crm_env, erp_woo_order
 
@@ -92,16 +92,64 @@ def test_replaying_the_exports_changes_nothing_in_the_erp(exported):
 
 
 def test_a_partly_paid_order_is_not_released_until_the_money_covers_its_total(make_app, auth):
-    """Stripe captures 15.00 of a 40.00 order: the sale order stays a quotation (the warehouse does not ship);
-    24.99 more, within the 0.01 tolerance of the total, and it is confirmed."""
-    with erp_crm_env(make_app) as env, env.app.test_client() as client:
+    """Stripe captures 15.00 of a 40.00 order: the sale order stays a quotation (the warehouse does not ship),
+    nothing is invoiced; 24.99 more, within the 0.01 tolerance of the total, and it is confirmed, invoiced,
+    and both payments are registered on the journal mapped for Stripe (0.01 left due: a person writes it off)."""
+    with erp_crm_env(make_app, erp_journals={"stripe": "Bank"}) as env, env.app.test_client() as client:
         env.deliver(erp_woo_order("pending", "stripe"))
         stripe(client, pay.stripe_payment("114", 1500, "usd", intent_id="pi_part"))
         env.run()
         assert [so["state"] for so in env.sale_orders()] == ["draft"]
         assert order_of(client, auth, "woo")["status"] == "partially_paid"
+        assert env.erp.records("account.move") == []
         stripe(client, pay.stripe_payment("114", 2499, "usd", intent_id="pi_rest"))
         env.run()
         assert [so["state"] for so in env.sale_orders()] == ["sale"]
         assert order_of(client, auth, "woo")["status"] == "paid"
+        [invoice] = env.erp.records("account.move")
+        assert (invoice["state"], invoice["amount_total"], invoice["amount_residual"], invoice["payment_state"]) == (
+            "posted", 40.0, 0.01, "partial")
+        assert [(p["memo"], p["amount"], p["journal_id"][1]) for p in env.erp.records("account.payment")] == [
+            ("stripe:pi_part", 15.0, "Bank"), ("stripe:pi_rest", 24.99, "Bank")]
+
+
+def test_a_paid_order_is_invoiced_and_paid_once_whatever_the_replays(make_app):
+    """Stripe pays a pending Woo order in full: its sale order is confirmed, invoiced (posted) and the payment
+    registered, so Odoo shows the invoice paid; five replays of the export add no invoice and no payment."""
+    with erp_crm_env(make_app) as env, env.app.test_client() as client:
+        env.deliver(erp_woo_order("pending", "stripe"))
+        stripe(client, pay.stripe_payment("114", 4000, "usd", intent_id="pi_all"))
+        env.run()
+        [row] = env.rows(erp_orders)
+        for _ in range(5):
+            env.hub.queues.enqueue_exports({row.order_id})
+            env.run()
+        [invoice] = env.erp.records("account.move")
+        [payment] = env.erp.records("account.payment")
+        assert (invoice["name"], invoice["state"], invoice["payment_state"], invoice["ref"]) == (
+            "INV/2026/00001", "posted", "paid", "woo:114")
+        assert (payment["memo"], payment["amount"], payment["journal_id"][1], payment["currency_id"][1]) == (
+            "stripe:pi_all", 40.0, "Bank", "USD")  # no journal mapped: Odoo's first bank journal
+        [row] = env.rows(erp_orders)
+        assert (row.invoice_name, row.payment_state, row.state) == ("INV/2026/00001", "paid", "confirmed")
+
+
+def test_the_channels_own_payment_goes_on_its_journal_and_cash_on_delivery_waits(make_app):
+    """A Shopify order Shopify Payments took (no gateway webhook for it): the channel's settlement, on the
+    journal mapped for the channel; a cash-on-delivery Woo order is invoiced but nothing is registered."""
+    with erp_crm_env(make_app, erp_journals={"shop-eu": "Shopify Payments"}) as env, env.app.test_client() as client:
+        env.erp.orm.begin()
+        env.erp.orm.create("account.journal", {"name": "Shopify Payments", "code": "SHOP", "type": "bank"})
+        env.erp.orm.commit()
+        body = shopify_order("2026-11-22T06:48:10-05:00", financial="paid", payment_gateway_names=["shopify_payments"])
+        for line, sku in zip(body["line_items"], ("PW-000", "PT-M"), strict=False):
+            line["sku"] = sku
+        deliver(client, "shop-eu", "orders/create", body)
+        env.deliver(erp_woo_order("processing", "cod"))
+        env.run()
+        moves = {m["ref"]: m for m in env.erp.records("account.move")}
+        assert (moves["shop-eu:#1001"]["payment_state"], moves["woo:114"]["payment_state"]) == ("paid", "not_paid")
+        [payment] = env.erp.records("account.payment")
+        assert (payment["memo"], payment["journal_id"][1], payment["amount"]) == (
+            "shop-eu:#1001", "Shopify Payments", float(body["total_price"]))
 

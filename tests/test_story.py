@@ -73,6 +73,10 @@ def state(s: Story, channel: str) -> dict[str, Any]:
         "odoo": {"partners": [(p["email"], p["name"]) for p in partners],
                  "sale_orders": [(so["client_order_ref"], so["state"], so["amount_total"])
                                  for so in s.erp.records("sale.order")],
+                 "invoices": [(m["state"], m["payment_state"], m["amount_total"], m["ref"])
+                              for m in s.erp.records("account.move")],
+                 "payments": [(p["memo"].split(":")[0], p["amount"], p["state"])
+                              for p in s.erp.records("account.payment")],
                  "created": s.erp.stats["creates"]},
         "hubspot": {"contacts": [c["properties"]["email"] for c in s.crm.records("contacts")],
                     "deal": (deal["properties"]["hub_order_key"], deal["properties"]["dealstage"],
@@ -116,8 +120,12 @@ WOO_END = {
             "stock": {"MUG": (48, 0), "TEE-M": (49, 0)}},
     "odoo": {"partners": [("ada@example.com", "Ada Lovelace")],
              "sale_orders": [("woo:{number}", "sale", 36.0)],
+             # paid by Stripe: invoiced, posted, and the Stripe payment registered on it
+             "invoices": [("posted", "paid", 36.0, "woo:{number}")], "payments": [("stripe", 36.0, "paid")],
              "created": {"res.partner": 1, "sale.order": 1, "sale.order.line": 2, "stock.picking": 1,
-                         "stock.move": 2, "delivery.carrier": 1, "stock.quant": 2}},
+                         "stock.move": 2, "delivery.carrier": 1, "stock.quant": 2, "sale.advance.payment.inv": 1,
+                         "account.move": 1, "account.move.line": 2, "account.payment.register": 1,
+                         "account.payment": 1}},
     "hubspot": {"contacts": ["ada@example.com"], "deal": ("woo:{id}", "closedwon", "36.00"),
                 "notes": sorted(["Order {number} placed on woo: 36.00 USD, 3 item(s)",
                                  "Order {number} paid: 36.00 USD (stripe)",
@@ -151,8 +159,9 @@ def test_woo_order_stripe_payment_odoo_delivery_easypost_to_delivered(story):
     assert s.erp.stats["calls"] == {
         "common authenticate": 4,  # one per job: the export (x2), the pull's two halves
         "res.partner search": 1, "res.partner create": 1, "product.product search_read": 1,
-        "sale.order search_read": 3, "sale.order create": 1, "sale.order read": 2, "sale.order action_confirm": 1,
+        "sale.order search_read": 3, "sale.order create": 1, "sale.order read": 6, "sale.order action_confirm": 1,
         "res.currency search_read": 1, "product.pricelist search": 1,  # the order's currency's pricelist
+        **INVOICE_CALLS,
         "stock.picking search_read": 2, "stock.move search_read": 1,  # the delivery, and what it carried
         "stock.quant search_read": 2, "product.product read": 3}
     assert s.crm.stats["calls"] == {
@@ -184,14 +193,24 @@ def shopify_story(s: Story, delivery: Delivery) -> dict:
     return order
 
 
+# a paid order's invoice made and posted, its payment registered: once (the sale order's reads are counted
+# above: it is read before and after each step)
+INVOICE_CALLS = {"sale.advance.payment.inv create": 1, "sale.advance.payment.inv create_invoices": 1,
+                 "account.move read": 3, "account.move action_post": 1, "account.payment search": 1,
+                 "account.journal search": 1, "res.currency search": 1, "account.payment.register create": 1,
+                 "account.payment.register action_create_payments": 1}
+
 SHOP_END = {
     "hub": {"order": ("shop-eu", "delivered"), "payments": 1,
             "shipment": ("ups", SHOP_TRACKING, "delivered", True, True, None),
             "stock": {"MUG": (48, 0), "TEE-M": (49, 0)}},
     "odoo": {"partners": [("ada@example.com", "Ada Lovelace")],
              "sale_orders": [("shop-eu:{number}", "sale", 36.0)],
+             # paid by PayPal: its payment registered, whether Shopify's "paid" or PayPal's event came first
+             "invoices": [("posted", "paid", 36.0, "shop-eu:{number}")], "payments": [("paypal", 36.0, "paid")],
              "created": {"res.partner": 1, "sale.order": 1, "sale.order.line": 2, "stock.picking": 1,
-                         "stock.move": 2}},
+                         "stock.move": 2, "sale.advance.payment.inv": 1, "account.move": 1, "account.move.line": 2,
+                         "account.payment.register": 1, "account.payment": 1}},
     "hubspot": {"contacts": ["ada@example.com"], "deal": ("shop-eu:{id}", "closedwon", "36.00"),
                 "notes": sorted(["Order {number} placed on shop-eu: 36.00 USD, 3 item(s)",
                                  # the shop's payment method (its gateway names), not the provider: the paid
@@ -213,8 +232,9 @@ def test_shopify_order_paypal_payment_shopify_fulfillment_aftership_to_delivered
     assert "fulfillmentCreate" not in s.shop.stats["by_root_field"]  # the tracking came from Shopify: not sent back
     assert s.erp.stats["calls"] == {
         "common authenticate": 2, "res.partner search": 1, "res.country search": 1, "res.partner create": 1,
-        "product.product search_read": 1, "sale.order search_read": 3, "sale.order create": 1, "sale.order read": 1,
-        "sale.order action_confirm": 1, "res.currency search_read": 1, "product.pricelist search": 1}
+        "product.product search_read": 1, "sale.order search_read": 3, "sale.order create": 1, "sale.order read": 5,
+        "sale.order action_confirm": 1, "res.currency search_read": 1, "product.pricelist search": 1,
+        **INVOICE_CALLS}
     # no ERP delivery in this story: the merchant shipped from Shopify
     assert s.crm.stats["calls"] == {
         "POST v3/objects/contacts/batch/upsert": 2, "POST v3/objects/deals/batch/upsert": 2,
@@ -275,8 +295,12 @@ def test_a_cancelled_order_cancels_the_sale_order_releases_its_stock_and_notes_t
     assert deal["properties"]["dealstage"] == "closedlost"
     assert s.notes() == [f"Order {order['number']} placed on woo: 36.00 USD, 3 item(s)",
                          f"Order {order['number']} paid: 36.00 USD (stripe)", f"Order {order['number']} cancelled"]
+    # Woo said paid (by Stripe, whose own payment never came): invoiced, the invoice waiting for Stripe's money;
+    # Odoo 19 cancels the order and leaves that posted invoice as it is (seen on the real one)
     assert s.erp.stats["creates"] == {"res.partner": 1, "sale.order": 1, "sale.order.line": 2, "stock.picking": 1,
-                                      "stock.move": 2}
+                                      "stock.move": 2, "sale.advance.payment.inv": 1, "account.move": 1,
+                                      "account.move.line": 2}
+    assert [(m["state"], m["payment_state"]) for m in s.erp.records("account.move")] == [("posted", "not_paid")]
     assert s.crm.stats["creates"] == {"contacts": 1, "deals": 1, "notes": 3}
     assert s.api(f"/api/orders/{s.rows(orders)[0].id}")["status"] == "cancelled"
 

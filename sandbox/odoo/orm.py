@@ -22,6 +22,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sandbox.odoo.accounting import ACCOUNTING_ACTIONS, Accounting
 from sandbox.odoo.amounts import Tax, currency_round, line_amounts, order_amounts
 from sandbox.odoo.domain import compile_domain, parse_order, sort_records
 from sandbox.odoo.models import (
@@ -52,7 +53,7 @@ REAL_BUT_NOT_SIMULATED = frozenset({
     "unlink", "copy", "name_search", "name_create", "fields_get", "read_group", "default_get", "onchange",
     "web_read", "web_search_read", "exists", "action_archive", "action_unarchive", "toggle_active",
     "check_access_rights", "button_validate", "action_assign", "action_draft", "action_quotation_send"})
-ACTIONS = {"sale.order": ("action_confirm", "action_cancel")}
+ACTIONS = {"sale.order": ("action_confirm", "action_cancel"), **ACCOUNTING_ACTIONS}
 STOCK, CUSTOMERS = "WH/Stock", "Partners/Customers"
 COMPANY_CURRENCY = "USD"  # a fresh database with the generic chart of accounts, as ../shared/peers/odoo
 CURRENCIES = (("USD", 0.01, 2), ("EUR", 0.01, 2), ("GBP", 0.01, 2), ("JPY", 1.0, 0), ("CAD", 0.01, 2),
@@ -62,7 +63,7 @@ INSTALLED_MODULES = (("base", "Base"), ("contacts", "Contacts"), ("sale", "Sales
                      ("account", "Invoicing"), ("delivery", "Delivery Costs"))
 
 
-class Orm:
+class Orm(Accounting):
     """All records of one database; ``call()`` runs one RPC inside ``begin()``/``commit()``."""
 
     def __init__(self, clock: Callable[[], datetime]) -> None:
@@ -372,6 +373,21 @@ class Orm:
             value = {"price_subtotal": amounts.base, "price_tax": amounts.total - amounts.base,
                      "price_total": amounts.total}[fname]
             return float(currency_round(value, self.rounding(order)))
+        if (model, fname) == ("sale.order", "invoice_ids"):
+            return self.invoices_of(rec)
+        if (model, fname) == ("sale.order", "invoice_status"):
+            return self.invoice_status(rec)
+        if model == "account.move" and fname in ("amount_untaxed", "amount_tax", "amount_total"):
+            return float(self.move_amounts(rec)[("amount_untaxed", "amount_tax", "amount_total").index(fname)])
+        if (model, fname) == ("account.move", "amount_residual"):
+            return float(self.residual(rec))
+        if (model, fname) == ("account.move", "payment_state"):
+            return self.payment_state(rec)
+        if model == "account.move.line" and fname in ("price_subtotal", "price_total"):
+            amounts, move = self.line_amounts(rec), self.tables["account.move"][rec["move_id"]]
+            currency = self.tables["res.currency"].get(move["currency_id"])
+            value = amounts.base if fname == "price_subtotal" else amounts.total
+            return float(currency_round(value, currency["rounding"] if currency else 0.01))
         if (model, fname) == ("account.tax", "price_include"):
             return rec.get("price_include_override") == "tax_included"
         if (model, fname) == ("stock.picking", "picking_type_code"):
@@ -382,7 +398,8 @@ class Orm:
 
     def line_amounts(self, line: Record) -> Any:
         taxes = [self.tables["account.tax"][t] for t in line.get("tax_ids") or []]
-        return line_amounts(line["price_unit"], line["product_uom_qty"], line.get("discount") or 0.0,
+        quantity = line["product_uom_qty"] if "product_uom_qty" in line else line["quantity"]
+        return line_amounts(line["price_unit"], quantity, line.get("discount") or 0.0,
                             [Tax(t["id"], Decimal(str(t["amount"])), t.get("price_include_override") == "tax_included")
                              for t in taxes if t["amount_type"] == "percent"])
 
@@ -542,5 +559,11 @@ class Orm:
                                   ("0% Imports", 0.0, "purchase")):
             self.create("account.tax", {"name": name, "amount": amount, "type_tax_use": use})
         self.default_sale_tax = 1  # the company's account_sale_tax_id: the 15% sale tax
+        for name, code, kind in (("Sales", "INV", "sale"), ("Purchases", "BILL", "purchase"),
+                                 ("Miscellaneous Operations", "MISC", "general"), ("Exchange Difference", "EXCH",
+                                                                                  "general"),
+                                 ("Cash Basis Taxes", "CABA", "general"), ("Bank", "BNK1", "bank"),
+                                 ("Inventory Valuation", "STJ", "general")):
+            self.create("account.journal", {"name": name, "code": code, "type": kind})
         self.creates.clear()
         self.commit()

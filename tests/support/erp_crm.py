@@ -65,7 +65,7 @@ PRODUCTS = [{"sku": "PW-000", "name": "Peer Widget", "price": "10", "quantity": 
 
 @contextmanager
 def erp_crm_env(make_app, products: list[dict] = PRODUCTS, erp_timeout_s: float = 1.5,
-                **overrides: Any) -> Iterator[Env]:
+                erp_journals: dict[str, str] | None = None, **overrides: Any) -> Iterator[Env]:
     """A hub (``overrides`` to its config) exporting to an Odoo sandbox holding ``products`` and a HubSpot
     sandbox, both served over HTTP. An injected ERP timeout sleeps past ``erp_timeout_s``; an ordinary call
     stays well within it even on a machine busy with the whole suite (at 0.3 s, one did not, in CI)."""
@@ -74,7 +74,8 @@ def erp_crm_env(make_app, products: list[dict] = PRODUCTS, erp_timeout_s: float 
     crm = HubSpotSandbox(token=TOKEN, hub_properties=True)
     with serve(erp.app) as erp_url, serve(crm.app) as crm_url:
         app = make_app(erp={"kind": "odoo", "url": erp_url, "db": DB, "login": LOGIN, "api_key": KEY,
-                            "timeout_s": erp_timeout_s, "pay_later_methods": ["cod"], "retry_base_s": 0},
+                            "timeout_s": erp_timeout_s, "pay_later_methods": ["cod"], "retry_base_s": 0,
+                            "journals": erp_journals or {}},
                        crm={"kind": "hubspot", "url": crm_url, "token": TOKEN, "timeout_s": 5, "retry_base_s": 0},
                        **overrides)
         yield Env(app, erp, crm)
