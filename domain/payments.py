@@ -71,7 +71,8 @@ def apply_refund(conn: Connection, event_id: int, r: Refund, out: Any) -> None:
     values = {"order_reference": r.order_reference, "payment_external_id": r.payment_external_id,
               "amount": r.amount.amount, "currency": r.amount.currency, "reason": r.reason,
               "occurred_at": r.occurred_at, "order_id": order_id,
-              "restock": [{"sku": li.sku, "quantity": li.quantity} for li in r.restock if li.sku] or None}
+              "restock": [{"sku": li.sku, "quantity": li.quantity} for li in r.restock if li.sku] or None,
+              "lines": [{"sku": li.sku, "quantity": li.quantity} for li in r.lines] or None}
     existing = conn.execute(select(refunds.c.id, refunds.c.order_id)
                             .where(*[refunds.c[k] == v for k, v in key.items()])).one_or_none()
     if existing is None:
@@ -84,5 +85,7 @@ def apply_refund(conn: Connection, event_id: int, r: Refund, out: Any) -> None:
     record_effect(conn, event_id, "refund", rid, effect)
     out.notes.append(f"refund {r.origin.external_id} {effect}: {r.amount}" + ("" if values["order_id"] else
                                                                                ", no order yet"))
+    if values["order_id"]:
+        out.orders.add(values["order_id"])  # its credit note goes to the ERP, even if the order's status stays
     if values["order_id"] and (settled := settle_order(conn, out, event_id, values["order_id"])):
         out.notes.append(settled)

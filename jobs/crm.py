@@ -26,7 +26,8 @@ from mappings.canonical import OrderStatus
 from store.deliveries import utcnow
 from store.models import ExportStatus, crm_deals, crm_notes
 
-from .export import EXPORT_MAX_ATTEMPTS, OrderView, ensure_row, run_export, save
+from .export import EXPORT_MAX_ATTEMPTS, run_export
+from .order_view import OrderView, ensure_row, save
 from .tasks import annotate, task
 
 logger = logging.getLogger(__name__)

@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from rq import Retry
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import Connection, Table, select
 
-from connectors import PAYMENT_KINDS
 from connectors.odoo.client import OdooClient
-from connectors.odoo.invoicing import Invoicing, Settlement
 from connectors.odoo.sale import (
     CUSTOM,
     FEE,
@@ -36,14 +32,14 @@ from connectors.odoo.sale import (
     fallback_notes,
 )
 from connectors.outbound import Permanent, Retryable
-from domain.orders import CAPTURED_STATUSES, is_paid, money_state
 from hub.config import ErpConfig
 from hub.state import Hub, current_hub
 from jobs.queueing import HeldLock, export_lock_key
 from mappings.canonical import OrderStatus
-from store.deliveries import insert_ignore, utcnow
-from store.models import ExportStatus, customers, erp_orders, order_lines, orders, payments
+from store.models import ExportStatus, erp_orders
 
+from .erp_money import credit_refunds, invoice_and_pay, refunds_owed
+from .order_view import OrderView, ensure_row, load_order, method_names, save
 from .retry import backoff_s, whole_seconds
 from .tasks import annotate, retrying, rq_attempt, task
 
@@ -52,89 +48,10 @@ logger = logging.getLogger(__name__)
 EXPORT_MAX_ATTEMPTS = 5
 EXPORT_BACKOFF_CAP_S = 600.0
 LOCK_WAIT_S = 30
-# statuses in which the shopper has paid the whole order: the ERP may release it to the warehouse (partly
-# paid is not paid: the goods wait for the rest)
-PAID_STATUSES = frozenset({OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.PARTIALLY_FULFILLED,
-                           OrderStatus.DELIVERED, OrderStatus.PARTIALLY_REFUNDED})
 
 
 class ExportFailed(Exception):
     """An export ended failed (refused, or out of attempts); the message is the reason."""
-
-
-@dataclass(frozen=True)
-class OrderViewLine:
-    sku: str | None
-    quantity: int
-    unit_price: Decimal
-    title: str | None
-    discount: Decimal = Decimal(0)
-    tax_rates: tuple[Decimal, ...] = ()
-
-
-@dataclass
-class OrderView:
-    """What the export jobs need of one hub order, read in one go."""
-
-    id: int
-    channel: str
-    external_id: str
-    number: str
-    status: OrderStatus
-    currency: str
-    total: Decimal
-    email: str | None
-    first_name: str | None
-    last_name: str | None
-    phone: str | None
-    address: dict[str, Any] | None
-    payment_method: str | None
-    placed_at: datetime | None
-    cancelled_at: datetime | None
-    lines: list[OrderViewLine] = field(default_factory=list)
-    paid_by_payment: bool = False  # its matched payments captured its total (its status may lag)
-    prices_include_tax: bool = False
-    charges: list[dict[str, Any]] = field(default_factory=list)  # orders.charges
-    settlements: list[Settlement] = field(default_factory=list)  # its captured gateway payments, oldest first
-    paid_on_channel: bool = False
-
-    @property
-    def ref(self) -> str:
-        return f"{self.channel}:{self.number}"
-
-    @property
-    def paid(self) -> bool:
-        return self.status in PAID_STATUSES or (self.paid_by_payment and self.status in (
-            OrderStatus.PENDING, OrderStatus.PARTIALLY_PAID))
-
-    @property
-    def name(self) -> str:
-        return " ".join(p for p in (self.first_name, self.last_name) if p) or (self.address or {}).get("name") or ""
-
-
-def load_order(conn: Connection, order_id: int, tolerance: Decimal = Decimal("0.01")) -> OrderView | None:
-    o = conn.execute(select(orders).where(orders.c.id == order_id)).one_or_none()
-    if o is None:
-        return None
-    c = conn.execute(select(customers).where(customers.c.id == o.customer_id)).one_or_none() if o.customer_id else None
-    lines = conn.execute(select(order_lines).where(order_lines.c.order_id == order_id)
-                         .order_by(order_lines.c.position)).all()
-    captured, _, total = money_state(conn, o)
-    paid = conn.execute(select(payments).where(payments.c.order_id == order_id,
-                                               payments.c.status.in_(CAPTURED_STATUSES)).order_by(payments.c.id)).all()
-    address = o.billing_address or o.shipping_address
-    return OrderView(
-        id=o.id, channel=o.channel, external_id=o.external_id, number=o.number, status=OrderStatus(o.status),
-        currency=o.currency, total=Decimal(o.total), email=o.email or (c.email if c else None),
-        first_name=c.first_name if c else None, last_name=c.last_name if c else None,
-        phone=(c.phone if c else None) or (address or {}).get("phone"), address=address,
-        payment_method=o.payment_method, placed_at=o.placed_at, cancelled_at=o.cancelled_at,
-        lines=[OrderViewLine(li.sku, li.quantity, Decimal(li.unit_price), li.title, Decimal(li.discount or 0),
-                             tuple(Decimal(r) for r in li.tax_rates or ())) for li in lines],
-        paid_by_payment=is_paid(captured, total, tolerance), prices_include_tax=bool(o.prices_include_tax),
-        charges=list(o.charges or []), paid_on_channel=bool(o.paid_on_channel),
-        settlements=[Settlement(f"{p.provider}:{p.external_id}", p.provider, Decimal(p.amount), p.currency)
-                     for p in paid])
 
 
 # ---- the runner both targets share -------------------------------------------------------------------
@@ -142,20 +59,6 @@ def load_order(conn: Connection, order_id: int, tolerance: Decimal = Decimal("0.
 def attempt_number() -> int:
     """1 for a fresh job, n for its (n-1)th RQ retry; 1 when called outside a worker."""
     return rq_attempt()
-
-
-def ensure_row(conn: Connection, table: Table, order_id: int, values: dict[str, Any]) -> Any:
-    """The order's row in ``table``, created (pending) with ``values`` if it has none."""
-    now = utcnow()
-    insert_ignore(conn, table, {"order_id": order_id, "status": ExportStatus.PENDING.value, "created_at": now,
-                                "updated_at": now, **values})
-    return conn.execute(select(table).where(table.c.order_id == order_id)).one()
-
-
-def save(hub: Hub, table: Table, order_id: int, **values: Any) -> None:
-    """Progress and outcomes land at once, in their own transaction: a later failure keeps them."""
-    with hub.engine.begin() as conn:
-        conn.execute(update(table).where(table.c.order_id == order_id).values(**values, updated_at=utcnow()))
 
 
 def run_export(hub: Hub, target: str, table: Table, order_id: int, retry_base_s: float,
@@ -221,33 +124,36 @@ def should_confirm(order: OrderView, erp: ErpConfig) -> bool:
     return order.paid or bool(method_names(order.payment_method) & set(erp.pay_later_methods))
 
 
-def method_names(method: str | None) -> set[str]:
-    """How a payment method may be configured: its name, lower-case, and the code a shop's gateway name
-    carries in brackets (Shopify names its manual gateway "Cash on Delivery (COD)"; Woo says ``cod``)."""
-    name = (method or "").strip().lower()
-    names = {name} if name else set()
-    if name.endswith(")") and "(" in name:
-        names.add(name[name.rindex("(") + 1:-1].strip())
-    return names - {""}
-
-
 def sync_sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderView) -> str:
+    """The sale order in the state the order calls for, its invoice and payments once paid, then a credit note
+    for each refund."""
     with hub.engine.begin() as conn:
         row = ensure_row(conn, erp_orders, order.id, {"ref": erp_ref(conn, order)})
-    ref = row.ref  # the first attempt's: a renumbered order keeps its sale order
-    annotate(idempotency_key=ref)
+    annotate(idempotency_key=row.ref)  # the first attempt's ref: a renumbered order keeps its sale order
     if order.status is OrderStatus.CANCELLED:
-        return _cancel(hub, client, order, row)
+        steps = [_cancel(hub, client, order, row)]
+    elif row.state == "cancelled":
+        return f"{row.name}: cancelled in the ERP; not reopened"
+    elif order.status is OrderStatus.REFUNDED and not row.sale_order_id:
+        return "refunded before it reached the ERP: nothing to export"
+    else:
+        steps = [_sale_order(hub, erp, client, order, row)]
+    if owed := refunds_owed(order, row.credited):
+        with hub.engine.connect() as conn:
+            row = conn.execute(erp_orders.select().where(erp_orders.c.order_id == order.id)).one()
+        steps.append(credit_refunds(hub, erp, client, order, int(row.invoice_id), owed, list(row.credited or []))
+                     if row.invoice_id else f"{len(owed)} refund(s) wait for an invoice to credit")
+    return "; ".join(steps)
+
+
+def _sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderView, row: Any) -> str:
+    ref = row.ref
     want = "confirmed" if should_confirm(order, erp) else "draft"
     invoice_owed = want == "confirmed" and order.paid and row.payment_state != "paid"
     if row.sale_order_id and row.state == want and not invoice_owed:
         return f"{row.name}: already {want}"
     if row.state == "confirmed" and want == "draft":
         return f"{row.name}: confirmed (an order is not taken back to draft)"
-    if row.state == "cancelled":
-        return f"{row.name}: cancelled in the ERP; not reopened"
-    if order.status is OrderStatus.REFUNDED and not row.sale_order_id:
-        return "refunded before it reached the ERP: nothing to export"
     partner = int(row.partner_id) if row.partner_id else client.find_or_create_partner(
         order.email or "", order.name, **_partner_address(order))
     save(hub, erp_orders, order.id, partner_id=str(partner))
@@ -272,46 +178,6 @@ def sync_sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderVi
     if invoice_owed:
         summary += "; " + invoice_and_pay(hub, erp, client, order, so_id)
     return "; ".join([summary, *notes])
-
-
-def invoice_and_pay(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderView, so_id: int) -> str:
-    """The paid order's invoice (made and posted once) and each settlement registered on it once."""
-    invoicing = Invoicing(client, dict(erp.journals))
-    invoice = invoicing.ensure_invoice(so_id)
-    save(hub, erp_orders, order.id, invoice_id=str(invoice["id"]), invoice_name=invoice["name"])
-    registered = [s.memo for s in settlements(order, hub.config.paid_tolerance, erp.journals, gateway_kinds(hub),
-                                                  erp.pay_later_methods)
-                  if invoice["payment_state"] not in ("paid", "in_payment") and invoicing.register(invoice["id"], s)]
-    if registered:
-        invoice = invoicing.ensure_invoice(so_id)
-    save(hub, erp_orders, order.id, payment_state=invoice["payment_state"])
-    annotate(invoice=invoice["name"], payments=registered, payment_state=invoice["payment_state"])
-    made = "made" if invoice["created"] else "found"
-    return (f"invoice {invoice['name']} {made}, {len(registered)} payment(s) registered, "
-            f"{invoice['payment_state'].replace('_', ' ')}")
-
-
-def gateway_kinds(hub: Hub) -> frozenset[str]:
-    return frozenset(c.kind for c in hub.config.channels.values() if c.kind in PAYMENT_KINDS)
-
-
-def settlements(order: OrderView, tolerance: Decimal, journals: dict[str, str], gateways: frozenset[str],
-                pay_later: tuple[str, ...] = ()) -> list[Settlement]:
-    """What was paid for the order: its gateway payments, and what the channel itself says it took beyond
-    them (an order the channel reports paid, e.g. by Shopify Payments). An order paid by a gateway the hub
-    hears from (``gateways``: the kinds of the payment channels configured) waits for that gateway's own
-    payment: the money is registered once, as the gateway settled it, whichever webhook comes first. Cash on
-    delivery (a pay-later method) is not money in yet: a person registers it when it comes."""
-    out = list(order.settlements)
-    covered = sum((s.amount for s in out if s.currency == order.currency), Decimal(0))
-    if method_names(order.payment_method) & (gateways | set(pay_later)) or not order.paid_on_channel:
-        return out
-    if covered < order.total - tolerance:
-        # on the journal of the gateway the channel names (erp.journals: paypal, ...), else the channel's
-        out.append(Settlement(f"{order.channel}:{order.number}", next(iter(sorted(
-            method_names(order.payment_method) & set(journals))), order.channel), order.total - covered,
-            order.currency))
-    return out
 
 
 def sale_settings(erp: ErpConfig) -> SaleSettings:

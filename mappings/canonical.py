@@ -285,6 +285,8 @@ class Refund:
     reason: str | None = None
     restock: list[OrderLine] = field(default_factory=list)
     occurred_at: datetime | None = None
+    # every line item the refund names, restocked or not (Shopify's refund_line_items); empty: not said
+    lines: list[OrderLine] = field(default_factory=list)
 
 
 @dataclass
@@ -529,6 +531,7 @@ class RefundSchema(_Canonical):
     reason = fields.String(allow_none=True)
     restock = fields.List(fields.Nested(OrderLineSchema), load_default=list)
     occurred_at = AwareDateTime(allow_none=True)
+    lines = fields.List(fields.Nested(OrderLineSchema), load_default=list)
 
 
 class ReturnSchema(_Canonical):

@@ -331,13 +331,14 @@ class RefundSchema(Lenient):
         else:
             amount = sum((money_set(i, "subtotal", currency).amount + money_set(i, "total_tax", currency).amount
                           for i in items), Decimal("0"))
-        restock = [OrderLine(sku=(i.get("line_item") or {}).get("sku"), quantity=int(i.get("quantity") or 0),
-                             unit_price=money_set(i.get("line_item") or {}, "price", currency),
-                             external_id=str(i.get("line_item_id")) if i.get("line_item_id") else None)
-                   for i in items if i.get("restock_type") in RESTOCKING]
+        lines = [OrderLine(sku=(i.get("line_item") or {}).get("sku"), quantity=int(i.get("quantity") or 0),
+                           unit_price=money_set(i.get("line_item") or {}, "price", currency),
+                           external_id=str(i.get("line_item_id")) if i.get("line_item_id") else None)
+                 for i in items]
+        restock = [ln for ln, i in zip(lines, items, strict=True) if i.get("restock_type") in RESTOCKING]
         return Refund(origin=Origin(current_ctx().channel, d["id"]), amount=Money(amount, currency),
                       order_reference=d["order_id"], reason=d.get("note"), restock=restock,
-                      occurred_at=when(d.get("processed_at") or d.get("created_at")))
+                      occurred_at=when(d.get("processed_at") or d.get("created_at")), lines=lines)
 
 
 class FulfillmentSchema(Lenient):

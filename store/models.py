@@ -221,6 +221,7 @@ refunds = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("order_id", BigId, ForeignKey("orders.id", ondelete="SET NULL")),
     Column("restock", JSON()),  # [{"sku", "quantity"}] the refund puts back on the shelf
+    Column("lines", JSON()),  # [{"sku", "quantity"}] every line item it refunds (None: not said)
     UniqueConstraint("channel", "external_id", name="uq_refunds_channel_external_id"),
     Index("ix_refunds_order_id", "order_id"),
 )
@@ -435,6 +436,7 @@ erp_orders = Table(
     Column("invoice_id", String(64)),  # the posted customer invoice (account.move)
     Column("invoice_name", String(64)),  # INV/2026/00001
     Column("payment_state", String(16)),  # the invoice's: not_paid | partial | in_payment | paid | ...
+    Column("credited", JSON()),  # ["<channel>:<refund id>", ...]: refunds whose credit note is posted and paid
     Column("status", String(16), nullable=False),  # ExportStatus
     Column("error", Text()),
     Column("attempts", Integer(), nullable=False, server_default="0"),

@@ -14,7 +14,7 @@ from sandbox.emitters import payments as pay
 from store.models import erp_orders, tasks
 
 from .support import deliver, order_of, run_worker, shopify_order, stripe
-from .support.accounting import ADJUSTMENTS, all_cases
+from .support.accounting import ADJUSTMENTS, all_cases, refund
 from .support.erp_crm import erp_crm_env, erp_woo_order
 
 CASES = all_cases()
@@ -153,3 +153,38 @@ def test_the_channels_own_payment_goes_on_its_journal_and_cash_on_delivery_waits
         assert (payment["memo"], payment["journal_id"][1], payment["amount"]) == (
             "shop-eu:#1001", "Shopify Payments", float(body["total_price"]))
 
+
+
+def test_refunds_become_credit_notes_with_their_lines_and_money_paid_back_once(make_app):
+    """A paid EUR order (21 % included) is refunded twice: one returned tee (22.46, its line at the invoice's
+    price, discount and tax) and the shipping (4.95, no line: on the adjustment product). Two credit notes,
+    posted, each with its refund paid out on the channel's journal; five replays make nothing more."""
+    [case] = [c for c in CASES if c.id == "shopify-eur-vat-included"]
+    with erp_crm_env(make_app, products=[{"sku": s, "name": s, "price": "1"} for s in sorted(case.skus)]) as env, \
+            env.app.test_client() as client:
+        deliver(client, case.channel, case.topic, case.body)
+        env.run()
+        deliver(client, "shop-eu", "refunds/create", refund(501, case.body, "22.46", {"ACC-TEE": 1}))
+        deliver(client, "shop-eu", "refunds/create", refund(502, case.body, "4.95", {}))
+        env.run()
+        [row] = env.rows(erp_orders)
+        for _ in range(5):
+            env.hub.queues.enqueue_exports({row.order_id})
+            env.run()
+        moves = env.erp.records("account.move")
+        notes = [m for m in moves if m["move_type"] == "out_refund"]
+        assert [(m["ref"], m["state"], m["amount_total"], m["payment_state"]) for m in notes] == [
+            ("refund shop-eu:501", "posted", 22.46, "paid"), ("refund shop-eu:502", "posted", 4.95, "paid")]
+        lines = [ln for ln in env.erp.records("account.move.line") if ln["move_id"][0] == notes[0]["id"]]
+        assert [(ln["product_id"][1], ln["quantity"], ln["price_unit"], ln["discount"]) for ln in lines] == [
+            ("[ACC-TEE] ACC-TEE", 1.0, 24.95, 10.0)]
+        shipping = [ln for ln in env.erp.records("account.move.line") if ln["move_id"][0] == notes[1]["id"]]
+        assert [(ln["product_id"][1], ln["price_unit"], ln["tax_ids"]) for ln in shipping] == [
+            ("[HUB-ADJUST] Difference to the channel's total", 4.95, [])]
+        payments = [(p["memo"], p["payment_type"], p["amount"]) for p in env.erp.records("account.payment")]
+        assert payments == [("shop-eu:#8101", "inbound", 62.36), ("refund:shop-eu:501", "outbound", 22.46),
+                            ("refund:shop-eu:502", "outbound", 4.95)]
+        [invoice] = [m for m in moves if m["move_type"] == "out_invoice"]
+        assert invoice["payment_state"] == "paid"
+        [row] = env.rows(erp_orders)
+        assert row.credited == ["shop-eu:501", "shop-eu:502"]

@@ -202,6 +202,11 @@ def test_server_errors_and_concurrency_errors_retry_refusals_do_not(env):
         OdooClient("http://127.0.0.1:9", DB, LOGIN, KEY, timeout_s=0.3).product_ids(["PW-1"])
     with pytest.raises(Permanent, match='database "other" does not exist'):
         OdooClient(url, "other", LOGIN, KEY, timeout_s=0.3).product_ids(["PW-1"])
+    # seen on the real Odoo 19 when its database was re-created under a running server: a retry succeeds
+    erp.configure(fail_next=[{"method": "search_read", "error": "psycopg2.InterfaceError",
+                              "message": "connection already closed"}])
+    with pytest.raises(Retryable, match="connection already closed"):
+        client.product_ids(["PW-1"])
 
 
 def test_a_wrong_key_is_permanent_and_never_shown(env):

@@ -14,7 +14,7 @@ import pytest
 from store.models import erp_orders
 
 from .support import deliver, run_worker
-from .support.accounting import ADJUSTMENTS, all_cases
+from .support.accounting import ADJUSTMENTS, all_cases, refund
 from .support.erp_crm import erp_crm_env
 from .support.real_odoo import real_odoo
 
@@ -70,6 +70,10 @@ def test_every_order_totals_the_channels_on_a_real_odoo_and_replays_change_nothi
         with app.test_client() as client:
             for c in CASES:
                 deliver(client, c.channel, c.topic, c.body)
+            run_worker(app)
+            [eur] = [c for c in CASES if c.id == "shopify-eur-vat-included"]
+            deliver(client, "shop-eu", "refunds/create", refund(501, eur.body, "22.46", {"ACC-TEE": 1}))
+            deliver(client, "shop-eu", "refunds/create", refund(502, eur.body, "4.95", {}))
         run_worker(app)
 
         with hub.engine.connect() as conn:
@@ -82,11 +86,14 @@ def test_every_order_totals_the_channels_on_a_real_odoo_and_replays_change_nothi
                        currencies)
         assert {c.id: (real[c.ref][2], real[c.ref][3], Decimal(rows[c.ref].adjustment)) for c in CASES} == {
             c.id: (c.total, c.order["currency"].upper(), ADJUSTMENTS.get(c.id, Decimal(0))) for c in CASES}
-        billed = invoices(odoo.read("account.move", [("move_type", "=", "out_invoice")], MOVE_FIELDS),
+        billed = invoices(odoo.read("account.move", [("move_type", "in", ["out_invoice", "out_refund"])], MOVE_FIELDS),
                           odoo.read("account.payment", [], PAYMENT_FIELDS))
+        # the two refunds: credit notes posted and paid out, the returned tee's at the invoice's price and tax
+        assert [billed[f"refund shop-eu:{n}"][:4] for n in (501, 502)] == [
+            ("posted", "paid", Decimal("22.46"), Decimal(0)), ("posted", "paid", Decimal("4.95"), Decimal(0))]
         # every paid order invoiced at the channel's total; paid in Odoo unless its money is still to come (cash on
         # delivery: 004's; a gateway whose webhook this test does not send)
-        assert {ref: total for ref, (_, _, total, _, _) in billed.items()} == {
+        assert {ref: total for ref, (_, _, total, _, _) in billed.items() if not ref.startswith("refund ")} == {
             c.ref: c.total for c in CASES if c.ref in billed}
         assert sum(1 for b in billed.values() if b[1] == "paid") >= 10, billed
         before = {m: odoo.count(m) for m in MODELS}

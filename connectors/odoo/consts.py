@@ -26,6 +26,7 @@ ERROR_DECISIONS = {
     "psycopg2.errors.LockNotAvailable": RETRY,
     "psycopg2.errors.DeadlockDetected": RETRY,
     "psycopg2.OperationalError": RETRY,  # database restarting or out of connections (but see below)
+    "psycopg2.InterfaceError": RETRY,  # "connection already closed": the database went away under a worker
 }
 # Messages that decide regardless of the name (a psycopg2 error re-raised under another class)
 RETRY_MESSAGES = ("could not serialize access due to concurrent update", "could not obtain lock",

@@ -11,6 +11,7 @@ retry after a lost answer, or a replay, adds nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -33,6 +34,18 @@ class Settlement:
     provider: str  # its erp.journals key: stripe, paypal, a channel id
     amount: Decimal
     currency: str
+
+
+@dataclass(frozen=True)
+class Credit:
+    """A refund as a credit note: ``lines`` {sku: quantity} it refunds (None: not said), and the money out."""
+
+    ref: str  # "refund <channel>:<refund id>": the credit note's reference in Odoo
+    memo: str  # "refund:<channel>:<refund id>": its refund payment's
+    provider: str  # the erp.journals key the money goes back through
+    amount: Decimal
+    currency: str
+    lines: dict[str, Decimal] | None = None
 
 
 class Invoicing:
@@ -88,6 +101,63 @@ class Invoicing:
         self.client.execute_kw("account.payment.register", "action_create_payments", [[wizard]], ctx)
         logger.info("odoo payment %s registered on invoice %s", payment.memo, invoice_id)
         return True
+
+    def ensure_credit_note(self, invoice_id: int, credit: Credit, adjust_product: Callable[[], int]
+                           ) -> dict[str, Any]:
+        """The credit note of ``credit`` against the invoice, made once (``account.move.reversal``), with the
+        refunded lines at the invoice's prices and taxes (all of them for a full refund that does not say which),
+        what is left of the amount on one untaxed line of the ``adjust_product()``, posted, and its refund paid
+        out."""
+        note = self._credit_note(credit.ref)
+        if note is None:
+            note = self._reverse(invoice_id, credit, adjust_product)
+        if note["state"] == "draft":
+            self.client.execute_kw("account.move", "action_post", [[note["id"]]])
+            note = self._credit_note(credit.ref) or note
+        if note["payment_state"] not in ("paid", "in_payment"):
+            self.register(note["id"], Settlement(credit.memo, credit.provider, credit.amount, credit.currency))
+            note = self._credit_note(credit.ref) or note
+        return note
+
+    def _credit_note(self, ref: str) -> dict[str, Any] | None:
+        rows = self.client.search_read("account.move", [("move_type", "=", "out_refund"), ("ref", "=", ref),
+                                                        ("state", "!=", "cancel")],
+                                       ["name", "state", "payment_state", "amount_total"], limit=1, order="id asc")
+        return rows[0] if rows else None
+
+    def _reverse(self, invoice_id: int, credit: Credit, adjust_product: Callable[[], int]) -> dict[str, Any]:
+        invoice = self.client.execute_kw("account.move", "read", [[invoice_id]], {
+            "fields": ["journal_id", "amount_total"]})[0]
+        ctx = {"context": {"active_model": "account.move", "active_ids": [invoice_id]}}
+        wizard = self.client.execute_kw("account.move.reversal", "create", [{
+            "reason": credit.ref, "journal_id": invoice["journal_id"][0]}], ctx)
+        note_id = int(self.client.execute_kw("account.move.reversal", "refund_moves", [[wizard]], ctx)["res_id"])
+        full = credit.lines is None and credit.amount == Decimal(str(invoice["amount_total"]))
+        commands: list[Any] = []
+        if not full:
+            lines = self.client.execute_kw("account.move", "read", [[note_id]], {"fields": ["invoice_line_ids"]})[0]
+            lines = self.client.execute_kw("account.move.line", "read", [lines["invoice_line_ids"]], {
+                "fields": ["product_id", "quantity"]})
+            codes = self.client.product_codes(sorted({ln["product_id"][0] for ln in lines if ln["product_id"]}))
+            left = dict(credit.lines or {})
+            for ln in lines:
+                sku = codes.get(ln["product_id"][0]) if ln["product_id"] else None
+                take = min(left.get(sku, Decimal(0)), Decimal(str(ln["quantity"]))) if sku else Decimal(0)
+                if take:
+                    left[sku] -= take
+                    commands.append((1, ln["id"], {"quantity": float(take)}))
+                else:
+                    commands.append((2, ln["id"]))
+        self.client.execute_kw("account.move", "write", [[note_id], {"ref": credit.ref,
+                                                                     "invoice_line_ids": commands}])
+        total = Decimal(str(self.client.execute_kw("account.move", "read", [[note_id]], {
+            "fields": ["amount_total"]})[0]["amount_total"]))
+        if total != credit.amount:  # shipping, a goodwill amount, rounding: what the lines do not carry
+            self.client.execute_kw("account.move", "write", [[note_id], {"invoice_line_ids": [(0, 0, {
+                "product_id": adjust_product(), "name": f"Refunded beyond the lines ({credit.ref})", "quantity": 1.0,
+                "price_unit": float(credit.amount - total), "tax_ids": [(6, 0, [])]})]}])
+        logger.info("odoo credit note %s made for %s", note_id, credit.ref)
+        return {"id": note_id, "name": False, "state": "draft", "payment_state": "not_paid"}
 
     def journal_id(self, provider: str) -> int:
         """The journal ``erp.journals`` names for ``provider`` (else its ``default``), else Odoo's first bank

@@ -20,7 +20,8 @@ from sandbox.odoo.models import USER_ERROR, OdooError
 Record = dict[str, Any]
 WINDOW = "ir.actions.act_window"
 ACCOUNTING_ACTIONS = {"sale.advance.payment.inv": ("create_invoices",), "account.move": ("action_post",),
-                      "account.payment.register": ("action_create_payments",)}
+                      "account.payment.register": ("action_create_payments",),
+                      "account.move.reversal": ("refund_moves",)}
 
 
 class Accounting:
@@ -74,7 +75,7 @@ class Accounting:
 
     def _invoice(self, order: Record) -> int:
         move = self.create("account.move", {
-            "name": "/", "move_type": "out_invoice", "state": "draft", "partner_id": order["partner_id"],
+            "name": False, "move_type": "out_invoice", "state": "draft", "partner_id": order["partner_id"],
             "journal_id": self.journal("sale")["id"], "invoice_origin": order["name"],
             "ref": order["client_order_ref"] or False, "date": self.now,
             "currency_id": self.value("sale.order", order, "currency_id")})
@@ -85,6 +86,30 @@ class Accounting:
                                               "discount": ln.get("discount") or 0.0,
                                               "tax_ids": [(6, 0, list(ln.get("tax_ids") or []))]})
         return move
+
+    def rpc_refund_moves(self, model: str, ids: Any) -> dict:
+        """A draft credit note per posted invoice of ``active_ids``: its lines copied, ``ref`` "Reversal of:
+        <invoice>, <reason>"; the window action opens it (``res_id``)."""
+        made = []
+        for wizard in self.browse(model, ids):
+            moves = self.browse("account.move", wizard["move_ids"] or list(self.context.get("active_ids") or []))
+            for move in moves:
+                if move["state"] != "posted" or move["move_type"] != "out_invoice":
+                    raise OdooError(USER_ERROR, "You can only reverse posted moves.")
+                note = self.create("account.move", {
+                    "name": False, "move_type": "out_refund", "state": "draft", "partner_id": move["partner_id"],
+                    "journal_id": wizard["journal_id"] or move["journal_id"], "currency_id": move["currency_id"],
+                    "invoice_origin": move["invoice_origin"], "date": self.now, "reversed_entry_id": move["id"],
+                    "ref": f"Reversal of: {move['name']}" + (f", {wizard['reason']}" if wizard["reason"] else "")})
+                for ln in [x for x in self.tables["account.move.line"].values() if x["move_id"] == move["id"]]:
+                    self.create("account.move.line", {
+                        "move_id": note, "product_id": ln["product_id"], "name": ln["name"],
+                        "quantity": ln["quantity"], "price_unit": ln["price_unit"], "discount": ln["discount"],
+                        "tax_ids": [(6, 0, list(ln["tax_ids"]))]})
+                made.append(note)
+        action = {"name": "Credit Note", "type": WINDOW, "res_model": "account.move", "view_mode": "form",
+                  "context": {"default_move_type": "out_refund"}}
+        return {**action, "res_id": made[0]} if len(made) == 1 else {**action, "domain": [("id", "in", made)]}
 
     def rpc_action_post(self, model: str, ids: Any) -> bool:
         moves = self.browse(model, ids)
@@ -104,7 +129,7 @@ class Accounting:
             raise OdooError(USER_ERROR, "The register payment wizard should only be called on account.move or "
                             "account.move.line records.")
         moves = self.browse("account.move", list(self.context.get("active_ids") or []))
-        if any(m["state"] != "posted" for m in moves):
+        if not moves or any(m["state"] != "posted" for m in moves):
             raise OdooError(USER_ERROR, "You can only register payment for posted journal entries.")
         made = 0
         for wizard in self.browse(model, ids):

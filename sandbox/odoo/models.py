@@ -160,7 +160,7 @@ MODELS: dict[str, Model] = {
         "partner_id": _f("many2one", "Partner", comodel="res.partner"),
         "journal_id": _f("many2one", "Journal", comodel="account.journal"),
         "currency_id": _f("many2one", "Currency", comodel="res.currency"),
-        "date": _f("datetime", "Date"),
+        "date": _f("datetime", "Date"), "reversed_entry_id": _f("many2one", "Reversal of", comodel="account.move"),
         "invoice_line_ids": _f("one2many", "Invoice lines", comodel="account.move.line", inverse="move_id"),
         "amount_untaxed": _f("monetary", "Untaxed Amount", computed=True),
         "amount_tax": _f("monetary", "Tax", computed=True),
@@ -190,6 +190,10 @@ MODELS: dict[str, Model] = {
         "advance_payment_method": _f("selection", "Create Invoice",
                                      selection=("delivered", "percentage", "fixed")),
         "sale_order_ids": _f("many2many", "Sale Orders", comodel="sale.order")}),
+    "account.move.reversal": Model("Account move reversal", "id", {
+        "reason": _f("char", "Reason displayed on Credit Note"), "date": _f("datetime", "Reversal date"),
+        "journal_id": _f("many2one", "Use Specific Journal", comodel="account.journal"),
+        "move_ids": _f("many2many", "Move", comodel="account.move")}),
     "account.payment.register": Model("Pay", "id", {
         "journal_id": _f("many2one", "Journal", comodel="account.journal"),
         "amount": _f("monetary", "Amount"), "currency_id": _f("many2one", "Currency", comodel="res.currency"),

@@ -256,11 +256,24 @@ class Orm(Accounting):
         def run_commands(saved: Record) -> None:
             for f, cmds in commands:
                 for cmd in cmds or []:
-                    if not isinstance(cmd, list | tuple) or not cmd or cmd[0] != 0 or len(cmd) != 3:
-                        raise OdooError(NOT_SIMULATED, f"The sandbox only simulates the one2many create command "
-                                        f"(0, 0, values), not {cmd!r}")
-                    self.create(f.comodel or "", {**cmd[2], f.inverse: saved["id"]})
+                    self._one2many(f.comodel or "", f.inverse or "", saved["id"], cmd)
         return run_commands
+
+    def _one2many(self, comodel: str, inverse: str, owner: int, cmd: Any) -> None:
+        """(0, 0, values) create, (1, id, values) update, (2, id) delete a line of the record."""
+        op = cmd[0] if isinstance(cmd, list | tuple) and cmd else None
+        if op == 0 and len(cmd) == 3:
+            self.create(comodel, {**cmd[2], inverse: owner})
+        elif op in (1, 2) and len(cmd) >= 2:
+            [line] = self.browse(comodel, [cmd[1]])
+            if line.get(inverse) != owner:
+                raise OdooError(VALUE_ERROR, f"{comodel}({cmd[1]}) is not a line of this record")
+            if op == 1:
+                self.write(comodel, line, cmd[2])
+            else:
+                del self.tables[comodel][line["id"]]
+        else:
+            raise OdooError(NOT_SIMULATED, f"The sandbox simulates the one2many commands 0, 1 and 2, not {cmd!r}")
 
     def _convert(self, model: str, fname: str, v: Any, old: Any = None) -> Any:
         f = fields_of(model)[fname]

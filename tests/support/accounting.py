@@ -206,3 +206,14 @@ def all_cases() -> list[Case]:
             order.update(id=n, number=str(n), order_number=n)
         out.append(Case(case.id, case.channel, case.topic, {"order": order} if "order" in case.body else order))
     return out + built_cases()
+
+
+def refund(refund_id: int, order: dict, amount: str, lines: dict[str, int]) -> dict:
+    """A Shopify refunds/create body: ``lines`` {sku: quantity} refunded and returned, ``amount`` paid back."""
+    items = {li["sku"]: li for li in order["line_items"]}
+    return {"id": refund_id, "order_id": order["id"], "note": "returned", "created_at": "2026-11-25T10:00:00Z",
+            "refund_line_items": [{"id": refund_id * 10 + n, "line_item_id": items[sku]["id"], "quantity": qty,
+                                   "restock_type": "return", "line_item": {"sku": sku, "price": items[sku]["price"]}}
+                                  for n, (sku, qty) in enumerate(lines.items())],
+            "transactions": [{"kind": "refund", "status": "success", "amount": amount,
+                              "currency": order["currency"]}]}

@@ -25,7 +25,9 @@ from connectors.odoo.client import OdooClient
 from .run import free_port
 
 PEER = Path(__file__).resolve().parents[3] / "shared" / "peers" / "odoo"
-DB = "hub_peer_odoo"  # up.sh keeps its installed template as hub_peer_odoo_template
+# up.sh keeps its installed template as <DB>_template; .ci/run names its own, so that no other run on this
+# machine's PostgreSQL drops it under CI
+DB = os.environ.get("HUB_ODOO_PEER_DB") or "hub_peer_odoo"
 
 
 def peer_base() -> Path:
