@@ -30,8 +30,10 @@ from connectors.odoo.sale import (
     SaleOrderSpec,
     SaleSettings,
     fallback_notes,
+    fingerprint,
 )
 from connectors.outbound import Permanent, Retryable
+from domain.orders import raise_alert
 from hub.config import ErpConfig
 from hub.state import Hub, current_hub
 from jobs.queueing import HeldLock, export_lock_key
@@ -48,6 +50,7 @@ logger = logging.getLogger(__name__)
 EXPORT_MAX_ATTEMPTS = 5
 EXPORT_BACKOFF_CAP_S = 600.0
 LOCK_WAIT_S = 30
+CHANGE_ALERT = "erp_order_changed"  # an order changed on its channel after its sale order went out
 
 
 class ExportFailed(Exception):
@@ -150,22 +153,30 @@ def _sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderView, 
     ref = row.ref
     want = "confirmed" if should_confirm(order, erp) else "draft"
     invoice_owed = want == "confirmed" and order.paid and row.payment_state != "paid"
-    if row.sale_order_id and row.state == want and not invoice_owed:
+    settings = sale_settings(erp)
+    spec, sales = sale_spec(order, ref), SaleOrders(client, settings)
+    made_from = fingerprint(spec)
+    changed = bool(row.sale_order_id and row.spec_hash and row.spec_hash != made_from)
+    if row.sale_order_id and row.state == want and not invoice_owed and not changed:
         return f"{row.name}: already {want}"
-    if row.state == "confirmed" and want == "draft":
+    if row.state == "confirmed" and want == "draft" and not changed:
         return f"{row.name}: confirmed (an order is not taken back to draft)"
     partner = int(row.partner_id) if row.partner_id else client.find_or_create_partner(
         order.email or "", order.name, **_partner_address(order))
     save(hub, erp_orders, order.id, partner_id=str(partner))
-    settings = sale_settings(erp)
-    spec, sales = sale_spec(order, ref), SaleOrders(client, settings)
     so_id, created = sales.ensure(spec, partner)
+    summary, settle = "", row.amount_total is None
+    if changed and not created:
+        so_id, summary = _changed(hub, client, sales, order, row, spec, so_id, partner)
+        created = summary.endswith("made again")
+        settle = settle or not summary.endswith("an alert for a person")
     so = client.sale_order(ref) if not row.name or created else {"name": row.name}
-    save(hub, erp_orders, order.id, sale_order_id=str(so_id), name=so["name"], state=row.state or "draft")
+    save(hub, erp_orders, order.id, sale_order_id=str(so_id), name=so["name"], spec_hash=made_from,
+         state="draft" if created else row.state or "draft")
     notes = fallback_notes(spec, settings)
     annotate(sale_order=so["name"], created=created, **({"lines_without_sku": notes} if notes else {}))
-    summary = f"{so['name']} ({ref}) {'created' if created else 'found'}"
-    if row.amount_total is None:
+    summary = f"{so['name']} ({ref}) {'created' if created else 'found'}" + summary
+    if settle:
         total, adjustment = sales.settle_total(so_id, spec, so["amount_total"] if created else None)
         save(hub, erp_orders, order.id, amount_total=total, adjustment=adjustment)
         if adjustment:
@@ -178,6 +189,28 @@ def _sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderView, 
     if invoice_owed:
         summary += "; " + invoice_and_pay(hub, erp, client, order, so_id)
     return "; ".join([summary, *notes])
+
+
+def _changed(hub: Hub, client: OdooClient, sales: SaleOrders, order: OrderView, row: Any, spec: SaleOrderSpec,
+             so_id: int, partner: int) -> tuple[int, str]:
+    """The order changed on its channel after its sale order was made: a quotation takes the new lines; a
+    confirmed order with nothing shipped or invoiced is cancelled and made again; one under way stays as it is,
+    with a note on it and an alert for a person. Returns the sale order now, and what was done."""
+    if row.state != "confirmed":
+        sales.replace_lines(so_id, spec)
+        return so_id, ": changed on the channel, lines replaced"
+    if under_way := client.under_way(so_id):
+        message = (f"order {order.number} changed on {order.channel} after {row.name} was confirmed, and "
+                   f"{', '.join(under_way)} already went out: change the sale order in Odoo by hand")
+        sales.note(so_id, message)
+        with hub.engine.begin() as conn:
+            raise_alert(conn, CHANGE_ALERT, row.ref, message, {"order_id": order.id, "sale_order": row.name,
+                                                              "under_way": under_way})
+        return so_id, ": changed on the channel after it went out; noted on it, and an alert for a person"
+    client.cancel_sale_order(so_id)
+    sales.retire(so_id, row.ref, f"order {order.number} changed on {order.channel}: replaced by a new sale order")
+    new_id, _ = sales.ensure(spec, partner)
+    return new_id, f": changed on the channel; {row.name} cancelled, made again"
 
 
 def sale_settings(erp: ErpConfig) -> SaleSettings:

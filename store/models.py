@@ -436,6 +436,7 @@ erp_orders = Table(
     Column("invoice_id", String(64)),  # the posted customer invoice (account.move)
     Column("invoice_name", String(64)),  # INV/2026/00001
     Column("payment_state", String(16)),  # the invoice's: not_paid | partial | in_payment | paid | ...
+    Column("spec_hash", String(64)),  # what the sale order was made from (connectors.odoo.sale.fingerprint)
     Column("credited", JSON()),  # ["<channel>:<refund id>", ...]: refunds whose credit note is posted and paid
     Column("status", String(16), nullable=False),  # ExportStatus
     Column("error", Text()),

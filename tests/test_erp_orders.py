@@ -13,7 +13,7 @@ import pytest
 from sandbox.emitters import payments as pay
 from store.models import erp_orders, tasks
 
-from .support import deliver, order_of, run_worker, shopify_order, stripe
+from .support import ADMIN_TOKEN, deliver, order_of, run_worker, shopify_order, stripe
 from .support.accounting import ADJUSTMENTS, all_cases, refund
 from .support.erp_crm import erp_crm_env, erp_woo_order
 
@@ -188,3 +188,50 @@ def test_refunds_become_credit_notes_with_their_lines_and_money_paid_back_once(m
         assert invoice["payment_state"] == "paid"
         [row] = env.rows(erp_orders)
         assert row.credited == ["shop-eu:501", "shop-eu:502"]
+
+
+def edited(body: dict, modified: str) -> dict:
+    """The order with one more PW-000 (10.00): 50.00 in all."""
+    body = dict(body, date_modified_gmt=modified, total="50.00")
+    first = dict(body["line_items"][0], quantity=3, subtotal="30.00", total="30.00", price=10)
+    body["line_items"] = [first, *body["line_items"][1:]]
+    return body
+
+
+def test_a_changed_order_changes_its_quotation(make_app):
+    with erp_crm_env(make_app) as env:
+        env.deliver(erp_woo_order("on-hold", "bacs"))
+        env.run()
+        env.deliver(edited(erp_woo_order("on-hold", "bacs"), "2026-11-22T07:00:00"), topic="order.updated")
+        env.run()
+        [so] = env.sale_orders()
+        assert (so["state"], so["amount_total"], so["client_order_ref"]) == ("draft", 50.0, "woo:114")
+        assert [ln["product_uom_qty"] for ln in env.erp.records("sale.order.line")] == [3.0, 1.0]
+
+
+def test_a_changed_confirmed_order_with_nothing_out_is_cancelled_and_made_again(make_app):
+    """Cash on delivery: confirmed, not invoiced, nothing shipped."""
+    with erp_crm_env(make_app) as env:
+        env.deliver(erp_woo_order("on-hold", "cod"))
+        env.run()
+        env.deliver(edited(erp_woo_order("on-hold", "cod"), "2026-11-22T07:00:00"), topic="order.updated")
+        env.run()
+        assert [(s["client_order_ref"], s["state"], s["amount_total"]) for s in env.sale_orders()] == [
+            ("woo:114 (replaced)", "cancel", 40.0), ("woo:114", "sale", 50.0)]
+        [row] = env.rows(erp_orders)
+        assert (row.name, row.state, Decimal(row.amount_total)) == ("S00002", "confirmed", Decimal(50))
+
+
+def test_a_changed_order_already_invoiced_stays_with_a_note_in_odoo_and_an_alert(make_app):
+    with erp_crm_env(make_app) as env, env.app.test_client() as client:
+        env.deliver(erp_woo_order("pending", "stripe"))
+        stripe(client, pay.stripe_payment("114", 4000, "usd", intent_id="pi_x"))
+        env.run()
+        env.deliver(edited(erp_woo_order("processing", "stripe"), "2026-11-22T07:00:00"), topic="order.updated")
+        env.run()
+        [so] = env.sale_orders()
+        assert (so["state"], so["amount_total"]) == ("sale", 40.0)
+        [note] = [m for m in env.erp.records("mail.message") if m["res_id"] == so["id"]]
+        assert "changed on woo after S00001 was confirmed, and INV/2026/00001 already went out" in note["body"]
+        alerts = client.get("/api/alerts", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json["alerts"]
+        assert [(a["kind"], a["key"]) for a in alerts] == [("erp_order_changed", "woo:114")]

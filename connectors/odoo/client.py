@@ -179,6 +179,15 @@ class OdooClient:
                 return  # confirmed by someone else in between
             raise
 
+    def under_way(self, order_id: int) -> list[str]:
+        """What of the sale order has gone on past a simple cancel: done deliveries and posted invoices (names)."""
+        order = self._read_one("sale.order", order_id, ["picking_ids", "invoice_ids"])
+        done = [p["name"] for p in self.execute_kw("stock.picking", "read", [order["picking_ids"]], {
+            "fields": ["name", "state"]}) if p["state"] == "done"] if order["picking_ids"] else []
+        billed = [m["name"] for m in self.execute_kw("account.move", "read", [order["invoice_ids"]], {
+            "fields": ["name", "state"]}) if m["state"] == "posted"] if order["invoice_ids"] else []
+        return done + billed
+
     def cancel_sale_order(self, order_id: int) -> None:
         """-> cancel, with its open deliveries; nothing to do if already cancelled. An order with a done
         delivery is refused here: Odoo would cancel it and leave the goods shipped (a return comes first)."""

@@ -19,8 +19,10 @@ left between Odoo's total and the channel's on one line of the *adjustment* prod
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -84,6 +86,14 @@ def fallback_notes(spec: SaleOrderSpec, settings: SaleSettings) -> list[str]:
             for n, ln in enumerate(spec.lines, 1) if ln.kind == CUSTOM]
 
 
+def fingerprint(spec: SaleOrderSpec) -> str:
+    """What the sale order was made from: a change of lines, prices, taxes, currency or total changes it."""
+    data = {"currency": spec.currency, "included": spec.prices_include_tax, "total": str(spec.total),
+            "lines": [{k: str(v) if not isinstance(v, tuple) else [str(x) for x in v] for k, v in asdict(ln).items()}
+                      for ln in spec.lines]}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
 def discount_percent(line: SaleLine, digits: int = 2) -> Decimal:
     """The line's discount as Odoo's percentage, to ``digits`` decimals (Odoo's "Discount" precision: 2 out of
     the box, so 5.00 off 199.00 is 2.51 % and 0.01 short; a shop that raises it gets the exact amount)."""
@@ -113,6 +123,24 @@ class SaleOrders:
         order_id = int(self.client.execute_kw("sale.order", "create", [self.vals(spec, partner_id)]))
         logger.info("odoo sale order %s created for ref %s", order_id, spec.ref)
         return order_id, True
+
+    def replace_lines(self, order_id: int, spec: SaleOrderSpec) -> None:
+        """A draft sale order's lines (and pricelist) made those of ``spec``: the old lines go, the new come."""
+        old = self.client.search_read("sale.order.line", [("order_id", "=", order_id)], ["id"])
+        vals = self.vals(spec, 0)
+        self.client.execute_kw("sale.order", "write", [[order_id], {
+            "order_line": [(2, ln["id"]) for ln in old] + vals["order_line"], "pricelist_id": vals["pricelist_id"]}])
+        logger.info("odoo sale order %s: lines replaced (%s)", order_id, spec.ref)
+
+    def retire(self, order_id: int, ref: str, note: str) -> None:
+        """A cancelled sale order gives up its reference (``<ref> (replaced)``), so that a new one takes it."""
+        self.client.execute_kw("sale.order", "write", [[order_id], {"client_order_ref": f"{ref} (replaced)"}])
+        self.note(order_id, note)
+
+    def note(self, order_id: int, body: str) -> None:
+        """An internal note on the sale order's chatter, for the people who work in Odoo."""
+        self.client.execute_kw("sale.order", "message_post", [[order_id]], {
+            "body": body, "message_type": "comment", "subtype_xmlid": "mail.mt_note"})
 
     def vals(self, spec: SaleOrderSpec, partner_id: int) -> dict[str, Any]:
         """``sale.order.create`` values for ``spec``."""

@@ -190,6 +190,11 @@ MODELS: dict[str, Model] = {
         "advance_payment_method": _f("selection", "Create Invoice",
                                      selection=("delivered", "percentage", "fixed")),
         "sale_order_ids": _f("many2many", "Sale Orders", comodel="sale.order")}),
+    "mail.message": Model("Message", "id desc", {
+        "model": _f("char", "Related Document Model"), "res_id": _f("integer", "Related Document ID"),
+        "body": _f("html", "Contents"), "message_type": _f("selection", "Type",
+                                                          selection=("email", "comment", "notification")),
+        "subtype_xmlid": _f("char", "Subtype")}),
     "account.move.reversal": Model("Account move reversal", "id", {
         "reason": _f("char", "Reason displayed on Credit Note"), "date": _f("datetime", "Reversal date"),
         "journal_id": _f("many2one", "Use Specific Journal", comodel="account.journal"),

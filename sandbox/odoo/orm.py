@@ -53,7 +53,7 @@ REAL_BUT_NOT_SIMULATED = frozenset({
     "unlink", "copy", "name_search", "name_create", "fields_get", "read_group", "default_get", "onchange",
     "web_read", "web_search_read", "exists", "action_archive", "action_unarchive", "toggle_active",
     "check_access_rights", "button_validate", "action_assign", "action_draft", "action_quotation_send"})
-ACTIONS = {"sale.order": ("action_confirm", "action_cancel"), **ACCOUNTING_ACTIONS}
+ACTIONS = {"sale.order": ("action_confirm", "action_cancel", "message_post"), **ACCOUNTING_ACTIONS}
 STOCK, CUSTOMERS = "WH/Stock", "Partners/Customers"
 COMPANY_CURRENCY = "USD"  # a fresh database with the generic chart of accounts, as ../shared/peers/odoo
 CURRENCIES = (("USD", 0.01, 2), ("EUR", 0.01, 2), ("GBP", 0.01, 2), ("JPY", 1.0, 0), ("CAD", 0.01, 2),
@@ -150,6 +150,13 @@ class Orm(Accounting):
         for rec in self.browse(model, ids):
             self.write(model, rec, vals)
         return True
+
+    def rpc_message_post(self, model: str, ids: Any, body: str = "", message_type: str = "notification",
+                         subtype_xmlid: str | None = None, **_: Any) -> list[int]:
+        """mail.thread.message_post: a message on the record's chatter (its body as HTML)."""
+        return [self.create("mail.message", {"model": model, "res_id": rec["id"], "body": f"<p>{body}</p>",
+                                             "message_type": message_type, "subtype_xmlid": subtype_xmlid or False})
+                for rec in self.browse(model, ids)]
 
     def rpc_action_confirm(self, model: str, ids: Any) -> bool:
         orders = self.browse(model, ids)
