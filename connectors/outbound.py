@@ -146,6 +146,12 @@ class OrderTarget(Protocol):
         the platform's id of what it made (a fulfillment, a note)."""
         ...
 
+    def mark_paid(self, order_id: str, reference: str) -> str:
+        """Record on the channel that the shopper paid an order it still shows unpaid (the money came through a
+        gateway the channel does not see); ``reference`` the gateway's payment id. Nothing to do if the
+        channel shows it paid already; Permanent for an order it cannot take a payment on. Says what it did."""
+        ...
+
 
 class Refresher(Protocol):
     """A platform the hub can re-read a record from, for a replay with mode refresh (``jobs.replay_ops``)."""

@@ -188,6 +188,8 @@ def settle_order(conn: Connection, out: Any, event_id: int | None, order_id: int
         conn.execute(orders.update().where(orders.c.id == order_id).values(status=status.value, updated_at=utcnow()))
         notes.append(f"order {row.number} {row.status} -> {status.value}")
         out.orders.add(order_id)  # its new status goes to the ERP and the CRM after the commit
+        if status is OrderStatus.PAID and not row.paid_on_channel and row.channel in out.rules.api_channels:
+            out.mark_paid.add((order_id, row.channel))  # a gateway's money the shop does not show yet
     if status is OrderStatus.REFUNDED and fully_refunded_with_restock(conn, order_id):
         lines = [OrderLine(sku=li.sku, quantity=li.quantity, unit_price=Money(Decimal(li.unit_price), row.currency))
                  for li in conn.execute(select(order_lines).where(order_lines.c.order_id == order_id))]

@@ -10,12 +10,13 @@ from sqlalchemy import Connection, event
 from domain.outcome import Outcome
 from hub.state import Hub
 
+from .paid_back import enqueue_mark_paid
 from .tracking import enqueue_push_tracking
 
 
 def fan_out(hub: Hub, out: Outcome, channel: str | None = None) -> None:
     """Backfills first (the pushes wait for what they find), then stock pushes, reconciles of SKUs a report could
-    not settle, tracking pushes, the ERP/CRM
+    not settle, tracking pushes, payments marked on their shops, the ERP/CRM
     exports of changed orders, the CRM syncs of orders with new notes only, and, for an event of ``channel``,
     that channel's stock reports held for its orders (judged again now)."""
     for ch in sorted(out.backfills):
@@ -26,6 +27,8 @@ def fan_out(hub: Hub, out: Outcome, channel: str | None = None) -> None:
         hub.queues.verify_stock(ch, sku)
     for shipment_id, ch in sorted(out.tracking):
         enqueue_push_tracking(hub, shipment_id, ch)
+    for order_id, ch in sorted(out.mark_paid):
+        enqueue_mark_paid(hub, order_id, ch)
     hub.queues.enqueue_exports(out.orders)
     for order_id in sorted(out.crm - out.orders):
         hub.queues.enqueue_crm(order_id)
@@ -35,7 +38,8 @@ def fan_out(hub: Hub, out: Outcome, channel: str | None = None) -> None:
 
 def after_commit(conn: Connection, hub: Hub, out: Outcome) -> None:
     """``fan_out`` once ``conn``'s transaction commits."""
-    if not (out.backfills or out.touch.dirty_channels or out.verify or out.tracking or out.orders or out.crm):
+    if not (out.backfills or out.touch.dirty_channels or out.verify or out.tracking or out.orders or out.crm
+            or out.mark_paid):
         return
 
     def _go(_: Any) -> None:

@@ -32,7 +32,7 @@ def stock_queue_name(channel: str) -> str:
 
 
 def orders_queue_name(channel: str) -> str:
-    """Tracking pushes to a sales channel: its own queue, like stock."""
+    """Tracking pushes and payments marked to a sales channel: its own queue, like stock."""
     return f"orders-{channel}"
 
 
@@ -46,6 +46,7 @@ BACKFILL_CHANNEL = "jobs.backfill.backfill_channel"
 EXPORT_ORDER = "jobs.export.export_order"
 SYNC_CRM = "jobs.crm.sync_crm"
 PUSH_TRACKING = "jobs.tracking.push_tracking"
+MARK_PAID = "jobs.paid_back.mark_paid"
 RUN_REPLAY = "jobs.replay.run_replay"
 RECONCILE_STOCK = "jobs.reconcile.reconcile_stock"
 
@@ -70,6 +71,10 @@ def export_job_id(order_id: int) -> str:
 
 def crm_job_id(order_id: int) -> str:
     return f"crm-order-{order_id}"
+
+
+def mark_paid_job_id(order_id: int) -> str:
+    return f"paid-order-{order_id}"
 
 
 def tracking_job_id(shipment_id: int, attempt: int = 1) -> str:

@@ -47,6 +47,7 @@ from .backfill import backfill
 from .crm import sync_crm
 from .events import process_event
 from .export import export_order, load_order, should_confirm
+from .paid_back import mark_paid
 from .push import PushFailed, known_listings, make_target, push_dirty
 from .subscriptions import check
 from .tasks import annotate, recording
@@ -58,7 +59,7 @@ OPS = TASK_KINDS
 MODES = ("payload", "refresh")
 DEFAULT_MODE = {"push_stock": "refresh", "export_order": "refresh", "sync_crm": "refresh",
                 "push_tracking": "payload", "process_event": "payload", "check_subscriptions": "refresh",
-                "backfill": "refresh"}
+                "backfill": "refresh", "mark_paid": "refresh"}
 NAMED_BY_TEXT = ("push_stock", "check_subscriptions", "backfill")  # ops whose key names a channel, not a row id
 STOCK_LOCK_WAIT_S = 60  # a replayed push waits this long for the channel's running push
 
@@ -162,6 +163,15 @@ def _describe_tracking(conn: Connection, hub: Hub, a: Action) -> str:
     return f"send tracking {s.tracking_number} ({s.carrier}) to {s.order_channel} order #{s.number}"
 
 
+def _describe_mark_paid(conn: Connection, hub: Hub, a: Action) -> str:
+    o = conn.execute(select(orders).where(orders.c.id == a.ref)).one_or_none()
+    if o is None:
+        return f"order {a.ref} no longer exists: nothing to do"
+    if o.paid_on_channel:
+        return f"{order_label(o)} already shows paid on {o.channel}: nothing to do"
+    return f"mark {order_label(o)} paid on {o.channel}"
+
+
 def _describe_event(conn: Connection, hub: Hub, a: Action) -> str:
     e = conn.execute(select(events.c.channel, events.c.kind, events.c.topic, events.c.status)
                      .where(events.c.id == a.ref)).one_or_none()
@@ -184,7 +194,7 @@ def _describe_backfill(conn: Connection, hub: Hub, a: Action) -> str:
 _DESCRIBE: dict[str, Callable[[Connection, Hub, Action], str]] = {
     "push_stock": _describe_stock, "export_order": _describe_export, "sync_crm": _describe_crm,
     "push_tracking": _describe_tracking, "process_event": _describe_event,
-    "check_subscriptions": _describe_subscriptions, "backfill": _describe_backfill,
+    "check_subscriptions": _describe_subscriptions, "backfill": _describe_backfill, "mark_paid": _describe_mark_paid,
 }
 
 
@@ -254,6 +264,12 @@ def _run_tracking(hub: Hub, a: Action) -> str:
         return str(push_tracking.__wrapped__(int(a.ref), 1, max_attempts=1))  # type: ignore[attr-defined]
 
 
+def _run_mark_paid(hub: Hub, a: Action) -> str:
+
+    with recording(hub.engine, "mark_paid", channel=None, entity=a.key, args={"order_id": a.ref, "mode": a.mode}):
+        return str(mark_paid.__wrapped__(int(a.ref), max_attempts=1))  # type: ignore[attr-defined]
+
+
 def _run_event(hub: Hub, a: Action) -> str:
 
     event_id = int(a.ref)
@@ -296,7 +312,7 @@ def _run_backfill(hub: Hub, a: Action) -> str:
 _RUN: dict[str, Callable[[Hub, Action], str]] = {
     "push_stock": _run_stock, "export_order": _run_export, "sync_crm": _run_crm,
     "push_tracking": _run_tracking, "process_event": _run_event, "check_subscriptions": _run_subscriptions,
-    "backfill": _run_backfill,
+    "backfill": _run_backfill, "mark_paid": _run_mark_paid,
 }
 
 

@@ -18,10 +18,11 @@ from sqlalchemy import create_engine, select
 
 from hub.config import DEFAULT_STOCK_REPORT_HOLD_S
 from sandbox.base import serve
+from sandbox.emitters import payments as pay
 from sandbox.shopify import ShopifySandbox
 from store.models import stock_levels, stock_sync
 
-from .support import ADMIN_TOKEN, SECRETS
+from .support import ADMIN_TOKEN, SECRETS, signed
 from .support.real_woo import WEBHOOK_SECRET, RealWoo, real_woocommerce, wait_for
 from .support.run import RunningHub, hub_run
 
@@ -119,7 +120,8 @@ def stack(tmp_path: Path, skus: dict[str, int], variable: dict[str, int] | None 
                                 "locations": {"default": "main"}, "stock_authority": woo_authority},
                         "shop-eu": {"kind": "shopify", "webhook_secrets": SECRETS["shop-eu"], "shop": shop.shop,
                                     "access_token": SHOP_TOKEN, "api_url": shop_url,
-                                    "locations": {location: "main"}}}}))
+                                    "locations": {location: "main"}},
+                        "stripe": {"kind": "stripe", "webhook_secrets": SECRETS["stripe"], "tolerance_s": 300}}}))
                 with hub_run(work, config, port=woo.hub_port) as hub:
                     shop.configure(webhook_url=f"{hub.url}/webhooks/shop-eu")
                     links = [{"channel": "shop-eu", "sku": s, "product_id": str(v["product_id"]),
@@ -233,6 +235,36 @@ def test_paid_unpaid_and_cancelled_orders_move_the_ledger_as_woo_moves_its_count
                                         "RW-X": (0, 5)}.items():
             env.settled(sku, 5, committed, shown, timeout=1)
         assert env.woo.hub_writes(since) == []  # Woo moved its own count every time: never written
+
+
+def test_a_stripe_payment_woo_did_not_see_takes_its_order_to_processing(tmp_path):
+    """Stripe pays a pending order and an on-hold one outside WooCommerce (a payment link, an invoice). The hub
+    marks each paid with the Stripe payment as its transaction id: the real WooCommerce takes them to processing,
+    sets date_paid and takes the pending order's units itself; once each, however often Stripe sends. (Seen on
+    it: set_paid moves a pending order but leaves an on-hold one on hold; that one is set processing.)"""
+    with stack(tmp_path, {"RW-SP": 5, "RW-SH": 5}) as env:
+        since = time.time()
+        pending = env.order({"RW-SP": 2}, paid=False, payment_method="stripe")
+        held = env.order({"RW-SH": 1}, paid=False, status="on-hold", payment_method="bacs")
+        env.settled("RW-SP", 5, 2, 3, woo=5)
+        env.settled("RW-SH", 5, 1, 4)
+        for order, intent in ((pending, "pi_rw_link"), (held, "pi_rw_invoice")):
+            cents = int(round(float(order["total"]) * 100))
+            event = pay.stripe_payment(str(order["id"]), cents, order["currency"].lower(), intent_id=intent)
+            req = signed("stripe", json.dumps(event).encode())
+            for _ in range(2):
+                requests.post(f"{env.hub.url}/webhooks/stripe", data=req.body, headers=req.headers,
+                              timeout=30).raise_for_status()
+        for order, intent in ((pending, "pi_rw_link"), (held, "pi_rw_invoice")):
+            done = wait_for(f"Woo order {order['id']} paid", lambda o=order: (
+                lambda now: now if now["status"] == "processing" else None)(env.woo.call("GET", f"orders/{o['id']}")))
+            assert (done["transaction_id"], bool(done["date_paid_gmt"])) == (f"stripe:{intent}", True)
+        env.settled("RW-SP", 5, 2, 3)  # Woo took its 2 when paid
+        env.settled("RW-SH", 5, 1, 4)
+        assert env.woo.hub_writes(since) == []  # stock: Woo moved its own count
+        marks = env.woo.hub_writes(since, under="/wc/v3/orders")
+        assert [(body.get("set_paid"), body.get("status")) for _, body in marks] == [
+            (True, None), (None, "processing")], marks  # one each, not one a webhook
 
 
 def test_a_variable_product_and_a_manual_edit_under_hub_authority(tmp_path):

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from jobs.paid_back import enqueue_mark_paid
 from sandbox.emitters import carriers
 from sandbox.emitters import payments as pay
 from store.models import orders, payments, shipments, stock_levels
@@ -240,7 +241,10 @@ def test_shopify_order_paypal_payment_shopify_fulfillment_aftership_to_delivered
         "POST v3/objects/contacts/batch/upsert": 2, "POST v3/objects/deals/batch/upsert": 2,
         "PUT v4/objects/deals/<id>/associations/default/contacts/<id>": 2, "POST v3/objects/notes": 4}
     assert s.woo.stats["calls"] == {"POST products/batch": 1}  # Woo shows the Shopify sale
-    assert s.shop.stats["by_root_field"] == {}  # Shopify moved its own stock; the hub had nothing to correct
+    # Shopify moved its own stock (the hub had nothing to correct); PayPal's money, taken outside Shopify, is
+    # marked on the order (it read the order first), so the shopper no longer sees it awaiting payment
+    assert s.shop.stats["by_root_field"] == {"order": 1, "orderMarkAsPaid": 1}
+    assert rest["financial_status"] == "paid"
 
 
 def arrived_first(s: Story, first: str, then: str) -> bool:
@@ -274,6 +278,29 @@ def test_shopify_story_with_every_webhook_three_times_in_shuffled_order(story, s
     assert three_times_each(s)
     assert state(s, "shop-eu") == expected(SHOP_END, id=order["id"], number=order["name"])
     assert "fulfillmentCreate" not in s.shop.stats["by_root_field"]
+
+
+def test_a_woo_order_paid_by_stripe_outside_woo_goes_to_processing_by_itself(story):
+    """A Stripe payment link pays a pending Woo order; Woo's gateway knows nothing of it. The hub marks the order
+    paid on Woo (set_paid, the Stripe payment as its transaction id): Woo takes it to processing and takes its
+    stock; the sale order is confirmed, invoiced and paid. Once: a replay of the task changes nothing."""
+    s = story
+    order = s.woo.place_order(LINES, billing=ADA, payment_method="stripe", payment_method_title="Credit card")
+    s.settle()
+    s.stripe(pay.stripe_payment(str(order["id"]), 3600, "usd", intent_id="pi_link", email="ada@example.com"))
+    s.settle()
+    woo = s.woo.order(order["id"])
+    assert (woo["status"], woo["transaction_id"], bool(woo["date_paid_gmt"])) == ("processing", "stripe:pi_link", True)
+    assert s.woo.levels() == {"MUG": 48, "TEE-M": 49}
+    assert s.woo.stats["calls"]["PUT orders/<id>"] == 1
+    assert (s.sale_order()["state"], [m["payment_state"] for m in s.erp.records("account.move")]) == ("sale",
+                                                                                                   ["paid"])
+    [task] = [t for t in s.api("/api/tasks?kind=mark_paid")["tasks"]]
+    order_id = s.rows(orders)[0].id
+    assert (task["status"], task["entity"]) == ("ok", f"order:{order_id}")
+    enqueue_mark_paid(s.hub, order_id, "woo")  # as a replay or a late duplicate would
+    s.settle()
+    assert s.woo.stats["calls"]["PUT orders/<id>"] == 1
 
 
 def test_a_cancelled_order_cancels_the_sale_order_releases_its_stock_and_notes_the_crm(story):

@@ -82,6 +82,12 @@ mutation HubSetQuantities($input: InventorySetQuantitiesInput!, $key: String!) {
 }
 """
 
+MARK_PAID = """
+mutation MarkPaid($input: OrderMarkAsPaidInput!) {
+  orderMarkAsPaid(input: $input) { order { id displayFinancialStatus } userErrors { field message } }
+}"""
+PAID_FINANCIAL = ("PAID", "PARTIALLY_REFUNDED", "REFUNDED")  # displayFinancialStatus once the money was taken
+
 ORDER_STATE = """
 query HubOrderState($id: ID!, $fulfillmentOrders: Int!, $fulfillments: Int!, $tracking: Int!) {
   order(id: $id) {
@@ -326,6 +332,19 @@ class ShopifyOrders(ShopifyClient):
                                             if fo["status"] in FULFILLABLE_STATUSES],
                 "fulfillments": [{"id": numeric_id(f["id"]), "name": f["name"], "status": f["status"],
                                   "tracking": f["trackingInfo"]} for f in data["fulfillments"]]}
+
+    def mark_paid(self, order_id: str, reference: str) -> str:
+        """OrderTarget: ``orderMarkAsPaid`` (a payment for what the order still owes), unless it shows paid."""
+        status = self.order_status(order_id)
+        if status["financial_status"] in PAID_FINANCIAL:
+            return f"already {status['financial_status'].lower()}"
+        if status["cancelled"]:
+            raise Permanent(f"shopify order {status['name']} is cancelled: not marking it paid")
+        data = self.execute(MARK_PAID, {"input": {"id": gid("Order", str(order_id))}}, "mark order paid")
+        result = data["orderMarkAsPaid"]
+        if result["userErrors"]:
+            raise Permanent(f"shopify order {status['name']}: " + "; ".join(e["message"] for e in result["userErrors"]))
+        return f"{status['financial_status'].lower()} -> {result['order']['displayFinancialStatus'].lower()}"
 
     def send_tracking(self, order_id: str, tracking_number: str, carrier: str,
                       lines: dict[str, int] | None = None) -> str:

@@ -29,7 +29,7 @@ from connectors.outbound import (
     json_answer,
 )
 
-from .consts import API_VERSION, BATCH_LIMIT, CLOSED_STATUSES, PAGE_LIMIT, USER_AGENT
+from .consts import API_VERSION, BATCH_LIMIT, CLOSED_STATUSES, PAGE_LIMIT, PAID_STATUSES, USER_AGENT
 
 
 class WooClient:
@@ -223,6 +223,20 @@ class WooOrders(WooClient):
 
     def current_order(self, order_id: str) -> tuple[str, dict[str, Any]]:
         return "order.updated", self.order(order_id)
+
+    def mark_paid(self, order_id: str, reference: str) -> str:
+        """OrderTarget: a pending or failed order ``set_paid`` (WooCommerce's payment_complete(): processing, or
+        completed for an order with nothing to ship; ``date_paid`` set), the gateway's payment id as its
+        transaction id. WooCommerce ignores ``set_paid`` on an on-hold order (it does not "need payment"): that
+        one is moved to processing, which sets ``date_paid`` too."""
+        order = self.order(order_id)
+        if order["status"] in PAID_STATUSES or order.get("date_paid_gmt"):
+            return f"already {order['status']}"
+        if order["status"] in CLOSED_STATUSES - {"failed"}:
+            raise Permanent(f"woocommerce order {order_id} is {order['status']}: not marking it paid")
+        change = {"status": "processing"} if order["status"] == "on-hold" else {"set_paid": True}
+        done = self.call("PUT", f"orders/{order_id}", "mark order paid", data={**change, "transaction_id": reference})
+        return f"{order['status']} -> {done['status']}"
 
     def complete(self, order_id: str | int) -> dict[str, Any]:
         """Status ``completed`` (a no-op if it already is); Permanent for a cancelled, refunded or failed order."""

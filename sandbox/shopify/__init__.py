@@ -340,6 +340,10 @@ class ShopifySandbox:
         self._emit_levels(root.changed)  # Shopify reports the hub's own writes back too
         for fulfillment, created in root.shipped:
             self._emit_shipped(fulfillment, created)
+        for order in root.paid:
+            body = self._order_body(order)
+            self._emit("orders/paid", body)
+            self._emit("orders/updated", body)
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [error.formatted for error in result.errors]

@@ -8,6 +8,7 @@ Field and argument names are the 2026-07 schema's; an order's values are those i
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
@@ -278,6 +279,7 @@ class ShopRoot(SubscriptionRoot, Root):
         super().__init__(store, idempotency)
         self._b = book
         self.shipped: list[tuple[Fulfillment, bool]] = []
+        self.paid: list[Order] = []  # marked paid by this call: orders/paid and orders/updated follow
 
     def order(self, info: Any, id: str) -> OrderView | None:  # noqa: A002
         order = self._s.orders.get(_ids(self._s, id, "Order"))
@@ -308,6 +310,19 @@ class ShopRoot(SubscriptionRoot, Root):
             if id.startswith(f"gid://shopify/{kind}/"):
                 return lookup(info, id=id)
         return super().node(info, id)
+
+    def orderMarkAsPaid(self, info: Any, input: dict) -> dict:  # noqa: N802,A002
+        """Records a payment for what the order still owes: its financial status becomes paid. An order that
+        owes nothing (paid, refunded) or is cancelled cannot be marked paid."""
+        order = self._s.orders.get(_ids(self._s, input["id"], "Order"))
+        if order is None:
+            return {"order": None, "userErrors": [{"field": ["id"], "message": "Order does not exist"}]}
+        if order.cancelled_at or order.financial_status not in ("pending", "authorized", "partially_paid"):
+            return {"order": OrderView(self._s, self._b, order),
+                    "userErrors": [{"field": ["id"], "message": "Order cannot be marked as paid."}]}
+        order.financial_status, order.updated_at = "paid", datetime.now(UTC)
+        self.paid.append(order)
+        return {"order": OrderView(self._s, self._b, order), "userErrors": []}
 
     def fulfillmentCreate(self, info: Any, fulfillment: dict, message: str | None = None) -> dict:  # noqa: N802
         created, errors = ful.create(self._s, self._b, fulfillment)

@@ -327,9 +327,11 @@ class OrderRoutes:
                 setattr(order, name, str(fields[name]))
                 order.modified = now
         status = fields.get("status")
-        if wire.to_bool(fields.get("set_paid")) and order.date_paid is None:  # payment_complete()
+        # payment_complete() runs on an update only for an order that needs_payment(): pending or failed (an
+        # on-hold order is left as it is, as the real WooCommerce 10.0.2 does)
+        if wire.to_bool(fields.get("set_paid")) and order.status in {"pending", "failed"} and order.date_paid is None:
             order.date_paid = now
-            status = status or ("processing" if order.status in {"pending", "on-hold", "failed"} else None)
+            status = status or "processing"
         if not (status and self._set_status(order, status, now)) and order.modified == now:
             self._emit("order.updated", self._order_body(order))  # saved without a status change
 

@@ -390,6 +390,18 @@ def test_unpaid_order_paid_later_reduces_stock_then_cancel_restores_it(woo):
                                      ("product.updated", "PT-M", 5)]
 
 
+def test_set_paid_leaves_an_on_hold_order_on_hold_as_the_real_woocommerce_does(woo):
+    """Seen on WooCommerce 10.0.2: set_paid on an update runs payment_complete() only for an order that needs
+    payment (pending, failed); an on-hold order (a bank transfer awaited) stays on hold until its status is set."""
+    shop, api, *_ = woo
+    order = shop.place_order([{"sku": "PT-M", "quantity": 1}], payment_method="bacs")
+    assert order["status"] == "on-hold"
+    same = api.put(f"orders/{order['id']}", {"set_paid": True, "transaction_id": "pi_x"}).json()
+    assert (same["status"], same["date_paid_gmt"], same["transaction_id"]) == ("on-hold", None, "pi_x")
+    moved = api.put(f"orders/{order['id']}", {"status": "processing"}).json()
+    assert moved["status"] == "processing" and moved["date_paid_gmt"]
+
+
 def _meta(line: dict) -> dict:
     return {m["key"]: m["value"] for m in line["meta_data"] if m["key"].startswith("_")}
 
