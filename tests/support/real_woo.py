@@ -2,8 +2,9 @@
 and this machine's MariaDB), started for a test run with its ``up.sh`` and driven as a shop would, with the
 ``woocommerce`` client over its REST API.
 
-Outside CI the tests that need it skip, saying why, when PHP, the MariaDB client or the server is missing;
-under CI (``CI`` set) ``up.sh`` installs PHP and a missing piece fails them.
+Outside CI the tests that need it skip, saying why, when PHP, the MariaDB client or the server is missing.
+``.ci/run`` runs them in its second pass (``HUB_REAL_WOO=1``: there ``up.sh`` installs PHP and a missing piece
+fails them); its first pass, the README's command as a fresh machine runs it, leaves them to that pass.
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ def missing() -> str | None:
     """Why the real WooCommerce cannot run here (None: it can)."""
     if not (PEER / "up.sh").exists():
         return f"no peer at {PEER}"
-    if os.environ.get("CI"):
+    if os.environ.get("HUB_REAL_WOO"):
         return None  # up.sh installs PHP; anything else missing must fail the run
+    if os.environ.get("CI"):
+        return "CI runs the real WooCommerce in its second pass (HUB_REAL_WOO=1)"
     if not shutil.which("php"):
         return "PHP is not installed (up.sh installs it: run it once, or run under CI)"
     if not shutil.which("mysql"):
