@@ -9,6 +9,7 @@ from decimal import Decimal
 from connectors import PAYMENT_KINDS
 from connectors.odoo.client import OdooClient
 from connectors.odoo.invoicing import Credit, Invoicing, Settlement
+from connectors.odoo.returns import Returns
 from connectors.odoo.sale import SaleOrders, SaleSettings
 from hub.config import ErpConfig
 from hub.state import Hub
@@ -67,8 +68,9 @@ def refunds_owed(order: OrderView, credited: list[str] | None) -> list[RefundVie
 
 
 def credit_refunds(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderView, invoice_id: int,
-                   owed: list[RefundView], credited: list[str]) -> str:
-    """Each refund owed a credit note against the invoice (with its refund paid out), recorded as it lands."""
+                   owed: list[RefundView], credited: list[str], sale_order_id: int | None = None) -> str:
+    """Each refund owed a credit note against the invoice (with its refund paid out), recorded as it lands;
+    then what the refunds restocked returned from the sale order's deliveries into Odoo's stock."""
     invoicing = Invoicing(client, dict(erp.journals))
     sales = SaleOrders(client, SaleSettings(adjustment_product=erp.adjustment_product))
     gateways = method_names(order.payment_method) & gateway_kinds(hub)
@@ -86,4 +88,12 @@ def credit_refunds(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderVie
         notes.append(f"credit note {note['name']} for refund {r.key} ({r.amount} {r.currency}), "
                      f"{note['payment_state'].replace('_', ' ')}")
     annotate(credit_notes=notes)
+    if sale_order_id:
+        want: dict[str, Decimal] = {}
+        for r in refunds_owed(order, None):  # every refund of the source counted, not only the new ones
+            for sku, units in (r.restock or {}).items():
+                want[sku] = want.get(sku, Decimal(0)) + units
+        if returned := Returns(client).ensure_returned(sale_order_id, want):
+            annotate(returns=returned)
+            notes.append(f"returned into stock: {', '.join(returned)}")
     return "; ".join(notes)

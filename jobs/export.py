@@ -144,7 +144,8 @@ def sync_sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderVi
     if owed := refunds_owed(order, row.credited):
         with hub.engine.connect() as conn:
             row = conn.execute(erp_orders.select().where(erp_orders.c.order_id == order.id)).one()
-        steps.append(credit_refunds(hub, erp, client, order, int(row.invoice_id), owed, list(row.credited or []))
+        steps.append(credit_refunds(hub, erp, client, order, int(row.invoice_id), owed, list(row.credited or []),
+                                    int(row.sale_order_id) if row.sale_order_id else None)
                      if row.invoice_id else f"{len(owed)} refund(s) wait for an invoice to credit")
     return "; ".join(steps)
 

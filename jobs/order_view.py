@@ -40,6 +40,7 @@ class RefundView:
     amount: Decimal
     currency: str
     lines: dict[str, Decimal] | None  # {sku: quantity} it refunds; None: not said
+    restock: dict[str, Decimal] | None = None  # {sku: units} it put back on the shelf
 
     @property
     def key(self) -> str:
@@ -111,7 +112,8 @@ def load_order(conn: Connection, order_id: int, tolerance: Decimal = Decimal("0.
         charges=list(o.charges or []), paid_on_channel=bool(o.paid_on_channel),
         settlements=[Settlement(f"{p.provider}:{p.external_id}", p.provider, Decimal(p.amount), p.currency)
                      for p in paid],
-        refunds=[RefundView(r.channel, r.external_id, Decimal(r.amount), r.currency, _refund_lines(r.lines))
+        refunds=[RefundView(r.channel, r.external_id, Decimal(r.amount), r.currency, _refund_lines(r.lines),
+                            _refund_lines(r.restock))
                  for r in refunded if Decimal(r.amount) > 0])
 
 

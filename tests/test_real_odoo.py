@@ -1,7 +1,8 @@
 """The ERP side checked on a real Odoo 19 Community (../shared/peers/odoo) as a shop's accountant checks it:
 every corpus and built order (tests/support/accounting.py) goes through the hub's export to Odoo, and Odoo's
-own ``amount_total`` is the channel's total to the cent in the order's currency; the Odoo sandbox computes
-the same untaxed, tax and total figures for each; replaying every export five times changes nothing.
+own ``amount_total`` is the channel's total to the cent in the order's currency; paid ones are invoiced and
+paid; two refunds of a delivered order make two credit notes and a return of the returned tee; the Odoo
+sandbox computes the same figures and invoices; replaying every export five times changes nothing.
 
 One test, so that one pytest worker drives the one Odoo server."""
 
@@ -22,7 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.real_odoo]
 
 CASES = all_cases()
 MODELS = ("sale.order", "sale.order.line", "account.tax", "product.product", "product.pricelist", "res.partner",
-          "account.move", "account.payment")
+          "account.move", "account.payment", "stock.picking")
 
 
 def figures(orders: list[dict], currencies: dict[int, str]) -> dict[str, tuple]:
@@ -72,6 +73,7 @@ def test_every_order_totals_the_channels_on_a_real_odoo_and_replays_change_nothi
                 deliver(client, c.channel, c.topic, c.body)
             run_worker(app)
             [eur] = [c for c in CASES if c.id == "shopify-eur-vat-included"]
+            odoo.deliver(eur.ref)  # shipped: the returned tee comes back through a return of this delivery
             deliver(client, "shop-eu", "refunds/create", refund(501, eur.body, "22.46", {"ACC-TEE": 1}))
             deliver(client, "shop-eu", "refunds/create", refund(502, eur.body, "4.95", {}))
         run_worker(app)
@@ -96,6 +98,10 @@ def test_every_order_totals_the_channels_on_a_real_odoo_and_replays_change_nothi
         assert {ref: total for ref, (_, _, total, _, _) in billed.items() if not ref.startswith("refund ")} == {
             c.ref: c.total for c in CASES if c.ref in billed}
         assert sum(1 for b in billed.values() if b[1] == "paid") >= 10, billed
+        returns = odoo.read("stock.picking", [("return_id", "!=", False)], ["state", "origin", "move_ids"])
+        assert [(r["state"], r["origin"].startswith("Return of WH/OUT/")) for r in returns] == [("done", True)]
+        assert [(m["product_id"][1], m["quantity"]) for m in odoo.read("stock.move", [
+            ("picking_id", "=", returns[0]["id"])], ["product_id", "quantity"])] == [("[ACC-TEE] ACC-TEE", 1.0)]
         before = {m: odoo.count(m) for m in MODELS}
         for _ in range(5):
             hub.queues.enqueue_exports(set(r.order_id for r in rows.values()))

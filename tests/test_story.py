@@ -16,7 +16,7 @@ import pytest
 from jobs.paid_back import enqueue_mark_paid
 from sandbox.emitters import carriers
 from sandbox.emitters import payments as pay
-from store.models import orders, payments, shipments, stock_levels
+from store.models import erp_orders, orders, payments, shipments, stock_levels
 
 from .support.story import Story, story_env
 
@@ -301,6 +301,42 @@ def test_a_woo_order_paid_by_stripe_outside_woo_goes_to_processing_by_itself(sto
     enqueue_mark_paid(s.hub, order_id, "woo")  # as a replay or a late duplicate would
     s.settle()
     assert s.woo.stats["calls"]["PUT orders/<id>"] == 1
+
+
+def test_a_partial_refund_with_a_return_makes_one_credit_note_one_return_and_the_stock_comes_back_once(story):
+    """A paid Shopify order, delivered from the ERP's warehouse (tracking to Shopify); one tee comes back and is
+    refunded with a return in Shopify. Odoo gets one credit note (the tee, posted, its money paid back) and one
+    return of the delivery (validated: the tee back in WH/Stock); the hub, Shopify, Woo and Odoo all count it
+    back once. Replaying every export of the story five times makes nothing more in Odoo."""
+    s = story
+    order = s.shop.place_order(LINES, financial_status="paid", customer=ADA, shipping_address=ADA_ADDRESS)
+    s.settle()
+    s.erp.deliver(s.sale_order()["name"], SHOP_TRACKING, "UPS")
+    assert s.pull() == {"deliveries": 1, "quants": 2}
+    s.settle()
+    assert s.shop.order(order["id"])["fulfillment_status"] == "fulfilled"
+    s.shop.refund(order["id"], [{"sku": "TEE-M", "quantity": 1}], restock_type="return", note="too small")
+    s.settle()
+    s.pull()
+    s.settle()
+    moves = s.erp.records("account.move")
+    assert [(m["move_type"], m["state"], m["payment_state"], m["amount_total"]) for m in moves] == [
+        ("out_invoice", "posted", "paid", 36.0), ("out_refund", "posted", "paid", 20.0)]
+    returns = [p for p in s.erp.records("stock.picking") if p["return_id"]]
+    assert [(p["name"], p["state"], p["origin"]) for p in returns] == [("WH/IN/00001", "done",
+                                                                         "Return of WH/OUT/00001")]
+    quants = {q["product_id"][1]: q["quantity"] for q in s.erp.records("stock.quant")
+              if q["location_id"][1] == "WH/Stock"}
+    assert quants == {"[MUG] Mug": 48.0, "[TEE-M] Tee M": 50.0}  # the tee back in, once
+    assert {r.sku: (r.on_hand, r.committed) for r in s.rows(stock_levels)} == {"MUG": (48, 0), "TEE-M": (50, 0)}
+    assert s.woo.levels() == {"MUG": 48, "TEE-M": 50} and s.shop.levels() == {"MUG": {"Main": 48},
+                                                                               "TEE-M": {"Main": 50}}
+    made = {m: len(s.erp.records(m)) for m in ("sale.order", "account.move", "account.payment", "stock.picking")}
+    for row in s.rows(erp_orders):
+        for _ in range(5):
+            s.hub.queues.enqueue_exports({row.order_id})
+            s.settle()
+    assert {m: len(s.erp.records(m)) for m in made} == made
 
 
 def test_a_cancelled_order_cancels_the_sale_order_releases_its_stock_and_notes_the_crm(story):

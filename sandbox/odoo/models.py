@@ -229,17 +229,26 @@ MODELS: dict[str, Model] = {
         "carrier_tracking_ref": _f("char", "Tracking Reference"),
         "scheduled_date": _f("datetime", "Scheduled Date"), "date_done": _f("datetime", "Date of Transfer"),
         "move_ids": _f("one2many", "Stock Moves", comodel="stock.move", inverse="picking_id", computed=True),
-        "backorder_id": _f("many2one", "Back Order of", comodel="stock.picking")}),
+        "backorder_id": _f("many2one", "Back Order of", comodel="stock.picking"),
+        "return_id": _f("many2one", "Return of", comodel="stock.picking")}),
     "stock.move": Model("Stock Move", "sequence, id", {
         "name": _f("char", "Description", required=True), "sequence": _f("integer", "Sequence"),
         "picking_id": _f("many2one", "Transfer", comodel="stock.picking"),
         "product_id": _f("many2one", "Product", comodel="product.product", required=True),
         # Odoo 17: the demand, and the quantity picked (done once the move is done; quantity_done before 17)
         "product_uom_qty": _f("float", "Demand"), "quantity": _f("float", "Quantity"),
+        "picked": _f("boolean", "Picked"),
         "state": _f("selection", "Status",
                     selection=("draft", "waiting", "confirmed", "partially_available", "assigned", "done", "cancel")),
         "location_id": _f("many2one", "Source Location", comodel="stock.location"),
         "location_dest_id": _f("many2one", "Destination Location", comodel="stock.location")}),
+    "stock.return.picking": Model("Return Picking", "id", {
+        "picking_id": _f("many2one", "Transfer", comodel="stock.picking"),
+        "product_return_moves": _f("one2many", "Moves", comodel="stock.return.picking.line", inverse="wizard_id")}),
+    "stock.return.picking.line": Model("Return Picking Line", "id", {
+        "wizard_id": _f("many2one", "Wizard", comodel="stock.return.picking"),
+        "product_id": _f("many2one", "Product", comodel="product.product"), "quantity": _f("float", "Quantity"),
+        "move_id": _f("many2one", "Move", comodel="stock.move"), "to_refund": _f("boolean", "Update quantities")}),
     "stock.quant": Model("Quants", "id", {
         "product_id": _f("many2one", "Product", comodel="product.product", required=True),
         "location_id": _f("many2one", "Location", comodel="stock.location", required=True),

@@ -44,6 +44,7 @@ from sandbox.odoo.models import (
     not_null,
     to_datetime,
 )
+from sandbox.odoo.returns import RETURN_ACTIONS, Returns
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +53,9 @@ LOG_ACCESS = frozenset({"id", "create_date", "write_date", "create_uid", "write_
 REAL_BUT_NOT_SIMULATED = frozenset({
     "unlink", "copy", "name_search", "name_create", "fields_get", "read_group", "default_get", "onchange",
     "web_read", "web_search_read", "exists", "action_archive", "action_unarchive", "toggle_active",
-    "check_access_rights", "button_validate", "action_assign", "action_draft", "action_quotation_send"})
-ACTIONS = {"sale.order": ("action_confirm", "action_cancel", "message_post"), **ACCOUNTING_ACTIONS}
+    "check_access_rights", "action_assign", "action_draft", "action_quotation_send"})
+ACTIONS = {"sale.order": ("action_confirm", "action_cancel", "message_post"), **ACCOUNTING_ACTIONS,
+           **RETURN_ACTIONS}
 STOCK, CUSTOMERS = "WH/Stock", "Partners/Customers"
 COMPANY_CURRENCY = "USD"  # a fresh database with the generic chart of accounts, as ../shared/peers/odoo
 CURRENCIES = (("USD", 0.01, 2), ("EUR", 0.01, 2), ("GBP", 0.01, 2), ("JPY", 1.0, 0), ("CAD", 0.01, 2),
@@ -63,7 +65,7 @@ INSTALLED_MODULES = (("base", "Base"), ("contacts", "Contacts"), ("sale", "Sales
                      ("account", "Invoicing"), ("delivery", "Delivery Costs"))
 
 
-class Orm(Accounting):
+class Orm(Accounting, Returns):
     """All records of one database; ``call()`` runs one RPC inside ``begin()``/``commit()``."""
 
     def __init__(self, clock: Callable[[], datetime]) -> None:
@@ -232,6 +234,8 @@ class Orm(Accounting):
         self.tables[model][rec["id"]] = rec
         self.creates[model] += 1
         later(rec)
+        if model == "stock.return.picking":
+            self.return_lines(rec)
         return rec["id"]
 
     def write(self, model: str, rec: Record, vals: dict) -> None:
