@@ -204,6 +204,14 @@ class Demo:
         self.done(f"hub: payment {intent} matched to order {order['id']}, which is now {paid['status']}")
         so = self.clock.until(f"Odoo to confirm {order['sale_order']}", lambda: self._sale_order(order["ref"], "sale"))
         self.done(f"Odoo: sale order {so['name']} confirmed (state {so['state']}): released to the warehouse")
+        invoice = self.clock.until(f"Odoo to invoice {order['sale_order']} and register the payment",
+                                   lambda: self._invoice(order["ref"], "paid"))
+        self.done(f"Odoo: invoice {invoice['name']} ({invoice['amount_total']:.2f}) posted and paid by {intent}, "
+                  "for the accountant")
+        woo = self.clock.until(f"WooCommerce order #{order['number']} to show it paid",
+                               lambda: self._woo_status(order["remote_id"], "processing"))
+        self.done(f"WooCommerce: order #{order['number']} is {woo['status']}: the hub marked it paid with Stripe's "
+                  f"payment (transaction {woo['transaction_id']}), so Ada no longer sees it awaiting payment")
         deal = self.clock.until("the HubSpot deal to be won, with a payment note",
                                 lambda: self._deal(f"{self.woo_id}:{order['external_id']}", "closedwon",
                                                    [f"Order {order['number']} paid"]))
@@ -328,8 +336,12 @@ class Demo:
         sale_orders = [{**so, "state": ODOO_STATES.get(so["state"], so["state"])}
                        for so in self.odoo.get("/_sandbox/records/sale.order")]
         done = [p for p in self.odoo.get("/_sandbox/records/stock.picking") if p["state"] == "done"]
+        invoices = self.odoo.get("/_sandbox/records/account.move")
         rows.append(("Odoo", f"{_n(len(partners), 'customer')}, {_n(len(sale_orders), 'sale order')} "
-                     f"({_by(sale_orders, 'state')}), {_n(len(done), 'delivery', 'deliveries')} done"))
+                     f"({_by(sale_orders, 'state')}), {_n(len(invoices), 'invoice')} "
+                     f"({_by(invoices, 'payment_state')}), "
+                     f"{_n(len(self.odoo.get('/_sandbox/records/account.payment')), 'payment')}, "
+                     f"{_n(len(done), 'delivery', 'deliveries')} done"))
         counts = {kind: len(self.crm.get(f"/_sandbox/records/{kind}")) for kind in ("contacts", "deals", "notes")}
         rows.append(("HubSpot", f"{_n(counts['contacts'], 'contact')}, {_n(counts['deals'], 'deal')}, "
                      f"{_n(counts['notes'], 'note')}"))
@@ -393,6 +405,19 @@ class Demo:
         if so["state"] != state:
             raise NotYet(f"sale order {so['name']} is in state {so['state']}")
         return so
+
+    def _invoice(self, ref: str, payment_state: str) -> dict[str, Any]:
+        invoice = one(self.odoo.get("/_sandbox/records/account.move"), f"the invoice of {ref}",
+                      lambda m: m.get("ref") == ref and m.get("move_type") == "out_invoice")
+        if invoice["payment_state"] != payment_state:
+            raise NotYet(f"invoice {invoice['name']} is {invoice['state']}, {invoice['payment_state']}")
+        return invoice
+
+    def _woo_status(self, woo_id: int, status: str) -> dict[str, Any]:
+        order = self.woo.get(f"/_sandbox/orders/{woo_id}")
+        if order["status"] != status:
+            raise NotYet(f"WooCommerce order #{order['number']} is {order['status']}")
+        return order
 
     def _deal(self, key: str, stage: str | None, notes: list[str]) -> dict[str, Any]:
         deal = one(self.crm.get("/_sandbox/records/deals"), f"deal {key}",

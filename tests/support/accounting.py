@@ -159,6 +159,11 @@ def built_cases() -> list[Case]:
         Case("woo-usd-untaxed-negative-fee", "woo", "order.created", woo(
             8202, "USD", Decimal(0), [("ACC-TEE", 1, "30.00", "0"), (None, 2, "4.50", "0")], shipping="5.00",
             fees=[("Loyalty discount", "-3.00")])),
+        # the orders hub demo places (sandbox/demo.py): Ada's on WooCommerce, Grace's on Shopify
+        Case("demo-woo", "woo", "order.created", woo(
+            8301, "USD", Decimal(0), [("DEMO-MUG", 2, "12.00", "0"), ("DEMO-TEE-M", 1, "20.00", "0")])),
+        Case("demo-shopify", "shop-eu", "orders/create", shopify(
+            8302, "USD", False, Decimal(0), [("DEMO-CAP", 1, "15.00", "0.00")])),
     ]
 
 
