@@ -4,6 +4,7 @@ makes anything)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from connectors import PAYMENT_KINDS
@@ -11,6 +12,7 @@ from connectors.odoo.client import OdooClient
 from connectors.odoo.invoicing import Credit, Invoicing, Settlement
 from connectors.odoo.returns import Returns
 from connectors.odoo.sale import SaleOrders, SaleSettings
+from connectors.woocommerce.client import WooOrders
 from hub.config import ErpConfig
 from hub.state import Hub
 from store.models import erp_orders
@@ -67,6 +69,18 @@ def refunds_owed(order: OrderView, credited: list[str] | None) -> list[RefundVie
     return [r for r in own or order.refunds if r.key not in set(credited or ())]
 
 
+def with_lines(hub: Hub, order: OrderView, owed: list[RefundView]) -> list[RefundView]:
+    """Refunds whose lines the webhook did not say (WooCommerce's order body lists refunds by amount only),
+    with the lines their shop gives for them, so the credit note carries the refunded goods and their tax."""
+    channel = hub.config.channels.get(order.channel)
+    if channel is None or channel.kind != "woocommerce" or not channel.calls_api or all(
+            r.lines is not None or r.channel != order.channel for r in owed):
+        return owed
+    lines = WooOrders(channel).refund_lines(order.external_id)
+    return [replace(r, lines={sku: Decimal(n) for sku, n in lines[r.external_id].items()})
+            if r.lines is None and r.channel == order.channel and lines.get(r.external_id) else r for r in owed]
+
+
 def credit_refunds(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderView, invoice_id: int,
                    owed: list[RefundView], credited: list[str], sale_order_id: int | None = None) -> str:
     """Each refund owed a credit note against the invoice (with its refund paid out), recorded as it lands;
@@ -74,6 +88,7 @@ def credit_refunds(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderVie
     invoicing = Invoicing(client, dict(erp.journals))
     sales = SaleOrders(client, SaleSettings(adjustment_product=erp.adjustment_product))
     gateways = method_names(order.payment_method) & gateway_kinds(hub)
+    owed = with_lines(hub, order, owed)
     done = list(credited)
     notes = []
     for r in owed:

@@ -26,6 +26,7 @@ from .canonical import (
     OrderStatus,
     Origin,
     Product,
+    Refund,
     Variant,
 )
 from .common import IdString, Lenient, decimal_str, normalise_email, percent, when
@@ -281,8 +282,23 @@ class ProductSchema(Lenient):
 def _order(event: EventType) -> Handler:
     def handle(payload: dict[str, Any], ctx: MapContext) -> Mapped:
         order = load_with(OrderSchema, payload, ctx)
-        return Mapped(EventType.ORDER_CANCELLED if order.status is OrderStatus.CANCELLED else event, [order])
+        kind = EventType.ORDER_CANCELLED if order.status is OrderStatus.CANCELLED else event
+        return Mapped(kind, [order, *order_refunds(payload, order)])
     return handle
+
+
+def order_refunds(payload: dict[str, Any], order: Order) -> list[Refund]:
+    """The refunds an order body lists (``refunds``: id, reason, total as a negative amount), each a Refund of
+    the order; which lines each refunds is not in the body (``GET orders/<id>/refunds`` says it)."""
+    body = payload["order"] if set(payload) == {"order"} else payload
+    out = []
+    for r in body.get("refunds") or []:
+        if not isinstance(r, dict) or r.get("id") in (None, "") or r.get("total") in (None, ""):
+            continue
+        out.append(Refund(origin=Origin(order.origin.channel, str(r["id"])),
+                          amount=Money(-decimal_str(r["total"], "refunds.total"), order.currency),
+                          order_reference=order.origin.external_id, reason=_blank(r.get("reason"))))
+    return out
 
 
 def _order_deleted(payload: dict[str, Any], ctx: MapContext) -> Mapped:

@@ -339,6 +339,29 @@ def test_a_partial_refund_with_a_return_makes_one_credit_note_one_return_and_the
     assert {m: len(s.erp.records(m)) for m in made} == made
 
 
+def test_a_woo_refund_becomes_a_credit_note_with_the_lines_woo_gives_for_it(story):
+    """WooCommerce's order webhook lists a refund by its amount only; the export asks Woo which lines it refunds,
+    so the credit note carries the tee at the invoice's price; its money is paid back once, whatever the replays."""
+    s = story
+    order = s.woo.place_order(LINES, billing=ADA, payment_method="stripe", payment_method_title="Credit card")
+    s.stripe(pay.stripe_payment(str(order["id"]), 3600, "usd", intent_id="pi_wr", email="ada@example.com"))
+    s.woo.pay_order(order["id"], "pi_wr")
+    s.settle()
+    refund = s.woo.refund_order(order["id"], [{"sku": "TEE-M", "quantity": 1}], reason="too small")
+    s.settle()
+    [row] = s.rows(erp_orders)
+    for _ in range(5):
+        s.hub.queues.enqueue_exports({row.order_id})
+        s.settle()
+    notes = [m for m in s.erp.records("account.move") if m["move_type"] == "out_refund"]
+    assert [(m["ref"], m["state"], m["payment_state"], m["amount_total"]) for m in notes] == [
+        (f"refund woo:{refund['id']}", "posted", "paid", 20.0)]
+    lines = [ln for ln in s.erp.records("account.move.line") if ln["move_id"][0] == notes[0]["id"]]
+    assert [(ln["product_id"][1], ln["quantity"], ln["price_unit"]) for ln in lines] == [("[TEE-M] Tee M", 1.0, 20.0)]
+    assert [(p["memo"], p["amount"]) for p in s.erp.records("account.payment")] == [
+        ("stripe:pi_wr", 36.0), (f"refund:woo:{refund['id']}", 20.0)]
+
+
 def test_a_cancelled_order_cancels_the_sale_order_releases_its_stock_and_notes_the_crm(story):
     """(tests/test_export.py covers the ERP and CRM halves with a hand-made webhook; this is the whole of it:
     the shop's own cancellation, Odoo's delivery cancelled with its order, the stock back on both shops.)"""

@@ -185,6 +185,17 @@ class WooOrders(WooClient):
                 return
             page += 1
 
+    def refund_lines(self, order_id: str | int) -> dict[str, dict[str, int]]:
+        """{refund id: {sku: units}} of the order's refunds (``GET orders/<id>/refunds``: the units a refund
+        names are negative quantities on its line items); lines without a SKU are left out."""
+        out: dict[str, dict[str, int]] = {}
+        for refund in self.call("GET", f"orders/{order_id}/refunds", "list order refunds"):
+            units = out.setdefault(str(refund["id"]), {})
+            for li in refund.get("line_items") or []:
+                if li.get("sku") and li.get("quantity"):
+                    units[li["sku"]] = units.get(li["sku"], 0) + abs(int(li["quantity"]))
+        return out
+
     def notes(self, order_id: str | int, kind: str = "any") -> list[dict[str, Any]]:
         """The order's notes, newest first; ``kind`` any, customer or internal."""
         return self.call("GET", f"orders/{order_id}/notes", "list order notes", params={"type": kind})
