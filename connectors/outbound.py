@@ -152,6 +152,11 @@ class OrderTarget(Protocol):
         channel shows it paid already; Permanent for an order it cannot take a payment on. Says what it did."""
         ...
 
+    def tell_customer(self, order_id: str, text: str, key: str) -> str:
+        """A note on the order the shopper sees (and is emailed), once per ``key`` (a note already naming it is
+        the one); returns its id. Permanent where the platform has no such note."""
+        ...
+
 
 class Refresher(Protocol):
     """A platform the hub can re-read a record from, for a replay with mode refresh (``jobs.replay_ops``)."""

@@ -42,6 +42,7 @@ class OrderRules:
     sla_default_days: int = 5
     crm_notes: bool = False  # a CRM is configured: the steps orders reach are noted on its timeline
     paid_tolerance: Decimal = Decimal("0.01")  # captured within this of the total: paid (a gateway's rounding)
+    note_channels: frozenset[str] = frozenset()  # sales channels where the hub can leave the shopper a note
 
     def scope(self, channel: str | None) -> str | None:
         """The sales channel a record from ``channel`` refers to (None: any)."""

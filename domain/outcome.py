@@ -45,6 +45,7 @@ class Outcome:
     rules: OrderRules = field(default_factory=OrderRules)
     tracking: set[tuple[int, str]] = field(default_factory=set)  # (shipment id, channel): pushes owed
     mark_paid: set[tuple[int, str]] = field(default_factory=set)  # (order id, channel): paid, the channel unaware
+    failed_payments: set[tuple[int, str]] = field(default_factory=set)  # (payment id, channel): tell the shopper
     touch: ledger.StockTouch = field(default_factory=ledger.StockTouch)
     notes: list[str] = field(default_factory=list)
     resolves: list[tuple[str, str, str]] = field(default_factory=list)  # links added by this event

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select
 
 from mappings.canonical import Payment, PaymentStatus, Refund
 from store.deliveries import utcnow
-from store.models import payments, refunds
+from store.models import orders, payments, refunds
 
 from .orders import find_order, raise_alert, settle_order
 from .outcome import lock_row, record_effect, upsert_guarded
@@ -53,6 +53,10 @@ def apply_payment(conn: Connection, event_id: int, p: Payment, out: Any) -> None
                     f"{p.provider} payment {p.external_id} disputed: {p.amount}",
                     {"provider": p.provider, "payment": p.external_id, "order_id": order_id,
                      "amount": str(p.amount.amount), "currency": p.amount.currency})
+    if p.status is PaymentStatus.FAILED and effect in ("created", "updated") and order_id:
+        order_channel = conn.execute(select(orders.c.channel).where(orders.c.id == order_id)).scalar()
+        if order_channel in out.rules.note_channels:
+            out.failed_payments.add((pid, order_channel))  # the shopper is told on the order, once
     if order_id and (settled := settle_order(conn, out, event_id, order_id)):
         out.notes.append(settled)
 

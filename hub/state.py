@@ -35,6 +35,11 @@ def stock_policy(config: Config) -> StockPolicy:
                        reads=frozenset(c.id for c in chans if reads_changes(c) and writes_blind(c)))
 
 
+# sales channels with a note on an order its shopper sees (WooCommerce's customer notes; Shopify's order note
+# is the staff's)
+SHOPPER_NOTE_KINDS = frozenset({"woocommerce"})
+
+
 def order_rules(config: Config) -> OrderRules:
     """What the config says about orders, payments and shipments."""
     chans = config.channels.values()
@@ -42,7 +47,8 @@ def order_rules(config: Config) -> OrderRules:
                       sales_channels=frozenset(c.id for c in chans if c.kind in SALES_KINDS),
                       api_channels=frozenset(c.id for c in chans if c.kind in SALES_KINDS and c.calls_api),
                       sla_days=dict(config.carrier_sla_days), sla_default_days=config.carrier_sla_default_days,
-                      crm_notes=config.crm is not None, paid_tolerance=config.paid_tolerance)
+                      crm_notes=config.crm is not None, paid_tolerance=config.paid_tolerance,
+                      note_channels=frozenset(c.id for c in chans if c.kind in SHOPPER_NOTE_KINDS and c.calls_api))
 
 
 @dataclass

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, event
 from domain.outcome import Outcome
 from hub.state import Hub
 
-from .paid_back import enqueue_mark_paid
+from .paid_back import enqueue_mark_paid, enqueue_payment_note
 from .tracking import enqueue_push_tracking
 
 
@@ -29,6 +29,8 @@ def fan_out(hub: Hub, out: Outcome, channel: str | None = None) -> None:
         enqueue_push_tracking(hub, shipment_id, ch)
     for order_id, ch in sorted(out.mark_paid):
         enqueue_mark_paid(hub, order_id, ch)
+    for payment_id, ch in sorted(out.failed_payments):
+        enqueue_payment_note(hub, payment_id, ch)
     hub.queues.enqueue_exports(out.orders)
     for order_id in sorted(out.crm - out.orders):
         hub.queues.enqueue_crm(order_id)
@@ -39,7 +41,7 @@ def fan_out(hub: Hub, out: Outcome, channel: str | None = None) -> None:
 def after_commit(conn: Connection, hub: Hub, out: Outcome) -> None:
     """``fan_out`` once ``conn``'s transaction commits."""
     if not (out.backfills or out.touch.dirty_channels or out.verify or out.tracking or out.orders or out.crm
-            or out.mark_paid):
+            or out.mark_paid or out.failed_payments):
         return
 
     def _go(_: Any) -> None:

@@ -47,6 +47,7 @@ EXPORT_ORDER = "jobs.export.export_order"
 SYNC_CRM = "jobs.crm.sync_crm"
 PUSH_TRACKING = "jobs.tracking.push_tracking"
 MARK_PAID = "jobs.paid_back.mark_paid"
+PAYMENT_NOTE = "jobs.paid_back.tell_failed_payment"
 RUN_REPLAY = "jobs.replay.run_replay"
 RECONCILE_STOCK = "jobs.reconcile.reconcile_stock"
 
@@ -75,6 +76,10 @@ def crm_job_id(order_id: int) -> str:
 
 def mark_paid_job_id(order_id: int) -> str:
     return f"paid-order-{order_id}"
+
+
+def payment_note_job_id(payment_id: int) -> str:
+    return f"payment-note-{payment_id}"
 
 
 def tracking_job_id(shipment_id: int, attempt: int = 1) -> str:

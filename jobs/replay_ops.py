@@ -39,6 +39,7 @@ from store.models import (
     erp_orders,
     events,
     orders,
+    payments,
     shipments,
     stock_sync,
 )
@@ -47,7 +48,7 @@ from .backfill import backfill
 from .crm import sync_crm
 from .events import process_event
 from .export import export_order, load_order, should_confirm
-from .paid_back import mark_paid
+from .paid_back import mark_paid, tell_failed_payment
 from .push import PushFailed, known_listings, make_target, push_dirty
 from .subscriptions import check
 from .tasks import annotate, recording
@@ -59,7 +60,8 @@ OPS = TASK_KINDS
 MODES = ("payload", "refresh")
 DEFAULT_MODE = {"push_stock": "refresh", "export_order": "refresh", "sync_crm": "refresh",
                 "push_tracking": "payload", "process_event": "payload", "check_subscriptions": "refresh",
-                "backfill": "refresh", "mark_paid": "refresh"}
+                "backfill": "refresh", "mark_paid": "refresh",
+                "payment_note": "refresh"}
 NAMED_BY_TEXT = ("push_stock", "check_subscriptions", "backfill")  # ops whose key names a channel, not a row id
 STOCK_LOCK_WAIT_S = 60  # a replayed push waits this long for the channel's running push
 
@@ -172,6 +174,13 @@ def _describe_mark_paid(conn: Connection, hub: Hub, a: Action) -> str:
     return f"mark {order_label(o)} paid on {o.channel}"
 
 
+def _describe_payment_note(conn: Connection, hub: Hub, a: Action) -> str:
+    p = conn.execute(select(payments).where(payments.c.id == a.ref)).one_or_none()
+    if p is None:
+        return f"payment {a.ref} no longer exists: nothing to do"
+    return f"tell the shopper that {p.provider} payment {p.external_id} did not go through, unless they were told"
+
+
 def _describe_event(conn: Connection, hub: Hub, a: Action) -> str:
     e = conn.execute(select(events.c.channel, events.c.kind, events.c.topic, events.c.status)
                      .where(events.c.id == a.ref)).one_or_none()
@@ -195,6 +204,7 @@ _DESCRIBE: dict[str, Callable[[Connection, Hub, Action], str]] = {
     "push_stock": _describe_stock, "export_order": _describe_export, "sync_crm": _describe_crm,
     "push_tracking": _describe_tracking, "process_event": _describe_event,
     "check_subscriptions": _describe_subscriptions, "backfill": _describe_backfill, "mark_paid": _describe_mark_paid,
+    "payment_note": _describe_payment_note,
 }
 
 
@@ -270,6 +280,13 @@ def _run_mark_paid(hub: Hub, a: Action) -> str:
         return str(mark_paid.__wrapped__(int(a.ref), max_attempts=1))  # type: ignore[attr-defined]
 
 
+def _run_payment_note(hub: Hub, a: Action) -> str:
+
+    with recording(hub.engine, "payment_note", channel=None, entity=a.key,
+                   args={"payment_id": a.ref, "mode": a.mode}):
+        return str(tell_failed_payment.__wrapped__(int(a.ref)))  # type: ignore[attr-defined]
+
+
 def _run_event(hub: Hub, a: Action) -> str:
 
     event_id = int(a.ref)
@@ -313,6 +330,7 @@ _RUN: dict[str, Callable[[Hub, Action], str]] = {
     "push_stock": _run_stock, "export_order": _run_export, "sync_crm": _run_crm,
     "push_tracking": _run_tracking, "process_event": _run_event, "check_subscriptions": _run_subscriptions,
     "backfill": _run_backfill, "mark_paid": _run_mark_paid,
+    "payment_note": _run_payment_note,
 }
 
 

@@ -489,7 +489,7 @@ crm_notes = Table(
 
 # what a task record is of: a job the hub runs against another system, or an event's processing
 TASK_KINDS = ("push_stock", "export_order", "sync_crm", "push_tracking", "process_event", "check_subscriptions",
-              "backfill", "mark_paid")
+              "backfill", "mark_paid", "payment_note")
 
 
 class TaskStatus(enum.StrEnum):

@@ -362,6 +362,23 @@ def test_a_woo_refund_becomes_a_credit_note_with_the_lines_woo_gives_for_it(stor
         ("stripe:pi_wr", 36.0), (f"refund:woo:{refund['id']}", 20.0)]
 
 
+def test_a_failed_payment_is_told_to_the_woo_shopper_once(story):
+    """Stripe's payment of a pending Woo order fails: the shopper gets one note on the order (WooCommerce emails
+    it) naming the payment, however often Stripe sends the event; the order stays pending."""
+    s = story
+    order = s.woo.place_order(LINES, billing=ADA, payment_method="stripe", payment_method_title="Credit card")
+    failed = pay.stripe_payment(str(order["id"]), 3600, "usd", intent_id="pi_declined", email="ada@example.com")
+    failed["type"] = "payment_intent.payment_failed"
+    failed["data"]["object"].update(status="requires_payment_method", amount_received=0)
+    for _ in range(3):
+        s.stripe(dict(failed, id=f"evt_declined_{_}"))
+    s.settle()
+    notes = [n["note"] for n in s.woo.order(order["id"])["notes"] if n["customer_note"]]
+    assert notes == ["Your payment of 36.00 USD for this order did not go through (stripe payment pi_declined). "
+                     "Please try again, or choose another way to pay."]
+    assert s.woo.order(order["id"])["status"] == "pending"
+
+
 def test_a_cancelled_order_cancels_the_sale_order_releases_its_stock_and_notes_the_crm(story):
     """(tests/test_export.py covers the ERP and CRM halves with a hand-made webhook; this is the whole of it:
     the shop's own cancellation, Odoo's delivery cancelled with its order, the stock back on both shops.)"""

@@ -346,6 +346,10 @@ class ShopifyOrders(ShopifyClient):
             raise Permanent(f"shopify order {status['name']}: " + "; ".join(e["message"] for e in result["userErrors"]))
         return f"{status['financial_status'].lower()} -> {result['order']['displayFinancialStatus'].lower()}"
 
+    def tell_customer(self, order_id: str, text: str, key: str) -> str:
+        """OrderTarget: Shopify's order note is the staff's, not the shopper's: nothing to leave them there."""
+        raise Permanent("shopify has no order note the shopper sees")
+
     def send_tracking(self, order_id: str, tracking_number: str, carrier: str,
                       lines: dict[str, int] | None = None) -> str:
         """OrderTarget: one fulfillment with the tracking (``fulfill``)."""

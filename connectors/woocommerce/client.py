@@ -200,6 +200,15 @@ class WooOrders(WooClient):
         """The order's notes, newest first; ``kind`` any, customer or internal."""
         return self.call("GET", f"orders/{order_id}/notes", "list order notes", params={"type": kind})
 
+    def tell_customer(self, order_id: str, text: str, key: str) -> str:
+        """OrderTarget: a customer note (WooCommerce emails it to the shopper), once per ``key`` in its text."""
+        for note in self.notes(order_id, "customer"):
+            if key in note.get("note", ""):
+                return str(note["id"])
+        note = self.call("POST", f"orders/{order_id}/notes", "add order note", data={"note": text,
+                                                                                   "customer_note": True})
+        return str(note["id"])
+
     def add_tracking(self, order_id: str | int, tracking_number: str, carrier: str, url: str | None = None) -> str:
         """One customer-visible note (WooCommerce emails it to the shopper) with the carrier and tracking;
         returns the note's id. Idempotent: a customer note already naming ``tracking_number`` is returned."""

@@ -134,9 +134,11 @@ def _ago(ctx: Context, value: str | None) -> str:
 TASK_WORDS = {"push_stock": "publish stock", "export_order": "send the order to the ERP",
               "sync_crm": "update the CRM", "push_tracking": "send tracking to the shop",
               "mark_paid": "mark the order paid on its shop",
+              "payment_note": "tell the shopper a payment failed",
               "process_event": "take in a delivery", "check_subscriptions": "check webhook subscriptions",
               "backfill": "read missed changes"}
-ENTITY_WORDS = {"event": "delivery #{}", "order": "order {}", "shipment": "shipment {}", "stock": "stock on {}",
+ENTITY_WORDS = {"event": "delivery #{}", "order": "order {}", "payment": "payment {}",
+                "shipment": "shipment {}", "stock": "stock on {}",
                 "subscriptions": "webhooks of {}", "backfill": "missed changes of {}"}
 
 
