@@ -166,7 +166,9 @@ def _sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderView, 
         order.email or "", order.name, **_partner_address(order))
     save(hub, erp_orders, order.id, partner_id=str(partner))
     so_id, created = sales.ensure(spec, partner)
-    summary, settle = "", row.amount_total is None
+    # a sale order an earlier version of the hub made (no fingerprint) is taken as it is: its total is not
+    # "corrected" after the fact with an adjustment line
+    summary, settle = "", row.amount_total is None and (created or row.spec_hash is not None)
     if changed and not created:
         so_id, summary = _changed(hub, client, sales, order, row, spec, so_id, partner)
         created = summary.endswith("made again")

@@ -235,3 +235,24 @@ def test_a_changed_order_already_invoiced_stays_with_a_note_in_odoo_and_an_alert
         assert "changed on woo after S00001 was confirmed, and INV/2026/00001 already went out" in note["body"]
         alerts = client.get("/api/alerts", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json["alerts"]
         assert [(a["kind"], a["key"]) for a in alerts] == [("erp_order_changed", "woo:114")]
+
+
+def test_a_sale_order_made_before_the_exact_totals_is_left_as_it_was(make_app):
+    """An order exported by an earlier hub (no fingerprint, no total kept) whose Odoo total differs from the
+    channel's: its next export takes the sale order as it is; no adjustment line is added after the fact."""
+    with erp_crm_env(make_app) as env:
+        env.deliver(erp_woo_order("on-hold", "bacs"))
+        env.run()
+        env.erp.orm.begin()
+        [line] = env.erp.orm.search("sale.order.line", [("price_unit", "=", 20.0)])
+        env.erp.orm.write("sale.order.line", line, {"price_unit": 19.0})  # as the older export left it
+        env.erp.orm.commit()
+        with env.hub.engine.begin() as conn:
+            conn.execute(erp_orders.update().values(spec_hash=None, amount_total=None, adjustment=None))
+        env.deliver(erp_woo_order("processing", "bacs", modified="2026-11-22T08:00:00"), topic="order.updated")
+        env.run()
+        [so] = env.sale_orders()
+        assert (so["state"], so["amount_total"]) == ("sale", 39.0)
+        assert len(env.erp.records("sale.order.line")) == 2
+        [row] = env.rows(erp_orders)
+        assert row.spec_hash is not None and row.amount_total is None  # from now on, changes are followed
