@@ -130,12 +130,16 @@ def money_state(conn: Connection, row: Any) -> tuple[Decimal, Decimal, Decimal]:
     total = _target(row, currency)
     if total is None:  # paid in a currency the order does not know: compare in the order's own
         currency, total = row.currency, Decimal(row.total)
-    by_refunds = conn.execute(select(func.sum(refunds.c.amount)).where(
-        refunds.c.order_id == row.id, refunds.c.currency == currency)).scalar()
+    # the same money refunded may come twice, from the shop and from its gateway (a Woo refund and Stripe's): the
+    # shop's refunds and the gateways' are summed apart, and the larger is what was refunded
+    own = refunds.c.channel == row.channel
+    by_shop, by_gateways = conn.execute(select(
+        func.sum(case((own, refunds.c.amount), else_=0)), func.sum(case((own, 0), else_=refunds.c.amount))).where(
+        refunds.c.order_id == row.id, refunds.c.currency == currency)).one()
     mine = paid.get(currency)
     captured = Decimal(mine.captured or 0) if mine else Decimal(0)
     by_payments = Decimal(mine.refunded or 0) if mine else Decimal(0)
-    return captured, max(Decimal(by_refunds or 0), by_payments), total
+    return captured, max(Decimal(by_shop or 0), Decimal(by_gateways or 0), by_payments), total
 
 
 def fully_refunded_with_restock(conn: Connection, order_id: int) -> bool:

@@ -53,6 +53,19 @@ def test_partial_then_full_payment(app, client, auth):
     assert order["status"] == "paid" and len(order["payments"]) == 2
 
 
+def test_a_refund_reported_by_the_shop_and_by_its_gateway_counts_once(app, client, auth):
+    """25.00 of a 40.00 Woo order paid by Stripe is refunded in WooCommerce, which refunds it through Stripe:
+    the order body lists the refund and Stripe sends its own. Partly refunded (25.00), not refunded (50.00)."""
+    deliver(client, "woo", "order.created", woo_order("processing"))
+    stripe(client, pay.stripe_payment("114", 4000, "usd", intent_id="pi_twice"))
+    run_worker(app)
+    body = dict(woo_order("processing", "2026-11-22T07:00:00"), refunds=[{"id": 120, "reason": "", "total": "-25.00"}])
+    deliver(client, "woo", "order.updated", body)
+    stripe(client, pay.stripe_refund("pi_twice", 2500, "usd"))
+    run_worker(app)
+    assert order_of(client, auth, "woo")["status"] == "partially_refunded"
+
+
 def test_matching_is_scoped_to_the_configured_channel_and_keys(make_app, auth):
 
     app = make_app(channels={**_channels(), "stripe": {**_channels()["stripe"],
