@@ -267,6 +267,31 @@ def test_a_stripe_payment_woo_did_not_see_takes_its_order_to_processing(tmp_path
             (True, None), (None, "processing")], marks  # one each, not one a webhook
 
 
+def test_a_failed_stripe_payment_is_told_to_the_shopper_on_the_real_woo_order_once(tmp_path):
+    """Stripe's payment of a pending order fails (sent twice, as Stripe retries): the real WooCommerce gets one
+    customer note naming the payment (it emails it to the shopper); the order stays pending."""
+    with stack(tmp_path, {"RW-FP": 5}) as env:
+        order = env.order({"RW-FP": 1}, paid=False, payment_method="stripe")
+        env.settled("RW-FP", 5, 1, 4, woo=5)
+        cents = int(round(float(order["total"]) * 100))
+        failed = pay.stripe_payment(str(order["id"]), cents, order["currency"].lower(), intent_id="pi_rw_declined")
+        failed["type"] = "payment_intent.payment_failed"
+        failed["data"]["object"].update(status="requires_payment_method", amount_received=0)
+        for n in range(2):
+            req = signed("stripe", json.dumps(dict(failed, id=f"evt_rw_declined_{n}")).encode())
+            requests.post(f"{env.hub.url}/webhooks/stripe", data=req.body, headers=req.headers,
+                          timeout=30).raise_for_status()
+
+        def customer_notes() -> list[str]:
+            return [n["note"] for n in env.woo.call("GET", f"orders/{order['id']}/notes", type="customer")]
+
+        notes = wait_for("the shopper's note on the Woo order", customer_notes)
+        time.sleep(3)  # the second event's job, had it written again, would have by now
+        assert customer_notes() == notes and len(notes) == 1, notes
+        assert "stripe payment pi_rw_declined" in notes[0] and "did not go through" in notes[0]
+        assert env.woo.call("GET", f"orders/{order['id']}")["status"] == "pending"
+
+
 def test_a_variable_product_and_a_manual_edit_under_hub_authority(tmp_path):
     """A variable product on the real WooCommerce: each variation is sold, counted and written on its own
     (``products/<parent>/variations/batch``), the parent never. A shop manager's edit of a count through
