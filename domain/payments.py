@@ -66,8 +66,9 @@ def apply_refund(conn: Connection, event_id: int, r: Refund, out: Any) -> None:
     """Keyed by the refund's own id; a later version (e.g. a refund that failed: amount 0) replaces it."""
 
     key = {"channel": r.origin.channel, "external_id": r.origin.external_id}
-    order_id = None
-    if r.payment_external_id:
+    existing = conn.execute(select(refunds).where(*[refunds.c[k] == v for k, v in key.items()])).one_or_none()
+    order_id = existing.order_id if existing is not None else None
+    if order_id is None and r.payment_external_id:
         order_id = conn.execute(select(payments.c.order_id).where(
             payments.c.external_id == r.payment_external_id, payments.c.order_id.is_not(None)).limit(1)).scalar()
     if order_id is None:
@@ -77,13 +78,14 @@ def apply_refund(conn: Connection, event_id: int, r: Refund, out: Any) -> None:
               "occurred_at": r.occurred_at, "order_id": order_id,
               "restock": [{"sku": li.sku, "quantity": li.quantity} for li in r.restock if li.sku] or None,
               "lines": [{"sku": li.sku, "quantity": li.quantity} for li in r.lines] or None}
-    existing = conn.execute(select(refunds.c.id, refunds.c.order_id)
-                            .where(*[refunds.c[k] == v for k, v in key.items()])).one_or_none()
+    if existing is not None and all(getattr(existing, k) == v for k, v in values.items()):
+        # a WooCommerce order body lists all its refunds in every delivery: one already stored is not redone
+        out.notes.append(f"refund {r.origin.external_id} unchanged")
+        return
     if existing is None:
         rid = conn.execute(refunds.insert().values(**key, **values, created_at=utcnow())).inserted_primary_key[0]
         effect = "created"
     else:
-        values["order_id"] = order_id or existing.order_id
         conn.execute(refunds.update().where(refunds.c.id == existing.id).values(**values))
         rid, effect = existing.id, "updated"
     record_effect(conn, event_id, "refund", rid, effect)

@@ -7,14 +7,17 @@ from __future__ import annotations
 import time
 
 import pytest
+from sqlalchemy import select
 
 from hub.config import ConfigError, load_config_dict
 from sandbox.emitters import payments as pay
+from store.models import event_records
 
 from .support import (
     ORDER_ID,
     corpus_json,
     deliver,
+    event_rows,
     order_of,
     run_worker,
     shopify_order,
@@ -64,6 +67,21 @@ def test_a_refund_reported_by_the_shop_and_by_its_gateway_counts_once(app, clien
     stripe(client, pay.stripe_refund("pi_twice", 2500, "usd"))
     run_worker(app)
     assert order_of(client, auth, "woo")["status"] == "partially_refunded"
+
+
+def test_a_woo_refund_listed_again_in_each_order_delivery_is_stored_once(app, client, auth):
+    """WooCommerce repeats an order's refunds in every order.updated: the second delivery finds the refund as
+    stored and redoes nothing (no update, no effect recorded, no settling)."""
+    body = dict(woo_order("processing"), refunds=[{"id": 121, "reason": "", "total": "-5.00"}])
+    deliver(client, "woo", "order.created", body)
+    run_worker(app)
+    deliver(client, "woo", "order.updated", dict(body, date_modified_gmt="2026-11-22T07:00:00"))
+    run_worker(app)
+    with app.extensions["hub"].engine.connect() as conn:
+        effects = conn.execute(select(event_records.c.event_id, event_records.c.effect)
+                               .where(event_records.c.kind == "refund")).all()
+    assert [e for _, e in effects] == ["created"]
+    assert "refund 121 unchanged" in event_rows(app)[-1].status_reason
 
 
 def test_matching_is_scoped_to_the_configured_channel_and_keys(make_app, auth):
