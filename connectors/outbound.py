@@ -152,6 +152,11 @@ class OrderTarget(Protocol):
         channel shows it paid already; Permanent for an order it cannot take a payment on. Says what it did."""
         ...
 
+    def refund_lines(self, order_id: str) -> dict[str, dict[str, int]]:
+        """{refund id: {sku: units}} of the order's refunds, for a platform whose refund webhooks do not say
+        their lines; {} where they do."""
+        ...
+
     def tell_customer(self, order_id: str, text: str, key: str) -> str:
         """A note on the order the shopper sees (and is emailed), once per ``key`` (a note already naming it is
         the one); returns its id. Permanent where the platform has no such note."""

@@ -7,12 +7,11 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from connectors import PAYMENT_KINDS
+from connectors import PAYMENT_KINDS, order_target
 from connectors.odoo.client import OdooClient
 from connectors.odoo.invoicing import Credit, Invoicing, Settlement
 from connectors.odoo.returns import Returns
 from connectors.odoo.sale import SaleOrders, SaleSettings
-from connectors.woocommerce.client import WooOrders
 from hub.config import ErpConfig
 from hub.state import Hub
 from store.models import erp_orders
@@ -72,11 +71,13 @@ def refunds_owed(order: OrderView, credited: list[str] | None) -> list[RefundVie
 def with_lines(hub: Hub, order: OrderView, owed: list[RefundView]) -> list[RefundView]:
     """Refunds whose lines the webhook did not say (WooCommerce's order body lists refunds by amount only),
     with the lines their shop gives for them, so the credit note carries the refunded goods and their tax."""
-    channel = hub.config.channels.get(order.channel)
-    if channel is None or channel.kind != "woocommerce" or not channel.calls_api or all(
-            r.lines is not None or r.channel != order.channel for r in owed):
+    if all(r.lines is not None or r.channel != order.channel for r in owed):
         return owed
-    lines = WooOrders(channel).refund_lines(order.external_id)
+    channel = hub.config.channels.get(order.channel)
+    target = order_target(channel) if channel else None
+    if target is None:
+        return owed
+    lines = target.refund_lines(order.external_id)
     return [replace(r, lines={sku: Decimal(n) for sku, n in lines[r.external_id].items()})
             if r.lines is None and r.channel == order.channel and lines.get(r.external_id) else r for r in owed]
 

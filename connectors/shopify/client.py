@@ -346,6 +346,10 @@ class ShopifyOrders(ShopifyClient):
             raise Permanent(f"shopify order {status['name']}: " + "; ".join(e["message"] for e in result["userErrors"]))
         return f"{status['financial_status'].lower()} -> {result['order']['displayFinancialStatus'].lower()}"
 
+    def refund_lines(self, order_id: str) -> dict[str, dict[str, int]]:
+        """OrderTarget: refunds/create carries its refund_line_items: nothing to read."""
+        return {}
+
     def tell_customer(self, order_id: str, text: str, key: str) -> str:
         """OrderTarget: Shopify's order note is the staff's, not the shopper's: nothing to leave them there."""
         raise Permanent("shopify has no order note the shopper sees")

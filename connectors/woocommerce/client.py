@@ -186,8 +186,8 @@ class WooOrders(WooClient):
             page += 1
 
     def refund_lines(self, order_id: str | int) -> dict[str, dict[str, int]]:
-        """{refund id: {sku: units}} of the order's refunds (``GET orders/<id>/refunds``: the units a refund
-        names are negative quantities on its line items); lines without a SKU are left out."""
+        """OrderTarget: {refund id: {sku: units}} of the order's refunds (``GET orders/<id>/refunds``: the units
+        a refund names are negative quantities on its line items); lines without a SKU are left out."""
         out: dict[str, dict[str, int]] = {}
         for refund in self.call("GET", f"orders/{order_id}/refunds", "list order refunds"):
             units = out.setdefault(str(refund["id"]), {})
