@@ -170,9 +170,8 @@ def _sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderView, 
     # "corrected" after the fact with an adjustment line
     summary, settle = "", row.amount_total is None and (created or row.spec_hash is not None)
     if changed and not created:
-        so_id, summary = _changed(hub, client, sales, order, row, spec, so_id, partner)
-        created = summary.endswith("made again")
-        settle = settle or not summary.endswith("an alert for a person")
+        so_id, summary, created, changed_lines = _changed(hub, client, sales, order, row, spec, so_id, partner)
+        settle = settle or changed_lines
     so = client.sale_order(ref) if not row.name or created else {"name": row.name}
     save(hub, erp_orders, order.id, sale_order_id=str(so_id), name=so["name"], spec_hash=made_from,
          state="draft" if created else row.state or "draft")
@@ -195,13 +194,14 @@ def _sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderView, 
 
 
 def _changed(hub: Hub, client: OdooClient, sales: SaleOrders, order: OrderView, row: Any, spec: SaleOrderSpec,
-             so_id: int, partner: int) -> tuple[int, str]:
+             so_id: int, partner: int) -> tuple[int, str, bool, bool]:
     """The order changed on its channel after its sale order was made: a quotation takes the new lines; a
     confirmed order with nothing shipped or invoiced is cancelled and made again; one under way stays as it is,
-    with a note on it and an alert for a person. Returns the sale order now, and what was done."""
+    with a note on it and an alert for a person. Returns the sale order now, what was done, whether it is a new
+    sale order, and whether its lines are the new ones (its total to be settled again)."""
     if row.state != "confirmed":
         sales.replace_lines(so_id, spec)
-        return so_id, ": changed on the channel, lines replaced"
+        return so_id, ": changed on the channel, lines replaced", False, True
     if under_way := client.under_way(so_id):
         message = (f"order {order.number} changed on {order.channel} after {row.name} was confirmed, and "
                    f"{', '.join(under_way)} already went out: change the sale order in Odoo by hand")
@@ -209,11 +209,11 @@ def _changed(hub: Hub, client: OdooClient, sales: SaleOrders, order: OrderView, 
         with hub.engine.begin() as conn:
             raise_alert(conn, CHANGE_ALERT, row.ref, message, {"order_id": order.id, "sale_order": row.name,
                                                               "under_way": under_way})
-        return so_id, ": changed on the channel after it went out; noted on it, and an alert for a person"
+        return so_id, ": changed on the channel after it went out; noted on it, and an alert for a person", False, False
     client.cancel_sale_order(so_id)
     sales.retire(so_id, row.ref, f"order {order.number} changed on {order.channel}: replaced by a new sale order")
     new_id, _ = sales.ensure(spec, partner)
-    return new_id, f": changed on the channel; {row.name} cancelled, made again"
+    return new_id, f": changed on the channel; {row.name} cancelled, made again", True, True
 
 
 def sale_settings(erp: ErpConfig) -> SaleSettings:
