@@ -161,6 +161,59 @@ def alive_workers(client: redis.Redis, ttl_s: float) -> int:
     return int(client.zcount(WORKERS_SEEN_KEY, _redis_now(client) - ttl_s, "+inf"))
 
 
+CLAIMS_KEY = "hub:jobs:claimed"  # job id -> the worker that took it off its queue and has not started it yet
+
+# KEYS: CLAIMS_KEY, then the queues in priority order; ARGV: the worker's name. Takes the first job waiting and
+# notes who has it, in one step: a worker killed between its dequeue and the job's start leaves a claim, not a
+# job in no list (RQ's BLPOP over several queues keeps no trace of what it popped).
+CLAIM = """
+for i = 2, #KEYS do
+  local id = redis.call('LPOP', KEYS[i])
+  if id then
+    redis.call('HSET', KEYS[1], id, ARGV[1])
+    return {KEYS[i], id}
+  end
+end
+return false
+"""
+
+
+def claim_job(client: redis.Redis, worker_name: str, queue_keys: Sequence[str]) -> tuple[str, str] | None:
+    """Take the first job waiting in ``queue_keys`` (in that order) for ``worker_name``; -> (queue key, job id)."""
+    got = client.register_script(CLAIM)(keys=[CLAIMS_KEY, *queue_keys], args=[worker_name])  # EVALSHA
+    if not got:
+        return None
+    queue_key, job_id = (v.decode() if isinstance(v, bytes) else v for v in got)
+    return queue_key, job_id
+
+
+def release_claim(client: redis.Redis, job_id: str) -> None:
+    """The claimed job has started (the started registry answers for it now) or is no more."""
+    client.hdel(CLAIMS_KEY, job_id)
+
+
+def requeue_claimed(client: redis.Redis, worker_name: str | None = None) -> list[Job]:
+    """Claimed jobs that never started, queued again at the front of their queues; -> them. Those of
+    ``worker_name`` (it is stopping), or else of every worker whose alive key is gone (killed). A claimed job
+    that did start is left to ``Queues.requeue_lost`` (the started registry)."""
+    requeued = []
+    for raw_id, raw_worker in client.hgetall(CLAIMS_KEY).items():
+        job_id, worker = raw_id.decode(), raw_worker.decode()
+        if worker != worker_name and (worker_name is not None or client.exists(worker_alive_key(worker))):
+            continue
+        try:
+            job = Job.fetch(job_id, connection=client)
+        except NoSuchJobError:
+            release_claim(client, job_id)
+            continue
+        queue = Queue(job.origin, connection=client)
+        if job.get_status(refresh=False) == JobStatus.QUEUED and client.lpos(queue.key, job_id) is None:
+            queue.enqueue_job(job, at_front=True)
+            requeued.append(job)
+        release_claim(client, job_id)
+    return requeued
+
+
 def _redis_now(client: redis.Redis) -> float:
     seconds, micros = client.time()
     return seconds + micros / 1e6
@@ -587,7 +640,7 @@ class Queues:
         """Jobs a dead worker was running, queued again at once (same id); -> them. RQ itself only gives up
         on such a job once its registry entry expires (the job's timeout and a minute: up to 16 minutes for a
         push), and then marks it failed; the hub knows sooner, from the worker's alive key."""
-        lost = []
+        lost = requeue_claimed(self.client)
         for queue in Queue.all(connection=self.client):
             registry = queue.started_job_registry
             for entry in self.client.zrange(registry.key, 0, -1):  # "<job id>:<execution id>"
@@ -611,7 +664,10 @@ class Queues:
         status = job.get_status(refresh=False)
         client = self.client
         if status == JobStatus.QUEUED:
-            return client.lpos(Queue(job.origin, connection=client).key, job.id) is not None
+            if client.lpos(Queue(job.origin, connection=client).key, job.id) is not None:
+                return True
+            claimer = client.hget(CLAIMS_KEY, job.id)  # taken by a worker, about to start
+            return claimer is not None and bool(client.exists(worker_alive_key(claimer.decode())))
         if status == JobStatus.STARTED:
             return bool(job.worker_name) and bool(client.exists(worker_alive_key(job.worker_name)))
         return status in WAITING

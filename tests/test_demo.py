@@ -139,7 +139,7 @@ def _demo_killing_the_worker(hub, when: str) -> subprocess.CompletedProcess:
     """`hub demo`, with hub run's worker killed (SIGKILL) once the demo has printed ``when``."""
     out, err = hub.cwd / "demo.out", hub.cwd / "demo.err"
     with open(out, "w") as o, open(err, "w") as e:
-        # a job the kill caught between its queue and its start waits for the outbox sweep (outbox_grace_s 30 s
+        # a delivery the kill caught before the relay queued it waits for the outbox sweep (outbox_grace_s 30 s
         # and its interval 30 s): each effect is given that long, not the demo's usual 30 s
         demo = subprocess.Popen([*HUB, "--config", str(hub.config), "demo", "--hub-url", hub.url, "--timeout", "75"],
                                 cwd=hub.cwd, env=hub.env, stdout=o, stderr=e, text=True)

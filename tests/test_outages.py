@@ -195,6 +195,47 @@ def test_the_job_a_killed_worker_was_running_is_queued_again_within_seconds(make
         worker.wait(5)
 
 
+def test_a_job_a_worker_took_and_never_started_is_queued_again_when_the_worker_is_gone(make_app):
+    """RQ's dequeue (one BLPOP over the worker's queues) kept no trace of the job it took: a worker killed
+    before the job reached the started registry took the job with it, queued in no queue. In CI the demo
+    waited 75 s in vain for an Odoo sale order whose export was lost so."""
+    from rq import Queue
+
+    from jobs.queueing import worker_alive_key
+    from jobs.tasks import sweep_tasks
+    from jobs.worker import HubWorker
+
+    app = make_app()
+    hub = app.extensions["hub"]
+    client = hub.redis.client
+    erp = Queue("erp", connection=client)
+    erp.enqueue("time.sleep", 0, job_id="erp-order-7")
+    erp.enqueue("time.sleep", 0, job_id="erp-order-8")
+    for stopping in (False, True):
+        worker = HubWorker(["crm", "erp"], connection=client)
+        worker.register_birth()  # its alive key, as `hub worker` keeps it
+        job, _ = worker.dequeue_job_and_maintain_ttl(None)
+        assert job.id == "erp-order-7" and erp.get_job_ids() == ["erp-order-8"]
+        assert hub.queues.job_alive(job)  # taken by a live worker: not queued twice by enqueue_once
+        with app.app_context():
+            sweep_tasks()
+        assert job.id not in erp.get_job_ids()  # its worker is alive: left to it
+        if stopping:  # SIGTERM between the two: the worker gives its job back as it stops
+            worker.register_death()
+        else:  # SIGKILL between the two: the process and its alive key's refresh are gone
+            worker._alive.stopped.set()
+            client.delete(worker_alive_key(worker.name))
+            assert not hub.queues.job_alive(job)
+            with app.app_context():
+                sweep_tasks()
+        assert erp.get_job_ids()[0] == job.id, f"{job.id} lost with its worker ({'stopped' if stopping else 'killed'})"
+        with app.app_context():
+            sweep_tasks()
+        assert erp.get_job_ids().count(job.id) == 1
+    run_worker(app, ["erp"])
+    assert erp.get_job_ids() == [] and sorted(erp.finished_job_registry.get_job_ids()) == ["erp-order-7", "erp-order-8"]
+
+
 @pytest.mark.e2e
 def test_a_lock_held_by_a_killed_worker_is_free_within_its_ttl_and_a_live_holder_keeps_it(make_app):
     """The stock, export, backfill and pull locks had fixed TTLs of 10-15 minutes: a worker killed during a push
