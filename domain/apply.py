@@ -25,6 +25,7 @@ from mappings.canonical import (
     Payment,
     Product,
     Refund,
+    Return,
     Shipment,
 )
 from store.deliveries import insert_ignore, insert_returning_id, utcnow
@@ -43,6 +44,7 @@ from .orders import OrderRules, match_waiting, settle_order, stock_status
 from .outcome import HoldReport, NeedsMapping, Outcome, is_stale, record_effect, upsert_guarded
 from .payments import apply_payment, apply_refund
 from .progress import ORDER_LIFECYCLE
+from .returns import apply_return
 from .shipments import apply_shipment, owe_push
 
 MIN_HOLD_S = 0.05  # a report's hold with less than this left is over: it is judged
@@ -311,6 +313,7 @@ APPLY = {
         f"customer {c.email or c.origin.external_id}: id {upsert_customer(conn, event_id, c)}"),
     Payment: apply_payment,
     Refund: apply_refund,
+    Return: apply_return,
     Shipment: apply_shipment,
     Product: apply_product,
     ChannelStockReport: apply_stock_report,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
-from mappings.canonical import OrderStatus, PaymentStatus, ShipmentStatus
+from mappings.canonical import OrderStatus, PaymentStatus, ReturnStatus, ShipmentStatus
 
 S = TypeVar("S", bound=Enum)
 
@@ -61,3 +61,6 @@ PAYMENT_PROGRESS = Progress.of((PaymentStatus.AUTHORIZED, PaymentStatus.FAILED),
 SHIPMENT_PROGRESS = Progress.of(ShipmentStatus.PRE_TRANSIT, ShipmentStatus.IN_TRANSIT,
                                 (ShipmentStatus.OUT_FOR_DELIVERY, ShipmentStatus.EXCEPTION), ShipmentStatus.DELIVERED,
                                 ShipmentStatus.RETURNED)
+# a return: asked for, approved, then ended one way or another (only the channel's reopen goes back)
+RETURN_PROGRESS = Progress.of(ReturnStatus.REQUESTED, ReturnStatus.OPEN,
+                              (ReturnStatus.CLOSED, ReturnStatus.DECLINED, ReturnStatus.CANCELED))

@@ -54,6 +54,13 @@ def order_timeline(conn: Connection, detail: dict[str, Any]) -> list[Step]:
         steps.append(Step(iso(r.occurred_at or r.created_at), r.channel,
                           f"refund {r.external_id}, {_fmt(money(r.amount, r.currency))}"
                           + (f": {r.reason}" if r.reason else "")))
+    for r in detail.get("returns", []):
+        what = ", ".join(f"{ln['quantity']} x {ln['sku'] or ln['line_id']}" for ln in r["lines"])
+        steps.append(Step(r["created_at"], r["channel"], f"return {r['name'] or r['external_id']} asked for"
+                          + (f": {what}" if what else "")))
+        if r["status"] != "requested":
+            steps.append(Step(r["closed_at"] or r["updated_at"], r["channel"],
+                              f"return {r['name'] or r['external_id']} {r['status']}"))
     for s in detail["shipments"]:
         for scan in s["events"] or []:
             where = f" at {scan['location']}" if scan.get("location") else ""

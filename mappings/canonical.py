@@ -47,6 +47,16 @@ class ShipmentStatus(enum.StrEnum):
     RETURNED = "returned"
 
 
+class ReturnStatus(enum.StrEnum):
+    """Shopify's ReturnStatus: asked for, approved (goods on their way back), then closed, or refused."""
+
+    REQUESTED = "requested"
+    OPEN = "open"
+    CLOSED = "closed"
+    DECLINED = "declined"
+    CANCELED = "canceled"
+
+
 class MovementReason(enum.StrEnum):
     SALE = "sale"
     CANCEL = "cancel"
@@ -73,6 +83,7 @@ class EventType(enum.StrEnum):
     PAYMENT_DISPUTED = "payment.disputed"
     SHIPMENT_UPDATED = "shipment.updated"
     PRODUCT_UPDATED = "product.updated"
+    RETURN_UPDATED = "return.updated"
 
 
 # ISO 4217 minor-unit exponents that differ from 2 (the rest use 2).
@@ -311,11 +322,27 @@ class Shipment:
 
 
 @dataclass
+class ReturnLine:
+    """Units of one order line the customer sends back (``line_external_id``: the channel's line item id)."""
+
+    line_external_id: str | None
+    quantity: int
+    sku: str | None = None
+    reason: str | None = None
+    note: str | None = None
+
+
+@dataclass
 class Return:
+    """A return as its channel keeps it. ``lines`` empty: the delivery did not list them (a status change)."""
+
     origin: Origin
     order_reference: str | None
-    lines: list[OrderLine] = field(default_factory=list)
+    lines: list[ReturnLine] = field(default_factory=list)
     occurred_at: datetime | None = None
+    status: ReturnStatus = ReturnStatus.REQUESTED
+    name: str | None = None
+    reopened: bool = False  # the channel reopened it: it may go back from closed/declined/canceled to open
 
 
 Record = (Order | Customer | Product | ChannelStockReport | Payment | Refund | Shipment | Return |
@@ -534,12 +561,24 @@ class RefundSchema(_Canonical):
     lines = fields.List(fields.Nested(OrderLineSchema), load_default=list)
 
 
+class ReturnLineSchema(_Canonical):
+    __model__ = ReturnLine
+    line_external_id = fields.String(required=True, allow_none=True)
+    quantity = fields.Integer(required=True, validate=validate.Range(min=1))
+    sku = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
 class ReturnSchema(_Canonical):
     __model__ = Return
     origin = fields.Nested(OriginSchema, required=True)
     order_reference = fields.String(required=True, allow_none=True)
-    lines = fields.List(fields.Nested(OrderLineSchema), load_default=list)
+    lines = fields.List(fields.Nested(ReturnLineSchema), load_default=list)
     occurred_at = AwareDateTime(allow_none=True)
+    status = fields.Enum(ReturnStatus, required=True)
+    name = fields.String(allow_none=True)
+    reopened = fields.Boolean(load_default=False)
 
 
 SCHEMA_FOR: dict[type, type[Schema]] = {

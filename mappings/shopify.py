@@ -28,6 +28,9 @@ from .canonical import (
     Origin,
     Product,
     Refund,
+    Return,
+    ReturnLine,
+    ReturnStatus,
     Shipment,
     ShipmentStatus,
     Variant,
@@ -364,6 +367,50 @@ class FulfillmentSchema(Lenient):
                         order_reference=d["order_id"], source_updated_at=when(d.get("updated_at")))
 
 
+# the status a returns/* topic means when its body does not say one
+RETURN_TOPIC_STATUS = {"returns/request": ReturnStatus.REQUESTED, "returns/approve": ReturnStatus.OPEN,
+                       "returns/reopen": ReturnStatus.OPEN, "returns/close": ReturnStatus.CLOSED,
+                       "returns/decline": ReturnStatus.DECLINED, "returns/cancel": ReturnStatus.CANCELED,
+                       "returns/process": ReturnStatus.OPEN, "returns/update": ReturnStatus.OPEN}
+
+
+class ReturnSchema(Lenient):
+    """returns/request and returns/approve list the lines (``return_line_items``, each naming its order line
+    through ``fulfillment_line_item.line_item``) and the order as ``order: {id}``; returns/close, cancel,
+    decline and reopen say only ``id``, ``order_id`` and ``status``."""
+
+    id = IdString(required=True)
+    status = fields.String(allow_none=True)
+    name = fields.String(allow_none=True)
+    order = fields.Dict(allow_none=True)
+    order_id = IdString(allow_none=True)
+    return_line_items = fields.List(fields.Dict(), load_default=list)
+    _topic = fields.String(required=True, load_only=True)  # set by the handler: the body does not carry it
+
+    @post_load
+    def _make(self, d: dict[str, Any], **_: Any) -> Return:
+        ctx = current_ctx()
+        order_id = d.get("order_id") or (str((d.get("order") or {}).get("id") or "") or None)
+        if order_id is None:
+            raise Unmappable("order: the return names no order (neither order.id nor order_id)")
+        raw_status = (d.get("status") or "").lower() or None
+        try:
+            status = ReturnStatus(raw_status) if raw_status else RETURN_TOPIC_STATUS[d["_topic"]]
+        except (ValueError, KeyError):
+            raise Unmappable(f"status: unknown Shopify return status {d.get('status')!r}") from None
+        lines = []
+        for i, item in enumerate(d["return_line_items"]):
+            line = (item.get("fulfillment_line_item") or {}).get("line_item") or item.get("line_item") or {}
+            quantity = item.get("quantity")
+            if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
+                raise Unmappable(f"return_line_items.{i}.quantity: not a positive whole number: {quantity!r}")
+            lines.append(ReturnLine(line_external_id=str(line["id"]) if line.get("id") else None, quantity=quantity,
+                                    sku=line.get("sku"), reason=item.get("return_reason"),
+                                    note=item.get("customer_note") or item.get("return_reason_note") or None))
+        return Return(origin=Origin(ctx.channel, d["id"]), order_reference=order_id, lines=lines, status=status,
+                      name=d.get("name"), reopened=d["_topic"] == "returns/reopen")
+
+
 def _order(event: EventType) -> Handler:
     def handle(payload: dict[str, Any], ctx: MapContext) -> Mapped:
         order = load_with(OrderSchema, payload, ctx)
@@ -388,6 +435,13 @@ def _refund(payload: dict[str, Any], ctx: MapContext) -> Mapped:
     return Mapped(EventType.PAYMENT_REFUNDED, [load_with(RefundSchema, payload, ctx)])
 
 
+def _return(topic: str) -> Handler:
+    def handle(payload: dict[str, Any], ctx: MapContext) -> Mapped:
+        body = {**payload, "_topic": topic} if isinstance(payload, dict) else payload
+        return Mapped(EventType.RETURN_UPDATED, [load_with(ReturnSchema, body, ctx)])
+    return handle
+
+
 def _fulfillment(payload: dict[str, Any], ctx: MapContext) -> Mapped:
     shipment = load_with(FulfillmentSchema, payload, ctx)
     return Mapped(EventType.SHIPMENT_UPDATED, [shipment] if shipment else [])
@@ -401,6 +455,7 @@ TOPICS: dict[str, Handler] = {
     "orders/fulfilled": _order(EventType.ORDER_UPDATED),
     "orders/partially_fulfilled": _order(EventType.ORDER_UPDATED),
     "refunds/create": _refund,
+    **{topic: _return(topic) for topic in RETURN_TOPIC_STATUS},
     "fulfillments/create": _fulfillment,
     "fulfillments/update": _fulfillment,
     "inventory_levels/update": _inventory_level,

@@ -226,6 +226,24 @@ refunds = Table(
     Index("ix_refunds_order_id", "order_id"),
 )
 
+returns = Table(  # migration 0019
+    "returns", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    Column("order_reference", String(255)),
+    Column("order_id", BigId, ForeignKey("orders.id", ondelete="SET NULL")),
+    Column("name", String(64)),  # the channel's own, e.g. "#1001-R1"
+    Column("status", String(16), nullable=False),  # mappings.canonical.ReturnStatus
+    Column("lines", JSON()),  # [{"line_id", "sku", "quantity", "reason", "note"}]
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("closed_at", UTCDateTime()),  # when the hub saw it closed, declined or canceled
+    UniqueConstraint("channel", "external_id", name="uq_returns_channel_external_id"),
+    Index("ix_returns_order_id", "order_id"),
+    Index("ix_returns_order_reference", "channel", "order_reference"),
+)
+
 shipments = Table(
     "shipments", metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),

@@ -9,8 +9,9 @@ from typing import Any
 
 from flask import Blueprint, abort, request
 from marshmallow import ValidationError
-from sqlalchemy import Connection, Row, func, or_, select
+from sqlalchemy import Connection, Row, and_, func, or_, select
 
+from domain.orders import reference_forms
 from hub.state import current_hub
 from mappings.canonical import currency_exponent
 from store.deliveries import event_source, iso
@@ -23,6 +24,7 @@ from store.models import (
     order_lines,
     orders,
     payments,
+    returns,
     shipments,
     stock_levels,
     stock_movements,
@@ -116,6 +118,7 @@ def order_detail(conn: Connection, order_id: int) -> dict[str, Any] | None:
     out["customer"] = _customer(conn, cust) if cust else None
     out["payments"] = [_payment(p) for p in conn.execute(select(payments).where(payments.c.order_id == order_id))]
     out["shipments"] = [_shipment(s) for s in conn.execute(select(shipments).where(shipments.c.order_id == order_id))]
+    out["returns"] = order_returns(conn, row)
     out["events"] = [{"id": e.id, "topic": e.topic, "channel": e.channel, "effect": e.effect,
                       "received_at": iso(e.received_at), "source": event_source(e.headers)}
                      for e in conn.execute(select(events.c.id, events.c.topic, events.c.channel,
@@ -125,6 +128,17 @@ def order_detail(conn: Connection, order_id: int) -> dict[str, Any] | None:
                                                   event_records.c.record_id == order_id)
                                            .order_by(events.c.id))]
     return out
+
+
+def order_returns(conn: Connection, order: Row[Any]) -> list[dict[str, Any]]:
+    """The order's returns, with those that named it before the hub had it (their order found on reading)."""
+    forms = sorted(reference_forms(order.external_id) | reference_forms(order.number))
+    rows = conn.execute(select(returns).where(or_(returns.c.order_id == order.id, and_(
+        returns.c.order_id.is_(None), returns.c.channel == order.channel, returns.c.order_reference.in_(forms))))
+        .order_by(returns.c.id))
+    return [{"id": r.id, "channel": r.channel, "external_id": r.external_id, "name": r.name, "status": r.status,
+             "lines": r.lines or [], "created_at": iso(r.created_at), "updated_at": iso(r.updated_at),
+             "closed_at": iso(r.closed_at)} for r in rows]
 
 
 @bp.get("/orders/<int:order_id>")

@@ -261,6 +261,26 @@ class OrderEvent(Out):
     source = fields.String(**REQ, validate=validate.OneOf(EVENT_SOURCES), metadata={"description": SOURCE_TEXT})
 
 
+class ReturnLine(Out):
+    line_id = fields.String(**NUL, metadata={"description": "the channel's line item id"})
+    sku = fields.String(**NUL)
+    quantity = fields.Integer(**REQ)
+    reason = fields.String(**NUL, metadata={"description": "the channel's reason code, e.g. unwanted"})
+    note = fields.String(**NUL, metadata={"description": "the customer's words"})
+
+
+class Return(Out):
+    id = fields.Integer(**REQ)
+    channel = fields.String(**REQ)
+    external_id = fields.String(**REQ)
+    name = fields.String(**NUL)
+    status = fields.String(**REQ, validate=validate.OneOf(["requested", "open", "closed", "declined", "canceled"]))
+    lines = fields.List(fields.Nested(ReturnLine), **REQ, metadata={"description": "empty: not said yet"})
+    created_at = when(**REQ)
+    updated_at = when(**REQ)
+    closed_at = when(**NUL)
+
+
 class OrderDetail(OrderSummary):
     shipping_address = fields.Dict(**NUL)
     billing_address = fields.Dict(**NUL)
@@ -268,6 +288,8 @@ class OrderDetail(OrderSummary):
     customer = fields.Nested(Customer, **NUL)
     payments = fields.List(fields.Nested(Payment), **REQ)
     shipments = fields.List(fields.Nested(Shipment), **REQ)
+    returns = fields.List(fields.Nested(Return), **REQ, metadata={
+        "description": "its channel's returns; their money and restock come with the refunds"})
     events = fields.List(fields.Nested(OrderEvent), **REQ, metadata={"description": "the events that built it"})
 
 
