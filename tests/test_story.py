@@ -16,7 +16,7 @@ import pytest
 from jobs.paid_back import enqueue_mark_paid
 from sandbox.emitters import carriers
 from sandbox.emitters import payments as pay
-from store.models import erp_orders, orders, payments, shipments, stock_levels
+from store.models import erp_orders, orders, payments, returns, shipments, stock_levels
 
 from .support.story import Story, story_env
 
@@ -315,15 +315,26 @@ def test_a_partial_refund_with_a_return_makes_one_credit_note_one_return_and_the
     assert s.pull() == {"deliveries": 1, "quants": 2}
     s.settle()
     assert s.shop.order(order["id"])["fulfillment_status"] == "fulfilled"
+    asked = s.shop.request_return(order["id"], [{"sku": "TEE-M", "quantity": 1}], reason="size_too_small",
+                                  note="too small")
+    s.settle()
+    s.shop.set_return_status(asked["id"], "open")
+    s.settle()
+    assert [(r.name, r.status, r.lines) for r in s.rows(returns)] == [(asked["name"], "open", [
+        {"line_id": str(asked["return_line_items"][0]["fulfillment_line_item"]["line_item"]["id"]), "sku": "TEE-M",
+         "quantity": 1, "reason": "size_too_small", "note": "too small"}])]
+    assert not [m for m in s.erp.records("account.move") if m["move_type"] == "out_refund"]  # no money yet
     s.shop.refund(order["id"], [{"sku": "TEE-M", "quantity": 1}], restock_type="return", note="too small")
+    s.shop.set_return_status(asked["id"], "closed")
     s.settle()
     s.pull()
     s.settle()
+    assert [(r.status, r.order_id is not None) for r in s.rows(returns)] == [("closed", True)]
     moves = s.erp.records("account.move")
     assert [(m["move_type"], m["state"], m["payment_state"], m["amount_total"]) for m in moves] == [
         ("out_invoice", "posted", "paid", 36.0), ("out_refund", "posted", "paid", 20.0)]
-    returns = [p for p in s.erp.records("stock.picking") if p["return_id"]]
-    assert [(p["name"], p["state"], p["origin"]) for p in returns] == [("WH/IN/00001", "done",
+    back = [p for p in s.erp.records("stock.picking") if p["return_id"]]
+    assert [(p["name"], p["state"], p["origin"]) for p in back] == [("WH/IN/00001", "done",
                                                                          "Return of WH/OUT/00001")]
     quants = {q["product_id"][1]: q["quantity"] for q in s.erp.records("stock.quant")
               if q["location_id"][1] == "WH/Stock"}

@@ -37,6 +37,7 @@ from werkzeug.serving import run_simple
 from sandbox import signing
 from sandbox.base import Emitter, Latency
 from sandbox.shopify import fulfillment as ful
+from sandbox.shopify import returns as ret
 from sandbox.shopify.errors import MAX_QUERY_COST, cost_extension, max_cost_error, throttled_error
 from sandbox.shopify.graphql_schema import (
     ActualCost,
@@ -96,6 +97,7 @@ class ShopifySandbox:
         self.access_scopes: list[str] = list(GRANTED_SCOPES)
         self._webhook_url: str | None = None
         self._webhook_secret: str | None = None
+        self._returns: dict[int, ret.Return] = {}
         self._stats = _fresh_stats()
         self._sent_baseline: dict[str, Any] = {"sent": 0, "failed": 0, "by_topic": {}}
         self.configure(webhook_url=webhook_url, webhook_secret=webhook_secret)
@@ -156,6 +158,42 @@ class ShopifySandbox:
             self._emit_levels(changed)
             self._emit("orders/updated", body)
             return created
+
+    def request_return(self, order_id: int, lines: list[dict], reason: str = "unwanted",
+                       note: str | None = None) -> dict:
+        """The customer asks to send back ``lines`` [{sku, quantity}] of what was fulfilled: returns/request;
+        -> its body. ValueError for more than was shipped (Shopify returns fulfilled items only)."""
+        with self._lock:
+            order = self._store.orders[int(order_id)]
+            by_sku = {self._store.variants[line.variant_id].sku: line.id for line in order.lines}
+            shipped = [x for f in self._book.orders_fulfillments(order.id) for x in f.lines]
+            made = []
+            for li in lines:
+                line_id, qty = by_sku[li["sku"]], int(li["quantity"])
+                fline = next((x for x in shipped if x.line_id == line_id and x.quantity >= qty), None)
+                if fline is None:
+                    raise ValueError(f"{li['sku']}: {qty} not fulfilled, cannot be returned")
+                made.append(ret.ReturnLine(self._store.next_id("ReturnLineItem"), fline.id, line_id, qty, reason,
+                                           note))
+            number = sum(1 for r in self._returns.values() if r.order_id == order.id) + 1
+            r = ret.Return(self._store.next_id("Return"), order.id, f"#{order.number}-R{number}", lines=made)
+            self._returns[r.id] = r
+            body = ret.with_lines(r)
+            self._emit("returns/request", body)
+            return body
+
+    def set_return_status(self, return_id: int, status: str) -> dict:
+        """The merchant approves (open), declines, closes, cancels or reopens a return: its returns/* webhook;
+        -> its body."""
+        topics = {"open": "returns/approve", "declined": "returns/decline", "closed": "returns/close",
+                  "canceled": "returns/cancel"}
+        with self._lock:
+            r = self._returns[int(return_id)]
+            topic = "returns/reopen" if status == "open" and r.status != "requested" else topics[status]
+            r.status = status
+            body = ret.with_lines(r) if topic == "returns/approve" else ret.status_only(r)
+            self._emit(topic, body)
+            return body
 
     def fulfill(self, order_id: int, tracking_number: str | None = None, company: str | None = None,
                 url: str | None = None, notify_customer: bool = False) -> dict:
@@ -407,6 +445,10 @@ class ShopifySandbox:
              lambda b, order_id: self.cancel_order(order_id, b.get("reason", "customer"))),
             ("/_sandbox/orders/<int:order_id>/refund", "POST", lambda b, order_id: self.refund(
                 order_id, _need(b, "lines"), b.get("restock_type", "return"), b.get("note"))),
+            ("/_sandbox/orders/<int:order_id>/returns", "POST", lambda b, order_id: self.request_return(
+                order_id, _need(b, "lines"), b.get("reason", "unwanted"), b.get("note"))),
+            ("/_sandbox/returns/<int:return_id>/status", "POST",
+             lambda b, return_id: self.set_return_status(return_id, _need(b, "status"))),
             ("/_sandbox/stock", "POST",
              lambda b: self.set_available(_need(b, "sku"), _need(b, "available"), b.get("location"))),
             ("/_sandbox/stock", "GET", lambda b: self.levels()),

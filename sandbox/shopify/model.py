@@ -23,6 +23,7 @@ ID_BASE = {
     "FulfillmentOrder": 7_987_654_300_000, "FulfillmentOrderLineItem": 19_663_777_100_000,
     "Fulfillment": 5_912_345_600_000, "FulfillmentLineItem": 17_274_240_200_000, "Customer": 8_812_345_600_000,
     "Refund": 8_900_881_860_000, "RefundLineItem": 4_878_176_720_000, "Transaction": 3_892_345_600_000,
+    "Return": 3_547_267_200, "ReturnLineItem": 6_200_524_900,
 }
 FINANCIAL_STATUSES = ("paid", "pending", "authorized")  # what a placed order can start as
 FIRST_ORDER_NUMBER = 1001

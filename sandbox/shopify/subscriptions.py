@@ -41,9 +41,11 @@ from sandbox.shopify.resolvers import Connection, paginate
 
 logger = logging.getLogger(__name__)
 
+# every topic the sandbox sends: configure(webhook_url=) subscribes these
 SENT_TOPICS = ("orders/create", "orders/updated", "orders/cancelled", "orders/fulfilled",
                "orders/partially_fulfilled", "fulfillments/create", "fulfillments/update", "refunds/create",
-               "inventory_levels/update")  # every topic the sandbox sends: configure(webhook_url=) subscribes these
+               "inventory_levels/update", "returns/request", "returns/approve", "returns/decline", "returns/close",
+               "returns/cancel", "returns/reopen")
 ID_BASE = 1_924_089_413_000  # Shopify-sized WebhookSubscription ids (a 2026-04 capture: 1924089413938)
 REMOVE_AFTER_FAILURES = 1  # failed deliveries in a row that delete a subscription (see the module docstring)
 SHOPIFY_DOMAINS = ("shopify.com", "myshopify.com", "shopifypreview.com", "myshopify.dev")

@@ -565,10 +565,11 @@ def address_error(message):
 
 def test_webhook_subscriptions_created_listed_repointed_and_deleted(shop, receiver):
     hook = receiver[0]
-    # configure(webhook_url=) subscribed the receiver to the nine topics the sandbox sends
+    # configure(webhook_url=) subscribed the receiver to the fifteen topics the sandbox sends
     assert sorted(s["topic"] for s in shop.sandbox.subscriptions()) == sorted([
         "orders/create", "orders/updated", "orders/cancelled", "orders/fulfilled", "orders/partially_fulfilled",
-        "fulfillments/create", "fulfillments/update", "refunds/create", "inventory_levels/update"])
+        "fulfillments/create", "fulfillments/update", "refunds/create", "inventory_levels/update",
+        "returns/request", "returns/approve", "returns/decline", "returns/close", "returns/cancel", "returns/reopen"])
     made = subscribe(shop, "ORDERS_PAID", "https://hub.example.com/webhooks/shop")
     assert made["userErrors"] == [] and made["webhookSubscription"]["topic"] == "ORDERS_PAID"
     paid = made["webhookSubscription"]["id"]
@@ -592,7 +593,7 @@ def test_webhook_subscriptions_created_listed_repointed_and_deleted(shop, receiv
     assert bad_topic["errors"][0]["extensions"]["code"] == "INVALID_VARIABLE"
 
     pages, after = [], None
-    while True:  # 10 subscriptions, 4 a page: 2 + 4 x (subscription 1 + endpoint 1) points each
+    while True:  # 16 subscriptions, 4 a page: 2 + 4 x (subscription 1 + endpoint 1) points each
         got = shop.gql(SUBSCRIPTIONS, {"first": 4, "after": after})
         assert got["extensions"]["cost"]["requestedQueryCost"] == 10
         page = got["data"]["webhookSubscriptions"]
@@ -600,7 +601,7 @@ def test_webhook_subscriptions_created_listed_repointed_and_deleted(shop, receiv
         if not page["pageInfo"]["hasNextPage"]:
             break
         after = page["pageInfo"]["endCursor"]
-    assert [len(p) for p in pages] == [4, 4, 2] and pages[-1][-1] == "ORDERS_PAID"
+    assert [len(p) for p in pages] == [4, 4, 4, 4] and pages[-1][-1] == "ORDERS_PAID"
     (node,) = shop.gql(SUBSCRIPTIONS, {"first": 5, "topics": ["ORDERS_PAID"]})["data"]["webhookSubscriptions"]["nodes"]
     assert node == {"id": paid, "topic": "ORDERS_PAID", "uri": "https://hub.example.com/webhooks/shop",
                     "format": "JSON", "endpoint": {"__typename": "WebhookHttpEndpoint",
@@ -674,4 +675,29 @@ def test_a_subscription_whose_deliveries_keep_failing_is_removed(shop, flaky):
     hits = state["hits"]
     order_placed()
     assert state["hits"] == hits  # nothing sent to it any more
-    assert len(shop.sandbox.subscriptions()) == 9  # the receiver's own subscriptions answer 200: kept
+    assert len(shop.sandbox.subscriptions()) == 15  # the receiver's own subscriptions answer 200: kept
+
+
+def test_returns_are_requested_of_fulfilled_items_and_their_steps_sent_as_shopify_sends_them(shop):
+    order = shop.sandbox.place_order([{"sku": "SKU-1", "quantity": 2}, {"sku": "SKU 3", "quantity": 1}])
+    with pytest.raises(ValueError, match="SKU-1: 1 not fulfilled, cannot be returned"):
+        shop.sandbox.request_return(order["id"], [{"sku": "SKU-1", "quantity": 1}])
+    shop.sandbox.fulfill(order["id"], "1Z999", "UPS")
+    shop.delivered()  # what the order and its fulfillment sent, out of the way
+    shop.hooks.clear()
+    asked = shop.sandbox.request_return(order["id"], [{"sku": "SKU-1", "quantity": 1}], reason="defective",
+                                        note="cracked")
+    line = next(li for li in order["line_items"] if li["sku"] == "SKU-1")
+    assert asked["name"] == f"{order['name']}-R1" and asked["status"] == "requested"
+    assert asked["order"] == {"id": order["id"], "admin_graphql_api_id": f"gid://shopify/Order/{order['id']}"}
+    [item] = asked["return_line_items"]
+    assert (item["fulfillment_line_item"]["line_item"]["id"], item["quantity"], item["return_reason"],
+            item["customer_note"]) == (line["id"], 1, "defective", "cracked")
+    for status in ("open", "closed", "open", "canceled"):
+        shop.sandbox.set_return_status(asked["id"], status)
+    sent = [(topic, body) for topic, _, body, _ in shop.delivered()]
+    assert [topic for topic, _ in sent] == ["returns/request", "returns/approve", "returns/close", "returns/reopen",
+                                            "returns/cancel"]
+    assert sent[1][1]["return_line_items"] == asked["return_line_items"]  # approve lists the lines again
+    assert sent[2][1] == {"id": asked["id"], "admin_graphql_api_id": asked["admin_graphql_api_id"],
+                          "order_id": order["id"], "status": "closed"}  # the others: id, order_id, status only
