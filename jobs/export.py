@@ -29,8 +29,10 @@ from connectors.odoo.sale import (
     SaleOrders,
     SaleOrderSpec,
     SaleSettings,
+    ShipTo,
     fallback_notes,
     fingerprint,
+    ship_hash,
 )
 from connectors.outbound import Permanent, Retryable
 from domain.orders import raise_alert
@@ -156,9 +158,13 @@ def _sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderView, 
     invoice_owed = want == "confirmed" and order.paid and row.payment_state != "paid"
     settings = sale_settings(erp)
     spec, sales = sale_spec(order, ref), SaleOrders(client, settings)
-    made_from = fingerprint(spec)
+    made_from, ship_to = fingerprint(spec), ship_hash(spec)
     changed = bool(row.sale_order_id and row.spec_hash and row.spec_hash != made_from)
-    if row.sale_order_id and row.state == want and not invoice_owed and not changed:
+    # a sale order made before the hub kept its address's hash is taken as it is
+    moved = bool(row.sale_order_id and row.ship_hash and row.ship_hash != ship_to)
+    if row.sale_order_id and row.state == want and not invoice_owed and not changed and not moved:
+        if row.ship_hash is None:
+            save(hub, erp_orders, order.id, ship_hash=ship_to)
         return f"{row.name}: already {want}"
     if row.state == "confirmed" and want == "draft" and not changed:
         return f"{row.name}: confirmed (an order is not taken back to draft)"
@@ -172,9 +178,11 @@ def _sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderView, 
     if changed and not created:
         so_id, summary, created, changed_lines = _changed(hub, client, sales, order, row, spec, so_id, partner)
         settle = settle or changed_lines
+    if moved and not created:
+        summary += _moved(hub, client, sales, order, row, spec, so_id, partner)
     so = client.sale_order(ref) if not row.name or created else {"name": row.name}
     save(hub, erp_orders, order.id, sale_order_id=str(so_id), name=so["name"], spec_hash=made_from,
-         state="draft" if created else row.state or "draft")
+         ship_hash=ship_to, state="draft" if created else row.state or "draft")
     notes = fallback_notes(spec, settings)
     annotate(sale_order=so["name"], created=created, **({"lines_without_sku": notes} if notes else {}))
     summary = f"{so['name']} ({ref}) {'created' if created else 'found'}" + summary
@@ -203,17 +211,33 @@ def _changed(hub: Hub, client: OdooClient, sales: SaleOrders, order: OrderView, 
         sales.replace_lines(so_id, spec)
         return so_id, ": changed on the channel, lines replaced", False, True
     if under_way := client.under_way(so_id):
-        message = (f"order {order.number} changed on {order.channel} after {row.name} was confirmed, and "
-                   f"{', '.join(under_way)} already went out: change the sale order in Odoo by hand")
-        sales.note(so_id, message)
-        with hub.engine.begin() as conn:
-            raise_alert(conn, CHANGE_ALERT, row.ref, message, {"order_id": order.id, "sale_order": row.name,
-                                                              "under_way": under_way})
+        _tell_a_person(hub, sales, order, row, so_id, under_way, "changed")
         return so_id, ": changed on the channel after it went out; noted on it, and an alert for a person", False, False
     client.cancel_sale_order(so_id)
     sales.retire(so_id, row.ref, f"order {order.number} changed on {order.channel}: replaced by a new sale order")
     new_id, _ = sales.ensure(spec, partner)
     return new_id, f": changed on the channel; {row.name} cancelled, made again", True, True
+
+
+def _moved(hub: Hub, client: OdooClient, sales: SaleOrders, order: OrderView, row: Any, spec: SaleOrderSpec,
+           so_id: int, partner: int) -> str:
+    """The order's delivery address was corrected on its channel: the sale order (and its open transfers) take
+    the new one while nothing has gone out; after that, a note on it and an alert for a person."""
+    if row.state == "confirmed" and (under_way := client.under_way(so_id)):
+        _tell_a_person(hub, sales, order, row, so_id, under_way, "got a new delivery address")
+        return "; new delivery address after it went out: noted on it, and an alert for a person"
+    sales.readdress(so_id, partner, spec.ship_to)
+    return "; delivery address changed"
+
+
+def _tell_a_person(hub: Hub, sales: SaleOrders, order: OrderView, row: Any, so_id: int, under_way: list[str],
+                   what: str) -> None:
+    message = (f"order {order.number} {what} on {order.channel} after {row.name} was confirmed, and "
+               f"{', '.join(under_way)} already went out: change the sale order in Odoo by hand")
+    sales.note(so_id, message)
+    with hub.engine.begin() as conn:
+        raise_alert(conn, CHANGE_ALERT, row.ref, message, {"order_id": order.id, "sale_order": row.name,
+                                                          "under_way": under_way})
 
 
 def sale_settings(erp: ErpConfig) -> SaleSettings:
@@ -235,7 +259,19 @@ def sale_spec(order: OrderView, ref: str) -> SaleOrderSpec:
         lines.append(SaleLine(SHIPPING if c["kind"] == "shipping" else FEE, c.get("title"), Decimal(1), amount,
                               Decimal(c.get("discount") or 0), tuple(Decimal(r) for r in c.get("tax_rates") or ())))
     return SaleOrderSpec(ref=ref, channel=order.channel, currency=order.currency,
-                         prices_include_tax=order.prices_include_tax, total=order.total, lines=lines)
+                         prices_include_tax=order.prices_include_tax, total=order.total, lines=lines,
+                         ship_to=ship_to(order))
+
+
+def ship_to(order: OrderView) -> ShipTo | None:
+    """The order's shipping address as the sale order's delivery address; None without a street to go to."""
+    a = order.shipping_address or {}
+    if not a.get("line1"):
+        return None
+    country = a.get("country") if len(a.get("country") or "") == 2 else None
+    return ShipTo(name=a.get("name") or order.name or order.email or order.ref, street=a.get("line1"),
+                  street2=a.get("line2"), city=a.get("city"), zip=a.get("postal_code"),
+                  country_code=country.upper() if country else None)
 
 
 def erp_ref(conn: Connection, order: OrderView) -> str:

@@ -73,6 +73,7 @@ class OrderView:
     settlements: list[Settlement] = field(default_factory=list)  # its captured gateway payments, oldest first
     paid_on_channel: bool = False
     refunds: list[RefundView] = field(default_factory=list)  # oldest first
+    shipping_address: dict[str, Any] | None = None
 
     @property
     def ref(self) -> str:
@@ -109,7 +110,7 @@ def load_order(conn: Connection, order_id: int, tolerance: Decimal = Decimal("0.
         lines=[OrderViewLine(li.sku, li.quantity, Decimal(li.unit_price), li.title, Decimal(li.discount or 0),
                              tuple(Decimal(r) for r in li.tax_rates or ())) for li in lines],
         paid_by_payment=is_paid(captured, total, tolerance), prices_include_tax=bool(o.prices_include_tax),
-        charges=list(o.charges or []), paid_on_channel=bool(o.paid_on_channel),
+        charges=list(o.charges or []), paid_on_channel=bool(o.paid_on_channel), shipping_address=o.shipping_address,
         settlements=[Settlement(f"{p.provider}:{p.external_id}", p.provider, Decimal(p.amount), p.currency)
                      for p in paid],
         refunds=[RefundView(r.channel, r.external_id, Decimal(r.amount), r.currency, _refund_lines(r.lines),

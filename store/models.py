@@ -455,6 +455,7 @@ erp_orders = Table(
     Column("invoice_name", String(64)),  # INV/2026/00001
     Column("payment_state", String(16)),  # the invoice's: not_paid | partial | in_payment | paid | ...
     Column("spec_hash", String(64)),  # what the sale order was made from (connectors.odoo.sale.fingerprint)
+    Column("ship_hash", String(64)),  # what its delivery address was made from (connectors.odoo.sale.ship_hash)
     Column("credited", JSON()),  # ["<channel>:<refund id>", ...]: refunds whose credit note is posted and paid
     Column("status", String(16), nullable=False),  # ExportStatus
     Column("error", Text()),

@@ -256,3 +256,55 @@ def test_a_sale_order_made_before_the_exact_totals_is_left_as_it_was(make_app):
         assert len(env.erp.records("sale.order.line")) == 2
         [row] = env.rows(erp_orders)
         assert row.spec_hash is not None and row.amount_total is None  # from now on, changes are followed
+
+
+def addressed(body: dict, street: str, modified: str | None = None) -> dict:
+    """The order billed to Ada at 1 Main St, Springfield, shipped to ``street`` there."""
+    home = {"address_1": "1 Main St", "city": "Springfield", "postcode": "12345", "country": "US"}
+    body = dict(body, billing={**body["billing"], **home},
+                shipping={**body["shipping"], **home, "first_name": "Ada", "last_name": "Peer", "address_1": street})
+    return dict(body, date_modified_gmt=modified) if modified else body
+
+
+def delivery_of(env, so: dict) -> tuple[str, str | None, str | None]:  # noqa: ANN001
+    [partner] = [p for p in env.erp.records("res.partner") if p["id"] == so["partner_shipping_id"][0]]
+    return partner["street"], partner["type"], partner["parent_id"] and partner["parent_id"][1]
+
+
+def test_a_corrected_delivery_address_reaches_the_sale_order_and_its_transfer(make_app):
+    """Issue 21: an address corrected on the channel never reached Odoo. The sale order ships to a delivery
+    contact under the customer (the customer itself when the order goes to the billing address); a corrected
+    address while nothing went out moves the sale order and its open transfer, and nothing else."""
+    with erp_crm_env(make_app) as env:
+        env.deliver(addressed(erp_woo_order("on-hold", "cod"), "1 Main St"))  # cash on delivery: confirmed
+        env.run()
+        [so] = env.sale_orders()
+        assert so["partner_shipping_id"] == so["partner_id"]  # shipped to where it is billed
+        env.deliver(addressed(erp_woo_order("on-hold", "cod"), "2 Side St", "2026-11-22T07:00:00"),
+                    topic="order.updated")
+        env.run()
+        [so] = env.sale_orders()  # the same sale order: the lines did not change
+        assert (so["state"], delivery_of(env, so)) == ("sale", ("2 Side St", "delivery", "Ada Peer"))
+        [picking] = env.erp.records("stock.picking")
+        assert picking["partner_id"][0] == so["partner_shipping_id"][0]
+        partners = len(env.erp.records("res.partner"))
+        for _ in range(3):
+            env.hub.queues.enqueue_exports({env.rows(erp_orders)[0].order_id})
+            env.run()
+        assert len(env.erp.records("res.partner")) == partners and len(env.sale_orders()) == 1
+
+
+def test_a_delivery_address_corrected_after_the_goods_went_out_is_left_to_a_person(make_app):
+    with erp_crm_env(make_app) as env, env.app.test_client() as client:
+        env.deliver(addressed(erp_woo_order("pending", "stripe"), "1 Main St"))
+        stripe(client, pay.stripe_payment("114", 4000, "usd", intent_id="pi_x"))
+        env.run()
+        env.deliver(addressed(erp_woo_order("processing", "stripe"), "2 Side St", "2026-11-22T07:00:00"),
+                    topic="order.updated")
+        env.run()
+        [so] = env.sale_orders()
+        assert delivery_of(env, so)[0] == "1 Main St"
+        [note] = [m for m in env.erp.records("mail.message") if m["res_id"] == so["id"]]
+        assert "got a new delivery address on woo after S00001 was confirmed" in note["body"]
+        alerts = client.get("/api/alerts", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json["alerts"]
+        assert [(a["kind"], a["key"]) for a in alerts] == [("erp_order_changed", "woo:114")]

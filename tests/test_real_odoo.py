@@ -76,6 +76,11 @@ def test_every_order_totals_the_channels_on_a_real_odoo_and_replays_change_nothi
             odoo.deliver(eur.ref)  # shipped: the returned tee comes back through a return of this delivery
             deliver(client, "shop-eu", "refunds/create", refund(501, eur.body, "22.46", {"ACC-TEE": 1}))
             deliver(client, "shop-eu", "refunds/create", refund(502, eur.body, "4.95", {}))
+            # cash on delivery (confirmed, nothing out): its delivery address corrected on Woo
+            [cod] = [c for c in CASES if c.id == "004-order.created.body"]
+            deliver(client, "woo", "order.updated", dict(cod.body, date_modified_gmt="2026-12-01T09:00:00", shipping={
+                **cod.body["shipping"], "first_name": "Ada", "last_name": "Peer", "address_1": "2 Side St",
+                "city": "Springfield", "postcode": "12345", "country": "US"}))
         run_worker(app)
 
         with hub.engine.connect() as conn:
@@ -102,6 +107,13 @@ def test_every_order_totals_the_channels_on_a_real_odoo_and_replays_change_nothi
         assert [(r["state"], r["origin"].startswith("Return of WH/OUT/")) for r in returns] == [("done", True)]
         assert [(m["product_id"][1], m["quantity"]) for m in odoo.read("stock.move", [
             ("picking_id", "=", returns[0]["id"])], ["product_id", "quantity"])] == [("[ACC-TEE] ACC-TEE", 1.0)]
+        [so] = odoo.read("sale.order", [("client_order_ref", "=", cod.ref)],
+                         ["partner_id", "partner_shipping_id", "picking_ids", "state"])
+        [ship] = odoo.read("res.partner", [("id", "=", so["partner_shipping_id"][0])], ["street", "type", "parent_id"])
+        assert (so["state"], ship["street"], ship["type"], ship["parent_id"][0]) == (
+            "sale", "2 Side St", "delivery", so["partner_id"][0])
+        assert {p["partner_id"][0] for p in odoo.read("stock.picking", [("id", "in", so["picking_ids"])],
+                                                      ["partner_id"])} == {ship["id"]}  # the transfer moved too
         before = {m: odoo.count(m) for m in MODELS}
         for _ in range(5):
             hub.queues.enqueue_exports(set(r.order_id for r in rows.values()))

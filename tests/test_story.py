@@ -233,6 +233,7 @@ def test_shopify_order_paypal_payment_shopify_fulfillment_aftership_to_delivered
     assert "fulfillmentCreate" not in s.shop.stats["by_root_field"]  # the tracking came from Shopify: not sent back
     assert s.erp.stats["calls"] == {
         "common authenticate": 2, "res.partner search": 1, "res.country search": 1, "res.partner create": 1,
+        "res.partner search_read": 1,  # its delivery address: the customer's own
         "product.product search_read": 1, "sale.order search_read": 3, "sale.order create": 1, "sale.order read": 5,
         "sale.order action_confirm": 1, "res.currency search_read": 1, "product.pricelist search": 1,
         **INVOICE_CALLS}

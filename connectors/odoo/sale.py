@@ -65,6 +65,18 @@ class SaleSettings:
     pricelists: dict[str, str] = field(default_factory=dict)  # currency -> an Odoo pricelist's name
 
 
+@dataclass(frozen=True)
+class ShipTo:
+    """Where the order goes: the sale order's delivery address (a delivery contact under the customer)."""
+
+    name: str
+    street: str | None = None
+    street2: str | None = None
+    city: str | None = None
+    zip: str | None = None
+    country_code: str | None = None
+
+
 @dataclass
 class SaleOrderSpec:
     ref: str
@@ -73,6 +85,7 @@ class SaleOrderSpec:
     prices_include_tax: bool
     total: Decimal
     lines: list[SaleLine]
+    ship_to: ShipTo | None = None  # None: the customer's own address
 
 
 def tax_key(rate: Decimal, included: bool) -> str:
@@ -92,6 +105,12 @@ def fingerprint(spec: SaleOrderSpec) -> str:
             "lines": [{k: str(v) if not isinstance(v, tuple) else [str(x) for x in v] for k, v in asdict(ln).items()}
                       for ln in spec.lines]}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def ship_hash(spec: SaleOrderSpec) -> str:
+    """What the sale order's delivery address was made from (apart from ``fingerprint``: an address corrected
+    on the channel changes the address, not the lines)."""
+    return hashlib.sha256(json.dumps(asdict(spec.ship_to) if spec.ship_to else None).encode()).hexdigest()
 
 
 def discount_percent(line: SaleLine, digits: int = 2) -> Decimal:
@@ -120,7 +139,8 @@ class SaleOrders:
         existing = self.client.sale_order(spec.ref)
         if existing:
             return existing["id"], False
-        order_id = int(self.client.execute_kw("sale.order", "create", [self.vals(spec, partner_id)]))
+        vals = {**self.vals(spec, partner_id), "partner_shipping_id": self.delivery_address(partner_id, spec.ship_to)}
+        order_id = int(self.client.execute_kw("sale.order", "create", [vals]))
         logger.info("odoo sale order %s created for ref %s", order_id, spec.ref)
         return order_id, True
 
@@ -131,6 +151,39 @@ class SaleOrders:
         self.client.execute_kw("sale.order", "write", [[order_id], {
             "order_line": [(2, ln["id"]) for ln in old] + vals["order_line"], "pricelist_id": vals["pricelist_id"]}])
         logger.info("odoo sale order %s: lines replaced (%s)", order_id, spec.ref)
+
+    def delivery_address(self, partner_id: int, ship_to: ShipTo | None) -> int:
+        """The customer's delivery contact at ``ship_to`` (found among its children, else made); the customer
+        itself when there is none."""
+        if ship_to is None:
+            return partner_id
+        where = {"street": ship_to.street, "street2": ship_to.street2, "city": ship_to.city, "zip": ship_to.zip}
+        known = self.client.search_read(
+            "res.partner", ["|", ("id", "=", partner_id), "&", ("parent_id", "=", partner_id),
+                            ("type", "=", "delivery")], ["name", "type", "country_code", *where], order="id asc")
+
+        def there(p: dict[str, Any]) -> bool:
+            return all((p.get(k) or None) == (v or None) for k, v in where.items()) and (
+                not ship_to.country_code or not p.get("country_code") or p["country_code"] == ship_to.country_code)
+        for p in sorted(known, key=lambda p: p["id"] != partner_id):  # the customer's own address first
+            if there(p) and (p["id"] == partner_id or p["name"] == ship_to.name):
+                return int(p["id"])
+        vals: dict[str, Any] = {"parent_id": partner_id, "type": "delivery", "name": ship_to.name,
+                                **{k: v for k, v in where.items() if v}}
+        if ship_to.country_code:
+            country = self.client.execute_kw("res.country", "search", [[("code", "=", ship_to.country_code)]],
+                                             {"limit": 1})
+            if country:
+                vals["country_id"] = int(country[0])
+        return int(self.client.execute_kw("res.partner", "create", [vals]))
+
+    def readdress(self, order_id: int, partner_id: int, ship_to: ShipTo | None) -> None:
+        """The sale order's delivery address made ``ship_to``; its transfers take it too (sale_stock updates
+        them with ``update_delivery_shipping_partner``; without it, it only warns on them)."""
+        shipping = self.delivery_address(partner_id, ship_to)
+        self.client.execute_kw("sale.order", "write", [[order_id], {"partner_shipping_id": shipping}],
+                               {"context": {"update_delivery_shipping_partner": True}})
+        logger.info("odoo sale order %s: delivery address changed", order_id)
 
     def retire(self, order_id: int, ref: str, note: str) -> None:
         """A cancelled sale order gives up its reference (``<ref> (replaced)``), so that a new one takes it."""

@@ -99,7 +99,9 @@ MODELS: dict[str, Model] = {
         "email": _f("char", "Email"), "phone": _f("char", "Phone"),
         "street": _f("char", "Street"), "street2": _f("char", "Street2"), "city": _f("char", "City"),
         "zip": _f("char", "Zip"), "country_id": _f("many2one", "Country", comodel="res.country"),
-        "country_code": _f("char", "Country Code", computed=True), "active": _f("boolean", "Active")}),
+        "country_code": _f("char", "Country Code", computed=True), "active": _f("boolean", "Active"),
+        "parent_id": _f("many2one", "Related Company", comodel="res.partner"),
+        "type": _f("selection", "Address Type", selection=("contact", "invoice", "delivery", "other"))}),
     "decimal.precision": Model("Decimal Precision", "id", {
         "name": _f("char", "Usage", required=True), "digits": _f("integer", "Digits", required=True)}),
     "res.currency": Model("Currency", "active desc, name", {
@@ -125,6 +127,8 @@ MODELS: dict[str, Model] = {
     "sale.order": Model("Sales Order", "date_order desc, id desc", {
         "name": _f("char", "Order Reference"), "client_order_ref": _f("char", "Customer Reference"),
         "partner_id": _f("many2one", "Customer", comodel="res.partner", required=True),
+        "partner_shipping_id": _f("many2one", "Delivery Address", comodel="res.partner"),
+        "partner_invoice_id": _f("many2one", "Invoice Address", comodel="res.partner"),
         "state": _f("selection", "Status", selection=("draft", "sent", "sale", "cancel")),
         "date_order": _f("datetime", "Order Date"), "note": _f("text", "Terms and conditions"),
         "locked": _f("boolean", "Locked"), "amount_total": _f("monetary", "Total", computed=True),

@@ -151,7 +151,22 @@ class Orm(Accounting, Returns):
     def rpc_write(self, model: str, ids: Any, vals: dict) -> bool:
         for rec in self.browse(model, ids):
             self.write(model, rec, vals)
+            if model == "sale.order" and isinstance(vals, dict) and vals.get("partner_shipping_id"):
+                self._shipping_changed(rec)
         return True
+
+    def _shipping_changed(self, order: Record) -> None:
+        """sale_stock's write: with ``update_delivery_shipping_partner`` in the context every transfer of the
+        order takes the new address; without, the open ones get a warning to update it by hand."""
+        pickings = self.search("stock.picking", [("sale_id", "=", order["id"])], 0, None, None)
+        for picking in pickings:
+            if self.context.get("update_delivery_shipping_partner"):
+                picking["partner_id"] = order["partner_shipping_id"]
+            elif picking["state"] not in ("done", "cancel"):
+                self.create("mail.message", {
+                    "model": "stock.picking", "res_id": picking["id"], "message_type": "notification",
+                    "body": "<p>The delivery address has been changed on the Sales Order. You should probably "
+                            "update the partner on this document.</p>"})
 
     def rpc_message_post(self, model: str, ids: Any, body: str = "", message_type: str = "notification",
                          subtype_xmlid: str | None = None, **_: Any) -> list[int]:
@@ -236,6 +251,11 @@ class Orm(Accounting, Returns):
         later(rec)
         if model == "stock.return.picking":
             self.return_lines(rec)
+        if model == "sale.order":  # Odoo computes both from the customer when they are not given
+            for fname in ("partner_shipping_id", "partner_invoice_id"):
+                rec[fname] = rec.get(fname) or rec["partner_id"]
+        if model == "res.partner":
+            rec["type"] = rec.get("type") or "contact"
         return rec["id"]
 
     def write(self, model: str, rec: Record, vals: dict) -> None:
@@ -505,7 +525,8 @@ class Orm(Accounting, Returns):
         stock, customers = self.location(STOCK)["id"], self.location(CUSTOMERS)["id"]
         picking = self.tables["stock.picking"][self.create("stock.picking", {
             "name": f"WH/OUT/{self.sequences['WH/OUT']:05d}", "origin": order["name"], "sale_id": order["id"],
-            "partner_id": order["partner_id"], "state": state, "location_id": stock, "location_dest_id": customers,
+            "partner_id": order["partner_shipping_id"] or order["partner_id"], "state": state, "location_id": stock,
+            "location_dest_id": customers,
             "backorder_id": backorder_of["id"] if backorder_of else False})]
         for product_id, demand, name in moves:
             self.create("stock.move", {"name": name, "picking_id": picking["id"], "product_id": product_id,
