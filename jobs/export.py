@@ -158,13 +158,13 @@ def _sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderView, 
     invoice_owed = want == "confirmed" and order.paid and row.payment_state != "paid"
     settings = sale_settings(erp)
     spec, sales = sale_spec(order, ref), SaleOrders(client, settings)
-    made_from, ship_to = fingerprint(spec), ship_hash(spec)
+    made_from, address = fingerprint(spec), ship_hash(spec)
     changed = bool(row.sale_order_id and row.spec_hash and row.spec_hash != made_from)
     # a sale order made before the hub kept its address's hash is taken as it is
-    moved = bool(row.sale_order_id and row.ship_hash and row.ship_hash != ship_to)
+    moved = bool(row.sale_order_id and row.ship_hash and row.ship_hash != address)
     if row.sale_order_id and row.state == want and not invoice_owed and not changed and not moved:
         if row.ship_hash is None:
-            save(hub, erp_orders, order.id, ship_hash=ship_to)
+            save(hub, erp_orders, order.id, ship_hash=address)
         return f"{row.name}: already {want}"
     if row.state == "confirmed" and want == "draft" and not changed:
         return f"{row.name}: confirmed (an order is not taken back to draft)"
@@ -182,7 +182,7 @@ def _sale_order(hub: Hub, erp: ErpConfig, client: OdooClient, order: OrderView, 
         summary += _moved(hub, client, sales, order, row, spec, so_id, partner)
     so = client.sale_order(ref) if not row.name or created else {"name": row.name}
     save(hub, erp_orders, order.id, sale_order_id=str(so_id), name=so["name"], spec_hash=made_from,
-         ship_hash=ship_to, state="draft" if created else row.state or "draft")
+         ship_hash=address, state="draft" if created else row.state or "draft")
     notes = fallback_notes(spec, settings)
     annotate(sale_order=so["name"], created=created, **({"lines_without_sku": notes} if notes else {}))
     summary = f"{so['name']} ({ref}) {'created' if created else 'found'}" + summary
