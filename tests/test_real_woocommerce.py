@@ -20,7 +20,7 @@ from hub.config import DEFAULT_STOCK_REPORT_HOLD_S
 from sandbox.base import serve
 from sandbox.emitters import payments as pay
 from sandbox.shopify import ShopifySandbox
-from store.models import stock_levels, stock_sync
+from store.models import events, stock_levels, stock_movements, stock_sync, tasks
 
 from .support import ADMIN_TOKEN, SECRETS, signed
 from .support.real_woo import WEBHOOK_SECRET, RealWoo, real_woocommerce, wait_for
@@ -50,6 +50,26 @@ class Stack:
         """What the hub believes Woo shows of ``sku`` (None: it has not read, written or heard it yet)."""
         row = self._row(select(stock_sync.c.believed).where(stock_sync.c.channel == "woo", stock_sync.c.sku == sku))
         return row.believed if row else None
+
+    def why_written(self, since: float) -> str:
+        """What the hub wrote to Woo since ``since``, and what it knew when it did: its Woo pushes (what each
+        wrote, and the values), the Woo deliveries it stored and what became of each, the stock movements. For
+        a "never written" assertion's message: a rare wasted write is then explained by the run that made it."""
+        engine = create_engine(f"sqlite:///{self.work}/var/hub.db")
+        try:
+            with engine.connect() as conn:
+                pushes = conn.execute(select(tasks.c.started_at, tasks.c.detail).where(
+                    tasks.c.kind == "push_stock", tasks.c.channel == "woo").order_by(tasks.c.id)).all()
+                got = conn.execute(select(events.c.id, events.c.topic, events.c.received_at, events.c.status,
+                                          events.c.status_reason).where(events.c.channel == "woo")
+                                   .order_by(events.c.id)).all()
+                moves = conn.execute(select(stock_movements).order_by(stock_movements.c.id)).all()
+        finally:
+            engine.dispose()
+        return "\n".join([f"writes: {self.woo.hub_writes(since)}", "woo pushes:",
+                          *[f"  {p.started_at} {p.detail}" for p in pushes], "woo deliveries:",
+                          *[f"  {e.id} {e.topic} {e.received_at} {e.status} {e.status_reason or ''}" for e in got],
+                          "stock movements:", *[f"  {tuple(m)}" for m in moves]])
 
     def _row(self, query: Any) -> Any:
         engine = create_engine(f"sqlite:///{self.work}/var/hub.db")
@@ -234,7 +254,8 @@ def test_paid_unpaid_and_cancelled_orders_move_the_ledger_as_woo_moves_its_count
         for sku, (committed, shown) in {"RW-P": (1, 4), "RW-U": (2, 3), "RW-H": (1, 4), "RW-C": (0, 5),
                                         "RW-X": (0, 5)}.items():
             env.settled(sku, 5, committed, shown, timeout=1)
-        assert env.woo.hub_writes(since) == []  # Woo moved its own count every time: never written
+        # Woo moved its own count every time: never written
+        assert env.woo.hub_writes(since) == [], env.why_written(since)
 
 
 def test_a_stripe_payment_woo_did_not_see_takes_its_order_to_processing(tmp_path):
@@ -261,7 +282,7 @@ def test_a_stripe_payment_woo_did_not_see_takes_its_order_to_processing(tmp_path
             assert (done["transaction_id"], bool(done["date_paid_gmt"])) == (f"stripe:{intent}", True)
         env.settled("RW-SP", 5, 2, 3)  # Woo took its 2 when paid
         env.settled("RW-SH", 5, 1, 4)
-        assert env.woo.hub_writes(since) == []  # stock: Woo moved its own count
+        assert env.woo.hub_writes(since) == [], env.why_written(since)  # stock: Woo moved its own count
         marks = env.woo.hub_writes(since, under="/wc/v3/orders")
         assert [(body.get("set_paid"), body.get("status")) for _, body in marks] == [
             (True, None), (None, "processing")], marks  # one each, not one a webhook
@@ -304,7 +325,7 @@ def test_a_variable_product_and_a_manual_edit_under_hub_authority(tmp_path):
             (parent, small, "RW-VS")]
         env.settled("RW-VS", 5, 2, 3)
         env.settled("RW-VM", 7, 0, 7)
-        assert env.woo.hub_writes(since) == []
+        assert env.woo.hub_writes(since) == [], env.why_written(since)
         env.shop.place_order([{"sku": "RW-VM", "quantity": 3}])  # a Shopify sale: Woo's variation is written
         env.settled("RW-VM", 7, 3, 4)
         want = [(f"/wc/v3/products/{parent}/variations/batch", {
@@ -347,7 +368,7 @@ def test_a_manual_edit_under_channel_authority_is_taken_by_the_ledger(tmp_path):
         env.settled("RW-E", 14, 1, 13, timeout=1)
         env.settled("RW-VS", 3, 1, 2, timeout=1)
         env.settled("RW-VM", 5, 0, 5, timeout=1)
-        assert env.woo.hub_writes(since) == []
+        assert env.woo.hub_writes(since) == [], env.why_written(since)
 
 
 def test_a_burst_of_30_orders_is_all_in_the_hub_and_the_stock_exact(tmp_path):
@@ -404,4 +425,4 @@ def test_a_sale_whose_order_webhook_is_late_is_not_written_over(tmp_path):
         backfill = env.hub.hub("backfill", "--channel", "woo", "--since", "10m")
         assert backfill.returncode == 0, backfill.stderr
         env.settled("RW-L", 10, 1, 9)
-        assert env.woo.hub_writes(since) == []
+        assert env.woo.hub_writes(since) == [], env.why_written(since)
