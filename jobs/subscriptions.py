@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from connectors import reads_changes, subscription_target
-from connectors.outbound import Subscription, SubscriptionTarget
+from connectors.outbound import Permanent, Subscription, SubscriptionTarget
 from domain.orders import raise_alert
 from hub.config import ChannelConfig, Config
 from hub.state import Hub, current_hub
@@ -92,20 +92,27 @@ def check(hub: Hub, channel_id: str, dry_run: bool = False) -> list[Finding]:
         return [f for f, _ in plan(channel_id, target.subscriptions(), topics(cfg), url)]
     with recording(hub.engine, TASK, channel=channel_id, entity=f"channel:{channel_id}"):
         todo = plan(channel_id, target.subscriptions(), topics(cfg), url)
+        refused = []
         for finding, sub in todo:
-            if sub is None:
-                target.subscribe(finding.topic, url, secret)
-            else:
-                target.repair(sub, url, secret)
+            try:
+                if sub is None:
+                    target.subscribe(finding.topic, url, secret)
+                else:
+                    target.repair(sub, url, secret)
+            except Permanent as exc:  # e.g. a scope the app lacks: the other topics are still kept
+                refused.append(f"{finding.topic}: {exc}")
+                continue
             finding.done = True
             with hub.engine.begin() as conn:
                 raise_alert(conn, ALERT, f"{channel_id}:{finding.topic}",
                             f"{channel_id} webhook {finding.topic}: {finding.problem}; {finding.action}",
                             asdict(finding))
             logger.warning("webhook subscription repaired", extra=asdict(finding))
-        annotate(checked=len(topics(cfg)), repaired=[asdict(f) for f, _ in todo])
-    if todo and reads_changes(cfg):  # what the platform did not send meanwhile: read it now, write no stock before
-        hub.queues.request_backfill(channel_id)
+        annotate(checked=len(topics(cfg)), repaired=[asdict(f) for f, _ in todo if f.done])
+        if todo and reads_changes(cfg):  # what the platform did not send meanwhile: read it now, write no stock before
+            hub.queues.request_backfill(channel_id)
+        if refused:  # the task fails, saying which: a person grants the scope (``hub doctor`` names it)
+            raise Permanent(f"{channel_id}: {len(refused)} webhook subscription(s) refused: " + "; ".join(refused))
     return [f for f, _ in todo]
 
 

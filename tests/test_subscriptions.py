@@ -264,6 +264,23 @@ def test_a_misdirected_shopify_subscription_is_pointed_at_the_hub(make_app):
         assert (env.shop.stats["requests"], env.shop.stats["by_root_field"]) == (1, {"webhookSubscriptions": 1})
 
 
+def test_an_app_without_read_returns_keeps_every_other_topic_and_says_which_it_could_not(make_app):
+    """The returns/* topics need the read_returns scope: a shop whose app was installed before the hub listened to
+    returns refuses them. The first refusal stopped the check, so the topics after it were never repaired."""
+    with shop_env(make_app) as env:
+        env.shop.access_scopes = [s for s in env.shop.access_scopes if s != "read_returns"]
+        with pytest.raises(Permanent, match=r"shop-eu: 8 webhook subscription\(s\) refused: returns/approve: "):
+            check(env.hub, "shop-eu")
+        assert sorted(env.subs()) == [t for t in SHOP_HANDLED if not t.startswith("returns/")]
+        with env.hub.engine.connect() as conn:
+            [task] = conn.execute(select(tasks).where(tasks.c.kind == "check_subscriptions")).all()
+        assert task.status == "failed" and "Access denied for topic RETURNS_REQUEST" in task.error
+        assert len(task.detail["repaired"]) == len(SHOP_HANDLED) - 8
+        env.shop.access_scopes.append("read_returns")  # the merchant grants it: the next check makes them
+        assert {f.topic for f in check(env.hub, "shop-eu")} == {t for t in SHOP_HANDLED if t.startswith("returns/")}
+        assert sorted(env.subs()) == SHOP_HANDLED
+
+
 def test_shopify_subscriptions_are_listed_page_by_page_and_refusals_are_permanent(make_app):
     with shop_env(make_app) as env:
         env.shop.configure(webhook_url=env.hook)

@@ -29,6 +29,7 @@ MORE_LINES_PAGE = 50  # line items per follow-up: 3 + 10 x 50 = 503 points
 MORE_ITEMS_PAGE = 250  # fulfillment or refund line items per follow-up: 3 + 2 x 250 = 503 points
 
 # the Admin API access scopes the hub's calls need (``hub doctor`` checks the app has them): products and
-# inventory to find and set stock, locations, orders to read what webhooks missed, fulfillment orders to ship
+# inventory to find and set stock, locations, orders to read what webhooks missed, fulfillment orders to ship,
+# returns for the returns/* webhooks
 REQUIRED_SCOPES = ("read_products", "read_inventory", "write_inventory", "read_locations", "read_orders",
-                   "write_merchant_managed_fulfillment_orders")
+                   "write_merchant_managed_fulfillment_orders", "read_returns")

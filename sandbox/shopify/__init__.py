@@ -68,7 +68,8 @@ DEFAULT_TOKEN = "shpat_sandbox_token"  # a sandbox credential, not a secret
 # the Admin API access scopes the sandbox's custom app was installed with
 GRANTED_SCOPES = ("read_products", "read_inventory", "write_inventory", "read_locations", "read_orders",
                   "write_orders", "read_merchant_managed_fulfillment_orders",
-                  "write_merchant_managed_fulfillment_orders", "read_fulfillments", "write_fulfillments")
+                  "write_merchant_managed_fulfillment_orders", "read_fulfillments", "write_fulfillments",
+                  "read_returns")
 
 
 def _fresh_stats() -> dict[str, Any]:

@@ -53,6 +53,11 @@ CLOUD_PREFIXES = ("pubsub://", "arn:aws:events:")  # Google Pub/Sub and EventBri
 ADDRESS = ["webhookSubscription", "callbackUrl"]  # where Shopify points address errors, even for ``uri`` input
 NO_SUCH = "Webhook subscription does not exist"
 TAKEN = "Address for this topic has already been taken"
+# topics an app may subscribe to only with one of these access scopes (Shopify's webhook reference: returns need
+# read_returns or read_marketplace_returns); the refusal's wording is the sandbox's (no capture of it)
+TOPIC_SCOPES = {t: ("read_returns", "read_marketplace_returns") for t in (
+    "RETURNS_REQUEST", "RETURNS_APPROVE", "RETURNS_DECLINE", "RETURNS_CLOSE", "RETURNS_CANCEL", "RETURNS_REOPEN",
+    "RETURNS_PROCESS", "RETURNS_UPDATE")}
 _TOPIC_IN_DESCRIPTION = re.compile(r"The webhook topic for `([^`]+)` events")
 
 
@@ -249,6 +254,11 @@ class SubscriptionRoot:
         data = _supported(webhookSubscription)
         uri = data.get("uri", data.get("callbackUrl"))
         errors = self.webhooks.address_errors(uri)
+        needed = TOPIC_SCOPES.get(topic, ())
+        granted = {s["handle"] for s in self.currentAppInstallation["accessScopes"]}
+        if not errors and needed and not granted & set(needed):
+            errors = [user_error(["topic"], f"Access denied for topic {topic}: requires one of the access scopes "
+                                            f"{', '.join(needed)}")]
         if not errors and self.webhooks.taken(topic, uri.strip()):
             errors = [user_error(ADDRESS, TAKEN)]
         if errors:
