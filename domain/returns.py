@@ -52,13 +52,18 @@ def apply_return(conn: Connection, event_id: int, r: Return, out: Any) -> None:
         rid, effect = row.id, "updated"
     record_effect(conn, event_id, "return", rid, effect)
     name = values["name"] or r.origin.external_id
-    what = ", ".join(f"{ln['quantity']} x {ln['sku'] or ln['line_id']}" for ln in lines or [])
+    what = describe_lines(lines or [])
     out.notes.append(f"return {name} {effect}: {status}" + (f" ({what})" if what else "")
                      + ("" if order_id else ", no order yet"))
     if order_id and (row is None or row.status != status):
         body = f"Return {name} {status}" + (f": {what}" if what else "")
         if record_crm_note(conn, order_id, "return", f"{r.origin.external_id}:{status}", body):
             out.crm.add(order_id)
+
+
+def describe_lines(lines: list[dict[str, Any]]) -> str:
+    """A return's stored lines in words: ``1 x TEE-M, 2 x <line id>``."""
+    return ", ".join(f"{ln['quantity']} x {ln['sku'] or ln['line_id']}" for ln in lines)
 
 
 def _lines(conn: Connection, order_id: int | None, r: Return) -> list[dict[str, Any]]:

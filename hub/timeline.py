@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from domain.returns import describe_lines
 from hub.api.records import money
 from store.deliveries import iso
 from store.models import crm_deals, crm_notes, erp_orders, refunds
@@ -55,7 +56,7 @@ def order_timeline(conn: Connection, detail: dict[str, Any]) -> list[Step]:
                           f"refund {r.external_id}, {_fmt(money(r.amount, r.currency))}"
                           + (f": {r.reason}" if r.reason else "")))
     for r in detail.get("returns", []):
-        what = ", ".join(f"{ln['quantity']} x {ln['sku'] or ln['line_id']}" for ln in r["lines"])
+        what = describe_lines(r["lines"])
         steps.append(Step(r["created_at"], r["channel"], f"return {r['name'] or r['external_id']} asked for"
                           + (f": {what}" if what else "")))
         if r["status"] != "requested":
