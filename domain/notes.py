@@ -22,8 +22,8 @@ def note_key(order_id: int, kind: str, ref: str) -> str:
 def record_crm_note(conn: Connection, order_id: int, kind: str, ref: str, body: str,
                     occurred_at: datetime | None = None) -> bool:
     """Owe the CRM a note on the order's timeline, in the caller's transaction; False if that
-    (order, kind, ref) was noted before. The caller queues ``sync_crm`` after its commit
-    (``hub.queues.enqueue_crm(order_id)``), or uses ``crm_note``, which does both."""
+    (order, kind, ref) was noted before. The caller owes ``sync_crm`` (``jobs.fanout``: ``Outcome.crm``, or
+    ``Owed(crm=...)``), or uses ``crm_note``, which does both."""
     now = utcnow()
     key = note_key(order_id, kind, ref)
     if conn.execute(select(crm_notes.c.id).where(crm_notes.c.key == key)).first():

@@ -27,6 +27,7 @@ from store.deliveries import utcnow
 from store.models import ExportStatus, crm_deals, crm_notes
 
 from .export import EXPORT_MAX_ATTEMPTS, run_export
+from .fanout import Owed, owe, owing
 from .order_view import OrderView, ensure_row, save
 from .tasks import annotate, task
 
@@ -38,14 +39,14 @@ NOTE_KINDS_OWN = ("placed", "paid", "cancelled")  # the steps sync_crm notes by 
 def crm_note(hub: Hub, order_id: int, kind: str, ref: str, body: str, occurred_at: datetime | None = None) -> bool:
     """A note on the order's CRM timeline (deal and contact), once per (order, kind, ref), e.g.
     ``crm_note(hub, 42, "shipped", "1Z999AA10123456784", "Shipped with UPS: 1Z999AA10123456784")``.
-    Recorded in its own transaction, then sent by the order's ``sync_crm`` job (queued here). No CRM
-    configured: nothing is recorded. Returns whether the note is new."""
+    Recorded in its own transaction, then sent by the order's ``sync_crm`` job (queued once it has committed,
+    never lost: ``fanout.owing``). No CRM configured: nothing is recorded. Returns whether the note is new."""
     if hub.config.crm is None:
         return False
-    with hub.engine.begin() as conn:
+    with owing(hub) as conn:
         new = record_crm_note(conn, order_id, kind, ref, body, occurred_at)
-    if new:
-        hub.queues.enqueue_crm(order_id)
+        if new:
+            owe(conn, Owed(crm=(order_id,)))
     return new
 
 

@@ -42,7 +42,7 @@ from jobs.queueing import HeldLock, erp_pull_lock_key
 from store.deliveries import insert_ignore, utcnow
 from store.models import erp_orders, pull_cursors, stock_levels
 
-from .fanout import after_commit
+from .fanout import Owed, owe, owing
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def apply_deliveries(hub: Hub, client: OdooClient) -> int:
         cursor = read_cursor(conn, DELIVERIES_CURSOR)
     rows, new_cursor = client.done_deliveries(cursor)
     out = Outcome(hub.stock_policy, rules=hub.order_rules)
-    with hub.engine.begin() as conn:
+    with owing(hub) as conn:
         wanted = sorted({r["sale_order_ref"] for r in rows if r["sale_order_ref"]})
         by_ref = dict(conn.execute(select(erp_orders.c.ref, erp_orders.c.order_id)
                                    .where(erp_orders.c.ref.in_(wanted))).all()) if wanted else {}
@@ -138,7 +138,7 @@ def apply_deliveries(hub: Hub, client: OdooClient) -> int:
         if out.touch.skus:
             ledger.finish(conn, out.touch, out.policy)
         write_cursor(conn, DELIVERIES_CURSOR, settled(new_cursor))
-        after_commit(conn, hub, out)
+        owe(conn, Owed.of(hub, out))
     # a pull that changed nothing is not news: every erp_pull_interval_s it would be a line
     logger.log(logging.INFO if applied else logging.DEBUG, "erp deliveries pulled",
                extra={"read": len(rows), "applied": applied})
@@ -252,12 +252,12 @@ def _counts(conn: Connection, skus: list[str], fed: tuple[str, ...],
 def shipment_from_erp(conn: Connection, order_id: int, tracking_ref: str, carrier: str,
                       date_done: datetime | None, hub: Hub | None = None) -> int:
     """A done ERP delivery: the order's shipment by ``tracking_ref`` (created or updated) and, once
-    the caller's transaction commits, its ``push_tracking`` job (and the ERP/CRM jobs it owes).
-    Returns the shipment id."""
+    the caller's transaction (``fanout.owing``) commits, its ``push_tracking`` job (and the ERP/CRM jobs it
+    owes). Returns the shipment id."""
     hub = hub or current_hub()
     out = Outcome(hub.stock_policy, rules=hub.order_rules)
     change = erp_delivery(conn, out, order_id, tracking_ref, carrier, date_done)
     if out.touch.skus:
         ledger.finish(conn, out.touch, out.policy)
-    after_commit(conn, hub, out)
+    owe(conn, Owed.of(hub, out))
     return change.id

@@ -30,7 +30,7 @@ from store.deliveries import insert_ignore, iso, load_event, set_status, utcnow
 from store.links import StoreLinks, release_parked
 from store.models import ErrorClass, EventStatus, TaskStatus, parked, tasks
 
-from .fanout import fan_out
+from .fanout import Owed, owe, owe_again, owing
 from .queueing import echo_key
 from .tasks import classify, event_entity, record_event_outcome
 
@@ -162,8 +162,7 @@ def process_events(event_ids: list[int]) -> dict[str, int]:
 
 
 def _process(hub: Hub, event_id: int) -> str:
-    resumed: list[int] = []
-    with hub.engine.begin() as conn:
+    with owing(hub) as conn:  # what the records owe is queued once they are committed: the jobs can read them
         if conn.dialect.name == "postgresql":
             # No wait for the WAL flush: a commit lost in a server crash leaves the delivery
             # `received` (the stored delivery itself was committed durably at ingest), and the
@@ -174,6 +173,7 @@ def _process(hub: Hub, event_id: int) -> str:
             logger.warning("process_event: no such event", extra={"event_id": event_id})
             return "missing"
         if row.status not in PROCESSABLE:
+            owe_again(conn, event_id)  # a run that committed and died before its jobs were queued
             return row.status
         handler = mapper(row.kind).TOPICS.get(row.topic)
         if handler is None:
@@ -216,9 +216,7 @@ def _process(hub: Hub, event_id: int) -> str:
             set_status(conn, event_id, EventStatus.PROCESSED, summary)
             if row.status == EventStatus.NEEDS_MAPPING.value:  # a parked event resumed: its failure is over
                 record_event_outcome(conn, event_id, row.channel, TaskStatus.OK, key=row.dedupe_key)
-    for parked_id in resumed:  # after the commit: the links they wait for are now visible
-        hub.queues.enqueue_event(parked_id)
-    fan_out(hub, outcome, row.channel)  # the records are committed: the jobs they owe can read them
+        owe(conn, Owed.of(hub, outcome, row.channel, resumed), event_id)
     if outcome.held is not None and not outcome.missing:
         hub.queues.hold_event(event_id, outcome.held, outcome.held_keys)
         logger.info("event held", extra={"event_id": event_id, "channel": row.channel, "topic": row.topic})

@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Insert
 
-from .models import EventStatus, UTCDateTime, event_history, events
+from .models import EventStatus, UTCDateTime, event_history, events, parked
 
 MAX_LIST_LIMIT = 500
 
@@ -224,9 +224,13 @@ def load_event(conn: Connection, event_id: int, for_update: bool = False) -> Any
 
 
 def stuck_received(engine: Engine, older_than: datetime, limit: int = 1000) -> list[int]:
-    """Ids of deliveries still ``received`` since before ``older_than`` (their job was lost)."""
-    q = (select(events.c.id).where(events.c.status == EventStatus.RECEIVED.value,
-                                   events.c.received_at < older_than)
+    """Ids of deliveries still ``received`` since before ``older_than`` (their job was lost), and of parked ones
+    whose links were all added before it (``needs_mapping`` with no ``parked`` row left: the job that resumes
+    them was lost)."""
+    unparked = ~select(parked.c.id).where(parked.c.event_id == events.c.id).exists()
+    q = (select(events.c.id).where(or_(
+        and_(events.c.status == EventStatus.RECEIVED.value, events.c.received_at < older_than),
+        and_(events.c.status == EventStatus.NEEDS_MAPPING.value, events.c.updated_at < older_than, unparked)))
          .order_by(events.c.id).limit(limit))
     with engine.connect() as conn:
         return [r.id for r in conn.execute(q)]

@@ -597,3 +597,17 @@ pull_cursors = Table(
     Column("value", Text()),  # the connector's own cursor text (Odoo: "<write second>|<ids>")
     Column("updated_at", UTCDateTime(), nullable=False),
 )
+
+
+# ---- jobs owed by committed transactions (migration 0021) ----------------------------------------------------
+
+owed = Table(
+    # what a committed transaction owes the job queues (exports, tracking pushes, ...), written in that transaction
+    # and deleted once the jobs are queued; a row left behind (the worker or Redis died in between) is queued by the
+    # outbox sweep, or at once when the event's job runs again (jobs.fanout)
+    "owed", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("event_id", BigId, nullable=True),  # the event whose processing owes them; none for an ERP pull
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("jobs", JSON(), nullable=False),  # jobs.fanout.Owed, as JSON
+)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from domain.ledger import StockTouch, check_oversell, record_movement, set_on_hand
 from jobs.erp_pull import shipment_from_erp
+from jobs.fanout import owing
 from mappings.canonical import MovementReason
 from sandbox.emitters import carriers
 from sandbox.emitters import payments as pay
@@ -262,7 +263,7 @@ def test_orders_page_and_timeline_across_payments_and_shipments(app, client):
     start = paid + timedelta(hours=1)
     emitter = carriers.CarrierEmitter("http://unused", {})
     hub = app.extensions["hub"]
-    with app.app_context(), hub.engine.begin() as conn:
+    with app.app_context(), owing(hub) as conn:
         order_id = conn.execute(select(orders.c.id)).scalar_one()
         shipment_from_erp(conn, order_id, "9400111899223197428490", "usps", start)
     for body in emitter.bodies("easypost", "9400111899223197428490", "USPS", carriers.journey(start),

@@ -482,3 +482,75 @@ def test_worker_and_scheduler_wait_for_redis_and_carry_on(tmp_path, database_url
             log.close()
         redis_proc.terminate()
         redis_proc.wait(10)
+
+
+@pytest.mark.parametrize("then", ["its job runs again", "only the outbox sweep"])
+def test_jobs_an_order_owes_survive_redis_dying_between_its_commit_and_their_queueing(make_app, then):
+    """The order was committed, then Redis died (or the worker was killed) before its ERP export and CRM sync
+    were queued: the event was `processed`, so neither its job run again nor the outbox sweep queued them, and
+    the sale order never reached Odoo (in CI the demo, its worker killed then, waited 75 s for it in vain)."""
+    from contextlib import ExitStack
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from sqlalchemy import event as sa_event
+
+    from jobs.events import process_event
+    from jobs.outbox import sweep_outbox
+    from jobs.queueing import INBOX_KEY
+    from store.models import owed
+
+    from .support import redis_gone
+    from .support.erp_crm import erp_crm_env, erp_woo_order
+
+    with erp_crm_env(make_app) as env, ExitStack() as dead:
+        hub = env.hub
+        env.deliver(erp_woo_order())
+        [row] = event_rows(env.app)
+        if then == "only the outbox sweep":
+            hub.redis.client.delete(INBOX_KEY)  # no job for the event but the one run here
+        sa_event.listen(hub.engine, "commit", lambda _: dead.enter_context(redis_gone(hub.redis.client)), once=True)
+        with env.app.app_context(), pytest.raises(RedisConnectionError):
+            process_event(row.id)
+        dead.close()  # Redis is back
+        assert [r.status for r in event_rows(env.app)] == ["processed"]
+        assert len(env.rows(owed)) == 1  # what it owes is kept
+        env.run()
+        if then == "only the outbox sweep":
+            assert env.sale_orders() == []  # nothing queued it yet
+            with env.app.app_context():
+                assert sweep_outbox(grace_s=0) == 1
+            env.run()
+        assert [so["client_order_ref"] for so in env.sale_orders()] == ["woo:114"]
+        assert len(env.crm.records("deals")) == 1 and env.rows(owed) == []
+        with env.app.app_context():
+            assert sweep_outbox(grace_s=0) == 0  # paid: not queued again
+            process_event(row.id)
+        env.run()
+        assert len(env.sale_orders()) == 1 and len(env.crm.records("deals")) == 1
+
+
+def test_a_parked_event_whose_links_came_as_redis_died_is_resumed_by_the_outbox_sweep(app, client):
+    """Links stored, then Redis gone before the parked event was queued again: its park rows were gone and it
+    stayed `needs_mapping`, with nothing left to resume it."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from jobs.outbox import sweep_outbox
+    from store.links import Link, add_links
+
+    from .support import corpus_json, deliver, redis_gone
+
+    hub = app.extensions["hub"]
+    deliver(client, "shop-eu", "inventory_levels/update",
+            corpus_json("shopify/webhook-examples-2026-07/inventory_levels.update.json"))
+    run_worker(app)
+    assert [r.status for r in event_rows(app)] == ["needs_mapping"]
+    with redis_gone(hub.redis.client), pytest.raises(RedisConnectionError):
+        add_links(hub.engine, [Link("shop-eu", sku="SKU-AVIATOR", inventory_item_id="271878346596884000"),
+                               Link("shop-eu", location_id="24826418", warehouse="main")], hub.queues.enqueue_event)
+    run_worker(app)
+    assert [r.status for r in event_rows(app)] == ["needs_mapping"]  # stored links, nothing queued
+    with app.app_context():
+        assert sweep_outbox(grace_s=0) == 1
+        assert sweep_outbox(grace_s=0) == 0  # queued: not twice
+    run_worker(app)
+    assert [r.status for r in event_rows(app)] == ["processed"]

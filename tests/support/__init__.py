@@ -9,7 +9,8 @@ from __future__ import annotations
 import copy
 import json
 import re
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -140,6 +141,22 @@ def run_worker(app, queues: list[str] | None = None) -> None:  # noqa: ANN001
             return
         wait = hub.queues.release_due()
         time.sleep(min(wait or 0.0, 60.0))
+
+
+@contextmanager
+def redis_gone(client) -> Iterator[None]:  # noqa: ANN001
+    """``client``'s Redis unreachable inside the block, as if it had died (its connections dropped, new ones
+    refused), and back after it: the server itself is shared by the tests of this worker."""
+    pool = client.connection_pool
+    saved = dict(pool.connection_kwargs)
+    pool.connection_kwargs.update({"path": "/nonexistent/redis.sock"} if "path" in saved else {"port": 1})
+    pool.reset()  # its connections are made again, with these
+    try:
+        yield
+    finally:
+        pool.connection_kwargs.clear()
+        pool.connection_kwargs.update(saved)
+        pool.reset()
 
 
 def event_rows(app) -> list:  # noqa: ANN001
@@ -289,8 +306,10 @@ TRACKING = "9400111899223197428490"
 
 
 def erp_shipment(app, tracking: str = TRACKING, carrier: str = "usps", done: datetime = START) -> int:
+    from jobs.fanout import owing
+
     hub = app.extensions["hub"]
-    with app.app_context(), hub.engine.begin() as conn:
+    with app.app_context(), owing(hub) as conn:
         from sqlalchemy import select
 
         from store.models import orders
