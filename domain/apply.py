@@ -264,8 +264,9 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
         ledger.forget_belief(conn, ch, sku)
         if ch in policy.pushing:
             ledger.mark_dirty(conn, (ch,), {sku}, touch)
+            ledger.await_read(conn, ch, [sku])
         out.backfills.add(ch)
-        return unplaced + f"{ch} is read before anything is written there"
+        return unplaced + f"{ch} is read before {sku} is written there"
     if level is None:
         ledger.set_on_hand(conn, touch, sku, warehouse, r.available, MovementReason.CHANNEL_EDIT, ch, event_id)
         note = "the hub's first count of it"
@@ -288,8 +289,9 @@ def _interpret_report(conn: Connection, event_id: int, ch: str, sku: str, wareho
             ledger.mark_dirty(conn, (ch,), {sku}, touch)
             note = f"differs from the {should} the hub publishes: overwritten back (the hub is the authority)"
             if (expected is None or r.available != expected) and ch in policy.reads:
-                # unexplained: a sale whose order webhook is late (or lost) looks the same as an edit; the write
-                # waits until the channel's changes are read (a Woo write is a plain set over that sale)
+                # unexplained: a sale whose order webhook is late (or lost) looks the same as an edit; the SKU's
+                # write waits until the channel's changes are read (a Woo write is a plain set over that sale)
+                ledger.await_read(conn, ch, [sku])
                 out.backfills.add(ch)
                 note += f" once {ch}'s changes are read"
     if maybe and r.available == expected and ch in policy.reads and ledger.same_second(r.source_updated_at,

@@ -77,6 +77,9 @@ _SET_BELIEVED = (update(stock_sync).where(stock_sync.c.channel == bindparam("b_c
 _FORGET_BELIEF = (update(stock_sync).where(stock_sync.c.channel == bindparam("b_ch"),
                                           stock_sync.c.sku == bindparam("b_sku"))
                   .values(believed=None, believed_mark=None, believed_at=None, updated_at=bindparam("b_now")))
+_AWAIT_READ = (update(stock_sync).where(stock_sync.c.channel == bindparam("b_ch"),
+                                       stock_sync.c.sku == bindparam("b_sku"))
+               .values(awaits_read_at=bindparam("b_now"), updated_at=bindparam("b_now")))
 _NEW_SYNC = stock_sync.insert()
 _LAST_MOVEMENT = select(func.max(stock_movements.c.id))
 _OWE_PUSH = (update(stock_sync).where(stock_sync.c.channel.in_(bindparam("b_chs", expanding=True)),
@@ -323,6 +326,24 @@ def same_second(a: datetime | None, b: datetime | None) -> bool:
 def forget_belief(conn: Connection, channel: str, sku: str) -> None:
     """The hub no longer knows what the channel shows: its next push reads it before writing."""
     conn.execute(_FORGET_BELIEF, {"b_ch": channel, "b_sku": sku, "b_now": utcnow()})
+
+
+def await_read(conn: Connection, channel: str, skus: list[str]) -> None:
+    """What ``channel`` shows of ``skus`` may hold a sale the hub has not heard of: their writes there wait for a
+    read of its changes begun from now on (``reads_done``). Their rows exist (they owe a push)."""
+    if skus:
+        now = utcnow()
+        conn.execute(_AWAIT_READ, [{"b_ch": channel, "b_sku": s, "b_now": now} for s in skus])
+
+
+def reads_done(conn: Connection, channel: str, started: datetime) -> tuple[int, bool]:
+    """A read of ``channel``'s changes begun at ``started`` is applied: the SKUs that waited for one begun after
+    they did may be written; -> (how many, whether some still wait for a later one)."""
+    freed = conn.execute(update(stock_sync).where(
+        stock_sync.c.channel == channel, stock_sync.c.awaits_read_at <= started).values(awaits_read_at=None)).rowcount
+    left = conn.execute(select(stock_sync.c.id).where(
+        stock_sync.c.channel == channel, stock_sync.c.awaits_read_at.is_not(None)).limit(1)).first() is not None
+    return freed, left
 
 
 def sync_row(conn: Connection, channel: str, sku: str, *, lock: bool = False) -> Any:

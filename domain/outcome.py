@@ -55,7 +55,7 @@ class Outcome:
     hold_until: datetime | None = None  # an unexplained stock report may wait until then for its channel's orders
     held: float | None = None  # seconds a report of this event waits before it is judged again
     held_keys: list[tuple[str, str]] = field(default_factory=list)  # (channel, sku) of the reports held
-    backfills: set[str] = field(default_factory=set)  # channels to read before their stock is written (after commit)
+    backfills: set[str] = field(default_factory=set)  # channels to read (after commit): SKUs there await it
     verify: set[tuple[str, str]] = field(default_factory=set)  # (channel, SKU) to reconcile (after commit)
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import Engine, func, select
 
 from connectors import PLATFORMS, change_source
 from connectors.outbound import Change, ChangeSource
+from domain import ledger
 from hub.config import ChannelConfig, Config
 from hub.state import Hub, current_hub
 from jobs.queueing import HeldLock, backfill_due_key, backfill_lock_key
@@ -113,15 +114,28 @@ def backfill(hub: Hub, channel_id: str, since: datetime | None = None,
         report.skipped = "another backfill of this channel is running"
         return report
     try:
+        started = utcnow()  # the SKUs that await a read from before now are covered by this one
         with recording(hub.engine, TASK, channel=channel_id, entity=f"channel:{channel_id}"):
             _read(hub, source, report, since, progress, apply)
             annotate(**{k: v for k, v in asdict(report).items() if k not in ("channel", "skipped")})
         if apply:
             hub.redis.client.delete(backfill_due_key(channel_id))  # what the hub missed is in: pushes may go
+            _reads_done(hub, channel_id, started)
     finally:
         lock.release()
     logger.info("backfill", extra={"channel": channel_id, "summary": str(report)})
     return report
+
+
+def _reads_done(hub: Hub, channel_id: str, started: datetime) -> None:
+    """The SKUs that awaited this read are pushed (they are dirty); those that began to await it after it started
+    get the next one."""
+    with hub.engine.begin() as conn:
+        freed, left = ledger.reads_done(conn, channel_id, started)
+    if freed and channel_id in hub.stock_policy.pushing:
+        hub.queues.schedule_push(channel_id)
+    if left:
+        hub.queues.request_backfill(channel_id, hold_pushes=False)
 
 
 def _read(hub: Hub, source: ChangeSource, report: BackfillReport, since: datetime | None,

@@ -38,7 +38,7 @@ SETTLE_BATCH = 1000
 class Owed:
     """The jobs a committed transaction owes, as they are kept in ``owed.jobs``."""
 
-    backfills: tuple[str, ...] = ()  # channels to read before their stock is written
+    backfills: tuple[str, ...] = ()  # channels to read: SKUs there await it (stock_sync.awaits_read_at)
     pushes: tuple[str, ...] = ()  # channels whose stock changed
     verify: tuple[tuple[str, str], ...] = ()  # (channel, SKU) to reconcile
     tracking: tuple[tuple[int, str], ...] = ()  # (shipment id, channel) tracking pushes
@@ -87,8 +87,8 @@ def fan_out(hub: Hub, owed_: Owed) -> None:
     exports, CRM syncs, and the held stock reports of the event's channel."""
     for event_id in owed_.events:  # the links they waited for are visible now
         hub.queues.enqueue_event(event_id)
-    for ch in owed_.backfills:
-        hub.queues.request_backfill(ch)
+    for ch in owed_.backfills:  # only the SKUs that await it wait: the channel's other writes go on
+        hub.queues.request_backfill(ch, hold_pushes=False)
     for ch in owed_.pushes:
         hub.queues.schedule_push(ch)
     for ch, sku in owed_.verify:

@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -28,7 +28,15 @@ from connectors.outbound import LevelWrite, Listing, Permanent, Retryable, Stock
 from domain import ledger
 from hub.config import ChannelConfig
 from hub.state import Hub, current_hub
-from jobs.queueing import HeldLock, backfill_due_key, echo_key, lost_races_key, push_pending_key, stock_lock_key
+from jobs.queueing import (
+    BACKFILL_GATE_TTL_S,
+    HeldLock,
+    backfill_due_key,
+    echo_key,
+    lost_races_key,
+    push_pending_key,
+    stock_lock_key,
+)
 from store.deliveries import utcnow
 from store.links import Link, upsert_link
 from store.models import sku_links, stock_sync
@@ -71,6 +79,7 @@ class PushReport:
     failed: dict[str, str] = field(default_factory=dict)
     deferred: set[str] = field(default_factory=set)  # lost a compare-and-set race: the next push writes them
     uncounted: list[str] = field(default_factory=list)  # never counted: nothing published until they are
+    awaiting: set[str] = field(default_factory=set)  # may hold a sale the hub has not heard of: wait for a read
     shadow: dict[str, int] = field(default_factory=dict)  # push: shadow: what it would have written
 
     def __str__(self) -> str:
@@ -81,6 +90,8 @@ class PushReport:
             s += f", {len(self.deferred)} left to the next push (the channel moved first)"
         if self.uncounted:
             s += f", {len(self.uncounted)} never counted (nothing published: they wait for a count)"
+        if self.awaiting:
+            s += f", {len(self.awaiting)} wait for the channel's changes to be read (a sale the hub may not know of)"
         if self.shadow:
             s += f", shadow mode: {len(self.shadow)} would have been written, nothing was"
         if self.failed:
@@ -147,6 +158,13 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
             stock_sync.c.channel == channel, stock_sync.c.dirty.is_(True), stock_sync.c.unlisted.is_(False)))}
         if not rows:
             return report
+        lapse = utcnow() - timedelta(seconds=BACKFILL_GATE_TTL_S)  # a read that never comes holds them this long
+        report.awaiting = {s for s, r in rows.items() if r.awaits_read_at is not None and r.awaits_read_at > lapse}
+        for sku in report.awaiting:  # left dirty: the read's end pushes them (reads_done)
+            del rows[sku]
+        if not rows:
+            _await_read(hub, channel, report)
+            return report
         mark = ledger.last_movement_id(conn)  # before the values: a movement after it is not in them
         waiting: set[str] = set()
         values = ledger.targets(conn, hub.stock_policy, channel, sorted(rows), waiting)
@@ -174,15 +192,17 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
     doubtful = {} if target.compare_and_set else {s: believed[s] for s in sorted(unsure) if unsure[s] and s in listings
                                                   and believed.get(s) is not None and values[s] != believed[s]}
     unread += [listings[s] for s in doubtful]
+    behind: set[str] = set()
     if unread and target.cheap_reads:  # else the first write goes without compare-and-set
         got = target.read(unread)
-        _defer_unexplained(hub, channel, doubtful, unsure, got, report)
+        behind = _behind(hub, channel, doubtful, unsure, got)
+        report.awaiting |= behind
         _learn(believed, learnt, got)
     written: dict[str, int] = {}
     for _ in range(STALE_ROUNDS):
         writes = [LevelWrite(listings[s], values[s], believed.get(s)) for s in sorted(listings)
                   if s not in written and s not in report.failed and s not in report.deferred
-                  and values[s] != believed.get(s)]
+                  and s not in behind and values[s] != believed.get(s)]
         if not writes:
             break
         if cfg.push == "shadow":  # onboarding: what it would write is recorded, nothing is (they stay owed)
@@ -212,21 +232,26 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
              deferred=sorted(report.deferred), refused=dict(list(report.failed.items())[:QUANTITIES_RECORDED]),
              **({"would_write": dict(list(report.shadow.items())[:QUANTITIES_RECORDED])} if report.shadow else {}),
              **({"uncounted": report.uncounted[:QUANTITIES_RECORDED]} if report.uncounted else {}))
-    _record(hub, channel, rows, listings, found, values, believed, learnt, written, report, mark)
+    _record(hub, channel, rows, listings, found, values, believed, learnt, written, report, mark, behind)
+    _await_read(hub, channel, report)
     return report
 
 
-def _defer_unexplained(hub: Hub, channel: str, doubtful: dict[str, int], unsure: dict[str, int],
-                       got: dict[str, int], report: PushReport) -> None:
+def _await_read(hub: Hub, channel: str, report: PushReport) -> None:
+    """SKUs wait for a read of the channel's changes: one is on its way (a backfill queued once; the channel's other
+    writes go on meanwhile)."""
+    if report.awaiting:
+        hub.queues.request_backfill(channel, hold_pushes=False)
+
+
+def _behind(hub: Hub, channel: str, doubtful: dict[str, int], unsure: dict[str, int],
+            got: dict[str, int]) -> set[str]:
     """Of the ``doubtful`` SKUs (what the hub believes the channel shows, its same-second orders ``unsure``), those
     the channel shows fewer of than either reading allows hold sales the hub has not heard of: writing now would
-    set the channel back over them. They wait for the channel's changes to be read (``Hub.request_backfill``)."""
+    set the channel back over them. They wait for the channel's changes to be read (``ledger.await_read``)."""
     if channel not in hub.stock_policy.reads:
-        return
-    behind = {s for s, shown in doubtful.items() if s in got and got[s] < min(shown, shown + unsure[s])}
-    if behind:
-        report.deferred.update(behind)
-        hub.queues.request_backfill(channel)
+        return set()
+    return {s for s, shown in doubtful.items() if s in got and got[s] < min(shown, shown + unsure[s])}
 
 
 def _lost_races(hub: Hub, channel: str, stale: set[str]) -> set[str]:
@@ -282,7 +307,7 @@ def _leave_fingerprints(hub: Hub, channel: str, writes: list[LevelWrite]) -> Non
 
 def _record(hub: Hub, channel: str, rows: dict, listings: dict[str, Listing], found: dict[str, Listing],
             values: dict[str, int], believed: dict[str, int | None], learnt: dict[str, datetime],
-            written: dict[str, int], report: PushReport, mark: int) -> None:
+            written: dict[str, int], report: PushReport, mark: int, behind: set[str]) -> None:
     """What the push learnt, per SKU: one executemany per kind of change (a push covers tens to
     thousands of SKUs; a statement each was a third of a push's CPU)."""
     now = utcnow()
@@ -313,6 +338,7 @@ def _record(hub: Hub, channel: str, rows: dict, listings: dict[str, Listing], fo
                                   (_TOUCH, untouched), (_CLEAR_DIRTY, done), (_SET_SHADOW, shadow)):
             if params:
                 conn.execute(statement, [{"b_ch": channel, **p} for p in params])
+        ledger.await_read(conn, channel, sorted(behind))
 
 
 # what a push records per SKU, built once (executemany, one statement per kind of change)

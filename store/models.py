@@ -397,6 +397,9 @@ stock_sync = Table(
     Column("drift", Integer()),  # reading - what the hub published, at that reconcile
     Column("shadow", Integer()),  # push: shadow: what the last push would have written (nothing was)
     Column("shadow_at", UTCDateTime()),
+    # a write here waits for a read of the channel's changes begun after this: what it shows may hold a sale the hub
+    # has not heard of, and a plain set would go over it (migration 0022)
+    Column("awaits_read_at", UTCDateTime()),
     Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("channel", "sku", name="uq_stock_sync_channel_sku"),
     Index("ix_stock_sync_dirty", "channel", "dirty"),
