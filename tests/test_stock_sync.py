@@ -506,17 +506,10 @@ def test_a_woo_level_whose_order_webhook_is_late_is_not_written_over(make_app):
     set), and, the order never coming, for good. The channel's changes are now read before the write: the
     order is found, and nothing is written to Woo."""
     with stock_env(make_app, ["A", "B"], 5, stock_report_hold_s=0.3) as env:
-        from woocommerce import API
-
         from jobs.backfill import backfill
 
         backfill(env.hub, "woo")
-        woo = env.hub.config.channels["woo"].extra
-        api = API(url=woo["url"], consumer_key=woo["consumer_key"], consumer_secret=woo["consumer_secret"],
-                  version="wc/v3")
-        for hook in env.woo.webhooks():
-            if hook["topic"].startswith("order."):
-                api.put(f"webhooks/{hook['id']}", {"status": "paused"}).raise_for_status()
+        env.pause_woo_order_webhooks()
         time.sleep(1.02 - time.time() % 1)  # not the second of the watermark (see test_backfill)
         env.woo.place_order([{"sku": "A", "quantity": 1}], set_paid=True)  # only its level reaches the hub
         env.woo.reset_stats()
@@ -531,7 +524,6 @@ def test_a_woo_level_the_hub_cannot_explain_holds_back_that_skus_write_only(make
     """An unexplained Woo level closed the whole channel's backfill gate: every write to Woo waited for the read of
     its changes (in bench/stock_sync.py at 50 orders/s, Shopify's sales reached Woo 7-28 s late; 1.2 s before the
     gate). Now only that SKU waits: a Shopify sale of another one reaches Woo while a long backfill still reads."""
-    from woocommerce import API
 
     from jobs.backfill import backfill
     from jobs.outbox import sweep_stock
@@ -539,12 +531,7 @@ def test_a_woo_level_the_hub_cannot_explain_holds_back_that_skus_write_only(make
 
     with stock_env(make_app, ["A", "B"], 5, stock_report_hold_s=0.3) as env:
         backfill(env.hub, "woo")
-        woo = env.hub.config.channels["woo"].extra
-        api = API(url=woo["url"], consumer_key=woo["consumer_key"], consumer_secret=woo["consumer_secret"],
-                  version="wc/v3")
-        for hook in env.woo.webhooks():
-            if hook["topic"].startswith("order."):
-                api.put(f"webhooks/{hook['id']}", {"status": "paused"}).raise_for_status()
+        env.pause_woo_order_webhooks()
         reading = HeldLock(env.hub.redis.client, backfill_lock_key("woo"), blocking=False)
         assert reading.acquire()  # a backfill of Woo, reading a long while, on another worker
         time.sleep(1.02 - time.time() % 1)  # not the second of the watermark (see test_backfill)
@@ -572,13 +559,10 @@ def test_a_woo_level_dated_before_the_sale_it_holds_is_not_counted_twice(make_ap
     body when it is delivered, so a level dated 15:36:21 already held an order dated 15:36:22. The hub judged it
     as expected, but believed it dated 15:36:21: that order came off the level again, the hub took Woo for one
     unit lower than it was and wrote it back up (a plain set, over any sale made there meanwhile)."""
-    from woocommerce import API
 
     with stock_env(make_app, ["A"], 5) as env:
         env.woo.configure(webhook_url="")  # the webhooks below are posted by hand, in the order seen
-        woo = env.hub.config.channels["woo"].extra
-        api = API(url=woo["url"], consumer_key=woo["consumer_key"], consumer_secret=woo["consumer_secret"],
-                  version="wc/v3")
+        api = env.woo_api()
         time.sleep(1.02 - time.time() % 1)
         placed = env.woo.place_order([{"sku": "A", "quantity": 1}], set_paid=True)
         order = env.woo.order(placed["id"])
@@ -604,16 +588,13 @@ def test_a_plain_set_is_not_made_over_a_sale_the_hub_has_not_heard_of(make_app):
     wrote 9, a plain set over the sale it had not heard of (Woo 9 for good, one unit sold twice). Now it reads
     Woo first: Woo shows fewer than either reading allows, so the write waits for a backfill, which finds the
     other order, and nothing is written."""
-    from woocommerce import API
 
     from jobs.backfill import backfill
 
     with stock_env(make_app, ["A"], 10) as env:
         backfill(env.hub, "woo")  # its watermark
         env.woo.configure(webhook_url="")  # the webhooks below are posted by hand
-        woo = env.hub.config.channels["woo"].extra
-        api = API(url=woo["url"], consumer_key=woo["consumer_key"], consumer_secret=woo["consumer_secret"],
-                  version="wc/v3")
+        api = env.woo_api()
         time.sleep(1.02 - time.time() % 1)
         first, _second = (env.woo.place_order([{"sku": "A", "quantity": 1}], set_paid=True) for _ in range(2))
         order = env.woo.order(first["id"])
@@ -654,13 +635,10 @@ def test_a_woo_level_of_its_seconds_sale_does_not_unsettle_what_the_hub_knew(mak
     before the sale, agreed with what the hub knew; believed at its whole second, it made the sale count as in it,
     and the push wrote Woo without reading, a plain set (here over nothing; in the burst over sales on their way).
     Now what the hub knew stands, and the sale stays unsure: the push reads, and writes nothing."""
-    from woocommerce import API
 
     with stock_env(make_app, ["A"], 10) as env:
         env.woo.configure(webhook_url="")  # Woo's webhooks are posted by hand, in the order seen
-        woo = env.hub.config.channels["woo"].extra
-        api = API(url=woo["url"], consumer_key=woo["consumer_key"], consumer_secret=woo["consumer_secret"],
-                  version="wc/v3")
+        api = env.woo_api()
         env.shop.place_order([{"sku": "A", "quantity": 1}])
         env.settle()  # the hub writes Woo 9
         assert env.woo.levels() == {"A": 9}
@@ -705,15 +683,12 @@ def _a_write_over_a_woo_sale_and_its_late_level(env) -> tuple[dict, dict]:
     """A Woo sale of 2 of A's 10 the hub does not hear of (Woo's webhooks are then posted by hand), a Shopify
     sale and its cancellation: the hub writes Woo 9, then 10, plain sets over the sale. -> (the sale, the level
     Woo built after the sale, 8, dated the second of the hub's last write as if delivered after it)."""
-    from woocommerce import API
 
     from jobs.backfill import backfill
 
     backfill(env.hub, "woo")  # its watermark
     env.woo.configure(webhook_url="")
-    woo = env.hub.config.channels["woo"].extra
-    api = API(url=woo["url"], consumer_key=woo["consumer_key"], consumer_secret=woo["consumer_secret"],
-              version="wc/v3")
+    api = env.woo_api()
     time.sleep(1.02 - time.time() % 1)  # not the second of the watermark (see test_backfill)
     sale = env.woo.place_order([{"sku": "A", "quantity": 2}], set_paid=True)  # Woo 8: right by itself
     (product,) = api.get("products", params={"sku": "A"}).json()

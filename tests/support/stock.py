@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from woocommerce import API
 
 from sandbox.base import serve
 from sandbox.shopify import ShopifySandbox
@@ -58,6 +59,19 @@ class StockEnv:
 
     def writes(self) -> tuple[int, int]:
         return self.shop.stats["mutations"], self.woo.stats["writes"]
+
+    def woo_api(self) -> Any:
+        """The WooCommerce client library on the hub's Woo keys, as a shop's admin would use it."""
+        woo = self.hub.config.channels["woo"].extra
+        return API(url=woo["url"], consumer_key=woo["consumer_key"], consumer_secret=woo["consumer_secret"],
+                   version="wc/v3")
+
+    def pause_woo_order_webhooks(self) -> None:
+        """Woo's order webhooks paused (its product ones still come): its sales reach the hub as levels only."""
+        api = self.woo_api()
+        for hook in self.woo.webhooks():
+            if hook["topic"].startswith("order."):
+                api.put(f"webhooks/{hook['id']}", {"status": "paused"}).raise_for_status()
 
 
 @contextmanager
