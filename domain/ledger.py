@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, text, update
 
 from mappings.canonical import MovementReason, OrderLine, OrderStatus
 from store.deliveries import utcnow
-from store.models import alerts, order_stock, stock_levels, stock_movements, stock_sync
+from store.models import UNTAKEN, alerts, order_stock, stock_levels, stock_movements, stock_sync
 
 # order statuses whose lines have left the warehouse (committed -> shipped)
 SHIPPED_STATUSES = frozenset({OrderStatus.FULFILLED})
@@ -89,6 +89,10 @@ _OWE_PUSH = (update(stock_sync).where(stock_sync.c.channel.in_(bindparam("b_chs"
                      updated_at=bindparam("b_now"))
              .returning(stock_sync.c.channel, stock_sync.c.sku))
 _LV = stock_levels.c
+_OS = order_stock.c
+_MAY_TAKE = (select(_OS.sku, func.sum(_OS.committed + _OS.shipped - _OS.taken))
+             .where(_OS.channel == bindparam("b_ch"), _OS.sku.in_(bindparam("b_skus", expanding=True)),
+                    text(UNTAKEN)).group_by(_OS.sku))
 _M = stock_movements.c
 # a channel's own orders' moves of its count since what the hub believes (``shown_by_channel``)
 _OWN_MOVES = select(_M.sku, _M.id, _M.occurred_at, _M.channel_delta).where(
@@ -315,6 +319,16 @@ def shown_by_channel(conn: Connection, channel: str, rows: dict[str, Any],
                 out[sku] += int(change)
                 if latest is not None and occurred and (sku not in latest or occurred > latest[sku]):
                     latest[sku] = occurred
+    return out
+
+
+def may_take(conn: Connection, channel: str, skus: list[str]) -> dict[str, int]:
+    """Units of ``channel``'s own open orders it has not said it took off its count, nor that it will take later:
+    a paid WooCommerce order whose body was built before WooCommerce wrote what it took (``_reduced_stock``),
+    the level it sends meanwhile already without them. Per SKU; what the channel shows may be that much lower."""
+    out: dict[str, int] = {}
+    for i in range(0, len(skus), 500):
+        out.update((sku, int(n)) for sku, n in conn.execute(_MAY_TAKE, {"b_ch": channel, "b_skus": skus[i:i + 500]}))
     return out
 
 

@@ -177,8 +177,11 @@ def push_dirty(hub: Hub, channel: str, target: StockTarget | None = None) -> Pus
         listings = known_listings(conn, channel, sorted(rows))
         # the channel took its own orders off by itself: it shows what we last knew minus those since
         believed: dict[str, int | None] = {s: None for s in rows}
-        unsure: dict[str, int] = {}  # own orders of the same second as the value: in it or not
+        unsure: dict[str, int] = {}  # own orders of the same second as the value, or not said taken: in it or not
         believed.update(ledger.shown_by_channel(conn, channel, rows, unsure))
+        if not target.compare_and_set:  # its own paid orders it has not said it took: it may show that much less
+            for sku, n in ledger.may_take(conn, channel, sorted(rows)).items():
+                unsure[sku] = unsure.get(sku, 0) - n
     report.checked = len(rows)
     annotate(skus=sorted(rows), quantities={s: values[s] for s in sorted(rows)[:QUANTITIES_RECORDED]})
     learnt: dict[str, datetime] = {}  # sku -> when a read, a stale answer or our write told us its value

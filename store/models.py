@@ -355,6 +355,8 @@ channel_stock = Table(
     UniqueConstraint("channel", "sku", "warehouse", name="uq_channel_stock_channel_sku_warehouse"),
 )
 
+UNTAKEN = "taken < committed + shipped AND to_take = 0"
+
 order_stock = Table(
     # what the ledger holds for each order line now, so every later version of the order moves
     # stock by the difference only (a re-delivered or updated order never commits twice)
@@ -373,6 +375,9 @@ order_stock = Table(
     UniqueConstraint("order_id", "sku", "warehouse", name="uq_order_stock_order_id"),
     Index("ix_order_stock_to_take", "channel", "sku", postgresql_where=text("to_take > 0"),
           sqlite_where=text("to_take > 0")),
+    # lines whose channel has not said it took them, nor that it will (see domain.ledger.may_take; migration 0023)
+    Index("ix_order_stock_untaken", "channel", "sku", postgresql_where=text(UNTAKEN),
+          sqlite_where=text(UNTAKEN)),
 )
 
 stock_sync = Table(

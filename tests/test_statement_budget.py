@@ -16,7 +16,8 @@ from .support.stock import stock_env
 # measured 2026-12-03 on PostgreSQL and SQLite (the same statements); lower them, never raise them silently
 BUDGET = {"order.created": 20, "orders/create": 22, "product.updated": 18, "inventory_levels/update": 14}
 ECHO_BUDGET = 4  # the event, the SKU's sync row (the fingerprint names the SKU: no link lookup), its status, history
-PUSH_BUDGET = 7  # dirty rows, last movement, targets, links, own moves since; one executemany per kind of change
+PUSH_BUDGET = 8  # dirty rows, last movement, targets, links, own moves since, own orders not said taken (a plain set
+# channel: ledger.may_take); one executemany per kind of change
 
 
 class Statements:
