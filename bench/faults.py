@@ -494,7 +494,8 @@ def fault_plan(load_s: float, sup: Supervisor, redis_server: RedisServer, pg: Po
 # --- settling and checking ---------------------------------------------------------------------------------
 
 def settle(engine: Any, platforms: Platforms, timeout: float) -> float:
-    """Wait until every delivery is answered, no event waits and no SKU owes a push, three times running."""
+    """Wait until every delivery is answered, no event waits and no SKU owes a push, three times running; -> the
+    seconds that took (inf: not within ``timeout``)."""
     from sqlalchemy import text
 
     t0, calm = time.monotonic(), 0
@@ -507,9 +508,9 @@ def settle(engine: Any, platforms: Platforms, timeout: float) -> float:
             busy = 1
         calm = calm + 1 if busy == 0 and platforms.pending() == 0 else 0
         if calm >= 3:
-            break
+            return time.monotonic() - t0
         time.sleep(1.0)
-    return time.monotonic() - t0
+    return float("inf")
 
 
 def expected_stock(shops: Shops) -> dict[str, dict[str, int]]:
@@ -585,7 +586,8 @@ def sku_story(engine: Any, sku: str) -> list[str]:
 
     with engine.connect() as c:
         lines = [f"sync {r.channel}: believed {r.believed} at {r.believed_at} (mark {r.believed_mark}), "
-                 f"pushed {r.pushed} at {r.pushed_at}, dirty {r.dirty}"
+                 f"pushed {r.pushed} at {r.pushed_at}, dirty {r.dirty} since {r.dirty_since}, "
+                 f"awaits a read since {r.awaits_read_at}"
                  for r in c.execute(text("SELECT * FROM stock_sync WHERE sku = :s ORDER BY channel"), {"s": sku})]
         lines += [f"move {r.id} {r.reason} {r.channel} on_hand {r.delta:+d} committed {r.committed_delta:+d} "
                   f"channel {r.channel_delta} occurred {r.occurred_at} at {r.created_at} (event {r.source_event})"
@@ -593,6 +595,9 @@ def sku_story(engine: Any, sku: str) -> list[str]:
         lines += [f"event {r.id} {r.channel} {r.topic} occurred {r.occurred_at} {r.status}: {r.status_reason}"
                   for r in c.execute(text("SELECT id, channel, topic, occurred_at, status, status_reason FROM events "
                                           "WHERE status_reason LIKE :p ORDER BY id"), {"p": f"%{sku}@%"})]
+        lines += [f"task {r.kind} {r.entity} {r.status} {r.started_at} .. {r.finished_at}: {r.error or ''}"
+                  for r in c.execute(text("SELECT * FROM tasks WHERE kind IN ('backfill', 'push_stock') "
+                                          "ORDER BY id DESC LIMIT 12"))][::-1]
     return lines
 
 
@@ -744,6 +749,8 @@ def report(args: argparse.Namespace, r: dict[str, Any], windows: dict[str, Count
         ("deliveries lost (never accepted, or accepted and not in the store)", r["lost"], 0),
         ("deliveries refused with a 4xx", r["refused"], 0),
         ("deliveries stored twice", r["stored_twice"], 0),
+        (f"seconds until nothing waited and no push was owed (<= {args.settle_timeout:.0f})", settled,
+         args.settle_timeout),
         ("events stuck (received or failed after settling)", r["stuck"], 0),
         (f"orders whose status is not the channel's latest (of {r['orders']})", len(r["wrong_orders"]), 0),
         (f"SKUs wrong in the ledger or on a shop (of {r['skus']})", len(r["wrong_skus"]), 0),

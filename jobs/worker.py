@@ -15,6 +15,12 @@ it (``jobs.queueing.claim_job``: the pop and a note of who has it, one Lua step)
 dead worker's claims again. No blocking pop can do that across several queues, so an idle worker looks again
 after a wait that doubles from ``CLAIM_POLL_MIN_S`` to ``CLAIM_POLL_MAX_S``.
 
+RQ's scheduler (the process that queues jobs put off: a retry's wait, a delayed push) dies with Redis, and RQ
+starts it again only at its maintenance, every 10 minutes: until then no job put off ran, and one waited on as
+queued (``enqueue_once``) kept every later request out. Here maintenance comes every ``SCHEDULER_CHECK_S``, and
+an idle worker looks up from its queues as often to do it (each round is a few SET NX: the registries are
+cleaned at most every 15 minutes whatever the interval).
+
 Whether a started job still has a worker: RQ's registry entry for it lasts 90 s past its last
 extension (and a job run in the worker's own process extends it never), so a worker killed during a
 job looked alive for a minute and a half or more. Each hub worker keeps a short-lived key of its own
@@ -42,6 +48,7 @@ LISTEN_WAKE_S = 0.2  # the command thread's longest wait; a command itself still
 REDIS_WAIT_CAP_S = 5.0  # longest wait between tries to reach Redis again (RQ's own: 60 s)
 ALIVE_REFRESH_S = 2.0  # how often the alive key is set again (it lasts WORKER_ALIVE_TTL_S)
 CLAIM_POLL_MIN_S, CLAIM_POLL_MAX_S = 0.002, 0.025  # an idle worker's wait between looks at its queues
+SCHEDULER_CHECK_S = 10  # RQ's maintenance (its scheduler started again if it died): RQ's own interval is 600 s
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +125,15 @@ class _PromptStop:
     _alive: _AliveKey | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("maintenance_interval", SCHEDULER_CHECK_S)
         super().__init__(*args, **kwargs)
         self.queue_class = type("ClaimingQueue", (_ClaimingQueue,), {"claimer": self.name})
+
+    @property
+    def dequeue_timeout(self) -> int:
+        """An idle worker's wait for a job before its loop comes round (heartbeat, maintenance): RQ's is its TTL
+        less 15 s (405 s), so a dead scheduler waited that long on an idle worker whatever the interval."""
+        return min(super().dequeue_timeout, SCHEDULER_CHECK_S)
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         super().prepare_job_execution(job, remove_from_intermediate_queue)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import create_engine
@@ -469,6 +470,13 @@ def test_worker_and_scheduler_wait_for_redis_and_carry_on(tmp_path, database_url
             time.sleep(0.1)
         assert scheduled_sweep_ran(), (tmp_path / "scheduler.log").read_text()[-2000:]
         assert procs["scheduler"].poll() is None
+        # a job put off (a retry's wait, a delayed push) is queued when due: RQ's scheduler process, which died
+        # with Redis, is running again (RQ started it again only at its 10-minute maintenance)
+        later = Queue("events", connection=client).enqueue_in(timedelta(seconds=1), "jobs.outbox.sweep_outbox")
+        deadline = time.monotonic() + 15
+        while later.get_status(refresh=True) != "finished" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert later.get_status(refresh=True) == "finished", (tmp_path / "worker.log").read_text()[-2000:]
         for proc in procs.values():
             proc.send_signal(signal.SIGTERM)
         for name, proc in procs.items():
