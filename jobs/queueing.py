@@ -420,9 +420,12 @@ class Queues:
         """After the commit that changed these orders: one ERP export and one CRM sync each, where configured."""
         for order_id in sorted(set(order_ids)):
             if self.erp:
-                self.enqueue_once(ERP_QUEUE, EXPORT_ORDER, export_job_id(order_id), order_id)
+                self.enqueue_export(order_id)
             if self.crm:
                 self.enqueue_crm(order_id)
+
+    def enqueue_export(self, order_id: int) -> bool:
+        return self.enqueue_once(ERP_QUEUE, EXPORT_ORDER, export_job_id(order_id), order_id)
 
     def enqueue_crm(self, order_id: int) -> bool:
         return self.enqueue_once(CRM_QUEUE, SYNC_CRM, crm_job_id(order_id), order_id)

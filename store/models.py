@@ -164,6 +164,7 @@ orders = Table(
     UniqueConstraint("channel", "external_id", name="uq_orders_channel_external_id"),
     Index("ix_orders_status", "status"),
     Index("ix_orders_email", "email"),
+    Index("ix_orders_updated_at", "updated_at"),
 )
 
 order_lines = Table(
