@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-admin-token"
 SHOP_TOKEN, WOO_KEY, WOO_SECRET = "shpat_bench", "ck_bench", "cs_bench"
 SHOP_SECRET, WOO_HOOK_SECRET = "bench-shopify-secret", "bench-woo-secret"
-SECRETS = (TOKEN, SHOP_TOKEN, WOO_SECRET, SHOP_SECRET, WOO_HOOK_SECRET)
+ERP_DB, ERP_LOGIN, ERP_KEY, CRM_TOKEN = "shop", "hub@bench.example", "odoo-bench-key", "pat-na1-bench-token"
+SECRETS = (TOKEN, SHOP_TOKEN, WOO_SECRET, SHOP_SECRET, WOO_HOOK_SECRET, ERP_KEY, CRM_TOKEN)
 
 
 def two_shops(shop_domain: str, shop_url: str, location: str, woo_url: str) -> dict[str, dict]:

@@ -3,8 +3,9 @@
 What a shop would run before trusting the hub with its orders. The bench starts servers of its own (a
 PostgreSQL cluster and a Redis server in a temp dir, on free ports; ``--backend sqlite``: a SQLite file
 instead of PostgreSQL), the hub as processes (``hub web`` with 3 gunicorn workers, ``hub relay``,
-2 x ``hub worker``, ``hub scheduler``, restarted when they die, as systemd's ``Restart=always`` would)
-and a Shopify and a WooCommerce sandbox in this process.
+2 x ``hub worker``, ``hub scheduler``, restarted when they die, as systemd's ``Restart=always`` would),
+a Shopify and a WooCommerce sandbox in this process, and the back office the hub exports orders to: an Odoo
+and a HubSpot sandbox.
 
 Customers order on both shops (orders placed, cancelled, paid, fulfilled); every webhook the shops emit
 is delivered by the bench as the platforms do: concurrently, 10% of them delivered twice, 5% overtaken
@@ -19,8 +20,10 @@ is gone), and PostgreSQL is stopped with ``-m immediate`` for 5 s.
 Then the bench waits for the hub to settle and checks from the database and the sandboxes, never
 running a reconcile: every delivery accepted, stored once and processed; every order's status the
 channel's latest; committed and on-hand stock per SKU exactly what the orders hold; both shops showing
-what the hub publishes; pushes flowing within 30 s of PostgreSQL's return; no 5xx but the documented
-503 while PostgreSQL was down; no secret in any process' log. Prints the figures; exits 1 if one fails.
+what the hub publishes; every order once in the ERP (an Odoo sandbox: one sale order in the channel's
+state, at most one invoice and no payment beyond it) and once in the CRM (one deal); pushes flowing within
+30 s of PostgreSQL's return; no 5xx but the documented 503 while PostgreSQL was down; no secret in any
+process' log. Prints the figures; exits 1 if one fails.
 
     .venv/bin/python bench/faults.py [--deliveries 20000] [--rate 25] [--backend postgres|sqlite]
 """
@@ -33,6 +36,7 @@ import json
 import logging
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -50,6 +54,10 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
+    CRM_TOKEN,
+    ERP_DB,
+    ERP_KEY,
+    ERP_LOGIN,
     ROOT,
     SECRETS,
     SHOP_SECRET,
@@ -67,6 +75,8 @@ from common import (  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 from sandbox.base import serve  # noqa: E402
+from sandbox.hubspot import HubSpotSandbox  # noqa: E402
+from sandbox.odoo import OdooSandbox  # noqa: E402
 from sandbox.shopify import ShopifySandbox  # noqa: E402
 from sandbox.signing import SignedRequest  # noqa: E402
 from sandbox.woocommerce import WooSandbox  # noqa: E402
@@ -358,6 +368,15 @@ class Shops:
     shop_ids: dict[str, dict[str, Any]]
     skus: list[str]
     stock: int
+    erp: OdooSandbox
+    crm: HubSpotSandbox = field(default_factory=lambda: HubSpotSandbox(token=CRM_TOKEN, hub_properties=True))
+
+    def back_office(self, erp_url: str, crm_url: str) -> dict[str, Any]:
+        """The hub's ``erp`` and ``crm``: orders exported, nothing pulled (the ERP's counts would be a second
+        stock truth beside the orders this run checks stock against)."""
+        return {"erp": {"kind": "odoo", "url": erp_url, "db": ERP_DB, "login": ERP_LOGIN, "api_key": ERP_KEY,
+                        "pay_later_methods": ["cod"], "pull_interval_s": 0, "retry_base_s": 1},
+                "crm": {"kind": "hubspot", "url": crm_url, "token": CRM_TOKEN, "retry_base_s": 1}}
 
 
 def make_shops(skus: list[str], stock: int, platforms: Platforms) -> Shops:
@@ -369,11 +388,13 @@ def make_shops(skus: list[str], stock: int, platforms: Platforms) -> Shops:
                     products=[{"title": f"Product {s}", "variants": [{"sku": s, "available": {"Main": stock}}]}
                               for s in skus])
     woo.seed([{"name": f"Product {s}", "sku": s, "stock_quantity": stock} for s in skus])
+    erp = OdooSandbox(db=ERP_DB, login=ERP_LOGIN, api_key=ERP_KEY)
+    erp.seed_products([{"sku": s, "name": f"Product {s}", "price": "10"} for s in skus])
     shop._emitter.close()  # noqa: SLF001 - the bench delivers instead
     woo.emitter.close()
     shop._emitter = platforms.emitter("shop")  # noqa: SLF001
     woo.emitter = platforms.emitter("woo")
-    return Shops(shop, woo, ids["locations"]["Main"].rsplit("/", 1)[-1], ids["variants"], skus, stock)
+    return Shops(shop, woo, ids["locations"]["Main"].rsplit("/", 1)[-1], ids["variants"], skus, stock, erp)
 
 
 class Customers:
@@ -493,6 +514,16 @@ def fault_plan(load_s: float, sup: Supervisor, redis_server: RedisServer, pg: Po
 
 # --- settling and checking ---------------------------------------------------------------------------------
 
+BUSY = (  # each counts what still waits; the hub has settled when all are 0
+    "SELECT count(*) FROM events WHERE status = 'received'",
+    "SELECT count(*) FROM stock_sync WHERE dirty",
+    "SELECT count(*) FROM owed",
+    # an order not (yet) exported, or due another try; one whose export was lost keeps this above 0
+    *(f"SELECT count(*) FROM orders o LEFT JOIN {t} x ON x.order_id = o.id "
+      "WHERE x.id IS NULL OR x.status IN ('pending', 'retrying')" for t in ("erp_orders", "crm_deals")),
+)
+
+
 def settle(engine: Any, platforms: Platforms, timeout: float) -> float:
     """Wait until every delivery is answered, no event waits and no SKU owes a push, three times running; -> the
     seconds that took (inf: not within ``timeout``)."""
@@ -502,8 +533,7 @@ def settle(engine: Any, platforms: Platforms, timeout: float) -> float:
     while time.monotonic() - t0 < timeout:
         try:
             with engine.connect() as c:
-                busy = c.execute(text("SELECT count(*) FROM events WHERE status = 'received'")).scalar() + \
-                    c.execute(text("SELECT count(*) FROM stock_sync WHERE dirty")).scalar()
+                busy = sum(c.execute(text(q)).scalar() for q in BUSY)
         except Exception:  # noqa: BLE001 - the store is coming back
             busy = 1
         calm = calm + 1 if busy == 0 and platforms.pending() == 0 else 0
@@ -544,6 +574,78 @@ def expected_orders(shops: Shops) -> dict[tuple[str, str], str]:
     return out
 
 
+def expected_erp_states(shops: Shops) -> dict[tuple[str, str], set[str | None]]:
+    """Per channel order, the states its Odoo sale order may be in (None: there is none): a cancelled order's
+    is cancelled, or was never made; a Woo order waiting for its bank transfer is a quotation; the rest are
+    confirmed (paid, or cash on delivery)."""
+    from mappings.shopify import order_status
+
+    out: dict[tuple[str, str], set[str | None]] = {}
+    for o in shops.shop.orders():
+        cancelled = order_status(shops.shop.order(o["id"])).value == "cancelled"
+        out["shop", str(o["id"])] = {"cancel", None} if cancelled else {"sale"}
+    for o in shops.woo.orders():
+        out["woo", str(o["id"])] = {"cancel", None} if o["status"] == "cancelled" else \
+            {"draft"} if o["status"] == "on-hold" else {"sale"}
+    return out
+
+
+def back_office_wrong(engine: Any, shops: Shops) -> dict[str, list[str]]:
+    """Per order that is not once in the ERP and the CRM as its channel has it, what is wrong: its hub export
+    records, its sale orders (by ``client_order_ref``), their posted invoices and what was paid on them, its
+    deals (by ``hub_order_key``)."""
+    from sqlalchemy import text
+
+    with engine.connect() as c:
+        hub_orders = {r.id: (r.channel, r.external_id) for r in c.execute(text("SELECT id, channel, external_id "
+                                                                               "FROM orders"))}
+        erp = {r.order_id: r for r in c.execute(text("SELECT order_id, ref, status, error FROM erp_orders"))}
+        crm = {r.order_id: r for r in c.execute(text("SELECT order_id, order_key, status, error FROM crm_deals"))}
+    sale_orders: dict[str, list[dict]] = defaultdict(list)
+    for so in shops.erp.records("sale.order"):
+        sale_orders[so["client_order_ref"]].append(so)
+    invoices: dict[str, list[dict]] = defaultdict(list)
+    for move in shops.erp.records("account.move"):
+        if move["move_type"] == "out_invoice" and move["state"] == "posted":
+            invoices[move["invoice_origin"]].append(move)
+    paid: Counter[int] = Counter()
+    for pay in shops.erp.records("account.payment"):
+        if pay["state"] != "canceled" and pay["payment_type"] == "inbound":
+            for inv in pay["reconciled_invoice_ids"]:
+                paid[inv] += round(float(pay["amount"]) * 100)
+    deals = Counter(d["properties"].get("hub_order_key") for d in shops.crm.records("deals"))
+    want = expected_erp_states(shops)
+    wrong: dict[str, list[str]] = {}
+    for order_id, key in hub_orders.items():
+        why = []
+        row = erp.get(order_id)
+        if row is None or row.status != "ok":
+            why.append(f"ERP export {_export_state(row)}")
+        found = sale_orders.get(row.ref, []) if row else []
+        states = [so["state"] for so in found] or [None]
+        if len(found) > 1 or states[0] not in want.get(key, {None}):
+            why.append(f"sale orders {states}, want one of {sorted(want.get(key, {None}), key=str)}")
+        for so in found:
+            posted = invoices.get(so["name"], [])
+            if len(posted) > 1:
+                why.append(f"{so['name']}: {len(posted)} posted invoices")
+            for inv in posted:
+                if paid[inv["id"]] > round(float(inv["amount_total"]) * 100):
+                    why.append(f"{inv['name']}: {paid[inv['id']] / 100:.2f} paid on {inv['amount_total']:.2f}")
+        deal = crm.get(order_id)
+        if deal is None or deal.status != "ok":
+            why.append(f"CRM sync {_export_state(deal)}")
+        elif deals[deal.order_key] != 1:
+            why.append(f"{deals[deal.order_key]} deals with hub_order_key {deal.order_key}")
+        if why:
+            wrong[f"{key[0]}:{key[1]}"] = why
+    return wrong
+
+
+def _export_state(row: Any) -> str:
+    return "never made" if row is None else f"{row.status}: {row.error}" if row.error else row.status
+
+
 def check(engine: Any, shops: Shops, platforms: Platforms) -> dict[str, Any]:
     from sqlalchemy import text
 
@@ -573,7 +675,11 @@ def check(engine: Any, shops: Shops, platforms: Platforms) -> dict[str, Any]:
             "attempts": sum(d.attempts for d in ds), "events": len(events), "statuses": Counter(events.values()),
             "lost": len(unanswered) + len(missing), "refused": len(refused), "stored_twice": len(twice),
             "stuck": sum(stuck.values()), "orders": len(want_orders), "wrong_orders": wrong_orders,
-            "skus": len(want), "wrong_skus": wrong_skus,
+            "skus": len(want), "wrong_skus": wrong_skus, "back_office": back_office_wrong(engine, shops),
+            "erp": Counter(f"sale orders {so['state']}" for so in shops.erp.records("sale.order")) + Counter(
+                f"{m['move_type']} {m['state']}" for m in shops.erp.records("account.move")) + Counter(
+                "payments" for _ in shops.erp.records("account.payment")),
+            "deals": len(shops.crm.records("deals")),
             "examples": [f"{d.channel} {d.topic} #{d.n}: {d.refused or 'never accepted'}"
                          for d in (unanswered + refused)[:5]],
             "stories": {s: sku_story(engine, s) for s in list(wrong_skus)[:3]}}
@@ -658,7 +764,8 @@ def run(args: argparse.Namespace, work: Path) -> int:
             pg.start()
         redis_server.start(appendonly=True)
         db_url = pg.url if pg else f"sqlite:///{work}/hub.db"
-        with serve(shops.shop.app) as shop_url, serve(shops.woo.app) as woo_url:
+        with serve(shops.shop.app) as shop_url, serve(shops.woo.app) as woo_url, serve(shops.erp.app) as erp_url, \
+                serve(shops.crm.app) as crm_url:
             config = work / "hub.yaml"
             config.write_text(json.dumps({
                 "database_url": db_url, "redis_url": redis_server.url, "admin_token": TOKEN,
@@ -666,7 +773,8 @@ def run(args: argparse.Namespace, work: Path) -> int:
                 **({"outbox_grace_s": args.grace} if args.grace is not None else {}),
                 **({"outbox_interval_s": args.sweep_interval} if args.sweep_interval is not None else {}),
                 "stock_reconcile_interval_s": 0,  # nothing here may lean on a reconcile
-                "channels": two_shops(shops.shop.shop, shop_url, shops.location, woo_url)}))
+                "channels": two_shops(shops.shop.shop, shop_url, shops.location, woo_url),
+                **shops.back_office(erp_url, crm_url)}))
             env = hub_env(config)
             subprocess.run([sys.executable, "-m", "hub.cli", "db", "upgrade"], env=env, check=True,
                            capture_output=True, cwd=ROOT)
@@ -736,6 +844,7 @@ def report(args: argparse.Namespace, r: dict[str, Any], windows: dict[str, Count
           f"customers: {', '.join(f'{v} {k}' for k, v in sorted(customers.ops.items()))}")
     print(f"hub processes restarted: {', '.join(f'{p.name} {p.restarts}' for p in sup.procs.values())}")
     print(f"settled {settled:.0f} s after the load; events by status: {dict(sorted(r['statuses'].items()))}")
+    print(f"ERP: {', '.join(f'{v} {k}' for k, v in sorted(r['erp'].items()))}; CRM: {r['deals']} deals")
     print(f"\n{'window':<62}{'2xx':>7}{'4xx':>6}{'503':>6}{'5xx':>6}{'conn':>6}")
     for w in [*dict.fromkeys(w.name for w in faults.windows), "no fault"]:
         c = windows.get(w, Counter())
@@ -754,6 +863,8 @@ def report(args: argparse.Namespace, r: dict[str, Any], windows: dict[str, Count
         ("events stuck (received or failed after settling)", r["stuck"], 0),
         (f"orders whose status is not the channel's latest (of {r['orders']})", len(r["wrong_orders"]), 0),
         (f"SKUs wrong in the ledger or on a shop (of {r['skus']})", len(r["wrong_skus"]), 0),
+        (f"orders not once in the ERP and the CRM as the channel has them (of {r['orders']})",
+         len(r["back_office"]), 0),
         ("5xx other than 503", other_5xx, 0),
         ("503 outside PostgreSQL's outage", bad_503, 0),
         ("secrets in the processes' logs", len(leaks), 0),
@@ -775,6 +886,11 @@ def report(args: argparse.Namespace, r: dict[str, Any], windows: dict[str, Count
         print(f"     order {k}: hub {v[0]}, channel {v[1]}")
     for k, v in list(r["wrong_skus"].items())[:5]:
         print(f"     {k}: {v}")
+    kinds = Counter(re.sub(r"\d+", "N", why.split(":")[0]) for v in r["back_office"].values() for why in v)
+    for kind, n in kinds.most_common():
+        print(f"     {n} x {kind}")
+    for k, v in list(r["back_office"].items())[:5]:
+        print(f"     {k}: {'; '.join(v)}")
     for sku, story in r["stories"].items():
         print(f"\n{sku}, as the hub recorded it:")
         for line in story:
