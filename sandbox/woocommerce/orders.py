@@ -33,6 +33,8 @@ NOTE_FIELDS = {"note", "customer_note", "added_by_user"}
 ORDER_SORTS = {"date": lambda o: (o.created, o.id), "id": lambda o: o.id,  # the list's orderby (the ones used)
                "modified": lambda o: (o.modified.replace(microsecond=0), o.id)}
 ORDER_FIELDS = {"status", "set_paid", "transaction_id", "customer_note"}  # the order fields the sandbox updates
+# woocommerce_valid_order_statuses_for_payment_complete: the statuses a gateway payment completes
+PAYMENT_COMPLETE_FROM = ("on-hold", "pending", "failed", "cancelled")
 CANNOT_CREATE = ("woocommerce_rest_cannot_create", "Sorry, you are not allowed to create resources.")
 
 
@@ -96,10 +98,16 @@ class OrderRoutes:
 
     def pay_order(self, order_id: int, transaction_id: str = "") -> dict[str, Any]:
         """The payment gateway's callback inside the shop (``WC_Order::payment_complete()``): the transaction
-        id and ``date_paid`` set, pending/on-hold/failed -> processing (stock reduced), one order.updated."""
+        id and ``date_paid`` set, on-hold/pending/failed/cancelled -> processing (stock reduced), one
+        order.updated. (``set_paid`` through the API runs it only for an order that needs payment.)"""
         with self._lock:
             order = self._order(order_id)
-            self._update_order(order, {"set_paid": True, "transaction_id": transaction_id})
+            if order.status in PAYMENT_COMPLETE_FROM and order.date_paid is None:
+                now = wire.now()
+                order.transaction_id, order.date_paid = transaction_id, now
+                self._set_status(order, "processing", now)
+            else:
+                self._update_order(order, {"transaction_id": transaction_id})
             return self._order_body(order)
 
     def refund_order(self, order_id: int, lines: list[dict[str, Any]], amount: str | None = None,

@@ -492,3 +492,16 @@ def test_webhooks_rest_api(woo):
     assert api.put(f"webhooks/{made.json()['id']}", {"status": "paused"}).json()["status"] == "paused"
     assert api.delete(f"webhooks/{made.json()['id']}", params={"force": True}).status_code == 200
     assert api.get(f"webhooks/{made.json()['id']}").status_code == 404
+
+
+def test_a_gateway_payment_takes_an_on_hold_order_to_processing(woo):
+    """``pay_order`` is the gateway's callback inside the shop, WC_Order::payment_complete(), which runs for an
+    order on hold, pending, failed or cancelled (woocommerce_valid_order_statuses_for_payment_complete), unlike
+    set_paid through the API: a bank transfer confirmed is paid and processing. It left such an order on hold, so
+    the fault run's paid bank transfers never reached the hub as paid."""
+    shop, *_ = woo
+    order = shop.place_order([{"sku": "PT-M", "quantity": 1}], payment_method="bacs")
+    paid = shop.pay_order(order["id"], transaction_id="tx-1")
+    assert (paid["status"], paid["transaction_id"]) == ("processing", "tx-1") and paid["date_paid_gmt"]
+    again = shop.pay_order(order["id"], transaction_id="tx-2")  # paid already: only the transaction id is saved
+    assert (again["status"], again["date_paid_gmt"]) == ("processing", paid["date_paid_gmt"])
