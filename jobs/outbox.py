@@ -23,8 +23,9 @@ EXPORT_LOOKBACK_S = 86400  # orders changed this long ago at most are looked at 
 
 
 def sweep_outbox(grace_s: float | None = None) -> int:
-    """Queue every delivery left ``received`` for longer than ``grace_s``, and the jobs committed transactions
-    owe for as long (``fanout.settle_overdue``); returns how many deliveries and owed rows."""
+    """Queue every delivery left ``received`` for longer than ``grace_s``, the jobs committed transactions owe for
+    as long (``fanout.settle_overdue``) and the exports lost since (``sweep_exports``); returns how many deliveries,
+    owed rows and exports."""
     hub = current_hub()
     grace = hub.config.outbox_grace_s if grace_s is None else grace_s
     ids = stuck_received(hub.engine, utcnow() - timedelta(seconds=grace), limit=SWEEP_BATCH)
